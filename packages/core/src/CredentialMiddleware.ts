@@ -1,0 +1,91 @@
+/**
+ * The SDK-neutral heart of the middleware: resolve the credentials a tool declared, run the tool
+ * with them in scope, and close the scope when it ends. The server package calls this for every
+ * tool call; it has no MCP dependency.
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import { type CredentialError, CredentialNotFoundError } from "./CredentialError.js"
+import { type RequestHeaders } from "./internal/backend.js"
+import * as CredentialBackend from "./CredentialBackend.js"
+import * as CurrentCredential from "./CurrentCredential.js"
+import type { CredentialKind, ResolvedCredential } from "./ResolvedCredential.js"
+
+/**
+ * One credential a tool needs: its name (`"default"` or a named backend such as `"github"`) and
+ * its kind.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Requirement {
+  readonly name: string
+  readonly kind: CredentialKind
+}
+
+/**
+ * What the middleware knows of the request: its headers (absent over stdio) and the user.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface CallContext {
+  readonly headers?: RequestHeaders | undefined
+  readonly user?: { readonly subject: string } | undefined
+}
+
+/**
+ * Normalises a tool's declaration: `"static"` / `"oauth"` for the default credential, or a record
+ * of names to kinds (`{ github: "oauth", jira: "static" }`).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const requirements = (
+  declaration: CredentialKind | Readonly<Record<string, CredentialKind>> | ReadonlyArray<Requirement> | undefined
+): ReadonlyArray<Requirement> => {
+  if (declaration === undefined) return []
+  if (typeof declaration === "string") return [{ name: CredentialBackend.defaultName, kind: declaration }]
+  if (Array.isArray(declaration)) return declaration as ReadonlyArray<Requirement>
+  return Object.entries(declaration as Record<string, CredentialKind>).map(([name, kind]) => ({ name, kind }))
+}
+
+/**
+ * Resolves every requirement with its backend (the default `CredentialBackend`, or the named one
+ * from `CredentialBackend.layerNamed`). A name without a backend fails with
+ * `CredentialNotFoundError`.
+ *
+ * @since 0.1.0
+ * @category resolution
+ */
+export const resolveAll = (
+  reqs: ReadonlyArray<Requirement>,
+  context: CallContext
+): Effect.Effect<CurrentCredential.Credentials, CredentialError> =>
+  Effect.contextWithEffect((ctx: Context.Context<never>) => {
+    const resolveOne = (req: Requirement): Effect.Effect<readonly [string, ResolvedCredential], CredentialError> => {
+      const backend = Context.getOption(ctx, CredentialBackend.named(req.name))
+      if (backend._tag === "None") return new CredentialNotFoundError({ credential: req.name })
+      return Effect.map(
+        backend.value.resolve({ kind: req.kind, headers: context.headers, user: context.user }),
+        (credential) => [req.name, credential] as const
+      )
+    }
+    if (reqs.length === 1) return Effect.map(resolveOne(reqs[0]!), (entry) => new Map([entry]))
+    return Effect.map(Effect.forEach(reqs, resolveOne, { concurrency: "unbounded" }), (entries) => new Map(entries))
+  })
+
+/**
+ * Resolves the requirements, then runs `self` with the credentials in scope; the scope closes when
+ * `self` ends. With no requirements, `self` runs as it is and no backend is called.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const withCredentials = (reqs: ReadonlyArray<Requirement>, context: CallContext) =>
+<A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | CredentialError, R> =>
+  reqs.length === 0
+    ? self
+    : Effect.flatMap(resolveAll(reqs, context), (credentials) => CurrentCredential.locally(self, credentials))

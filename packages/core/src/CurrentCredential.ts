@@ -1,0 +1,185 @@
+/**
+ * The credentials of the current tool call. This is the only module that touches the FiberRef
+ * (and the `AsyncLocalStorage` behind the plain-async accessor), so nothing else depends on how
+ * request-scoped values are carried.
+ *
+ * A tool call's credentials live in a scope that `locally` opens and closes: when the wrapped
+ * effect ends (success, failure or interruption) the scope is closed and emptied, so even code
+ * that kept a reference to it (a timer, a stray promise) finds no credential any more.
+ *
+ * @since 0.1.0
+ */
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as FiberRef from "effect/FiberRef"
+import { globalValue } from "effect/GlobalValue"
+import * as Option from "effect/Option"
+import { AsyncLocalStorage } from "node:async_hooks"
+import { NoCredentialInScopeError } from "./CredentialError.js"
+import type { OAuthCredential, ResolvedCredential, StaticCredential } from "./ResolvedCredential.js"
+
+/**
+ * The credentials of one tool call, by name (`"default"` for the default credential).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Credentials = ReadonlyMap<string, ResolvedCredential>
+
+/**
+ * The credentials of one tool call, open until the call ends.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class CredentialScope {
+  #credentials: Map<string, ResolvedCredential> | undefined
+  constructor(credentials: Credentials) {
+    this.#credentials = new Map(credentials)
+  }
+  /** The credential under `name`, or `undefined` once the scope is closed. */
+  get(name: string): ResolvedCredential | undefined {
+    return this.#credentials?.get(name)
+  }
+  /** The names in scope (empty once closed). */
+  names(): ReadonlyArray<string> {
+    return this.#credentials === undefined ? [] : Array.from(this.#credentials.keys())
+  }
+  /** Whether the tool call is still running. */
+  get isOpen(): boolean {
+    return this.#credentials !== undefined
+  }
+  /** Empties the scope. */
+  close(): void {
+    this.#credentials?.clear()
+    this.#credentials = undefined
+  }
+  toString(): string {
+    return `CredentialScope(${this.names().join(", ")})`
+  }
+  toJSON(): unknown {
+    return { _id: "CredentialScope", names: this.names() }
+  }
+  [Symbol.for("nodejs.util.inspect.custom")](): string {
+    return this.toString()
+  }
+}
+
+const currentScope = globalValue(
+  Symbol.for("@mcp-credentials/core/CurrentCredential/currentScope"),
+  () => FiberRef.unsafeMake<CredentialScope | undefined>(undefined)
+)
+
+const asyncScope = globalValue(
+  Symbol.for("@mcp-credentials/core/CurrentCredential/asyncScope"),
+  () => new AsyncLocalStorage<CredentialScope>()
+)
+
+/**
+ * Runs `self` with `credentials` in scope. The scope closes when `self` ends, by success, failure
+ * or interruption.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const locally: {
+  (credentials: Credentials): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  <A, E, R>(self: Effect.Effect<A, E, R>, credentials: Credentials): Effect.Effect<A, E, R>
+} = function() {
+  if (arguments.length === 1) {
+    const credentials = arguments[0] as Credentials
+    return (self: Effect.Effect<any, any, any>) => locallyImpl(self, credentials)
+  }
+  return locallyImpl(arguments[0], arguments[1])
+} as any
+
+const locallyImpl = <A, E, R>(self: Effect.Effect<A, E, R>, credentials: Credentials): Effect.Effect<A, E, R> =>
+  Effect.suspend(() => {
+    const scope = new CredentialScope(credentials)
+    return Effect.ensuring(
+      Effect.locally(self, currentScope, scope),
+      Effect.sync(() => scope.close())
+    )
+  })
+
+/**
+ * The current scope, if any. For integrations (the server package); tools use `get`.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const scope: Effect.Effect<Option.Option<CredentialScope>> = Effect.map(
+  FiberRef.get(currentScope),
+  Option.fromNullable
+)
+
+/**
+ * The credential under `name` (default `"default"`) of the current tool call.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const get = (name: string = "default"): Effect.Effect<ResolvedCredential, NoCredentialInScopeError> =>
+  Effect.flatMap(FiberRef.get(currentScope), (s) => {
+    const credential = s?.get(name)
+    return credential === undefined ? new NoCredentialInScopeError({ credential: name }) : Effect.succeed(credential)
+  })
+
+/**
+ * Like `get`, for a tool that declared a static credential.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const getStatic = (name: string = "default"): Effect.Effect<StaticCredential, NoCredentialInScopeError> =>
+  Effect.flatMap(get(name), (c) =>
+    c.type === "static" ? Effect.succeed(c) : new NoCredentialInScopeError({ credential: name }))
+
+/**
+ * Like `get`, for a tool that declared an OAuth credential.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const getOAuth = (name: string = "default"): Effect.Effect<OAuthCredential, NoCredentialInScopeError> =>
+  Effect.flatMap(get(name), (c) =>
+    c.type === "oauth" ? Effect.succeed(c) : new NoCredentialInScopeError({ credential: name }))
+
+/**
+ * Calls `f` so that plain (non-Effect) code it starts, including its promises and timers, sees
+ * the current fiber's credentials through `unsafeGet`.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const callWithScope = <A>(f: () => A): Effect.Effect<A> =>
+  Effect.flatMap(FiberRef.get(currentScope), (s) => Effect.sync(() => (s === undefined ? f() : asyncScope.run(s, f))))
+
+/**
+ * The credential under `name` for plain synchronous code (the seed's `get_credentials()`):
+ * inside an Effect fiber it reads the fiber's scope, otherwise the async context set by
+ * `callWithScope`. Throws `NoCredentialInScopeError` outside a tool call or after it ended.
+ *
+ * @since 0.1.0
+ * @category unsafe
+ */
+export const unsafeGet = (name: string = "default"): ResolvedCredential => {
+  const credential = unsafeCurrentScope()?.get(name)
+  if (credential === undefined) throw new NoCredentialInScopeError({ credential: name })
+  return credential
+}
+
+/**
+ * The scope visible to plain code right now, if any.
+ *
+ * @since 0.1.0
+ * @category unsafe
+ */
+export const unsafeCurrentScope = (): CredentialScope | undefined => {
+  const fiber = Fiber.getCurrentFiber()
+  if (Option.isSome(fiber)) {
+    const s = fiber.value.getFiberRef(currentScope)
+    if (s !== undefined) return s
+  }
+  return asyncScope.getStore()
+}

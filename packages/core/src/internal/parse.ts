@@ -1,0 +1,100 @@
+/**
+ * Parsing shared by the Env and Header backends. Nothing here ever puts a value in a message.
+ */
+import * as Either from "effect/Either"
+
+/** @internal */
+export const jsonObjectExample = `'{"keyId":"...","keySecret":"..."}'`
+
+/**
+ * Parses JSON that must be an object. Left carries a reason that never quotes the value.
+ * @internal
+ */
+export const parseJsonObject = (raw: string): Either.Either<Record<string, unknown>, string> => {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(raw)
+  } catch {
+    return Either.left(`not valid JSON. Value must be a JSON object, e.g. ${jsonObjectExample}.`)
+  }
+  if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
+    return Either.left(`must be a JSON object, e.g. ${jsonObjectExample}, not ${describeJson(parsed)}.`)
+  }
+  return Either.right(parsed as Record<string, unknown>)
+}
+
+const describeJson = (u: unknown): string =>
+  u === null ? "null" : Array.isArray(u) ? "an array" : `a ${typeof u}`
+
+/**
+ * Converts the values of a JSON object to strings with JSON spelling (`true`, `42`); null,
+ * arrays and objects are refused, naming the field.
+ * @internal
+ */
+export const fieldsFromJson = (
+  object: Record<string, unknown>
+): Either.Either<Record<string, string>, string> => {
+  const out: Record<string, string> = {}
+  for (const [key, value] of Object.entries(object)) {
+    switch (typeof value) {
+      case "string":
+        out[key] = value
+        break
+      case "number":
+      case "boolean":
+        out[key] = JSON.stringify(value)
+        break
+      default:
+        return Either.left(
+          `field ${JSON.stringify(key)} must be a string, number or boolean, not ${describeJson(value)}.`
+        )
+    }
+  }
+  return Either.right(out)
+}
+
+/**
+ * Splits scopes on any run of white space; an empty result is `undefined`.
+ * @internal
+ */
+export const splitScopes = (raw: string): ReadonlyArray<string> | undefined => {
+  const scopes = raw.split(/\s+/).filter((s) => s.length > 0)
+  return scopes.length === 0 ? undefined : scopes
+}
+
+const isoPattern = new RegExp(
+  "^(\\d{4})-?(\\d{2})-?(\\d{2})" + // date, extended or basic
+    "(?:[T ](\\d{2})(?::?(\\d{2})(?::?(\\d{2})(?:[.,](\\d+))?)?)?" + // time
+    "(Z|[+-]\\d{2}(?::?\\d{2})?)?)?$" // offset
+)
+
+const daysInMonth = (year: number, month: number): number => new Date(Date.UTC(year, month, 0)).getUTCDate()
+
+/**
+ * Parses an ISO-8601 date or date-time the way Python's `datetime.fromisoformat` accepts it
+ * (extended or basic format, `T` or space, `Z`/`±HH[:MM]` offsets, a date alone is midnight, no
+ * offset is UTC). Refuses surrounding space, a lowercase `z`, epoch numbers and hour 24. Returns
+ * epoch milliseconds (fractions beyond milliseconds are truncated).
+ * @internal
+ */
+export const parseIsoDateTime = (raw: string): number | undefined => {
+  const m = isoPattern.exec(raw)
+  if (m === null) return undefined
+  const [, y, mo, d, h, mi, s, frac, offset] = m
+  const year = Number(y), month = Number(mo), day = Number(d)
+  const hour = h === undefined ? 0 : Number(h)
+  const minute = mi === undefined ? 0 : Number(mi)
+  const second = s === undefined ? 0 : Number(s)
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return undefined
+  if (hour > 23 || minute > 59 || second > 59) return undefined
+  const millis = frac === undefined ? 0 : Number((frac + "00").slice(0, 3))
+  let offsetMinutes = 0
+  if (offset !== undefined && offset !== "Z") {
+    const sign = offset.startsWith("-") ? -1 : 1
+    const digits = offset.slice(1).replace(":", "")
+    const oh = Number(digits.slice(0, 2)), om = digits.length > 2 ? Number(digits.slice(2, 4)) : 0
+    if (oh > 23 || om > 59) return undefined
+    offsetMinutes = sign * (oh * 60 + om)
+  }
+  return Date.UTC(year, month - 1, day, hour, minute, second, millis) - offsetMinutes * 60_000
+}

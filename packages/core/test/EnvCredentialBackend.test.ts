@@ -1,0 +1,278 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Config, ConfigProvider, DateTime, Effect, Either, Redacted } from "effect"
+import { CredentialBackend, EnvCredentialBackend } from "../src/index.js"
+import type { CredentialKind } from "../src/ResolvedCredential.js"
+
+const P = "FCTEST_"
+
+const resolve = (env: Record<string, string>, kind: CredentialKind, prefix = P) =>
+  EnvCredentialBackend.make({ prefix }).resolve({ kind }).pipe(
+    Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env))))
+  )
+
+const fieldsOf = (env: Record<string, string>) =>
+  Effect.map(resolve(env, "static"), (c) => {
+    assert.strictEqual(c.type, "static")
+    return c.type === "static" ? Object.fromEntries(Object.entries(c.fields).map(([k, v]) => [k, Redacted.value(v)])) : {}
+  })
+
+const oauthOf = (env: Record<string, string>) =>
+  Effect.map(resolve({ [`${P}ACCESS_TOKEN`]: "tok", ...env }, "oauth"), (c) => {
+    if (c.type !== "oauth") throw new Error("expected oauth")
+    return c
+  })
+
+describe("EnvCredentialBackend — seed §1.11 (test_env.py)", () => {
+  it.effect("keep: FIELDS JSON, static → type static", () =>
+    Effect.map(resolve({ [`${P}FIELDS`]: '{"apiKey":"sk-abc"}' }, "static"), (c) => assert.strictEqual(c.type, "static")))
+
+  it.effect("keep: FIELDS secretKey mapped", () =>
+    Effect.map(fieldsOf({ [`${P}FIELDS`]: '{"secretKey":"sk_live_xxx"}' }), (f) => assert.strictEqual(f.secretKey, "sk_live_xxx")))
+
+  it.effect("keep: FIELDS with two keys, both present", () =>
+    Effect.map(
+      fieldsOf({ [`${P}FIELDS`]: '{"keyId":"rz_live_xxx","keySecret":"secret123"}' }),
+      (f) => assert.deepStrictEqual(f, { keyId: "rz_live_xxx", keySecret: "secret123" })
+    ))
+
+  it.effect("keep: FIELDS not JSON → InvalidCredentialError naming FCTEST_FIELDS", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(resolve({ [`${P}FIELDS`]: "not-json" }, "static"))
+      assert.strictEqual(error._tag, "InvalidCredentialError")
+      assert.include(error.message, "FCTEST_FIELDS")
+      assert.notInclude(error.message, "not-json")
+    }))
+
+  it.effect("keep: FIELD_API_KEY and FIELD_SECRET_KEY → API_KEY and SECRET_KEY", () =>
+    Effect.map(
+      fieldsOf({ [`${P}FIELD_API_KEY`]: "sk-abc", [`${P}FIELD_SECRET_KEY`]: "secret-xyz" }),
+      (f) => assert.deepStrictEqual(f, { API_KEY: "sk-abc", SECRET_KEY: "secret-xyz" })
+    ))
+
+  it.effect("keep: FIELD_PHONE_NUMBER_ID → PHONE_NUMBER_ID", () =>
+    Effect.map(fieldsOf({ [`${P}FIELD_PHONE_NUMBER_ID`]: "1234567890" }), (f) =>
+      assert.strictEqual(f.PHONE_NUMBER_ID, "1234567890")))
+
+  it.effect("keep: FIELDS wins over FIELD_*", () =>
+    Effect.map(
+      fieldsOf({ [`${P}FIELDS`]: '{"apiKey":"from-json"}', [`${P}FIELD_apiKey`]: "from-individual" }),
+      (f) => assert.deepStrictEqual(f, { apiKey: "from-json" })
+    ))
+
+  it.effect("keep: nothing set, static → MissingCredentialError", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(resolve({}, "static"))
+      assert.strictEqual(error._tag, "MissingCredentialError")
+      assert.strictEqual(
+        error.message,
+        "No static credentials found. Set FCTEST_FIELDS (JSON object) or individual FCTEST_FIELD_<name> env vars."
+      )
+    }))
+
+  it.effect("keep: static credential has no extra and no OAuth fields", () =>
+    Effect.map(resolve({ [`${P}FIELDS`]: '{"a":"b"}' }, "static"), (c) => {
+      assert.strictEqual(c.type, "static")
+      assert.isFalse("extra" in c)
+      assert.isFalse("accessToken" in c)
+    }))
+
+  it.effect("fix: oauth with nothing set → MissingCredentialError naming FCTEST_ACCESS_TOKEN (seed returned an empty oauth credential)", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(resolve({}, "oauth"))
+      assert.strictEqual(error._tag, "MissingCredentialError")
+      assert.include(error.message, "FCTEST_ACCESS_TOKEN")
+    }))
+
+  it.effect("keep: oauth with an access token → type oauth", () =>
+    Effect.map(oauthOf({}), (c) => assert.strictEqual(c.type, "oauth")))
+
+  it.effect("keep: ACCESS_TOKEN, REFRESH_TOKEN, CLIENT_ID, CLIENT_SECRET, TOKEN_URI mapped verbatim", () =>
+    Effect.map(
+      oauthOf({
+        [`${P}ACCESS_TOKEN`]: "at-1",
+        [`${P}REFRESH_TOKEN`]: "rt-1",
+        [`${P}CLIENT_ID`]: "cid",
+        [`${P}CLIENT_SECRET`]: "csec",
+        [`${P}TOKEN_URI`]: "https://auth.example/token"
+      }),
+      (c) => {
+        assert.strictEqual(Redacted.value(c.accessToken), "at-1")
+        assert.strictEqual(c.refreshToken && Redacted.value(c.refreshToken), "rt-1")
+        assert.strictEqual(c.clientId, "cid")
+        assert.strictEqual(c.clientSecret && Redacted.value(c.clientSecret), "csec")
+        assert.strictEqual(c.tokenUri, "https://auth.example/token")
+      }
+    ))
+
+  it.effect("keep: SCOPES 'read write admin' → three scopes", () =>
+    Effect.map(oauthOf({ [`${P}SCOPES`]: "read write admin" }), (c) => assert.deepStrictEqual(c.scopes, ["read", "write", "admin"])))
+
+  it.effect("keep: SCOPES unset → no scopes", () => Effect.map(oauthOf({}), (c) => assert.isUndefined(c.scopes)))
+
+  it.effect("keep: EXPIRES_AT with offset → set", () =>
+    Effect.map(oauthOf({ [`${P}EXPIRES_AT`]: "2026-04-24T12:00:00+00:00" }), (c) =>
+      assert.strictEqual(c.expiresAt && DateTime.formatIso(c.expiresAt), "2026-04-24T12:00:00.000Z")))
+
+  it.effect("keep: naive EXPIRES_AT is UTC", () =>
+    Effect.map(oauthOf({ [`${P}EXPIRES_AT`]: "2026-04-24T12:00:00" }), (c) =>
+      assert.strictEqual(c.expiresAt && DateTime.toEpochMillis(c.expiresAt), Date.UTC(2026, 3, 24, 12))))
+
+  it.effect("keep: EXTRA_DC and EXTRA_WORKSPACE → extra.dc, extra.workspace", () =>
+    Effect.map(oauthOf({ [`${P}EXTRA_DC`]: "us10", [`${P}EXTRA_WORKSPACE`]: "ws-prod" }), (c) =>
+      assert.deepStrictEqual(c.extra, { dc: "us10", workspace: "ws-prod" })))
+
+  it.effect("keep: EXTRA_MY_FIELD → my_field, not MY_FIELD", () =>
+    Effect.map(oauthOf({ [`${P}EXTRA_MY_FIELD`]: "val" }), (c) => {
+      assert.strictEqual(c.extra.my_field, "val")
+      assert.isFalse("MY_FIELD" in c.extra)
+    }))
+
+  it.effect("keep: no EXTRA_ vars → extra {}", () => Effect.map(oauthOf({}), (c) => assert.deepStrictEqual(c.extra, {})))
+
+  it.effect("keep: oauth credential has no static fields", () => Effect.map(oauthOf({}), (c) => assert.isFalse("fields" in c)))
+
+  it("keep: prefix is uppercased", () => assert.strictEqual(EnvCredentialBackend.normalizePrefix("myservice_"), "MYSERVICE_"))
+
+  it("keep: no prefix → empty prefix", () => assert.strictEqual(EnvCredentialBackend.normalizePrefix(undefined), ""))
+
+  it.effect("keep: a lowercase prefix reads uppercased variables", () =>
+    Effect.map(
+      resolve({ MYSERVICE_FIELD_token: "t" }, "static", "myservice_"),
+      (c) => assert.strictEqual(c.type === "static" && Redacted.value(c.fields.token!), "t")
+    ))
+})
+
+describe("EnvCredentialBackend — seed §1.12", () => {
+  it.effect("keep: FIELDS='{}' with FIELD_x → MissingCredentialError, FIELD_ not consulted", () =>
+    Effect.map(Effect.flip(resolve({ [`${P}FIELDS`]: "{}", [`${P}FIELD_x`]: "1" }, "static")), (e) =>
+      assert.strictEqual(e._tag, "MissingCredentialError")))
+
+  it.effect("fix: FIELDS='[1,2]' (not an object) → InvalidCredentialError, not silently ignored", () =>
+    Effect.gen(function*() {
+      const e = yield* Effect.flip(resolve({ [`${P}FIELDS`]: "[1,2]", [`${P}FIELD_a`]: "1" }, "static"))
+      assert.strictEqual(e._tag, "InvalidCredentialError")
+      assert.include(e.message, "FCTEST_FIELDS")
+      assert.include(e.message, "JSON object")
+    }))
+
+  it.effect("fix: FIELDS='[1,2]' without FIELD_ vars → InvalidCredentialError", () =>
+    Effect.map(Effect.flip(resolve({ [`${P}FIELDS`]: "[1,2]" }, "static")), (e) => assert.strictEqual(e._tag, "InvalidCredentialError")))
+
+  it.effect("keep: FIELDS of white space only → invalid JSON", () =>
+    Effect.map(Effect.flip(resolve({ [`${P}FIELDS`]: "   " }, "static")), (e) => {
+      assert.strictEqual(e._tag, "InvalidCredentialError")
+      assert.include(e.message, "not valid JSON")
+    }))
+
+  it.effect("keep: empty FIELDS is unset, FIELD_ vars used", () =>
+    Effect.map(fieldsOf({ [`${P}FIELDS`]: "", [`${P}FIELD_a`]: "1" }), (f) => assert.deepStrictEqual(f, { a: "1" })))
+
+  it.effect("keep: FIELD_x='' → a field with an empty value", () =>
+    Effect.map(fieldsOf({ [`${P}FIELD_x`]: "" }), (f) => assert.deepStrictEqual(f, { x: "" })))
+
+  it.effect("keep: FIELD_ values verbatim, not trimmed", () =>
+    Effect.map(fieldsOf({ [`${P}FIELD_x`]: "  spaced  " }), (f) => assert.strictEqual(f.x, "  spaced  ")))
+
+  it.effect("fix: FIELDS numbers and booleans use JSON spelling (true, 42, 1.5), not Python's", () =>
+    Effect.map(fieldsOf({ [`${P}FIELDS`]: '{"count":42,"flag":true,"off":false,"ratio":1.5}' }), (f) =>
+      assert.deepStrictEqual(f, { count: "42", flag: "true", off: "false", ratio: "1.5" })))
+
+  it.effect("fix: FIELDS with null, array or object values → InvalidCredentialError naming the field", () =>
+    Effect.gen(function*() {
+      for (const bad of ['{"n":null}', '{"n":[1]}', '{"n":{"b":1}}']) {
+        const e = yield* Effect.flip(resolve({ [`${P}FIELDS`]: bad }, "static"))
+        assert.strictEqual(e._tag, "InvalidCredentialError")
+        assert.include(e.message, '"n"')
+        assert.include(e.message, "FCTEST_FIELDS")
+      }
+    }))
+
+  it.effect("keep: SCOPES of white space only → no scopes", () =>
+    Effect.map(oauthOf({ [`${P}SCOPES`]: " \t " }), (c) => assert.isUndefined(c.scopes)))
+
+  it.effect("keep: SCOPES split on any white space run, commas are not separators", () =>
+    Effect.gen(function*() {
+      assert.deepStrictEqual((yield* oauthOf({ [`${P}SCOPES`]: "a,b" })).scopes, ["a,b"])
+      assert.deepStrictEqual((yield* oauthOf({ [`${P}SCOPES`]: "a\tb\n c" })).scopes, ["a", "b", "c"])
+    }))
+
+  it.effect("fix: EXPIRES_AT=garbage → InvalidCredentialError naming the variable (seed raised a bare ValueError)", () =>
+    Effect.gen(function*() {
+      const e = yield* Effect.flip(resolve({ [`${P}ACCESS_TOKEN`]: "t", [`${P}EXPIRES_AT`]: "garbage" }, "oauth"))
+      assert.strictEqual(e._tag, "InvalidCredentialError")
+      assert.include(e.message, "FCTEST_EXPIRES_AT")
+      assert.notInclude(e.message, "garbage")
+    }))
+
+  it.effect("keep: EXPIRES_AT='' → no expiry", () =>
+    Effect.map(oauthOf({ [`${P}EXPIRES_AT`]: "" }), (c) => assert.isUndefined(c.expiresAt)))
+
+  it.effect("keep: ISO-8601 forms accepted like Python fromisoformat", () =>
+    Effect.gen(function*() {
+      const cases: Array<[string, number]> = [
+        ["2026-05-04T12:00:00Z", Date.UTC(2026, 4, 4, 12)],
+        ["2026-05-04T12:00:00+0530", Date.UTC(2026, 4, 4, 6, 30)],
+        ["2026-05-04T12:00:00-02:00", Date.UTC(2026, 4, 4, 14)],
+        ["2026-05-04", Date.UTC(2026, 4, 4)],
+        ["2026-05-04 12:00:00", Date.UTC(2026, 4, 4, 12)],
+        ["20260504T120000Z", Date.UTC(2026, 4, 4, 12)],
+        ["2026-05-04T12:00Z", Date.UTC(2026, 4, 4, 12)],
+        ["2026-05-04T12Z", Date.UTC(2026, 4, 4, 12)],
+        ["2026-05-04T12:00:00.123456789", Date.UTC(2026, 4, 4, 12, 0, 0, 123)]
+      ]
+      for (const [raw, millis] of cases) {
+        const c = yield* oauthOf({ [`${P}EXPIRES_AT`]: raw })
+        assert.strictEqual(c.expiresAt && DateTime.toEpochMillis(c.expiresAt), millis, raw)
+      }
+    }))
+
+  it.effect("keep: ISO-8601 forms refused like Python fromisoformat (space around, lowercase z, epoch, hour 24)", () =>
+    Effect.gen(function*() {
+      for (const raw of [" 2026-05-04T12:00:00Z", "2026-05-04T12:00:00Z ", "2026-05-04T12:00:00z", "1714824000", "2026-05-04T24:00:00", "2026-02-30"]) {
+        const r = yield* Effect.either(resolve({ [`${P}ACCESS_TOKEN`]: "t", [`${P}EXPIRES_AT`]: raw }, "oauth"))
+        assert.isTrue(Either.isLeft(r), raw)
+      }
+    }))
+
+  it.effect("fix: an empty ACCESS_TOKEN is missing, not an empty token", () =>
+    Effect.map(Effect.flip(resolve({ [`${P}ACCESS_TOKEN`]: "" }, "oauth")), (e) => assert.strictEqual(e._tag, "MissingCredentialError")))
+
+  it.effect("keep: an empty prefix reads FIELD_ and EXTRA_ without prefix", () =>
+    Effect.map(resolve({ FIELD_k: "v" }, "static", ""), (c) => assert.strictEqual(c.type === "static" && Redacted.value(c.fields.k!), "v")))
+})
+
+describe("EnvCredentialBackend — process.env and layers", () => {
+  it.effect("keep: reads process.env on every call (rotation needs no restart), names case kept", () =>
+    Effect.gen(function*() {
+      const backend = EnvCredentialBackend.make({ prefix: "MCPCRED_ROTATE_" })
+      process.env.MCPCRED_ROTATE_FIELD_apiKey = "first"
+      try {
+        const a = yield* backend.resolve({ kind: "static" })
+        process.env.MCPCRED_ROTATE_FIELD_apiKey = "second"
+        const b = yield* backend.resolve({ kind: "static" })
+        assert.strictEqual(a.type === "static" && Redacted.value(a.fields.apiKey!), "first")
+        assert.strictEqual(b.type === "static" && Redacted.value(b.fields.apiKey!), "second")
+      } finally {
+        delete process.env.MCPCRED_ROTATE_FIELD_apiKey
+      }
+    }))
+
+  it.effect("layer: provided as CredentialBackend", () =>
+    Effect.gen(function*() {
+      const c = yield* CredentialBackend.resolve({ kind: "static" })
+      assert.strictEqual(c.type, "static")
+    }).pipe(
+      Effect.provide(EnvCredentialBackend.layer({ prefix: "SVC_" })),
+      Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["SVC_FIELDS", '{"apiKey":"sk-1"}']])))
+    ))
+
+  it.effect("layerConfig: prefix from Config", () =>
+    Effect.gen(function*() {
+      const c = yield* CredentialBackend.resolve({ kind: "static" })
+      assert.strictEqual(c.type === "static" && Redacted.value(c.fields.k!), "v")
+    }).pipe(
+      Effect.provide(EnvCredentialBackend.layerConfig({ prefix: Config.string("CRED_PREFIX") })),
+      Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["CRED_PREFIX", "gh_"], ["GH_FIELD_k", "v"]])))
+    ))
+})
+

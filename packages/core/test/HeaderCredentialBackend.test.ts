@@ -1,0 +1,248 @@
+import { assert, describe, it } from "@effect/vitest"
+import { DateTime, Effect, Redacted, TestClock } from "effect"
+import { HeaderCredentialBackend } from "../src/index.js"
+import type { RequestHeaders } from "../src/CredentialBackend.js"
+import type { CredentialKind } from "../src/ResolvedCredential.js"
+
+const backend = HeaderCredentialBackend.make()
+const resolve = (headers: RequestHeaders | undefined, kind: CredentialKind) => backend.resolve({ kind, headers })
+
+const oauth = (headers: RequestHeaders) =>
+  Effect.map(resolve({ "X-MCP-Cred-Access-Token": "ya29.tok", ...headers }, "oauth"), (c) => {
+    if (c.type !== "oauth") throw new Error("expected oauth")
+    return c
+  })
+
+const fieldsOf = (raw: string) =>
+  Effect.map(resolve({ "X-MCP-Cred-Fields": raw }, "static"), (c) =>
+    c.type === "static" ? Object.fromEntries(Object.entries(c.fields).map(([k, v]) => [k, Redacted.value(v)])) : {})
+
+describe("HeaderCredentialBackend — seed §1.11 (test_headers.py)", () => {
+  it.effect("fix: no request (stdio), oauth → MissingCredentialHeaderError, not a crash", () =>
+    Effect.map(Effect.flip(resolve(undefined, "oauth")), (e) => assert.deepStrictEqual(e, new (e.constructor as any)({ headers: ["X-MCP-Cred-Access-Token"] }))))
+
+  it.effect("fix: no request (stdio), static → MissingCredentialHeaderError", () =>
+    Effect.map(Effect.flip(resolve(undefined, "static")), (e) => assert.strictEqual(e._tag, "MissingCredentialHeaderError")))
+
+  it.effect("keep: no headers, oauth → error names X-MCP-Cred-Access-Token", () =>
+    Effect.map(Effect.flip(resolve({}, "oauth")), (e) => {
+      assert.strictEqual(e._tag, "MissingCredentialHeaderError")
+      assert.include(e.message, "X-MCP-Cred-Access-Token")
+      assert.deepStrictEqual(e._tag === "MissingCredentialHeaderError" && e.headers, ["X-MCP-Cred-Access-Token"])
+      assert.strictEqual(
+        e.message,
+        "Missing credential headers: X-MCP-Cred-Access-Token. Connect your account in the gateway to inject credentials."
+      )
+    }))
+
+  it.effect("keep: no headers, static → error names X-MCP-Cred-Fields", () =>
+    Effect.map(Effect.flip(resolve({}, "static")), (e) => {
+      assert.include(e.message, "X-MCP-Cred-Fields")
+      assert.deepStrictEqual(e._tag === "MissingCredentialHeaderError" && e.headers, ["X-MCP-Cred-Fields"])
+    }))
+
+  it.effect("keep: Access-Token header → type oauth", () => Effect.map(oauth({}), (c) => assert.strictEqual(c.type, "oauth")))
+
+  it.effect("keep: Access-Token header → accessToken", () =>
+    Effect.map(oauth({}), (c) => assert.strictEqual(Redacted.value(c.accessToken), "ya29.tok")))
+
+  it.effect("keep: Fields header → type static", () =>
+    Effect.map(resolve({ "X-MCP-Cred-Fields": '{"apiKey":"sk-abc"}' }, "static"), (c) => assert.strictEqual(c.type, "static")))
+
+  it.effect("keep: Fields secretKey mapped", () =>
+    Effect.map(fieldsOf('{"secretKey":"sk_live_abc"}'), (f) => assert.strictEqual(f.secretKey, "sk_live_abc")))
+
+  it.effect("keep: Fields with two keys mapped", () =>
+    Effect.map(fieldsOf('{"keyId":"k","keySecret":"s"}'), (f) => assert.deepStrictEqual(f, { keyId: "k", keySecret: "s" })))
+
+  it.effect("fix: Fields numbers and booleans use JSON spelling ('42', 'true'), not Python's 'True'", () =>
+    Effect.map(fieldsOf('{"count":42,"flag":true}'), (f) => assert.deepStrictEqual(f, { count: "42", flag: "true" })))
+
+  it.effect("fix: Fields not JSON → InvalidCredentialHeaderError naming the header (seed silently gave fields {})", () =>
+    Effect.map(Effect.flip(resolve({ "X-MCP-Cred-Fields": "!!!not-json!!!" }, "static")), (e) => {
+      assert.strictEqual(e._tag, "InvalidCredentialHeaderError")
+      assert.include(e.message, "X-MCP-Cred-Fields")
+      assert.notInclude(e.message, "not-json")
+    }))
+
+  it.effect("keep: static credential has no access token", () =>
+    Effect.map(resolve({ "X-MCP-Cred-Fields": '{"a":"b"}', "X-MCP-Cred-Access-Token": "t" }, "static"), (c) =>
+      assert.isFalse("accessToken" in c)))
+
+  it.effect("keep: static credential has no extra", () =>
+    Effect.map(resolve({ "X-MCP-Cred-Fields": '{"a":"b"}', "X-MCP-Cred-Extra": '{"x":1}' }, "static"), (c) =>
+      assert.isFalse("extra" in c)))
+
+  it.effect("keep: Scopes 'read write admin' → three scopes", () =>
+    Effect.map(oauth({ "X-MCP-Cred-Scopes": "read write admin" }), (c) => assert.deepStrictEqual(c.scopes, ["read", "write", "admin"])))
+
+  it.effect("keep: Scopes as a JSON array", () =>
+    Effect.map(oauth({ "X-MCP-Cred-Scopes": '["read", "write"]' }), (c) => assert.deepStrictEqual(c.scopes, ["read", "write"])))
+
+  it.effect("keep: no Scopes header → no scopes", () => Effect.map(oauth({}), (c) => assert.isUndefined(c.scopes)))
+
+  it.effect("keep: Extra JSON object mapped", () =>
+    Effect.map(oauth({ "X-MCP-Cred-Extra": '{"dc":"us10","workspace":"my-ws"}' }), (c) =>
+      assert.deepStrictEqual(c.extra, { dc: "us10", workspace: "my-ws" })))
+
+  it.effect("keep: no Extra header → extra {}", () => Effect.map(oauth({}), (c) => assert.deepStrictEqual(c.extra, {})))
+
+  it.effect("fix: Extra not JSON → InvalidCredentialHeaderError naming the header (seed silently gave {})", () =>
+    Effect.map(Effect.flip(oauth({ "X-MCP-Cred-Extra": "!!!not-json!!!" })), (e) => {
+      assert.strictEqual(e._tag, "InvalidCredentialHeaderError")
+      assert.include(e.message, "X-MCP-Cred-Extra")
+    }))
+
+  it.effect("keep: Expires-At with offset", () =>
+    Effect.map(oauth({ "X-MCP-Cred-Expires-At": "2026-05-04T12:00:00+00:00" }), (c) =>
+      assert.strictEqual(c.expiresAt && DateTime.toEpochMillis(c.expiresAt), Date.UTC(2026, 4, 4, 12))))
+
+  it.effect("keep: naive Expires-At is UTC", () =>
+    Effect.map(oauth({ "X-MCP-Cred-Expires-At": "2026-05-04T12:00:00" }), (c) =>
+      assert.strictEqual(c.expiresAt && DateTime.toEpochMillis(c.expiresAt), Date.UTC(2026, 4, 4, 12))))
+
+  it.effect("keep: no Expires-At → no expiry", () => Effect.map(oauth({}), (c) => assert.isUndefined(c.expiresAt)))
+
+  it.effect("fix: bad Expires-At → InvalidCredentialHeaderError naming the header, value not quoted (seed logged it and ignored)", () =>
+    Effect.map(Effect.flip(oauth({ "X-MCP-Cred-Expires-At": "not-a-date" })), (e) => {
+      assert.strictEqual(e._tag, "InvalidCredentialHeaderError")
+      assert.include(e.message, "X-MCP-Cred-Expires-At")
+      assert.notInclude(e.message, "not-a-date")
+    }))
+})
+
+describe("HeaderCredentialBackend — seed §1.12 and lookup", () => {
+  it.effect("keep: Scopes '[]' → []", () => Effect.map(oauth({ "X-MCP-Cred-Scopes": "[]" }), (c) => assert.deepStrictEqual(c.scopes, [])))
+
+  it.effect("fix: Scopes split on any white space like the env backend ('read\\twrite' → two scopes)", () =>
+    Effect.map(oauth({ "X-MCP-Cred-Scopes": "read\twrite" }), (c) => assert.deepStrictEqual(c.scopes, ["read", "write"])))
+
+  it.effect("keep: Scopes '[' (bad JSON) falls back to splitting", () =>
+    Effect.map(oauth({ "X-MCP-Cred-Scopes": "[" }), (c) => assert.deepStrictEqual(c.scopes, ["["])))
+
+  it.effect("keep: empty strings in a JSON scope array are dropped", () =>
+    Effect.map(oauth({ "X-MCP-Cred-Scopes": '["a","","b"]' }), (c) => assert.deepStrictEqual(c.scopes, ["a", "b"])))
+
+  it.effect("fix: non-string items in a JSON scope array → InvalidCredentialHeaderError", () =>
+    Effect.map(Effect.flip(oauth({ "X-MCP-Cred-Scopes": '["a",1]' })), (e) => {
+      assert.strictEqual(e._tag, "InvalidCredentialHeaderError")
+      assert.include(e.message, "X-MCP-Cred-Scopes")
+    }))
+
+  it.effect("fix: Extra 'null' or '[1]' (not an object) → InvalidCredentialHeaderError (seed passed them through)", () =>
+    Effect.gen(function*() {
+      for (const raw of ["null", "[1]", '"x"']) {
+        const e = yield* Effect.flip(oauth({ "X-MCP-Cred-Extra": raw }))
+        assert.strictEqual(e._tag, "InvalidCredentialHeaderError", raw)
+      }
+    }))
+
+  it.effect("fix: Fields '[1]' (not an object) → InvalidCredentialHeaderError", () =>
+    Effect.map(Effect.flip(resolve({ "X-MCP-Cred-Fields": "[1]" }, "static")), (e) => {
+      assert.strictEqual(e._tag, "InvalidCredentialHeaderError")
+      assert.include(e.message, "JSON object")
+    }))
+
+  it.effect("fix: Fields with null, array or object values → InvalidCredentialHeaderError naming the field", () =>
+    Effect.gen(function*() {
+      for (const raw of ['{"apiKey":null}', '{"apiKey":[1]}', '{"apiKey":{"a":1}}']) {
+        const e = yield* Effect.flip(resolve({ "X-MCP-Cred-Fields": raw }, "static"))
+        assert.strictEqual(e._tag, "InvalidCredentialHeaderError")
+        assert.include(e.message, '"apiKey"')
+      }
+    }))
+
+  it.effect("keep: a static resolution never looks at Access-Token; an oauth one never at Fields", () =>
+    Effect.gen(function*() {
+      const s = yield* Effect.flip(resolve({ "X-MCP-Cred-Access-Token": "t" }, "static"))
+      assert.strictEqual(s._tag, "MissingCredentialHeaderError")
+      const o = yield* Effect.flip(resolve({ "X-MCP-Cred-Fields": '{"a":"b"}' }, "oauth"))
+      assert.strictEqual(o._tag, "MissingCredentialHeaderError")
+    }))
+
+  it.effect("keep: header lookup is case-insensitive; a repeated header gives its first value", () =>
+    Effect.gen(function*() {
+      const a = yield* oauth({ "X-MCP-Cred-Access-Token": undefined, "x-mcp-cred-access-token": ["first", "second"] })
+      assert.strictEqual(Redacted.value(a.accessToken), "first")
+      const b = yield* resolve({ "X-MCP-CRED-FIELDS": '{"k":"v"}' }, "static")
+      assert.strictEqual(b.type, "static")
+    }))
+
+  it.effect("keep: Fields value is trimmed before parsing", () =>
+    Effect.map(fieldsOf('  {"k":"v"}  '), (f) => assert.deepStrictEqual(f, { k: "v" })))
+
+  it.effect("fix: Fields '{}' → InvalidCredentialHeaderError (no fields)", () =>
+    Effect.map(Effect.flip(resolve({ "X-MCP-Cred-Fields": "{}" }, "static")), (e) => assert.strictEqual(e._tag, "InvalidCredentialHeaderError")))
+
+  it.effect("keep: a custom prefix reads its own headers (a second credential)", () =>
+    Effect.gen(function*() {
+      const jira = HeaderCredentialBackend.make({ prefix: "X-MCP-Cred-Jira-" })
+      const c = yield* jira.resolve({ kind: "static", headers: { "X-MCP-Cred-Fields": '{"a":"default"}', "x-mcp-cred-jira-fields": '{"a":"jira"}' } })
+      assert.strictEqual(c.type === "static" && Redacted.value(c.fields.a!), "jira")
+    }))
+})
+
+describe("HeaderCredentialBackend — gateway authentication", () => {
+  const secret = Redacted.make("gw-secret-0123456789")
+  const gated = HeaderCredentialBackend.make({ gatewaySecret: secret })
+  const credHeaders = { "X-MCP-Cred-Fields": '{"apiKey":"sk-gw"}' }
+  const now = Date.UTC(2026, 10, 23, 12) // TestClock time
+  const at = (effect: Effect.Effect<any, any>) => Effect.zipRight(TestClock.setTime(now), effect)
+
+  it.effect("fix: with a gateway secret, unsigned credential headers → UntrustedGatewayError", () =>
+    at(Effect.map(Effect.flip(gated.resolve({ kind: "static", headers: credHeaders })), (e) => {
+      assert.strictEqual(e._tag, "UntrustedGatewayError")
+      assert.include(e.message, "X-MCP-Gateway-Signature")
+    })))
+
+  it.effect("fix: a valid HMAC signature is accepted", () =>
+    at(Effect.gen(function*() {
+      const headers = { ...credHeaders, ...HeaderCredentialBackend.signGatewayHeaders(credHeaders, secret, { timestamp: now / 1000 }) }
+      const c = yield* gated.resolve({ kind: "static", headers })
+      assert.strictEqual(c.type === "static" && Redacted.value(c.fields.apiKey!), "sk-gw")
+    })))
+
+  it.effect("fix: headers changed after signing → UntrustedGatewayError", () =>
+    at(Effect.gen(function*() {
+      const sig = HeaderCredentialBackend.signGatewayHeaders(credHeaders, secret, { timestamp: now / 1000 })
+      const e = yield* Effect.flip(gated.resolve({ kind: "static", headers: { "X-MCP-Cred-Fields": '{"apiKey":"sk-evil"}', ...sig } }))
+      assert.strictEqual(e._tag, "UntrustedGatewayError")
+      const added = yield* Effect.flip(gated.resolve({ kind: "static", headers: { ...credHeaders, "X-MCP-Cred-Extra": "{}", ...sig } }))
+      assert.strictEqual(added._tag, "UntrustedGatewayError")
+    })))
+
+  it.effect("fix: a signature by another secret → UntrustedGatewayError", () =>
+    at(Effect.gen(function*() {
+      const sig = HeaderCredentialBackend.signGatewayHeaders(credHeaders, Redacted.make("other"), { timestamp: now / 1000 })
+      const e = yield* Effect.flip(gated.resolve({ kind: "static", headers: { ...credHeaders, ...sig } }))
+      assert.strictEqual(e._tag, "UntrustedGatewayError")
+      assert.notInclude(e.message, "gw-secret")
+    })))
+
+  it.effect("fix: a timestamp outside the allowed skew → UntrustedGatewayError", () =>
+    at(Effect.gen(function*() {
+      const sig = HeaderCredentialBackend.signGatewayHeaders(credHeaders, secret, { timestamp: now / 1000 - 600 })
+      const e = yield* Effect.flip(gated.resolve({ kind: "static", headers: { ...credHeaders, ...sig } }))
+      assert.strictEqual(e._tag, "UntrustedGatewayError")
+      assert.include(e.message, "clock skew")
+    })))
+
+  it.effect("fix: shared-secret scheme: right secret accepted, wrong or missing refused", () =>
+    Effect.gen(function*() {
+      const b = HeaderCredentialBackend.make({ gatewaySecret: secret, gatewayScheme: "secret" })
+      const ok = yield* b.resolve({ kind: "static", headers: { ...credHeaders, "X-MCP-Gateway-Secret": "gw-secret-0123456789" } })
+      assert.strictEqual(ok.type, "static")
+      const wrong = yield* Effect.flip(b.resolve({ kind: "static", headers: { ...credHeaders, "x-mcp-gateway-secret": "nope" } }))
+      assert.strictEqual(wrong._tag, "UntrustedGatewayError")
+      const missing = yield* Effect.flip(b.resolve({ kind: "static", headers: credHeaders }))
+      assert.strictEqual(missing._tag, "UntrustedGatewayError")
+    }))
+
+  it("canonical string: v1, timestamp, sorted lowercase credential headers only", () => {
+    const s = HeaderCredentialBackend.canonicalGatewayString(
+      { "X-MCP-Cred-Scopes": "a b", "x-mcp-cred-access-token": "t", Authorization: "Bearer x" },
+      "100"
+    )
+    assert.strictEqual(s, "v1\n100\nx-mcp-cred-access-token:t\nx-mcp-cred-scopes:a b")
+  })
+})
