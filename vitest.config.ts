@@ -13,7 +13,7 @@ export default defineConfig({
   resolve: { alias },
   test: {
     reporters: ["default", ["json", { outputFile: ".vitest-report.json" }]],
-    projects: ["core"].map((name) => ({
+    projects: ["core", "server"].map((name) => ({
       resolve: { alias },
       test: {
         name,

@@ -103,6 +103,24 @@ const locallyImpl = <A, E, R>(self: Effect.Effect<A, E, R>, credentials: Credent
   })
 
 /**
+ * Runs `self` inside an already open scope (one that `locally` opened for this tool call), for
+ * integrations that continue a tool call in another fiber. It does not close the scope.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const inScope: {
+  (scope: CredentialScope): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  <A, E, R>(self: Effect.Effect<A, E, R>, scope: CredentialScope): Effect.Effect<A, E, R>
+} = function() {
+  if (arguments.length === 1) {
+    const s = arguments[0] as CredentialScope
+    return (self: Effect.Effect<any, any, any>) => Effect.locally(self, currentScope, s)
+  }
+  return Effect.locally(arguments[0], currentScope, arguments[1])
+} as any
+
+/**
  * The current scope, if any. For integrations (the server package); tools use `get`.
  *
  * @since 0.1.0

@@ -1,0 +1,429 @@
+/**
+ * The `@modelcontextprotocol/sdk` (v1) integration: install on an `McpServer` so that every
+ * `tools/call` resolves the credentials its tool declared, runs the tool with them in scope, and
+ * returns a result from which every secret has been scrubbed. This module (with `McpHttpServer`)
+ * is the only one that imports the SDK; the pipeline underneath is SDK-neutral.
+ *
+ * @since 0.1.0
+ */
+import { CredentialMiddleware, CurrentCredential, ResolvedCredential as ResolvedCredentialModule } from "@mcp-credentials/core"
+import type { CredentialKind, ResolvedCredential } from "@mcp-credentials/core/ResolvedCredential"
+import type { McpServer, RegisteredTool } from "@modelcontextprotocol/sdk/server/mcp.js"
+import type { AnySchema, SchemaOutput, ShapeOutput, ZodRawShapeCompat } from "@modelcontextprotocol/sdk/server/zod-compat.js"
+import type { RequestHandlerExtra } from "@modelcontextprotocol/sdk/shared/protocol.js"
+import {
+  CallToolRequestSchema,
+  type CallToolResult,
+  ElicitResultSchema,
+  McpError,
+  type ServerNotification,
+  type ServerRequest,
+  type ToolAnnotations
+} from "@modelcontextprotocol/sdk/types.js"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as ManagedRuntime from "effect/ManagedRuntime"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import * as Runtime from "effect/Runtime"
+import * as Pipeline from "./internal/pipeline.js"
+import * as Scrubber from "./Scrubber.js"
+import * as ToolContext from "./ToolContext.js"
+import * as ToolError from "./ToolError.js"
+
+/**
+ * The SDK's per-request context as tool callbacks receive it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>
+
+/**
+ * What a tool declares it needs: `"static"` or `"oauth"` for the default credential, or named
+ * credentials, e.g. `{ github: "oauth", jira: "static" }`. A tool that declares nothing never
+ * triggers resolution.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Declaration = CredentialKind | Readonly<Record<string, CredentialKind>>
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options<R> {
+  /**
+   * The application's layer (backends, HTTP clients, …). The integration builds a
+   * `ManagedRuntime` from it and disposes it when the server closes. Give either `layer` or
+   * `runtime`.
+   */
+  readonly layer?: Layer.Layer<R, unknown, never> | undefined
+  /** A runtime owned by the caller (shared by many servers); it is not disposed on close. */
+  readonly runtime?: Runtime.Runtime<R> | ManagedRuntime.ManagedRuntime<R, unknown> | undefined
+  /** Declarations for tools registered directly with `server.registerTool`. */
+  readonly tools?: Readonly<Record<string, Declaration>> | undefined
+  /**
+   * `"result"` (default): failures are `isError` tool results the model can read.
+   * `"jsonrpc"`: they are JSON-RPC errors (credential failures -32001, tool failures -32002,
+   * unexpected ones -32603).
+   */
+  readonly errors?: Pipeline.ErrorMode | undefined
+  /**
+   * Header prefixes hidden from tools (besides `Authorization`, `Cookie` and `X-MCP-Gateway-*`).
+   * Default `["X-MCP-Cred-"]`; add the prefixes of named header backends.
+   */
+  readonly credentialHeaderPrefixes?: ReadonlyArray<string> | undefined
+}
+
+/**
+ * What a tool handler may return: a `CallToolResult`, or a plain value (a string becomes text
+ * content; anything else becomes `structuredContent` and its JSON as text).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ToolOutput = CallToolResult | string | number | boolean | Readonly<Record<string, unknown>> | ReadonlyArray<unknown>
+
+/**
+ * A tool handler: an `Effect` (which may `yield*` credentials and `ToolContext`), or a plain
+ * (async) function that reads credentials with `getCredentials()`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Handler<Args, R> = Args extends ZodRawShapeCompat
+  ? (args: ShapeOutput<Args>, extra: Extra) => HandlerOutput<R>
+  : Args extends AnySchema ? (args: SchemaOutput<Args>, extra: Extra) => HandlerOutput<R>
+  : (extra: Extra) => HandlerOutput<R>
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type HandlerOutput<R> =
+  | Effect.Effect<ToolOutput, unknown, R | ToolContext.ToolContext>
+  | Promise<ToolOutput>
+  | ToolOutput
+
+/**
+ * The same configuration as `McpServer.registerTool`, plus the credentials the tool needs.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ToolConfig<InputArgs, OutputArgs> {
+  readonly title?: string
+  readonly description?: string
+  readonly inputSchema?: InputArgs
+  readonly outputSchema?: OutputArgs
+  readonly annotations?: ToolAnnotations
+  readonly _meta?: Record<string, unknown>
+  readonly credentials?: Declaration
+}
+
+/**
+ * The integration installed on one server.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Installed<R> {
+  readonly server: McpServer
+  /** Declares the credentials of a tool registered elsewhere. */
+  readonly declare: (toolName: string, declaration: Declaration | undefined) => void
+  /**
+   * Registers a tool like `server.registerTool`, with a `credentials` declaration and a handler
+   * that may be an Effect.
+   */
+  readonly registerTool: <
+    InputArgs extends ZodRawShapeCompat | AnySchema | undefined = undefined,
+    OutputArgs extends ZodRawShapeCompat | AnySchema = ZodRawShapeCompat
+  >(
+    name: string,
+    config: ToolConfig<InputArgs, OutputArgs>,
+    handler: Handler<InputArgs, R>
+  ) => RegisteredTool
+  /** Runs an effect with the integration's runtime. */
+  readonly runPromise: <A, E>(effect: Effect.Effect<A, E, R>, options?: { readonly signal?: AbortSignal }) => Promise<A>
+  /** Disposes the runtime built from `layer` (also done when the server closes). */
+  readonly dispose: () => Promise<void>
+}
+
+const installed = new WeakMap<McpServer, Installed<any>>()
+const wrapped = Symbol.for("@mcp-credentials/server/wrapped")
+
+/**
+ * Installs the integration on `server`. Every `tools/call` is intercepted, whatever order tools
+ * and the integration were registered in; other requests pass untouched. Installing twice on one
+ * server returns the first installation.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const install = <R = never>(server: McpServer, options: Options<R> = {}): Installed<R> => {
+  const existing = installed.get(server)
+  if (existing !== undefined) return existing as Installed<R>
+
+  const declarations = new Map<string, ReadonlyArray<CredentialMiddleware.Requirement>>()
+  const declare = (toolName: string, declaration: Declaration | undefined) => {
+    const reqs = CredentialMiddleware.requirements(declaration)
+    if (reqs.length === 0) declarations.delete(toolName)
+    else declarations.set(toolName, reqs)
+  }
+  for (const [name, d] of Object.entries(options.tools ?? {})) declare(name, d)
+
+  const errors: Pipeline.ErrorMode = options.errors ?? "result"
+  const prefixes = options.credentialHeaderPrefixes ?? ["X-MCP-Cred-"]
+  const { dispose, run } = makeRunner<R>(options)
+  const callStates = new WeakMap<object, { failure?: Pipeline.JsonRpcFailure }>()
+
+  // -- protocol layer: every tools/call ------------------------------------------------------
+  const intercept = (handler: (request: any, extra: Extra) => Promise<unknown>) => {
+    if ((handler as any)[wrapped]) return handler
+    const onCall = async (request: any, extra: Extra): Promise<unknown> => {
+      const toolName: string = String(request?.params?.name ?? "")
+      const rawHeaders = extra.requestInfo?.headers
+      const toolExtra: Extra = extra.requestInfo === undefined ? { ...extra } : {
+        ...extra,
+        requestInfo: { ...extra.requestInfo, headers: ToolContext.visibleHeaders(rawHeaders, prefixes) }
+      }
+      const state: { failure?: Pipeline.JsonRpcFailure } = {}
+      callStates.set(toolExtra, state)
+      const invoke = Effect.flatMap(
+        CurrentCredential.callWithScope(() => handler(request, toolExtra)),
+        (promise) => Effect.tryPromise({ try: () => promise, catch: (e) => e })
+      ).pipe(
+        Effect.flatMap((result) => state.failure ? Effect.fail(state.failure) : Effect.succeed(result as Pipeline.ToolResult))
+      )
+      const program = Pipeline.runCall({
+        toolName,
+        requirements: declarations.get(toolName) ?? [],
+        context: { headers: rawHeaders, user: userOf(extra) },
+        extraSecrets: Pipeline.plainSecret(extra.authInfo?.token),
+        errors
+      }, invoke)
+      const exit = await run(program, extra.signal)
+      if (Exit.isSuccess(exit)) return exit.value
+      const failure = Cause.failureOption(exit.cause)
+      if (failure._tag === "Some" && failure.value instanceof Pipeline.JsonRpcFailure) {
+        throw new McpError(failure.value.code, failure.value.message, failure.value.data)
+      }
+      throw new McpError(Pipeline.codes.internal, Cause.isInterruptedOnly(exit.cause) ? "Request cancelled" : "Internal error")
+    }
+    ;(onCall as any)[wrapped] = true
+    return onCall
+  }
+  const protocol = server.server as any
+  const originalSet = protocol.setRequestHandler.bind(protocol)
+  protocol.setRequestHandler = (schema: unknown, handler: any) =>
+    originalSet(schema, schema === CallToolRequestSchema ? intercept(handler) : handler)
+  const handlers: Map<string, any> = protocol._requestHandlers
+  const current = handlers.get("tools/call")
+  if (current !== undefined) handlers.set("tools/call", intercept(current))
+
+  // -- close: dispose the runtime built from `layer` -------------------------------------------
+  const previousOnClose = server.server.onclose
+  server.server.onclose = () => {
+    previousOnClose?.()
+    void dispose()
+  }
+
+  // -- tools registered through the integration ------------------------------------------------
+  const runHandler = async (toolName: string, handler: (...args: Array<any>) => unknown, args: ReadonlyArray<any>, extra: Extra) => {
+    const state = callStates.get(extra)
+    const scope = CurrentCredential.unsafeCurrentScope()
+    const fail = (cause: Cause.Cause<unknown>) => {
+      const d = Pipeline.describeFailure(toolName, cause)
+      const log = d.log ? Pipeline.logUnexpected(toolName, d.correlationId!, cause, scrubberOf(scope, extra)) : Effect.void
+      return Effect.as(log, d)
+    }
+    const toResultOrFailure = (d: { message: string; code: number }) => {
+      if (errors === "jsonrpc" && state !== undefined) {
+        state.failure = new Pipeline.JsonRpcFailure(d.code, d.message)
+      }
+      return Pipeline.errorResult(d.message) as CallToolResult
+    }
+    let output: unknown
+    try {
+      output = handler(...args)
+    } catch (thrown) {
+      return toResultOrFailure(await run(fail(Cause.fail(thrown)), undefined).then(Exit.getOrElse(() => ({ message: "Internal error", code: -32603 }))))
+    }
+    const effect: Effect.Effect<unknown, unknown, any> = Effect.isEffect(output)
+      ? (output as Effect.Effect<unknown, unknown, any>).pipe(
+        Effect.provideService(ToolContext.ToolContext, makeToolContext(toolName, extra)),
+        (e) => (scope === undefined ? e : CurrentCredential.inScope(e, scope))
+      )
+      : isPromiseLike(output)
+      ? Effect.tryPromise({ try: () => output as Promise<unknown>, catch: (e) => e })
+      : Effect.succeed(output)
+    const exit = await run(Effect.map(effect, toCallToolResult), extra.signal)
+    if (Exit.isSuccess(exit)) return exit.value
+    const failure = Cause.failureOption(exit.cause)
+    const cause = failure._tag === "Some" && isThrownToolError(failure.value) ? Cause.fail(failure.value) : exit.cause
+    const described = await run(fail(cause), undefined)
+    return toResultOrFailure(Exit.isSuccess(described) ? described.value : { message: "Internal error", code: -32603 })
+  }
+
+  const registerTool: Installed<R>["registerTool"] = (name, config, handler) => {
+    const { credentials, ...sdkConfig } = config
+    declare(name, credentials)
+    const callback = sdkConfig.inputSchema === undefined
+      ? (extra: Extra) => runHandler(name, handler as any, [extra], extra)
+      : (args: unknown, extra: Extra) => runHandler(name, handler as any, [args, extra], extra)
+    return (server.registerTool as any)(name, sdkConfig, callback)
+  }
+
+  const result: Installed<R> = {
+    server,
+    declare,
+    registerTool,
+    runPromise: (effect, opts) =>
+      run(effect, opts?.signal).then((exit) => (Exit.isSuccess(exit) ? exit.value : Promise.reject(Cause.squash(exit.cause)))),
+    dispose
+  }
+  installed.set(server, result)
+  return result
+}
+
+/**
+ * The credential of the current tool call, for plain (non-Effect) tool code: synchronous, no
+ * context argument (the Python library's `get_credentials()`). Works in any tool of a server with
+ * the integration installed that declared the credential, including after `await`s; throws
+ * `NoCredentialInScopeError` elsewhere, and once the call has ended.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const getCredentials = (name?: string): ResolvedCredential => CurrentCredential.unsafeGet(name)
+
+/**
+ * The value of a static credential's field, for plain tool code. Call it where the secret leaves
+ * the process (the outgoing request).
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const getField = (field: string, name?: string): string => {
+  const credential = CurrentCredential.unsafeGet(name)
+  const value = credential.type === "static" ? credential.fields[field] : undefined
+  if (value === undefined) {
+    throw new ToolError.ToolError({ message: `The credential has no field '${field}'.` })
+  }
+  return Redacted.value(value)
+}
+
+// -----------------------------------------------------------------------------
+// internals
+// -----------------------------------------------------------------------------
+
+/** A scrubber for the secrets of an open scope and the request's bearer token. */
+const scrubberOf = (scope: CurrentCredential.CredentialScope | undefined, extra: Extra): Scrubber.Scrubber => {
+  const secrets = [...Pipeline.plainSecret(extra.authInfo?.token)]
+  for (const name of scope?.names() ?? []) {
+    const credential = scope?.get(name)
+    if (credential !== undefined) secrets.push(...ResolvedCredentialModule.secretValues(credential))
+  }
+  return Scrubber.make(secrets)
+}
+
+const isPromiseLike = (u: unknown): u is PromiseLike<unknown> =>
+  typeof u === "object" && u !== null && typeof (u as any).then === "function"
+
+const isThrownToolError = (u: unknown) => ToolError.isToolError(u)
+
+const userOf = (extra: Extra): { readonly subject: string } | undefined => {
+  const info = extra.authInfo
+  if (info === undefined) return undefined
+  const sub = info.extra?.sub
+  return { subject: typeof sub === "string" ? sub : info.clientId }
+}
+
+const isCallToolResult = (u: unknown): u is CallToolResult =>
+  typeof u === "object" && u !== null && Array.isArray((u as any).content)
+
+/** Turns a handler's output into a `CallToolResult`. */
+export const toCallToolResult = (output: unknown): CallToolResult => {
+  if (isCallToolResult(output)) return output
+  if (typeof output === "string") return { content: [{ type: "text", text: output }] }
+  if (output === undefined || output === null) return { content: [] }
+  const text = JSON.stringify(output)
+  if (typeof output === "object" && !Array.isArray(output)) {
+    return { content: [{ type: "text", text }], structuredContent: output as Record<string, unknown> }
+  }
+  return { content: [{ type: "text", text }] }
+}
+
+type Run<R> = <A, E>(effect: Effect.Effect<A, E, R>, signal?: AbortSignal) => Promise<Exit.Exit<A, E>>
+
+const makeRunner = <R>(options: Options<R>): { readonly run: Run<R>; readonly dispose: () => Promise<void> } => {
+  let disposed = false
+  if (options.runtime !== undefined) {
+    const rt = options.runtime
+    const run: Run<R> = ManagedRuntime.isManagedRuntime(rt)
+      ? <A, E>(effect: Effect.Effect<A, E, R>, signal?: AbortSignal) =>
+        rt.runPromiseExit(effect, signal ? { signal } : undefined) as Promise<Exit.Exit<A, E>>
+      : <A, E>(effect: Effect.Effect<A, E, R>, signal?: AbortSignal) =>
+        Runtime.runPromiseExit(rt as Runtime.Runtime<R>)(effect, signal ? { signal } : undefined)
+    return { run, dispose: () => Promise.resolve() }
+  }
+  const runtime = ManagedRuntime.make((options.layer ?? Layer.empty) as Layer.Layer<R, unknown, never>)
+  return {
+    // a layer that fails to build fails every call with its error: the callers treat any
+    // failure they do not recognise as unexpected
+    run: <A, E>(effect: Effect.Effect<A, E, R>, signal?: AbortSignal) =>
+      runtime.runPromiseExit(effect, signal ? { signal } : undefined) as Promise<Exit.Exit<A, E>>,
+    dispose: async () => {
+      if (disposed) return
+      disposed = true
+      await runtime.dispose()
+    }
+  }
+}
+
+const makeToolContext = (toolName: string, extra: Extra): ToolContext.ToolContextShape => {
+  const info = extra.authInfo
+  return {
+    toolName,
+    headers: ToolContext.visibleHeaders(extra.requestInfo?.headers),
+    authInfo: info === undefined ? Option.none() : Option.some({
+      token: Redacted.make(info.token),
+      clientId: info.clientId,
+      scopes: info.scopes,
+      expiresAt: info.expiresAt,
+      extra: info.extra
+    }),
+    sessionId: Option.fromNullable(extra.sessionId),
+    requestId: extra.requestId,
+    signal: extra.signal,
+    progress: (progress, opts) => {
+      const token = extra._meta?.progressToken
+      if (token === undefined) return Effect.void
+      return Effect.promise(() =>
+        extra.sendNotification({
+          method: "notifications/progress",
+          params: {
+            progressToken: token,
+            progress,
+            ...(opts?.total !== undefined ? { total: opts.total } : {}),
+            ...(opts?.message !== undefined ? { message: opts.message } : {})
+          }
+        }).catch(() => undefined)
+      )
+    },
+    log: (level, data) =>
+      Effect.promise(() =>
+        extra.sendNotification({ method: "notifications/message", params: { level, data, logger: toolName } })
+          .catch(() => undefined)
+      ),
+    elicit: (params) =>
+      Effect.tryPromise({
+        try: () => extra.sendRequest({ method: "elicitation/create", params: params as any }, ElicitResultSchema),
+        catch: (e) => new ToolContext.ElicitationError(e instanceof Error ? e.message : "Elicitation failed")
+      }) as Effect.Effect<ToolContext.ElicitResult, ToolContext.ElicitationError>
+  }
+}

@@ -1,0 +1,266 @@
+/**
+ * Serves `McpServer`s over Streamable HTTP with the SDK's web-standard transport: on the
+ * `@effect/platform` HTTP router (Node server from `@effect/platform-node`), or as a plain Node
+ * `(req, res)` handler for Express and `node:http` apps. Stateful sessions (a server per session)
+ * or stateless mode (a server per request). Host and Origin are checked for loopback binds
+ * (DNS-rebinding protection).
+ *
+ * @since 0.1.0
+ */
+import * as HttpApp from "@effect/platform/HttpApp"
+import * as HttpRouter from "@effect/platform/HttpRouter"
+import * as HttpServer from "@effect/platform/HttpServer"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js"
+import type { AuthInfo } from "@modelcontextprotocol/sdk/server/auth/types.js"
+import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js"
+import { isInitializeRequest } from "@modelcontextprotocol/sdk/types.js"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type * as Runtime from "effect/Runtime"
+import type * as Scope from "effect/Scope"
+import { randomUUID } from "node:crypto"
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
+import { Readable } from "node:stream"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options<R> {
+  /**
+   * Builds a server; called once per session (stateful) or per request (stateless). Install the
+   * credentials integration on it with the given runtime:
+   * `McpCredentials.install(server, { runtime })`.
+   */
+  readonly server: (runtime: Runtime.Runtime<R>) => McpServer | Promise<McpServer>
+  /** The MCP endpoint. Default `/mcp`. */
+  readonly path?: string | undefined
+  /** A new server per request, no `Mcp-Session-Id`. Default `false`. */
+  readonly stateless?: boolean | undefined
+  /**
+   * Host names accepted in `Host` and `Origin`. Default: `localhost`, `127.0.0.1` and `[::1]` when
+   * bound to a loopback address (`layer`), otherwise no check. `"any"` turns the check off.
+   */
+  readonly allowedHosts?: ReadonlyArray<string> | "any" | undefined
+  /** Answer with JSON instead of an SSE stream. Always on in stateless mode. */
+  readonly enableJsonResponse?: boolean | undefined
+}
+
+/**
+ * A web-standard handler: a `Request` in, a `Response` out. `authInfo` (from your auth
+ * middleware) reaches tools as `extra.authInfo`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type WebHandler = (request: Request, options?: { readonly authInfo?: AuthInfo | undefined }) => Promise<Response>
+
+/**
+ * The host names of a loopback bind.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const localhostNames: ReadonlyArray<string> = ["localhost", "127.0.0.1", "[::1]"]
+
+const isLoopback = (host: string | undefined) =>
+  host === undefined || host === "localhost" || host === "::1" || host === "[::1]" || host.startsWith("127.")
+
+const jsonRpcError = (status: number, message: string) =>
+  new Response(JSON.stringify({ jsonrpc: "2.0", error: { code: -32000, message }, id: null }), {
+    status,
+    headers: { "content-type": "application/json" }
+  })
+
+/**
+ * Builds the web handler. Sessions live until the client deletes them or the scope closes.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeWebHandler = <R>(
+  options: Options<R>
+): Effect.Effect<WebHandler, never, R | Scope.Scope> =>
+  Effect.gen(function*() {
+    const runtime = yield* Effect.runtime<R>()
+    const sessions = new Map<string, { transport: WebStandardStreamableHTTPServerTransport; server: McpServer }>()
+    yield* Effect.addFinalizer(() =>
+      Effect.promise(async () => {
+        const all = Array.from(sessions.values())
+        sessions.clear()
+        await Promise.all(all.map((s) => s.server.close().catch(() => undefined)))
+      })
+    )
+    const allowed = options.allowedHosts === "any" || options.allowedHosts === undefined
+      ? undefined
+      : new Set(options.allowedHosts.map((h) => h.toLowerCase()))
+
+    const checkHost = (request: Request): Response | undefined => {
+      if (allowed === undefined) return undefined
+      const host = request.headers.get("host")
+      if (host === null || !allowed.has(hostnameOf(`http://${host}`))) return jsonRpcError(403, "Host not allowed")
+      const origin = request.headers.get("origin")
+      if (origin !== null && !allowed.has(hostnameOf(origin))) return jsonRpcError(403, "Origin not allowed")
+      return undefined
+    }
+
+    const stateless: WebHandler = async (request, opts) => {
+      const server = await options.server(runtime)
+      const transport = new WebStandardStreamableHTTPServerTransport({ enableJsonResponse: true })
+      await server.connect(transport)
+      try {
+        return await transport.handleRequest(request, opts?.authInfo ? { authInfo: opts.authInfo } : undefined)
+      } finally {
+        void server.close().catch(() => undefined)
+      }
+    }
+
+    const stateful: WebHandler = async (request, opts) => {
+      const handleOptions = opts?.authInfo ? { authInfo: opts.authInfo } : {}
+      const sessionId = request.headers.get("mcp-session-id")
+      if (sessionId !== null) {
+        const session = sessions.get(sessionId)
+        if (session === undefined) return jsonRpcError(404, "Session not found")
+        return session.transport.handleRequest(request, handleOptions)
+      }
+      if (request.method !== "POST") return jsonRpcError(400, "Bad Request: no session id")
+      let body: unknown
+      try {
+        body = await request.json()
+      } catch {
+        return new Response(JSON.stringify({ jsonrpc: "2.0", error: { code: -32700, message: "Parse error" }, id: null }), {
+          status: 400,
+          headers: { "content-type": "application/json" }
+        })
+      }
+      const messages = Array.isArray(body) ? body : [body]
+      if (!messages.some(isInitializeRequest)) return jsonRpcError(400, "Bad Request: no session id")
+      const server = await options.server(runtime)
+      const transport: WebStandardStreamableHTTPServerTransport = new WebStandardStreamableHTTPServerTransport({
+        sessionIdGenerator: () => randomUUID(),
+        enableJsonResponse: options.enableJsonResponse ?? false,
+        onsessioninitialized: (id) => {
+          sessions.set(id, { transport, server })
+        },
+        onsessionclosed: (id) => {
+          sessions.delete(id)
+        }
+      })
+      transport.onclose = () => {
+        if (transport.sessionId !== undefined) sessions.delete(transport.sessionId)
+        void server.close().catch(() => undefined)
+      }
+      await server.connect(transport)
+      return transport.handleRequest(request, { ...handleOptions, parsedBody: body })
+    }
+
+    const handle = options.stateless ? stateless : stateful
+    return (request, opts) => {
+      const refused = checkHost(request)
+      return refused !== undefined ? Promise.resolve(refused) : handle(request, opts)
+    }
+  })
+
+/**
+ * A router with the MCP endpoint on `path` (all methods). Mount it beside your own routes.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const router = <R>(options: Options<R>) =>
+  Effect.map(makeWebHandler(options), (handler) =>
+    HttpRouter.empty.pipe(HttpRouter.all((options.path ?? "/mcp") as HttpRouter.PathInput, HttpApp.fromWebHandler((req) => handler(req)))))
+
+/**
+ * Serves the MCP endpoint on the `HttpServer` in context.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const serve = <R>(options: Options<R>): Layer.Layer<never, never, R | HttpServer.HttpServer> =>
+  Layer.unwrapScoped(Effect.map(router(options), (r) => HttpServer.serve(r)))
+
+/**
+ * Serves the MCP endpoint on a Node HTTP server bound to `host:port` (default
+ * `127.0.0.1:3000`). Host/Origin checking is on for loopback binds.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = <R>(
+  options: Options<R> & { readonly port?: number | undefined; readonly host?: string | undefined }
+) => {
+  const host = options.host ?? "127.0.0.1"
+  const allowedHosts = options.allowedHosts ?? (isLoopback(host) ? localhostNames : "any")
+  return serve({ ...options, allowedHosts }).pipe(
+    Layer.provideMerge(NodeHttpServer.layer(createServer, { port: options.port ?? 3000, host }))
+  )
+}
+
+/**
+ * A plain Node `(req, res)` handler for Express or `node:http` apps. `req.auth` (set by an auth
+ * middleware, as the SDK's own Express helpers do) reaches tools as `extra.authInfo`. Call
+ * `close()` to end every session.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const toNodeHandler = async <R>(
+  options: Options<R> & { readonly runtime: Runtime.Runtime<R> }
+): Promise<{
+  readonly handler: (req: IncomingMessage & { auth?: AuthInfo }, res: ServerResponse) => Promise<void>
+  readonly close: () => Promise<void>
+}> => {
+  const { runtime } = options
+  const scope = await Effect.runPromise(ScopeMake)
+  const web = await Effect.runPromise(
+    makeWebHandler(options).pipe(Effect.provide(runtime.context), Scope_extend(scope))
+  )
+  const handler = async (req: IncomingMessage & { auth?: AuthInfo }, res: ServerResponse) => {
+    const controller = new AbortController()
+    res.on("close", () => controller.abort())
+    const url = `http://${req.headers.host ?? "localhost"}${req.url ?? "/"}`
+    const headers = new Headers()
+    for (const [k, v] of Object.entries(req.headers)) {
+      if (v === undefined) continue
+      for (const one of Array.isArray(v) ? v : [v]) headers.append(k, one)
+    }
+    const hasBody = req.method !== "GET" && req.method !== "HEAD"
+    const request = new Request(url, {
+      method: req.method ?? "GET",
+      headers,
+      signal: controller.signal,
+      ...(hasBody ? { body: Readable.toWeb(req) as ReadableStream, duplex: "half" } : {})
+    } as RequestInit)
+    const response = await web(request, { authInfo: req.auth })
+    res.writeHead(response.status, Object.fromEntries(response.headers.entries()))
+    if (response.body === null) {
+      res.end()
+      return
+    }
+    const body = Readable.fromWeb(response.body as any)
+    body.on("error", () => res.destroy())
+    body.pipe(res)
+  }
+  return { handler, close: () => Effect.runPromise(ScopeClose(scope)) }
+}
+
+// -----------------------------------------------------------------------------
+// internals
+// -----------------------------------------------------------------------------
+
+import * as Exit from "effect/Exit"
+import * as ScopeModule from "effect/Scope"
+
+const ScopeMake = ScopeModule.make()
+const ScopeClose = (scope: ScopeModule.CloseableScope) => ScopeModule.close(scope, Exit.void)
+const Scope_extend = (scope: ScopeModule.Scope) => <A, E, R>(self: Effect.Effect<A, E, R>) => ScopeModule.extend(self, scope)
+
+const hostnameOf = (url: string): string => {
+  try {
+    return new URL(url).hostname.toLowerCase()
+  } catch {
+    return ""
+  }
+}

@@ -1,0 +1,147 @@
+/**
+ * Removes secrets from what a tool call sends back. Every secret in scope is searched in its plain
+ * form and the forms a tool most often re-encodes it in — base64 and base64url (at any byte
+ * alignment, so it is found inside a larger encoded blob such as a Basic auth header),
+ * URL-encoding and JSON string escaping — and each occurrence is replaced by `[redacted]`.
+ * `Bearer <token>` is covered by the plain form.
+ *
+ * @since 0.1.0
+ */
+
+/**
+ * What replaces a secret.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const replacement = "[redacted]"
+
+/**
+ * Secrets shorter than this are not searched: a two-letter "secret" would blank out ordinary text.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const minSecretLength = 4
+
+/**
+ * A compiled set of secrets.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Scrubber {
+  /** Whether there is anything to scrub. */
+  readonly isEmpty: boolean
+  /** Returns a copy of `value` with every secret occurrence replaced, and how many were replaced. */
+  readonly scrub: <A>(value: A) => { readonly value: A; readonly count: number }
+  /** Replaces secrets in one string. */
+  readonly scrubString: (text: string) => { readonly value: string; readonly count: number }
+}
+
+/**
+ * Every form in which `secret` is searched.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const forms = (secret: string): ReadonlyArray<string> => {
+  const out = new Set<string>([secret])
+  const json = JSON.stringify(secret).slice(1, -1)
+  out.add(json)
+  out.add(encodeURIComponent(secret))
+  out.add(encodeURIComponent(secret).replace(/%20/g, "+"))
+  const bytes = Buffer.from(secret, "utf8")
+  for (let shift = 0; shift < 3; shift++) {
+    const padded = Buffer.concat([Buffer.alloc(shift), bytes])
+    const b64 = padded.toString("base64").replace(/=+$/, "")
+    // characters whose 6 bits all come from the secret's bytes
+    const first = Math.ceil((shift * 8) / 6)
+    const last = Math.floor(((shift + bytes.length) * 8) / 6) // exclusive
+    const core = b64.slice(first, last)
+    if (core.length >= minSecretLength) {
+      out.add(core)
+      out.add(core.replace(/\+/g, "-").replace(/\//g, "_"))
+    }
+  }
+  return Array.from(out).filter((f) => f.length >= minSecretLength).sort((a, b) => b.length - a.length)
+}
+
+const cache = new Map<string, ReadonlyArray<string>>()
+const formsCached = (secret: string): ReadonlyArray<string> => {
+  let f = cache.get(secret)
+  if (f === undefined) {
+    if (cache.size >= 1024) cache.delete(cache.keys().next().value!)
+    f = forms(secret)
+    cache.set(secret, f)
+  }
+  return f
+}
+
+/**
+ * Compiles a scrubber for `secrets` (short ones are ignored, see `minSecretLength`).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (secrets: Iterable<string>): Scrubber => {
+  const patterns = new Set<string>()
+  for (const s of secrets) {
+    if (s.length < minSecretLength) continue
+    for (const f of formsCached(s)) patterns.add(f)
+  }
+  const list = Array.from(patterns).sort((a, b) => b.length - a.length)
+  const scrubString = (text: string) => {
+    let count = 0
+    let value = text
+    for (const p of list) {
+      if (!value.includes(p)) continue
+      const parts = value.split(p)
+      count += parts.length - 1
+      value = parts.join(replacement)
+    }
+    return { value, count }
+  }
+  const scrub = <A>(input: A): { readonly value: A; readonly count: number } => {
+    if (list.length === 0) return { value: input, count: 0 }
+    let count = 0
+    const walk = (u: unknown, depth: number): unknown => {
+      if (typeof u === "string") {
+        const r = scrubString(u)
+        count += r.count
+        return r.value
+      }
+      if (depth > 64 || u === null || typeof u !== "object") return u
+      if (Array.isArray(u)) {
+        let changed = false
+        const out = u.map((x) => {
+          const y = walk(x, depth + 1)
+          if (y !== x) changed = true
+          return y
+        })
+        return changed ? out : u
+      }
+      if (Object.getPrototypeOf(u) !== Object.prototype && Object.getPrototypeOf(u) !== null) return u
+      let changed = false
+      const out: Record<string, unknown> = {}
+      for (const [k, v] of Object.entries(u)) {
+        const key = typeof k === "string" ? walk(k, depth + 1) as string : k
+        const y = walk(v, depth + 1)
+        if (y !== v || key !== k) changed = true
+        out[key] = y
+      }
+      return changed ? out : u
+    }
+    const value = walk(input, 0) as A
+    return { value, count }
+  }
+  return { isEmpty: list.length === 0, scrub, scrubString }
+}
+
+/**
+ * The empty scrubber.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const empty: Scrubber = make([])

@@ -1,0 +1,123 @@
+/**
+ * What an Effect tool can know of its request, SDK-neutral: `yield* ToolContext.ToolContext`.
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import type * as Effect from "effect/Effect"
+import type * as Option from "effect/Option"
+import type * as Redacted from "effect/Redacted"
+
+/**
+ * The caller's verified identity as the transport's auth middleware gave it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface AuthInfo {
+  readonly token: Redacted.Redacted<string>
+  readonly clientId: string
+  readonly scopes: ReadonlyArray<string>
+  readonly expiresAt?: number | undefined
+  readonly extra?: Readonly<Record<string, unknown>> | undefined
+}
+
+/**
+ * Log levels of MCP logging notifications.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type LogLevel = "debug" | "info" | "notice" | "warning" | "error" | "critical" | "alert" | "emergency"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface ToolContextShape {
+  readonly toolName: string
+  /**
+   * The request's HTTP headers (lowercase names), without credential headers (`X-MCP-Cred-*`),
+   * gateway proofs (`X-MCP-Gateway-*`), `Authorization`, `Proxy-Authorization` and `Cookie`,
+   * so a tool cannot forward or echo them. Empty over stdio.
+   */
+  readonly headers: Readonly<Record<string, string>>
+  readonly authInfo: Option.Option<AuthInfo>
+  readonly sessionId: Option.Option<string>
+  readonly requestId: string | number
+  /** Aborted when the client cancels the call; the tool's fiber is interrupted too. */
+  readonly signal: AbortSignal
+  /** Sends a progress notification when the client asked for progress; otherwise does nothing. */
+  readonly progress: (progress: number, options?: { readonly total?: number; readonly message?: string }) => Effect.Effect<void>
+  /** Sends an MCP logging notification to the client (requires the server's `logging` capability). */
+  readonly log: (level: LogLevel, data: unknown) => Effect.Effect<void>
+  /**
+   * Sends an `elicitation/create` request to the client on this call's stream and returns its
+   * answer (form mode, or URL mode with `mode: "url"`).
+   */
+  readonly elicit: (params: Readonly<Record<string, unknown>>) => Effect.Effect<ElicitResult, ElicitationError>
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface ElicitResult {
+  readonly action: "accept" | "decline" | "cancel"
+  readonly content?: Readonly<Record<string, unknown>> | undefined
+}
+
+/**
+ * The client refused or failed an elicitation request.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ElicitationError extends Error {
+  readonly _tag = "ElicitationError"
+}
+
+/**
+ * @since 0.1.0
+ * @category tags
+ */
+export class ToolContext extends Context.Tag("@mcp-credentials/server/ToolContext")<ToolContext, ToolContextShape>() {}
+
+/**
+ * Headers never shown to a tool.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const hiddenHeaders: ReadonlyArray<string> = ["authorization", "proxy-authorization", "cookie"]
+
+/**
+ * Whether a header is kept in `ToolContext.headers` (and in the SDK's `extra.requestInfo.headers`).
+ *
+ * @since 0.1.0
+ * @category predicates
+ */
+export const isVisibleHeader = (name: string, credentialPrefixes: ReadonlyArray<string> = ["x-mcp-cred-"]): boolean => {
+  const lower = name.toLowerCase()
+  if (hiddenHeaders.includes(lower) || lower.startsWith("x-mcp-gateway-")) return false
+  return !credentialPrefixes.some((p) => lower.startsWith(p.toLowerCase()))
+}
+
+/**
+ * The visible part of a header map, names lowercased, repeated values joined with `, `.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const visibleHeaders = (
+  headers: Readonly<Record<string, string | ReadonlyArray<string> | undefined>> | undefined,
+  credentialPrefixes?: ReadonlyArray<string>
+): Record<string, string> => {
+  const out: Record<string, string> = {}
+  if (headers === undefined) return out
+  for (const [k, v] of Object.entries(headers)) {
+    if (v === undefined || !isVisibleHeader(k, credentialPrefixes)) continue
+    out[k.toLowerCase()] = typeof v === "string" ? v : v.join(", ")
+  }
+  return out
+}

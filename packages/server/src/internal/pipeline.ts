@@ -1,0 +1,148 @@
+/**
+ * The SDK-neutral tool-call pipeline: resolve the declared credentials, run the tool with them in
+ * scope, scrub every secret from what comes back, and map failures to safe results.
+ */
+import { CredentialError, CredentialMiddleware, CurrentCredential, ResolvedCredential } from "@mcp-credentials/core"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Redacted from "effect/Redacted"
+import * as Scrubber from "../Scrubber.js"
+import * as ToolError from "../ToolError.js"
+
+/** A tool result as MCP defines it (only the parts this pipeline touches). */
+export interface ToolResult {
+  readonly content: ReadonlyArray<unknown>
+  readonly structuredContent?: unknown
+  readonly isError?: boolean
+  readonly [key: string]: unknown
+}
+
+/** How failures reach the client. */
+export type ErrorMode = "result" | "jsonrpc"
+
+/** A failure to be sent as a JSON-RPC error instead of a tool result. */
+export class JsonRpcFailure {
+  readonly _tag = "JsonRpcFailure"
+  constructor(readonly code: number, readonly message: string, readonly data?: unknown) {}
+}
+
+/** JSON-RPC codes used in "jsonrpc" error mode. */
+export const codes = {
+  credential: -32001, // server error range: the tool's credentials could not be resolved
+  tool: -32002, // the tool reported a failure
+  internal: -32603
+} as const
+
+export const errorResult = (text: string): ToolResult => ({ content: [{ type: "text", text }], isError: true })
+
+export const newCorrelationId = (): string => crypto.randomUUID()
+
+/** A message a client may see for a failure of the tool itself, and what to log. */
+export const describeFailure = (
+  toolName: string,
+  cause: Cause.Cause<unknown>
+): { readonly message: string; readonly code: number; readonly log: boolean; readonly correlationId?: string } => {
+  const failure = Cause.failureOption(cause)
+  if (failure._tag === "Some") {
+    const e = failure.value
+    if (ToolError.isToolError(e)) return { message: e.message, code: codes.tool, log: false }
+    if (CredentialError.isCredentialError(e)) return { message: e.message, code: codes.credential, log: false }
+  }
+  if (Cause.isInterruptedOnly(cause)) return { message: `Tool ${toolName} was cancelled.`, code: codes.internal, log: false }
+  const correlationId = newCorrelationId()
+  return {
+    message: `Tool ${toolName} failed unexpectedly (correlation id ${correlationId}).`,
+    code: codes.internal,
+    log: true,
+    correlationId
+  }
+}
+
+/** Logs an unexpected failure with its detail, secrets scrubbed. */
+export const logUnexpected = (
+  toolName: string,
+  correlationId: string,
+  cause: Cause.Cause<unknown>,
+  scrubber: Scrubber.Scrubber
+): Effect.Effect<void> =>
+  Effect.logError(`Tool ${toolName} failed unexpectedly`).pipe(
+    Effect.annotateLogs({
+      tool: toolName,
+      correlationId,
+      detail: scrubber.scrubString(Cause.pretty(cause)).value
+    })
+  )
+
+export interface CallInput {
+  readonly toolName: string
+  readonly requirements: ReadonlyArray<CredentialMiddleware.Requirement>
+  readonly context: CredentialMiddleware.CallContext
+  /** Other secrets of the request to scrub (the inbound bearer token). */
+  readonly extraSecrets: ReadonlyArray<string>
+  readonly errors: ErrorMode
+}
+
+const scrubberFor = (credentials: CurrentCredential.Credentials, extra: ReadonlyArray<string>) => {
+  const secrets: Array<string> = [...extra]
+  for (const c of credentials.values()) secrets.push(...ResolvedCredential.secretValues(c))
+  return Scrubber.make(secrets)
+}
+
+/**
+ * Runs `invoke` (the SDK's own tool dispatch) for one call. Credential errors become a safe
+ * `isError` result (or a JSON-RPC error); the result is scrubbed before it is returned.
+ */
+export const runCall = (
+  input: CallInput,
+  invoke: Effect.Effect<ToolResult, unknown>
+): Effect.Effect<ToolResult, JsonRpcFailure> => {
+  const scrubbed = (scrubber: Scrubber.Scrubber) =>
+    Effect.flatMap(Effect.exit(invoke), (exit) => {
+      if (Exit.isSuccess(exit)) {
+        const { count, value } = scrubber.scrub(exit.value)
+        return count === 0 ? Effect.succeed(value) : Effect.as(
+          Effect.logWarning(`Scrubbed ${count} secret occurrence(s) from the result of tool ${input.toolName}`).pipe(
+            Effect.annotateLogs({ tool: input.toolName, occurrences: count })
+          ),
+          value
+        )
+      }
+      const failure = Cause.failureOption(exit.cause)
+      if (failure._tag === "Some" && failure.value instanceof JsonRpcFailure) {
+        const f = failure.value
+        return Effect.fail(new JsonRpcFailure(f.code, scrubber.scrubString(f.message).value, scrubber.scrub(f.data).value))
+      }
+      const d = describeFailure(input.toolName, exit.cause)
+      const log = d.log ? logUnexpected(input.toolName, d.correlationId!, exit.cause, scrubber) : Effect.void
+      return Effect.zipRight(
+        log,
+        input.errors === "jsonrpc"
+          ? Effect.fail(new JsonRpcFailure(d.code, scrubber.scrubString(d.message).value))
+          : Effect.succeed(errorResult(scrubber.scrubString(d.message).value))
+      )
+    })
+
+  const base = Scrubber.make(input.extraSecrets)
+  if (input.requirements.length === 0) return scrubbed(base)
+
+  return CredentialMiddleware.resolveAll(input.requirements, input.context).pipe(
+    Effect.matchEffect({
+      onFailure: (e) =>
+        Effect.zipRight(
+          Effect.logWarning(`Credential resolution failed for tool ${input.toolName}: ${e.message}`).pipe(
+            Effect.annotateLogs({ tool: input.toolName, error: e._tag })
+          ),
+          input.errors === "jsonrpc"
+            ? Effect.fail(new JsonRpcFailure(codes.credential, e.message, { error: e._tag }))
+            : Effect.succeed(errorResult(e.message))
+        ),
+      onSuccess: (credentials) =>
+        CurrentCredential.locally(scrubbed(scrubberFor(credentials, input.extraSecrets)), credentials)
+    })
+  )
+}
+
+/** The plain value of a token, for the scrubber. */
+export const plainSecret = (token: string | Redacted.Redacted<string> | undefined): ReadonlyArray<string> =>
+  token === undefined ? [] : [typeof token === "string" ? token : Redacted.value(token)]
