@@ -16,6 +16,8 @@
  * @since 0.1.0
  */
 import * as Clock from "effect/Clock"
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
 import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -121,8 +123,11 @@ export const isCredentialHeader = (name: string, prefix: string = defaultPrefix)
   name.toLowerCase().startsWith(prefix.toLowerCase())
 
 /**
- * The string a gateway signs: `v1`, the timestamp, then each credential header as
- * `lowercase-name:value`, sorted by name, one per line.
+ * The string a gateway signs: `v1`, the timestamp, then every credential header as
+ * `lowercase-name:value`, sorted by name, one per line. Credential headers are all headers whose
+ * name starts with `X-MCP-Cred-` (or with `prefix`, for a backend with a prefix outside that
+ * family), so one signature covers the default and every named header backend
+ * (`X-MCP-Cred-Jira-*` too). Repeated values are joined with `,`.
  *
  * @since 0.1.0
  * @category gateway
@@ -132,13 +137,13 @@ export const canonicalGatewayString = (
   timestamp: string,
   prefix: string = defaultPrefix
 ): string => {
-  const lines: Array<string> = []
+  const entries: Array<[string, string]> = []
   for (const [key, value] of Object.entries(headers)) {
-    if (value === undefined || !isCredentialHeader(key, prefix)) continue
-    lines.push(`${key.toLowerCase()}:${typeof value === "string" ? value : value.join(",")}`)
+    if (value === undefined || !(isCredentialHeader(key) || isCredentialHeader(key, prefix))) continue
+    entries.push([key.toLowerCase(), typeof value === "string" ? value : value.join(",")])
   }
-  lines.sort()
-  return ["v1", timestamp, ...lines].join("\n")
+  entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+  return ["v1", timestamp, ...entries.map(([k, v]) => `${k}:${v}`)].join("\n")
 }
 
 /**
@@ -265,6 +270,18 @@ export const make = (options: Options = {}): CredentialBackend["Type"] => {
     }
   })
 }
+
+/**
+ * The Header backend with its options read from `Config`, e.g.
+ * `layerConfig({ gatewaySecret: Config.redacted("MCP_GATEWAY_SECRET") })`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig = (
+  options: Config.Config.Wrap<Options>
+): Layer.Layer<CredentialBackend, ConfigError.ConfigError> =>
+  Layer.effect(CredentialBackend, Effect.map(Config.unwrap(options), make))
 
 /**
  * The Header backend as the application's `CredentialBackend`.

@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
-import { DateTime, Effect, Redacted, TestClock } from "effect"
-import { HeaderCredentialBackend } from "../src/index.js"
+import { Config, ConfigProvider, DateTime, Effect, Redacted, TestClock } from "effect"
+import { CredentialBackend, HeaderCredentialBackend } from "../src/index.js"
+const CredentialBackendTag = CredentialBackend.CredentialBackend
 import type { RequestHeaders } from "../src/CredentialBackend.js"
 import type { CredentialKind } from "../src/ResolvedCredential.js"
 
@@ -245,4 +246,36 @@ describe("HeaderCredentialBackend — gateway authentication", () => {
     )
     assert.strictEqual(s, "v1\n100\nx-mcp-cred-access-token:t\nx-mcp-cred-scopes:a b")
   })
+})
+
+describe("HeaderCredentialBackend — gateway with named backends and Config", () => {
+  const secret = Redacted.make("gw-secret-named")
+  it.effect("one signature covers the default and a named backend's headers (X-MCP-Cred-Jira-*)", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(1_800_000_000_000)
+      const injected = { "X-MCP-Cred-Fields": '{"a":"default"}', "X-MCP-Cred-Jira-Fields": '{"a":"jira"}' }
+      const headers = { ...injected, ...HeaderCredentialBackend.signGatewayHeaders(injected, secret, { timestamp: 1_800_000_000 }) }
+      const d = yield* HeaderCredentialBackend.make({ gatewaySecret: secret }).resolve({ kind: "static", headers })
+      const j = yield* HeaderCredentialBackend.make({ gatewaySecret: secret, prefix: "X-MCP-Cred-Jira-" }).resolve({ kind: "static", headers })
+      assert.strictEqual(d.type === "static" && Redacted.value(d.fields.a!), "default")
+      assert.strictEqual(j.type === "static" && Redacted.value(j.fields.a!), "jira")
+      // a tampered jira header breaks the default backend's check too
+      const tampered = { ...headers, "X-MCP-Cred-Jira-Fields": '{"a":"evil"}' }
+      assert.strictEqual((yield* Effect.flip(HeaderCredentialBackend.make({ gatewaySecret: secret }).resolve({ kind: "static", headers: tampered })))._tag, "UntrustedGatewayError")
+    }))
+
+  it("canonical string sorts by header name, not by whole line", () => {
+    const s = HeaderCredentialBackend.canonicalGatewayString({ "X-MCP-Cred-Fields-X": "a", "X-MCP-Cred-Fields": "b" }, "1")
+    assert.strictEqual(s, "v1\n1\nx-mcp-cred-fields:b\nx-mcp-cred-fields-x:a")
+  })
+
+  it.effect("layerConfig reads the gateway secret through Config", () =>
+    Effect.gen(function*() {
+      const backend = yield* CredentialBackendTag
+      const e = yield* Effect.flip(backend.resolve({ kind: "static", headers: { "X-MCP-Cred-Fields": '{"a":"b"}' } }))
+      assert.strictEqual(e._tag, "UntrustedGatewayError")
+    }).pipe(
+      Effect.provide(HeaderCredentialBackend.layerConfig({ gatewaySecret: Config.redacted("GW_SECRET") })),
+      Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["GW_SECRET", "from-config"]])))
+    ))
 })

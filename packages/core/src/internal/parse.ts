@@ -24,7 +24,7 @@ export const parseJsonObject = (raw: string): Either.Either<Record<string, unkno
 }
 
 const describeJson = (u: unknown): string =>
-  u === null ? "null" : Array.isArray(u) ? "an array" : `a ${typeof u}`
+  u === null ? "null" : Array.isArray(u) ? "an array" : typeof u === "object" ? "an object" : `a ${typeof u}`
 
 /**
  * Converts the values of a JSON object to strings with JSON spelling (`true`, `42`); null,

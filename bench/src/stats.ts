@@ -1,0 +1,50 @@
+/**
+ * Timing and summary helpers shared by the benchmarks. Everything is measured with
+ * `process.hrtime.bigint()` and reported in nanoseconds internally.
+ */
+
+export const now = (): bigint => process.hrtime.bigint()
+
+export const quantile = (sorted: ReadonlyArray<number>, q: number): number => {
+  if (sorted.length === 0) return Number.NaN
+  const pos = (sorted.length - 1) * q
+  const lo = Math.floor(pos)
+  const hi = Math.ceil(pos)
+  return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (pos - lo)
+}
+
+export interface Summary {
+  readonly n: number
+  readonly median: number
+  readonly p95: number
+  readonly mean: number
+}
+
+export const summarize = (values: ReadonlyArray<number>): Summary => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mean = sorted.reduce((s, x) => s + x, 0) / Math.max(1, sorted.length)
+  return { n: sorted.length, median: quantile(sorted, 0.5), p95: quantile(sorted, 0.95), mean }
+}
+
+export const median = (values: ReadonlyArray<number>): number => summarize(values).median
+
+/** The order of `items` for round `r`: rotated by r, and reversed on odd rounds (ABC, CBA, BCA, ACB, …). */
+export const roundOrder = <A>(items: ReadonlyArray<A>, r: number): Array<A> => {
+  const k = r % items.length
+  const rotated = [...items.slice(k), ...items.slice(0, k)]
+  return r % 2 === 1 ? rotated.reverse() : rotated
+}
+
+export const fmt = (x: number, digits = 1): string => (Number.isFinite(x) ? x.toFixed(digits) : "n/a")
+export const us = (ns: number, digits = 1): string => fmt(ns / 1000, digits)
+
+/** A plain-text table with aligned columns. */
+export const table = (header: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>): string => {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)))
+  const line = (cells: ReadonlyArray<string>) =>
+    "| " + cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(" | ") + " |"
+  const sep = "|" + widths.map((w, i) => (i === 0 ? "-".repeat(w + 1) + "-" : "-".repeat(w + 1) + ":")).join("|") + "|"
+  return [line(header), sep, ...rows.map(line)].join("\n")
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))

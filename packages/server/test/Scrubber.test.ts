@@ -1,0 +1,72 @@
+import { describe, expect, it } from "vitest"
+import * as fc from "fast-check"
+import { Scrubber } from "../src/index.js"
+
+const secret = "sk-live-4f9a2b7c"
+
+describe("Scrubber", () => {
+  const s = Scrubber.make([secret])
+  const cases: Array<[string, string]> = [
+    ["plain", `key=${secret}`],
+    ["Bearer", `Authorization: Bearer ${secret}`],
+    ["JSON-escaped", JSON.stringify({ k: `"${secret}"` })],
+    ["URL-encoded", `https://api/x?key=${encodeURIComponent(secret + "/+ ")}`],
+    ["base64", Buffer.from(secret).toString("base64")],
+    ["base64url", Buffer.from(secret).toString("base64url")],
+    ["base64 inside Basic auth (offset 1)", `Basic ${Buffer.from(`u:${secret}`).toString("base64")}`],
+    ["base64 inside a blob (offset 2)", Buffer.from(`ab${secret}cd`).toString("base64")],
+    ["base64url inside a blob (offset 0)", Buffer.from(`abc${secret}`).toString("base64url")]
+  ]
+  for (const [name, text] of cases) {
+    it(`finds the ${name} form`, () => {
+      const r = s.scrubString(text)
+      expect(r.count).toBeGreaterThan(0)
+      expect(r.value).toContain("[redacted]")
+      expect(r.value).not.toContain(secret)
+    })
+  }
+
+  it("scrubs deep inside results: text, structured content, keys, arrays; leaves other values", () => {
+    const result = {
+      content: [{ type: "text", text: `echo ${secret}` }, { type: "image", data: "aGVsbG8=", mimeType: "image/png" }],
+      structuredContent: { nested: [{ v: secret }], [secret]: 1, n: 42 },
+      isError: false
+    }
+    const { count, value } = s.scrub(result)
+    expect(count).toBe(3)
+    expect(JSON.stringify(value)).not.toContain(secret)
+    expect(value.structuredContent.n).toBe(42)
+    expect(value.content[1]).toBe(result.content[1])
+    expect(JSON.stringify(result)).toContain(secret) // the input is not mutated
+  })
+
+  it("ignores secrets shorter than the minimum", () => {
+    expect(Scrubber.make(["abc"]).scrubString("abc abc").count).toBe(0)
+  })
+
+  it("property: any secret of 6+ characters embedded anywhere, in any listed form, is removed", () => {
+    fc.assert(
+      fc.property(
+        fc.string({ minLength: 6, maxLength: 40, unit: "grapheme" }),
+        fc.string({ maxLength: 20 }),
+        fc.string({ maxLength: 20 }),
+        fc.constantFrom("plain", "json", "url", "b64", "b64url"),
+        (sec, before, after, form) => {
+          const encode = (x: string) =>
+            form === "plain" ? x
+            : form === "json" ? JSON.stringify(x)
+            : form === "url" ? encodeURIComponent(x)
+            : form === "b64" ? Buffer.from(x).toString("base64")
+            : Buffer.from(x).toString("base64url")
+          const text = form === "b64" || form === "b64url" ? encode(before + sec + after) : before + encode(sec) + after
+          const out = Scrubber.make([sec]).scrubString(text).value
+          const decoded = form === "b64" ? Buffer.from(out.replace(/\[redacted\]/g, ""), "base64").toString()
+            : form === "b64url" ? Buffer.from(out.replace(/\[redacted\]/g, ""), "base64url").toString()
+            : out
+          expect(decoded.includes(sec) || out.includes(encode(sec))).toBe(false)
+        }
+      ),
+      { numRuns: 1000 }
+    )
+  })
+})

@@ -1,0 +1,184 @@
+import { describe, expect, it } from "vitest"
+import { CredentialBackend, CurrentCredential, EnvCredentialBackend, ResolvedCredential } from "@mcp-credentials/core"
+import { Client } from "@modelcontextprotocol/sdk/client/index.js"
+import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js"
+import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js"
+import { McpError } from "@modelcontextprotocol/sdk/types.js"
+import { ConfigProvider, Effect, Layer, Logger, Redacted } from "effect"
+import { z } from "zod"
+import { getCredentials, McpCredentials, ToolError } from "../src/index.js"
+import { textOf } from "./helpers.js"
+
+const KEY = "sk-behaviour-0001"
+const backend = CredentialBackend.layerTest(ResolvedCredential.StaticCredential.fromFields({ apiKey: KEY }))
+
+const pair = async (server: McpServer) => {
+  const [clientT, serverT] = InMemoryTransport.createLinkedPair()
+  await server.connect(serverT)
+  const client = new Client({ name: "t", version: "1" })
+  await client.connect(clientT)
+  return client
+}
+
+/** Captures Effect log lines. */
+const captureLogs = () => {
+  const lines: Array<string> = []
+  const layer = Logger.replace(Logger.defaultLogger, Logger.make((o) => lines.push(Logger.logfmtLogger.log(o))))
+  return { lines, layer }
+}
+
+describe("interception", () => {
+  it("intercepts tools registered before and after install, and with the tools capability declared up front", async () => {
+    for (const order of ["before", "after", "capability"] as const) {
+      const server = new McpServer({ name: "s", version: "1" }, order === "capability" ? { capabilities: { tools: {} } } : {})
+      const tool = async () => ({ content: [{ type: "text" as const, text: `key=${Redacted.value((getCredentials() as ResolvedCredential.StaticCredential).fields.apiKey!)}` }] })
+      if (order === "before") server.registerTool("t", { description: "x" }, tool)
+      McpCredentials.install(server, { layer: backend, tools: { t: "static" } })
+      if (order !== "before") server.registerTool("t", { description: "x" }, tool)
+      const client = await pair(server)
+      expect(textOf(await client.callTool({ name: "t" })), order).toBe("key=[redacted]")
+      await client.close()
+    }
+  })
+
+  it("other requests pass untouched; installing twice returns the first installation", async () => {
+    const server = new McpServer({ name: "s", version: "1" })
+    const a = McpCredentials.install(server, { layer: backend })
+    expect(McpCredentials.install(server, { layer: backend })).toBe(a)
+    a.registerTool("t", { description: "d", credentials: "static" }, () => "ok")
+    server.registerResource("r", "mem://r", {}, async () => ({ contents: [{ uri: "mem://r", text: "resource" }] }))
+    const client = await pair(server)
+    expect((await client.listTools()).tools.map((t) => t.name)).toEqual(["t"])
+    expect((await client.readResource({ uri: "mem://r" })).contents[0]).toMatchObject({ text: "resource" })
+    await client.close()
+  })
+
+  it("a tool without a declaration never triggers resolution, even when the backend would fail", async () => {
+    let calls = 0
+    const failing = Layer.succeed(CredentialBackend.CredentialBackend, {
+      resolve: () => Effect.suspend(() => (calls++, Effect.die("must not be called")))
+    })
+    const server = new McpServer({ name: "s", version: "1" })
+    const creds = McpCredentials.install(server, { layer: failing })
+    creds.registerTool("free", { description: "d" }, () => "free")
+    const client = await pair(server)
+    expect(textOf(await client.callTool({ name: "free" }))).toBe("free")
+    expect(calls).toBe(0)
+    await client.close()
+  })
+
+  it("the runtime built from the layer is disposed when the server closes", async () => {
+    let released = false
+    const layer = Layer.scopedDiscard(Effect.addFinalizer(() => Effect.sync(() => (released = true))))
+    const server = new McpServer({ name: "s", version: "1" })
+    const creds = McpCredentials.install(server, { layer })
+    creds.registerTool("t", { description: "d" }, () => "ok")
+    const client = await pair(server)
+    await client.callTool({ name: "t" })
+    await server.close()
+    await new Promise((r) => setTimeout(r, 10))
+    expect(released).toBe(true)
+  })
+})
+
+describe("tools", () => {
+  it("Effect tool with input and output schemas, typed credential, plain value output", async () => {
+    const server = new McpServer({ name: "s", version: "1" })
+    const creds = McpCredentials.install(server, { layer: backend })
+    creds.registerTool(
+      "sum",
+      { description: "d", inputSchema: { a: z.number(), b: z.number() }, outputSchema: { sum: z.number(), keyLength: z.number() }, credentials: "static" },
+      ({ a, b }) =>
+        Effect.gen(function*() {
+          const c = yield* CurrentCredential.getStatic()
+          return { sum: a + b, keyLength: Redacted.value(c.fields.apiKey!).length }
+        })
+    )
+    const client = await pair(server)
+    const r = await client.callTool({ name: "sum", arguments: { a: 2, b: 3 } })
+    expect(r.structuredContent).toEqual({ sum: 5, keyLength: KEY.length })
+    const bad = await client.callTool({ name: "sum", arguments: { a: "x" } })
+    expect(bad.isError).toBe(true)
+    await client.close()
+  })
+
+  it("plain async tool: getCredentials() works after awaits and fails once the call has ended", async () => {
+    const server = new McpServer({ name: "s", version: "1" })
+    const creds = McpCredentials.install(server, { layer: backend })
+    let later: Promise<unknown> = Promise.resolve()
+    creds.registerTool("plain", { description: "d", credentials: "static" }, async () => {
+      await new Promise((r) => setTimeout(r, 2))
+      const field = McpCredentials.getField("apiKey")
+      later = new Promise((resolve) => setTimeout(() => {
+        try {
+          resolve(getCredentials())
+        } catch (e) {
+          resolve(e)
+        }
+      }, 20))
+      return `length ${field.length}`
+    })
+    const client = await pair(server)
+    expect(textOf(await client.callTool({ name: "plain" }))).toBe(`length ${KEY.length}`)
+    const after = await later
+    expect((after as Error).message).toMatch(/No credential has been resolved/)
+    await client.close()
+  })
+
+  it("ToolError reaches the client (scrubbed); an unexpected failure is generic with a correlation id and logged without secrets", async () => {
+    const logs = captureLogs()
+    const server = new McpServer({ name: "s", version: "1" })
+    const creds = McpCredentials.install(server, { layer: Layer.merge(backend, logs.layer) })
+    creds.registerTool("expected", { description: "d", credentials: "static" }, () =>
+      Effect.fail(new ToolError.ToolError({ message: `upstream refused key ${KEY}` })))
+    creds.registerTool("thrown", { description: "d", credentials: "static" }, async () => {
+      throw new Error(`boom with ${KEY}`)
+    })
+    creds.registerTool("defect", { description: "d", credentials: "static" }, () => Effect.die(new Error(`defect ${KEY}`)))
+    const client = await pair(server)
+    const expected = await client.callTool({ name: "expected" })
+    expect(expected.isError).toBe(true)
+    expect(textOf(expected)).toBe("upstream refused key [redacted]")
+    for (const name of ["thrown", "defect"]) {
+      const r = await client.callTool({ name })
+      expect(r.isError).toBe(true)
+      const m = /correlation id ([0-9a-f-]{36})/.exec(textOf(r))
+      expect(m, textOf(r)).not.toBeNull()
+      expect(logs.lines.some((l) => l.includes(m![1]!) && l.includes("level=ERROR"))).toBe(true)
+    }
+    expect(logs.lines.join("\n")).not.toContain(KEY)
+    await client.close()
+  })
+
+  it("credential errors are isError results naming what is missing, never a value", async () => {
+    const env = Layer.setConfigProvider(ConfigProvider.fromMap(new Map([["APP_FIELDS", '{"apiKey": {"nested": "sk-nested-secret-99"}}']])))
+    const server = new McpServer({ name: "s", version: "1" })
+    const creds = McpCredentials.install(server, { layer: EnvCredentialBackend.layer({ prefix: "APP_" }).pipe(Layer.provide(env)) })
+    creds.registerTool("t", { description: "d", credentials: "static" }, () => "never")
+    const client = await pair(server)
+    const r = await client.callTool({ name: "t" })
+    expect(r.isError).toBe(true)
+    expect(textOf(r)).toContain("APP_FIELDS")
+    expect(textOf(r)).toContain('"apiKey"')
+    expect(textOf(r)).not.toContain("sk-nested-secret-99")
+    await client.close()
+  })
+
+  it("errors: \"jsonrpc\" surfaces failures as JSON-RPC errors", async () => {
+    const server = new McpServer({ name: "s", version: "1" })
+    const creds = McpCredentials.install(server, { layer: CredentialBackend.layerFromMode().pipe(Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map())))), errors: "jsonrpc" })
+    creds.registerTool("needs", { description: "d", credentials: "oauth" }, () => "never")
+    creds.registerTool("fails", { description: "d" }, () => Effect.fail(new ToolError.ToolError({ message: "nope" })))
+    creds.registerTool("ok", { description: "d" }, () => "fine")
+    const client = await pair(server)
+    const e1 = await client.callTool({ name: "needs" }).then(() => undefined, (e) => e)
+    expect(e1).toBeInstanceOf(McpError)
+    expect(e1.code).toBe(-32001)
+    expect(e1.message).toContain("ACCESS_TOKEN")
+    const e2 = await client.callTool({ name: "fails" }).then(() => undefined, (e) => e)
+    expect(e2.code).toBe(-32002)
+    expect(e2.message).toContain("nope")
+    expect(textOf(await client.callTool({ name: "ok" }))).toBe("fine")
+    await client.close()
+  })
+})

@@ -1,0 +1,132 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { CredentialBackend, HeaderCredentialBackend, ResolvedCredential } from "@mcp-credentials/core"
+import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js"
+import { Effect, Layer, ManagedRuntime, Redacted } from "effect"
+import { createServer, request as httpRequest, type Server } from "node:http"
+import { getCredentials, McpCredentials, McpHttpServer } from "../src/index.js"
+import { connect, startHttp, textOf } from "./helpers.js"
+
+const build = (runtime: any) => {
+  const server = new McpServer({ name: "http", version: "1" })
+  McpCredentials.install(server, { runtime }).registerTool("key_length", { description: "d", credentials: "static" }, () => {
+    const c = getCredentials() as ResolvedCredential.StaticCredential
+    return `length ${Redacted.value(c.fields.apiKey!).length}`
+  })
+  return server
+}
+
+const initialize = (url: URL, headers: Record<string, string>) =>
+  fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", accept: "application/json, text/event-stream", ...headers },
+    body: JSON.stringify({
+      jsonrpc: "2.0",
+      id: 1,
+      method: "initialize",
+      params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "curl", version: "1" } }
+    })
+  })
+
+/** A raw request, so that `Host` can be forged (fetch does not allow it). */
+const rawInitialize = (url: URL, headers: Record<string, string>) =>
+  new Promise<number>((resolve, reject) => {
+    const req = httpRequest(url, {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "application/json, text/event-stream", ...headers }
+    }, (res) => {
+      res.resume()
+      resolve(res.statusCode ?? 0)
+    })
+    req.on("error", reject)
+    req.end(JSON.stringify({
+      jsonrpc: "2.0",
+      id: 1,
+      method: "initialize",
+      params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "raw", version: "1" } }
+    }))
+  })
+
+describe("HTTP serving", () => {
+  let stateful: Awaited<ReturnType<typeof startHttp>>
+  let stateless: Awaited<ReturnType<typeof startHttp>>
+  beforeAll(async () => {
+    stateful = await startHttp({ server: build }, HeaderCredentialBackend.layer())
+    stateless = await startHttp({ server: build, stateless: true }, HeaderCredentialBackend.layer())
+  })
+  afterAll(async () => {
+    await stateful.close()
+    await stateless.close()
+  })
+
+  it("Host and Origin are checked for loopback binds (DNS rebinding)", async () => {
+    expect(await rawInitialize(stateful.url, {})).toBe(200)
+    expect(await rawInitialize(stateful.url, { host: "evil.example" })).toBe(403)
+    expect(await rawInitialize(stateful.url, { host: `evil.example:${stateful.url.port}` })).toBe(403)
+    expect(await rawInitialize(stateful.url, { origin: "http://evil.example" })).toBe(403)
+    expect(await rawInitialize(stateful.url, { host: `localhost:${stateful.url.port}`, origin: "http://localhost:5173" })).toBe(200)
+  })
+
+  it("stateful mode: a session id is issued; an unknown session is 404", async () => {
+    const res = await initialize(stateful.url, {})
+    expect(res.headers.get("mcp-session-id")).toMatch(/^[0-9a-f-]{36}$/)
+    const unknown = await fetch(stateful.url, {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "application/json, text/event-stream", "mcp-session-id": "nope" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 2, method: "tools/list" })
+    })
+    expect(unknown.status).toBe(404)
+  })
+
+  it("stateless mode: no session, each request gets its own server", async () => {
+    const res = await initialize(stateless.url, {})
+    expect(res.status).toBe(200)
+    expect(res.headers.get("mcp-session-id")).toBeNull()
+    const client = await connect(stateless.url, { "X-MCP-Cred-Fields": '{"apiKey":"sk-stateless-12"}' })
+    expect(textOf(await client.callTool({ name: "key_length" }))).toBe("length 15")
+    await client.close()
+  })
+})
+
+describe("plain Node handler (Express / node:http)", () => {
+  let http: Server
+  let close: () => Promise<void>
+  let runtime: ManagedRuntime.ManagedRuntime<CredentialBackend.CredentialBackend, never>
+  let url: URL
+  beforeAll(async () => {
+    runtime = ManagedRuntime.make(HeaderCredentialBackend.layer())
+    const node = await McpHttpServer.toNodeHandler({ server: build, runtime: await runtime.runtime() })
+    close = node.close
+    http = createServer((req, res) => {
+      if (req.url?.startsWith("/mcp")) void node.handler(req, res)
+      else res.writeHead(404).end()
+    })
+    await new Promise<void>((r) => http.listen(0, "127.0.0.1", r))
+    url = new URL(`http://127.0.0.1:${(http.address() as { port: number }).port}/mcp`)
+  })
+  afterAll(async () => {
+    await close()
+    await new Promise((r) => http.close(r))
+    await runtime.dispose()
+  })
+
+  it("serves MCP with header credentials", async () => {
+    const client = await connect(url, { "X-MCP-Cred-Fields": '{"apiKey":"sk-node-handler"}' })
+    expect(textOf(await client.callTool({ name: "key_length" }))).toBe("length 15")
+    await client.close()
+  })
+})
+
+describe("McpHttpServer.layer", () => {
+  it("binds 127.0.0.1 by default and serves until the layer is released", async () => {
+    const port = 30000 + Math.floor(Math.random() * 20000)
+    const program = Effect.gen(function*() {
+      const res = yield* Effect.promise(() => initialize(new URL(`http://127.0.0.1:${port}/mcp`), {}))
+      return res.status
+    })
+    const status = await Effect.runPromise(
+      Effect.scoped(Effect.zipRight(Layer.build(McpHttpServer.layer({ server: build, port }).pipe(Layer.provide(HeaderCredentialBackend.layer()))), program))
+    )
+    expect(status).toBe(200)
+    await expect(initialize(new URL(`http://127.0.0.1:${port}/mcp`), {})).rejects.toThrow()
+  })
+})
