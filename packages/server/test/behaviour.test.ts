@@ -3,10 +3,10 @@ import { CredentialBackend, CurrentCredential, EnvCredentialBackend, ResolvedCre
 import { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js"
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js"
-import { McpError } from "@modelcontextprotocol/sdk/types.js"
+import { ElicitRequestSchema, LoggingMessageNotificationSchema, McpError } from "@modelcontextprotocol/sdk/types.js"
 import { ConfigProvider, Effect, Layer, Logger, Redacted } from "effect"
 import { z } from "zod"
-import { getCredentials, McpCredentials, ToolError } from "../src/index.js"
+import { getCredentials, McpCredentials, ToolContext, ToolError } from "../src/index.js"
 import { textOf } from "./helpers.js"
 
 const KEY = "sk-behaviour-0001"
@@ -179,6 +179,34 @@ describe("tools", () => {
     expect(e2.code).toBe(-32002)
     expect(e2.message).toContain("nope")
     expect(textOf(await client.callTool({ name: "ok" }))).toBe("fine")
+    await client.close()
+  })
+})
+
+describe("ToolContext in Effect tools", () => {
+  it("gives request id, session, progress, logging and elicitation on the call's own stream", async () => {
+    const server = new McpServer({ name: "s", version: "1" }, { capabilities: { logging: {} } })
+    const creds = McpCredentials.install(server, { layer: backend })
+    creds.registerTool("ctx", { description: "d", credentials: "static" }, () =>
+      Effect.gen(function*() {
+        const ctx = yield* ToolContext.ToolContext
+        yield* ctx.progress(1, { total: 2, message: "half" })
+        yield* ctx.log("info", "hello from the tool")
+        const answer = yield* ctx.elicit({ mode: "form", message: "Name?", requestedSchema: { type: "object", properties: { name: { type: "string" } } } })
+        return { requestId: String(ctx.requestId), tool: ctx.toolName, action: answer.action, name: String(answer.content?.name) }
+      }))
+    const [clientT, serverT] = InMemoryTransport.createLinkedPair()
+    await server.connect(serverT)
+    const client = new Client({ name: "t", version: "1" }, { capabilities: { elicitation: { form: {} } } })
+    const logs: Array<unknown> = []
+    client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void logs.push(n.params.data))
+    client.setRequestHandler(ElicitRequestSchema, async () => ({ action: "accept", content: { name: "Ada" } }))
+    await client.connect(clientT)
+    const progress: Array<number> = []
+    const r = await client.callTool({ name: "ctx" }, undefined, { onprogress: (p) => void progress.push(p.progress) })
+    expect(r.structuredContent).toMatchObject({ tool: "ctx", action: "accept", name: "Ada" })
+    expect(progress).toEqual([1])
+    expect(logs).toEqual(["hello from the tool"])
     await client.close()
   })
 })
