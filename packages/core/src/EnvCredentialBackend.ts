@@ -14,11 +14,13 @@
  *
  * @since 0.1.0
  */
+import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
 import * as DefaultServices from "effect/DefaultServices"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as HashSet from "effect/HashSet"
@@ -37,6 +39,12 @@ import { OAuthCredential, StaticCredential } from "./ResolvedCredential.js"
 export interface Options {
   /** Prepended to every variable name, uppercased: `"github_"` reads `GITHUB_FIELDS`. Default `""`. */
   readonly prefix?: string | undefined
+  /**
+   * How long the list of `process.env` names (for `{P}FIELD_*` and `{P}EXTRA_*`) is reused.
+   * Values are read on every call; only the set of names is cached, because listing
+   * `process.env` costs tens of microseconds. Default 1 second; `0` lists on every call.
+   */
+  readonly namesTtl?: Duration.DurationInput | undefined
 }
 
 /**
@@ -59,6 +67,7 @@ export const make = (options: Options = {}): CredentialBackend["Type"] => {
   const fieldsVar = name("FIELDS")
   const fieldPrefix = name("FIELD_")
   const extraPrefix = name("EXTRA_")
+  const listNames = makeNameLister(Duration.toMillis(Duration.decode(options.namesTtl ?? Duration.seconds(1))))
 
   const resolveStatic = Effect.gen(function*() {
     const provider = yield* currentProvider
@@ -164,15 +173,23 @@ const defaultProvider = Context.get(DefaultServices.liveServices, ConfigProvider
 /**
  * Lists variable names with their case kept. Effect's default provider reads `process.env`, but
  * its own listing uppercases and splits names on `_`, so names come from `process.env` directly
- * there; other providers (`fromMap`, `fromJson`) list their root keys.
+ * there (cached for `ttlMillis`); other providers (`fromMap`, `fromJson`) list their root keys.
  */
-const listNames = (provider: ConfigProvider.ConfigProvider): Effect.Effect<ReadonlyArray<string>> =>
-  provider === defaultProvider
-    ? Effect.sync(() => Object.keys(process.env))
-    : provider.flattened.enumerateChildren([]).pipe(
-      Effect.map((set) => Array.from(HashSet.values(set))),
-      Effect.orElseSucceed(() => [])
-    )
+const makeNameLister = (ttlMillis: number) => {
+  let cached: { readonly at: number; readonly names: ReadonlyArray<string> } | undefined
+  return (provider: ConfigProvider.ConfigProvider): Effect.Effect<ReadonlyArray<string>> =>
+    provider === defaultProvider
+      ? Effect.map(Clock.currentTimeMillis, (now) => {
+        if (cached === undefined || ttlMillis <= 0 || now - cached.at >= ttlMillis || now < cached.at) {
+          cached = { at: now, names: Object.keys(process.env) }
+        }
+        return cached.names
+      })
+      : provider.flattened.enumerateChildren([]).pipe(
+        Effect.map((set) => Array.from(HashSet.values(set))),
+        Effect.orElseSucceed(() => [])
+      )
+}
 
 const read = (provider: ConfigProvider.ConfigProvider, key: string): Effect.Effect<string | undefined> =>
   provider.load(Config.string(key)).pipe(

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Config, ConfigProvider, DateTime, Effect, Either, Redacted } from "effect"
+import { Config, ConfigProvider, DateTime, Effect, Either, Redacted, TestClock } from "effect"
 import { CredentialBackend, EnvCredentialBackend } from "../src/index.js"
 import type { CredentialKind } from "../src/ResolvedCredential.js"
 
@@ -242,6 +242,28 @@ describe("EnvCredentialBackend — seed §1.12", () => {
 })
 
 describe("EnvCredentialBackend — process.env and layers", () => {
+  it.effect("a new FIELD_ name in process.env is seen once the names TTL has passed (TestClock)", () =>
+    Effect.gen(function*() {
+      const backend = EnvCredentialBackend.make({ prefix: "MCPCRED_TTL_" })
+      process.env.MCPCRED_TTL_FIELD_a = "1"
+      try {
+        const first = yield* backend.resolve({ kind: "static" })
+        process.env.MCPCRED_TTL_FIELD_b = "2"
+        process.env.MCPCRED_TTL_FIELD_a = "rotated"
+        const cached = yield* backend.resolve({ kind: "static" })
+        yield* TestClock.adjust("1 second")
+        const relisted = yield* backend.resolve({ kind: "static" })
+        const names = (c: typeof first) => (c.type === "static" ? Object.keys(c.fields).sort() : [])
+        assert.deepStrictEqual(names(first), ["a"])
+        assert.deepStrictEqual(names(cached), ["a"])
+        assert.strictEqual(cached.type === "static" && Redacted.value(cached.fields.a!), "rotated") // values are fresh
+        assert.deepStrictEqual(names(relisted), ["a", "b"])
+      } finally {
+        delete process.env.MCPCRED_TTL_FIELD_a
+        delete process.env.MCPCRED_TTL_FIELD_b
+      }
+    }))
+
   it.effect("keep: reads process.env on every call (rotation needs no restart), names case kept", () =>
     Effect.gen(function*() {
       const backend = EnvCredentialBackend.make({ prefix: "MCPCRED_ROTATE_" })
