@@ -156,7 +156,11 @@ export const canonicalGatewayString = (
 export const signGatewayHeaders = (
   headers: RequestHeaders,
   secret: Redacted.Redacted<string>,
-  options: { readonly timestamp?: number; readonly prefix?: string } = {}
+  options: {
+    /** Unix time in **seconds** (default now). */
+    readonly timestamp?: number
+    readonly prefix?: string
+  } = {}
 ): Record<string, string> => {
   const timestamp = String(Math.floor(options.timestamp ?? Date.now() / 1000))
   const signature = createHmac("sha256", Redacted.value(secret))

@@ -24,6 +24,7 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
@@ -289,6 +290,21 @@ export const install = <R = never>(server: McpServer, options: Options<R> = {}):
   installed.set(server, result)
   return result
 }
+
+/**
+ * Sends Effect's log lines to stderr (logfmt). A stdio server must provide it: the default logger
+ * writes to stdout, which is the protocol stream there, and the integration logs scrubs and
+ * resolution failures. `McpCredentials.install(server, { layer: Layer.merge(backend, McpCredentials.layerLoggerStderr) })`
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerLoggerStderr: Layer.Layer<never> = Logger.replace(
+  Logger.defaultLogger,
+  Logger.map(Logger.logfmtLogger, (line) => {
+    process.stderr.write(line + "\n")
+  })
+)
 
 /**
  * The credential of the current tool call, for plain (non-Effect) tool code: synchronous, no

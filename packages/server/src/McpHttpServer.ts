@@ -17,6 +17,7 @@ import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/
 import { isInitializeRequest } from "@modelcontextprotocol/sdk/types.js"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as ManagedRuntime from "effect/ManagedRuntime"
 import type * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import { randomUUID } from "node:crypto"
@@ -194,7 +195,7 @@ export const layer = <R>(
   const host = options.host ?? "127.0.0.1"
   const allowedHosts = options.allowedHosts ?? (isLoopback(host) ? localhostNames : "any")
   return serve({ ...options, allowedHosts }).pipe(
-    Layer.provideMerge(NodeHttpServer.layer(createServer, { port: options.port ?? 3000, host }))
+    Layer.provideMerge(NodeHttpServer.layer(createClosingServer, { port: options.port ?? 3000, host }))
   )
 }
 
@@ -207,12 +208,14 @@ export const layer = <R>(
  * @category constructors
  */
 export const toNodeHandler = async <R>(
-  options: Options<R> & { readonly runtime: Runtime.Runtime<R> }
+  options: Options<R> & { readonly runtime: Runtime.Runtime<R> | ManagedRuntime.ManagedRuntime<R, unknown> }
 ): Promise<{
   readonly handler: (req: IncomingMessage & { auth?: AuthInfo }, res: ServerResponse) => Promise<void>
   readonly close: () => Promise<void>
 }> => {
-  const { runtime } = options
+  const runtime: Runtime.Runtime<R> = ManagedRuntime.isManagedRuntime(options.runtime)
+    ? await options.runtime.runtime() as Runtime.Runtime<R>
+    : options.runtime as Runtime.Runtime<R>
   const scope = await Effect.runPromise(ScopeMake)
   const web = await Effect.runPromise(
     makeWebHandler(options).pipe(Effect.provide(runtime.context), Scope_extend(scope))
@@ -256,6 +259,21 @@ import * as ScopeModule from "effect/Scope"
 const ScopeMake = ScopeModule.make()
 const ScopeClose = (scope: ScopeModule.CloseableScope) => ScopeModule.close(scope, Exit.void)
 const Scope_extend = (scope: ScopeModule.Scope) => <A, E, R>(self: Effect.Effect<A, E, R>) => ScopeModule.extend(self, scope)
+
+/**
+ * A Node server whose `close` also drops idle keep-alive connections: clients' fetch pools keep
+ * sockets open, and a plain `close` waits for them for seconds.
+ */
+export const createClosingServer = () => {
+  const server = createServer()
+  const close = server.close.bind(server)
+  server.close = ((callback?: (err?: Error) => void) => {
+    const result = close(callback)
+    server.closeAllConnections()
+    return result
+  }) as typeof server.close
+  return server
+}
 
 const hostnameOf = (url: string): string => {
   try {

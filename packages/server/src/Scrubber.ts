@@ -2,7 +2,8 @@
  * Removes secrets from what a tool call sends back. Every secret in scope is searched in its plain
  * form and the forms a tool most often re-encodes it in — base64 and base64url (at any byte
  * alignment, so it is found inside a larger encoded blob such as a Basic auth header),
- * URL-encoding and JSON string escaping — and each occurrence is replaced by `[redacted]`.
+ * URL and form encoding, and JSON string escaping (once or twice, for JSON inside a JSON string) —
+ * and each occurrence is replaced by `[redacted]`.
  * `Bearer <token>` is covered by the plain form.
  *
  * @since 0.1.0
@@ -49,8 +50,10 @@ export const forms = (secret: string): ReadonlyArray<string> => {
   const out = new Set<string>([secret])
   const json = JSON.stringify(secret).slice(1, -1)
   out.add(json)
+  out.add(JSON.stringify(json).slice(1, -1)) // JSON inside a JSON string
   out.add(encodeURIComponent(secret))
   out.add(encodeURIComponent(secret).replace(/%20/g, "+"))
+  out.add(new URLSearchParams({ s: secret }).toString().slice(2)) // form encoding (also escapes !'()~)
   const bytes = Buffer.from(secret, "utf8")
   for (let shift = 0; shift < 3; shift++) {
     const padded = Buffer.concat([Buffer.alloc(shift), bytes])

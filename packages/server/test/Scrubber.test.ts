@@ -70,3 +70,19 @@ describe("Scrubber", () => {
     )
   })
 })
+
+describe("Scrubber — nested and form encodings", () => {
+  it("finds a secret JSON-escaped twice (JSON inside a JSON string)", () => {
+    const sec = 'pa"ss\\word-1234'
+    const text = JSON.stringify({ config: JSON.stringify({ apiKey: sec }) })
+    const r = Scrubber.make([sec]).scrubString(text)
+    expect(r.count).toBe(1)
+    expect(JSON.parse(JSON.parse(r.value).config).apiKey).toBe("[redacted]")
+  })
+  it("finds a form-encoded secret (URLSearchParams escapes ~ ! ' ( ))", () => {
+    const sec = "abc8Q~def!gh(i)j'k"
+    const r = Scrubber.make([sec]).scrubString(new URLSearchParams({ client_secret: sec }).toString())
+    expect(r.count).toBe(1)
+    expect(r.value).toBe("client_secret=[redacted]")
+  })
+})
