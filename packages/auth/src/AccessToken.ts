@@ -1,0 +1,256 @@
+/**
+ * A verified bearer token: who the caller is (client id, subject), what it may do (scopes), until
+ * when (expiry) and every claim the issuer put in it. The token string itself is `Redacted`.
+ *
+ * @since 0.1.0
+ */
+import { SecretString } from "@mcp-credentials/core"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as DateTime from "effect/DateTime"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import { dual } from "effect/Function"
+import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
+import { InsufficientScopeError } from "./AuthError.js"
+
+/**
+ * A verified access token. `claims` holds the token's claims (for a JWT its payload, for
+ * introspection the response, for a static token the configured claims); `clientId` falls back
+ * to the subject, then to `"unknown"`, as FastMCP does.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class AccessToken extends Schema.Class<AccessToken>("@mcp-credentials/auth/AccessToken")({
+  token: SecretString.SecretString,
+  clientId: Schema.String,
+  subject: Schema.optional(Schema.String),
+  scopes: Schema.Array(Schema.String),
+  expiresAt: Schema.optional(Schema.DateTimeUtc),
+  claims: Schema.Record({ key: Schema.String, value: Schema.Unknown })
+}) {}
+
+/**
+ * The shape of the MCP SDK's `AuthInfo` (`@modelcontextprotocol/sdk/server/auth/types.js`),
+ * declared here so this package needs no SDK: `expiresAt` is in epoch seconds, `extra` carries
+ * the subject and the claims.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface McpAuthInfo {
+  token: string
+  clientId: string
+  scopes: Array<string>
+  expiresAt?: number
+  resource?: URL
+  extra: {
+    sub?: string | undefined
+    claims: Record<string, unknown>
+    [key: string]: unknown
+  }
+}
+
+/**
+ * The token of the current request, for Effect tools: `yield* AccessToken.CurrentAccessToken`.
+ * The HTTP integration provides it per request.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export class CurrentAccessToken extends Context.Tag("@mcp-credentials/auth/CurrentAccessToken")<
+  CurrentAccessToken,
+  AccessToken
+>() {}
+
+/**
+ * Builds a token from a verifier's result. Claims are copied.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (fields: {
+  readonly token: Redacted.Redacted<string>
+  readonly clientId: string
+  readonly subject?: string | undefined
+  readonly scopes?: ReadonlyArray<string> | undefined
+  readonly expiresAt?: DateTime.Utc | undefined
+  readonly claims?: Readonly<Record<string, unknown>> | undefined
+}): AccessToken =>
+  new AccessToken({
+    token: fields.token,
+    clientId: fields.clientId,
+    ...(fields.subject !== undefined ? { subject: fields.subject } : {}),
+    scopes: [...(fields.scopes ?? [])],
+    ...(fields.expiresAt !== undefined ? { expiresAt: fields.expiresAt } : {}),
+    claims: { ...fields.claims }
+  }, { disableValidation: true })
+
+/**
+ * Builds a token from JWT-style claims: scopes from `scope` (space-separated string or array) or
+ * `scp`; client id from `client_id`, `azp`, `cid`, then `sub`, then `"unknown"`; subject from
+ * `sub`; expiry from `exp` (epoch seconds).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fromClaims = (
+  token: Redacted.Redacted<string>,
+  claims: Readonly<Record<string, unknown>>
+): AccessToken => {
+  const str = (k: string) => (typeof claims[k] === "string" && claims[k] !== "" ? (claims[k] as string) : undefined)
+  const exp = claims.exp
+  return make({
+    token,
+    clientId: str("client_id") ?? str("azp") ?? str("cid") ?? str("sub") ?? "unknown",
+    subject: str("sub"),
+    scopes: parseScopes(claims.scope ?? claims.scp),
+    expiresAt: typeof exp === "number" && Number.isFinite(exp) ? DateTime.unsafeMake(exp * 1000) : undefined,
+    claims
+  })
+}
+
+/**
+ * Whether the token has expired according to the `Clock` (so `TestClock` drives it), optionally
+ * `margin` early. Tokens without an expiry never expire.
+ *
+ * @since 0.1.0
+ * @category predicates
+ */
+export const isExpired = (
+  self: AccessToken,
+  options?: { readonly margin?: Duration.DurationInput | undefined }
+): Effect.Effect<boolean> => Effect.map(Clock.currentTimeMillis, (now) => isExpiredAt(self, now, options))
+
+/**
+ * `isExpired` at a given time in epoch milliseconds, for code outside Effect.
+ *
+ * @since 0.1.0
+ * @category predicates
+ */
+export const isExpiredAt = (
+  self: AccessToken,
+  nowMillis: number,
+  options?: { readonly margin?: Duration.DurationInput | undefined }
+): boolean => {
+  if (self.expiresAt === undefined) return false
+  const margin = options?.margin === undefined ? 0 : Duration.toMillis(Duration.decode(options.margin))
+  return nowMillis >= DateTime.toEpochMillis(self.expiresAt) - margin
+}
+
+/**
+ * Whether the token holds a scope (exact, case-sensitive match).
+ *
+ * @since 0.1.0
+ * @category predicates
+ */
+export const hasScope: {
+  (scope: string): (self: AccessToken) => boolean
+  (self: AccessToken, scope: string): boolean
+} = dual(2, (self: AccessToken, scope: string): boolean => self.scopes.includes(scope))
+
+/**
+ * Whether the token holds every one of the scopes.
+ *
+ * @since 0.1.0
+ * @category predicates
+ */
+export const hasScopes: {
+  (scopes: Iterable<string>): (self: AccessToken) => boolean
+  (self: AccessToken, scopes: Iterable<string>): boolean
+} = dual(2, (self: AccessToken, scopes: Iterable<string>): boolean => missingScopes(self, scopes).length === 0)
+
+/**
+ * The required scopes the token lacks, in required order, without duplicates.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const missingScopes: {
+  (required: Iterable<string>): (self: AccessToken) => Array<string>
+  (self: AccessToken, required: Iterable<string>): Array<string>
+} = dual(2, (self: AccessToken, required: Iterable<string>): Array<string> => {
+  const held = new Set(self.scopes)
+  return [...new Set(required)].filter((s) => !held.has(s))
+})
+
+/**
+ * Succeeds when the token holds every required scope, fails with `InsufficientScopeError`
+ * (naming the missing scopes) otherwise.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const requireScopes: {
+  (required: Iterable<string>): (self: AccessToken) => Effect.Effect<void, InsufficientScopeError>
+  (self: AccessToken, required: Iterable<string>): Effect.Effect<void, InsufficientScopeError>
+} = dual(2, (self: AccessToken, required: Iterable<string>): Effect.Effect<void, InsufficientScopeError> => {
+  const all = [...new Set(required)]
+  const missing = missingScopes(self, all)
+  return missing.length === 0 ? Effect.void : Effect.fail(new InsufficientScopeError({ required: all, missing }))
+})
+
+/**
+ * The MCP SDK's `AuthInfo` for this token, to hand to the SDK transport (`req.auth`,
+ * `handleRequest(req, { authInfo })`). This unwraps the token: the SDK wants a plain string.
+ * `expiresAt` is in epoch seconds (floored); `extra` is `{ sub, claims }`.
+ *
+ * @since 0.1.0
+ * @category conversions
+ */
+export const toAuthInfo = (self: AccessToken, options?: { readonly resource?: URL | undefined }): McpAuthInfo => {
+  const info: McpAuthInfo = {
+    token: Redacted.value(self.token),
+    clientId: self.clientId,
+    scopes: [...self.scopes],
+    extra: { sub: self.subject, claims: { ...self.claims } }
+  }
+  if (self.expiresAt !== undefined) info.expiresAt = Math.floor(DateTime.toEpochMillis(self.expiresAt) / 1000)
+  if (options?.resource !== undefined) info.resource = options.resource
+  return info
+}
+
+/**
+ * The inverse of `toAuthInfo`, for code that receives the SDK's `extra.authInfo`. Accepts any
+ * `AuthInfo` (a missing `extra.claims` gives `{}`).
+ *
+ * @since 0.1.0
+ * @category conversions
+ */
+export const fromAuthInfo = (info: {
+  readonly token: string
+  readonly clientId: string
+  readonly scopes: ReadonlyArray<string>
+  readonly expiresAt?: number | undefined
+  readonly extra?: Readonly<Record<string, unknown>> | undefined
+}): AccessToken => {
+  const claims = info.extra?.claims
+  const sub = info.extra?.sub
+  return make({
+    token: Redacted.make(info.token),
+    clientId: info.clientId,
+    subject: typeof sub === "string" ? sub : undefined,
+    scopes: info.scopes,
+    expiresAt: typeof info.expiresAt === "number" && Number.isFinite(info.expiresAt)
+      ? DateTime.unsafeMake(info.expiresAt * 1000)
+      : undefined,
+    claims: typeof claims === "object" && claims !== null && !Array.isArray(claims)
+      ? (claims as Record<string, unknown>)
+      : {}
+  })
+}
+
+/**
+ * Scopes from a `scope` claim: a space-separated string (RFC 8693 / RFC 9068) or an array of
+ * strings (`scp` style). Anything else gives no scopes.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const parseScopes = (value: unknown): Array<string> => {
+  if (typeof value === "string") return value.split(" ").filter((s) => s.length > 0)
+  if (Array.isArray(value)) return value.filter((s): s is string => typeof s === "string" && s.length > 0)
+  return []
+}

@@ -1,0 +1,184 @@
+/**
+ * Verifies opaque bearer tokens by asking the authorization server (RFC 7662 token
+ * introspection; the seed's `RemoteAuthProvider`): a form POST of `token` and `token_type_hint`,
+ * authenticated as a client (`client_secret_basic` or `client_secret_post`). `active: false` is a
+ * refusal (`inactive`); a failing endpoint is an `IntrospectionError`. Answers are cached until the
+ * token's `exp` and never longer than `cache.maxTtl` (60 s by default, so a revocation is seen
+ * within a minute).
+ *
+ * @since 0.1.0
+ */
+import * as Clock from "effect/Clock"
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import * as AccessToken from "./AccessToken.js"
+import { AuthConfigError, IntrospectionError, InvalidTokenError, MissingTokenError } from "./AuthError.js"
+import * as Http from "./internal/http.js"
+import * as Jose from "./internal/jose.js"
+import * as TokenVerifier from "./TokenVerifier.js"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** The introspection endpoint (`introspection_endpoint` of the server's metadata). */
+  readonly endpoint: string | URL
+  readonly clientId?: string | undefined
+  readonly clientSecret?: Redacted.Redacted<string> | undefined
+  /**
+   * How the resource server authenticates to the endpoint. Default `client_secret_basic` when a
+   * secret is given, else `none` (only `client_id` in the body, if given).
+   */
+  readonly clientAuthMethod?: "client_secret_basic" | "client_secret_post" | "none" | undefined
+  /** Sent as `token_type_hint`. Default `"access_token"`; `false` sends none. */
+  readonly tokenTypeHint?: string | false | undefined
+  /** Per request. Default 10 s (the seed's). */
+  readonly timeout?: Duration.DurationInput | undefined
+  /** Accepted `iss` value(s); when set, the response must carry a matching `iss`. */
+  readonly issuer?: string | ReadonlyArray<string> | undefined
+  /** Accepted `aud` value(s); when set, the response must carry a matching `aud`. */
+  readonly audience?: string | ReadonlyArray<string> | undefined
+  /** Extra request headers (the seed's `headers`). */
+  readonly headers?: Readonly<Record<string, string>> | undefined
+  /** Largest accepted response body in bytes. Default 64 KiB. */
+  readonly maxResponseSize?: number | undefined
+  /** Tokens longer than this many bytes are refused without asking. Default 16 KiB. */
+  readonly maxTokenSize?: number | undefined
+  readonly fetch?: Http.Fetch | undefined
+  /** The verified-token cache; default `maxTtl` 60 s here. `false` turns it off. */
+  readonly cache?: TokenVerifier.CacheOptions | false | undefined
+}
+
+/**
+ * How long an introspection answer is reused at most: 60 seconds.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const defaultCacheMaxTtl: Duration.Duration = Duration.seconds(60)
+
+/**
+ * Builds a verifier (without the cache; the layers add it). Fails with `AuthConfigError` on a bad
+ * endpoint URL or a client authentication method without its credentials.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (options: Options): Effect.Effect<TokenVerifier.Verifier, AuthConfigError> =>
+  Effect.gen(function*() {
+    const endpoint = yield* Effect.try({
+      try: () => new URL(String(options.endpoint)),
+      catch: () => new AuthConfigError({ field: "endpoint", reason: "not a URL" })
+    })
+    if (endpoint.protocol !== "https:" && endpoint.protocol !== "http:") {
+      return yield* new AuthConfigError({ field: "endpoint", reason: "not an http(s) URL" })
+    }
+    const method = options.clientAuthMethod ?? (options.clientSecret !== undefined ? "client_secret_basic" : "none")
+    if (method !== "none" && (options.clientId === undefined || options.clientSecret === undefined)) {
+      return yield* new AuthConfigError({ field: "clientAuthMethod", reason: `${method} needs clientId and clientSecret` })
+    }
+    const hint = options.tokenTypeHint === undefined ? "access_token" : options.tokenTypeHint
+    const timeout = options.timeout ?? Duration.seconds(10)
+    const maxBytes = options.maxResponseSize ?? 64 * 1024
+    const maxTokenSize = options.maxTokenSize ?? Jose.defaultMaxTokenSize
+    const issuer = options.issuer === undefined ? undefined : [options.issuer].flat()
+    const audience = options.audience === undefined ? undefined : [options.audience].flat()
+
+    const failure = (reason: IntrospectionError["reason"], status?: number) =>
+      new IntrospectionError(status === undefined ? { reason } : { reason, status })
+
+    return TokenVerifier.make((token) =>
+      Effect.gen(function*() {
+        const value = Redacted.value(token)
+        if (value === "") return yield* new MissingTokenError()
+        if (Buffer.byteLength(value, "utf8") > maxTokenSize) return yield* new InvalidTokenError({ reason: "too large" })
+
+        const form = new URLSearchParams({ token: value })
+        if (hint !== false) form.set("token_type_hint", hint)
+        const headers: Record<string, string> = {
+          ...options.headers,
+          "content-type": "application/x-www-form-urlencoded",
+          accept: "application/json"
+        }
+        if (method === "client_secret_basic") {
+          // RFC 6749 §2.3.1: both parts form-urlencoded before base64
+          const id = formEncode(options.clientId!)
+          const secret = formEncode(Redacted.value(options.clientSecret!))
+          headers.authorization = `Basic ${Buffer.from(`${id}:${secret}`).toString("base64")}`
+        } else if (method === "client_secret_post") {
+          form.set("client_id", options.clientId!)
+          form.set("client_secret", Redacted.value(options.clientSecret!))
+        } else if (options.clientId !== undefined) {
+          form.set("client_id", options.clientId)
+        }
+
+        const res = yield* Http.request({
+          url: endpoint.href,
+          method: "POST",
+          headers,
+          body: form.toString(),
+          timeout,
+          maxBytes,
+          fetch: options.fetch
+        }).pipe(Effect.mapError((f) => failure(f._tag)))
+        if (res.status !== 200) return yield* failure("http status", res.status)
+        const body = Http.parseJson(res.body)
+        if (typeof body !== "object" || body === null || Array.isArray(body)) return yield* failure("invalid response")
+        const claims = body as Record<string, unknown>
+        if (typeof claims.active !== "boolean") return yield* failure("invalid response")
+        if (!claims.active) return yield* new InvalidTokenError({ reason: "inactive" })
+
+        const now = yield* Clock.currentTimeMillis
+        if (typeof claims.exp === "number" && claims.exp * 1000 <= now) {
+          return yield* new InvalidTokenError({ reason: "expired" })
+        }
+        if (typeof claims.nbf === "number" && claims.nbf * 1000 > now) {
+          return yield* new InvalidTokenError({ reason: "not yet valid" })
+        }
+        if (issuer !== undefined && !(typeof claims.iss === "string" && issuer.includes(claims.iss))) {
+          return yield* new InvalidTokenError({ reason: "wrong issuer" })
+        }
+        if (audience !== undefined) {
+          const aud = typeof claims.aud === "string" ? [claims.aud] : Array.isArray(claims.aud) ? claims.aud : []
+          if (!aud.some((a) => typeof a === "string" && audience.includes(a))) {
+            return yield* new InvalidTokenError({ reason: "wrong audience" })
+          }
+        }
+        return AccessToken.fromClaims(token, claims)
+      })
+    )
+  })
+
+/**
+ * The verifier as a layer, with the verified-token cache (60 s at most per answer) unless
+ * `cache: false`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options: Options): Layer.Layer<TokenVerifier.TokenVerifier, AuthConfigError> =>
+  Layer.effect(TokenVerifier.TokenVerifier, make(options).pipe(TokenVerifier.withCache(cacheOptions(options.cache))))
+
+/**
+ * `layer` with options read from `Config` (the client secret through `Config.redacted`).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig = (
+  options: Config.Config.Wrap<Options>
+): Layer.Layer<TokenVerifier.TokenVerifier, AuthConfigError | ConfigError.ConfigError> =>
+  Layer.effect(
+    TokenVerifier.TokenVerifier,
+    Effect.flatMap(Config.unwrap(options), (o) => make(o).pipe(TokenVerifier.withCache(cacheOptions(o.cache))))
+  )
+
+const cacheOptions = (cache: Options["cache"]): TokenVerifier.CacheOptions | false =>
+  cache === false ? false : { ...cache, maxTtl: cache?.maxTtl ?? defaultCacheMaxTtl }
+
+const formEncode = (s: string): string => new URLSearchParams({ x: s }).toString().slice(2)

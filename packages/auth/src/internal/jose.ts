@@ -1,0 +1,121 @@
+/**
+ * Shared JOSE plumbing: the checks every token passes before any parsing or crypto (size,
+ * shape, header, `crit`), the algorithm families, and the mapping of `jose` errors to the fixed
+ * reasons of `InvalidTokenError` (a `jose` message is never passed on: some quote claim values).
+ */
+import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
+import * as jose from "jose"
+import type { KeyObject } from "node:crypto"
+import { type AuthError, InvalidTokenError, type InvalidTokenReason, MissingTokenError } from "../AuthError.js"
+
+export const defaultMaxTokenSize = 16 * 1024
+
+export const HMAC_ALGS = ["HS256", "HS384", "HS512"] as const
+export const RSA_ALGS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512"] as const
+export const EC_ALGS = ["ES256", "ES384", "ES512"] as const
+export const OKP_ALGS = ["EdDSA", "Ed25519"] as const
+export const ASYMMETRIC_ALGS: ReadonlyArray<string> = [...RSA_ALGS, ...EC_ALGS, ...OKP_ALGS]
+
+const SEGMENT = /^[A-Za-z0-9_-]*$/
+
+export const invalid = (reason: InvalidTokenReason) => new InvalidTokenError({ reason })
+
+/**
+ * Size and shape before anything is decoded: empty → missing; over `maxBytes` → too large;
+ * not `segments` base64url parts → malformed.
+ */
+export const precheck = (
+  token: Redacted.Redacted<string>,
+  maxBytes: number,
+  segments: 3 | 5
+): Effect.Effect<string, AuthError> =>
+  Effect.suspend((): Effect.Effect<string, AuthError> => {
+    const raw = Redacted.value(token)
+    if (raw.length === 0) return Effect.fail(new MissingTokenError())
+    if (raw.length > maxBytes || Buffer.byteLength(raw, "utf8") > maxBytes) return Effect.fail(invalid("too large"))
+    const parts = raw.split(".")
+    if (parts.length !== segments || !parts.every((p) => SEGMENT.test(p)) || parts[0] === "") {
+      return Effect.fail(invalid("malformed"))
+    }
+    return Effect.succeed(raw)
+  })
+
+export const decodeHeader = (raw: string): Effect.Effect<jose.ProtectedHeaderParameters, InvalidTokenError> =>
+  Effect.try({ try: () => jose.decodeProtectedHeader(raw), catch: () => invalid("malformed") })
+
+/** `crit` must be absent, or list only extensions this verifier understands. */
+export const checkCrit = (
+  header: jose.ProtectedHeaderParameters,
+  understood: ReadonlyArray<string>
+): Effect.Effect<void, InvalidTokenError> => {
+  const crit = header.crit
+  if (crit === undefined) return Effect.void
+  if (!Array.isArray(crit) || crit.length === 0) return Effect.fail(invalid("malformed"))
+  return crit.every((name) => typeof name === "string" && understood.includes(name))
+    ? Effect.void
+    : Effect.fail(invalid("unsupported crit header"))
+}
+
+export const critOption = (understood: ReadonlyArray<string>): Record<string, boolean> =>
+  Object.fromEntries(understood.map((name) => [name, true]))
+
+/** The JWS algorithms a public key can verify, from its type and curve. */
+export const algorithmsForKey = (key: KeyObject): ReadonlyArray<string> => {
+  switch (key.asymmetricKeyType) {
+    case "rsa":
+      return RSA_ALGS
+    case "rsa-pss":
+      return ["PS256", "PS384", "PS512"]
+    case "ec":
+      switch (key.asymmetricKeyDetails?.namedCurve) {
+        case "prime256v1":
+          return ["ES256"]
+        case "secp384r1":
+          return ["ES384"]
+        case "secp521r1":
+          return ["ES512"]
+        default:
+          return []
+      }
+    case "ed25519":
+      return OKP_ALGS
+    default:
+      return []
+  }
+}
+
+const claimReason = (claim: string, reason: string): InvalidTokenReason => {
+  if (claim === "aud") return "wrong audience"
+  if (claim === "iss") return "wrong issuer"
+  if (claim === "nbf") return "not yet valid"
+  if (reason === "missing") return "missing claim"
+  if (claim === "iat" && reason === "check_failed") return "expired"
+  return "malformed"
+}
+
+/** Maps anything `jose` throws to a fixed reason. */
+export const reasonOf = (error: unknown): InvalidTokenReason => {
+  const code = typeof error === "object" && error !== null && "code" in error ? (error as { code: unknown }).code : undefined
+  switch (code) {
+    case "ERR_JWT_EXPIRED":
+      return "expired"
+    case "ERR_JWT_CLAIM_VALIDATION_FAILED": {
+      const e = error as jose.errors.JWTClaimValidationFailed
+      return claimReason(e.claim, e.reason)
+    }
+    case "ERR_JOSE_ALG_NOT_ALLOWED":
+    case "ERR_JOSE_NOT_SUPPORTED":
+      return "unsupported algorithm"
+    case "ERR_JWS_SIGNATURE_VERIFICATION_FAILED":
+      return "bad signature"
+    case "ERR_JWE_DECRYPTION_FAILED":
+      return "decryption failed"
+    case "ERR_JWKS_NO_MATCHING_KEY":
+      return "unknown key id"
+    case "ERR_JWKS_MULTIPLE_MATCHING_KEYS":
+      return "key id required"
+    default:
+      return "malformed"
+  }
+}

@@ -1,0 +1,158 @@
+/**
+ * Key sets for JWS verification: a fixed set, or a remote JWKS fetched over HTTP, cached,
+ * fetched single-flight, refetched on an unknown `kid` at most once per cooldown (so rotation is
+ * picked up and random `kid`s cannot hammer the issuer), refreshed after `maxAge` (keeping the old
+ * set if the refresh fails), each fetch bounded by a timeout and a size limit.
+ */
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as jose from "jose"
+import { AuthConfigError, type InvalidTokenError, JwksFetchError } from "../AuthError.js"
+import * as Http from "./http.js"
+import { invalid, reasonOf } from "./jose.js"
+
+export interface KeySet {
+  readonly resolve: (
+    header: jose.ProtectedHeaderParameters
+  ) => Effect.Effect<jose.CryptoKey, InvalidTokenError | JwksFetchError>
+}
+
+export interface RemoteOptions {
+  readonly timeout?: Duration.DurationInput | undefined
+  readonly cooldown?: Duration.DurationInput | undefined
+  readonly maxAge?: Duration.DurationInput | undefined
+  readonly maxSize?: number | undefined
+  readonly headers?: Readonly<Record<string, string>> | undefined
+  readonly fetch?: Http.Fetch | undefined
+}
+
+interface Loaded {
+  readonly get: jose.LocalJWKSet
+  readonly count: number
+  readonly fetchedAt: number
+}
+
+/** A key set with private or symmetric members (`d`, `k`) is refused whole: it was published by mistake. */
+const load = (jwks: unknown): Loaded | undefined => {
+  try {
+    const keys = (jwks as { keys?: unknown }).keys
+    if (!Array.isArray(keys) || keys.some((k) => typeof k !== "object" || k === null || "d" in k || "k" in k)) {
+      return undefined
+    }
+    const get = jose.createLocalJWKSet(jwks as jose.JSONWebKeySet)
+    return { get, count: (jwks as jose.JSONWebKeySet).keys.length, fetchedAt: 0 }
+  } catch {
+    return undefined
+  }
+}
+
+const resolveIn = (
+  loaded: Loaded,
+  header: jose.ProtectedHeaderParameters
+): Effect.Effect<jose.CryptoKey, InvalidTokenError> => {
+  if (header.kid === undefined && loaded.count > 1) return Effect.fail(invalid("key id required"))
+  if (header.kid !== undefined && typeof header.kid !== "string") return Effect.fail(invalid("malformed"))
+  return Effect.tryPromise({
+    try: () => loaded.get(header),
+    catch: (e) => invalid(reasonOf(e))
+  })
+}
+
+export const local = (jwks: jose.JSONWebKeySet): Effect.Effect<KeySet, AuthConfigError> =>
+  Effect.suspend(() => {
+    const loaded = load(jwks)
+    if (loaded === undefined || loaded.count === 0) {
+      return Effect.fail(new AuthConfigError({ field: "jwks", reason: "not a public JSON Web Key Set with at least one key" }))
+    }
+    return Effect.succeed({ resolve: (header) => resolveIn(loaded, header) })
+  })
+
+export const remote = (uri: string, options: RemoteOptions = {}): Effect.Effect<KeySet> =>
+  Effect.gen(function*() {
+    const timeout = options.timeout ?? Duration.seconds(5)
+    const cooldown = Duration.toMillis(Duration.decode(options.cooldown ?? Duration.seconds(30)))
+    const maxAge = Duration.toMillis(Duration.decode(options.maxAge ?? Duration.minutes(10)))
+    const maxSize = options.maxSize ?? 1024 * 1024
+    const semaphore = yield* Effect.makeSemaphore(1)
+
+    let current: Loaded | undefined
+    let attempts = 0
+    let lastAttemptAt = -Infinity
+    let lastError: JwksFetchError | undefined
+
+    const fetchOnce: Effect.Effect<Loaded, JwksFetchError> = Http.request({
+      url: uri,
+      method: "GET",
+      headers: { accept: "application/json, application/jwk-set+json", ...options.headers },
+      timeout,
+      maxBytes: maxSize,
+      fetch: options.fetch
+    }).pipe(
+      Effect.mapError((f) => new JwksFetchError({ reason: f._tag })),
+      Effect.flatMap((res) => {
+        if (res.status !== 200) return Effect.fail(new JwksFetchError({ reason: "http status", status: res.status }))
+        const loaded = load(Http.parseJson(res.body))
+        return loaded === undefined
+          ? Effect.fail(new JwksFetchError({ reason: "invalid key set" }))
+          : Effect.map(Clock.currentTimeMillis, (now) => ({ ...loaded, fetchedAt: now }))
+      })
+    )
+
+    // Single flight: whoever waited on the permit while another fiber fetched reuses that result.
+    const refresh = (seen: number): Effect.Effect<Loaded, JwksFetchError> =>
+      semaphore.withPermits(1)(
+        Effect.suspend(() => {
+          if (attempts !== seen) {
+            if (lastError === undefined && current !== undefined) return Effect.succeed(current)
+            return Effect.fail(lastError ?? new JwksFetchError({ reason: "network" }))
+          }
+          return fetchOnce.pipe(
+            Effect.tap((loaded) =>
+              Effect.sync(() => {
+                current = loaded
+                lastError = undefined
+              })
+            ),
+            Effect.tapError((e) =>
+              Effect.sync(() => {
+                lastError = e
+              })
+            ),
+            Effect.ensuring(
+              Effect.flatMap(Clock.currentTimeMillis, (now) =>
+                Effect.sync(() => {
+                  attempts++
+                  lastAttemptAt = now
+                }))
+            )
+          )
+        })
+      )
+
+    const resolve = (header: jose.ProtectedHeaderParameters) =>
+      Effect.gen(function*() {
+        const seen = attempts
+        const now = yield* Clock.currentTimeMillis
+        let loaded = current
+        if (loaded === undefined) {
+          loaded = yield* refresh(seen)
+        } else if (now - loaded.fetchedAt >= maxAge) {
+          const stale = loaded
+          loaded = yield* refresh(seen).pipe(
+            Effect.catchAll((e) =>
+              Effect.as(Effect.logWarning(`JWKS refresh failed (${e.reason}); using the previous key set`), stale)
+            )
+          )
+        }
+        const first = yield* Effect.either(resolveIn(loaded, header))
+        if (first._tag === "Right") return first.right
+        if (first.left.reason !== "unknown key id") return yield* first.left
+        const at = yield* Clock.currentTimeMillis
+        if (at - lastAttemptAt < cooldown) return yield* first.left
+        const refreshed = yield* refresh(seen)
+        return yield* resolveIn(refreshed, header)
+      })
+
+    return { resolve }
+  })

@@ -1,0 +1,99 @@
+import { assert, describe, it } from "@effect/vitest"
+import { DateTime, Effect, Redacted, TestClock } from "effect"
+import { inspect } from "node:util"
+import { AccessToken, AuthError } from "../src/index.js"
+import { NOW } from "./helpers.js"
+
+const token = (fields: Partial<Parameters<typeof AccessToken.make>[0]> = {}) =>
+  AccessToken.make({
+    token: Redacted.make("tok-secret-1"),
+    clientId: "client-1",
+    subject: "user-1",
+    scopes: ["read", "write"],
+    expiresAt: DateTime.unsafeMake((NOW + 3600) * 1000),
+    claims: { sub: "user-1", email: "u@example.com" },
+    ...fields
+  })
+
+describe("AccessToken — FastMCP seed 002", () => {
+  it("keep: has_scope", () => {
+    const t = token()
+    assert.isTrue(AccessToken.hasScope(t, "read"))
+    assert.isFalse(AccessToken.hasScope(t, "admin"))
+    assert.isTrue(AccessToken.hasScope("write")(t))
+  })
+
+  it("keep: validate_scopes lists the missing scopes in required order", () => {
+    assert.deepStrictEqual(AccessToken.missingScopes(token(), ["admin", "read", "delete", "admin"]), ["admin", "delete"])
+    assert.isTrue(AccessToken.hasScopes(token(), ["read", "write"]))
+    assert.isFalse(AccessToken.hasScopes(token(), ["read", "admin"]))
+  })
+
+  it.effect("requireScopes fails with InsufficientScopeError naming the missing scopes", () =>
+    Effect.gen(function*() {
+      yield* AccessToken.requireScopes(token(), ["read"])
+      const error = yield* Effect.flip(AccessToken.requireScopes(token(), ["read", "admin"]))
+      assert.strictEqual(error._tag, "InsufficientScopeError")
+      assert.deepStrictEqual(error.missing, ["admin"])
+      assert.deepStrictEqual(error.required, ["read", "admin"])
+      assert.strictEqual(error.message, "Insufficient scope: missing admin")
+      assert.isTrue(AuthError.isAuthError(error))
+    }))
+
+  it.effect("keep: is_expired uses the clock (TestClock); no expiry never expires; margin is optional", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(NOW * 1000)
+      assert.isFalse(yield* AccessToken.isExpired(token()))
+      assert.isTrue(yield* AccessToken.isExpired(token(), { margin: "2 hours" }))
+      assert.isFalse(yield* AccessToken.isExpired(token({ expiresAt: undefined })))
+      yield* TestClock.adjust("1 hour")
+      assert.isTrue(yield* AccessToken.isExpired(token()))
+    }))
+
+  it("toAuthInfo gives the MCP SDK shape: plain token, seconds, extra { sub, claims }", () => {
+    const info = AccessToken.toAuthInfo(token({ expiresAt: DateTime.unsafeMake((NOW + 3600) * 1000 + 999) }))
+    assert.deepStrictEqual(info, {
+      token: "tok-secret-1",
+      clientId: "client-1",
+      scopes: ["read", "write"],
+      expiresAt: NOW + 3600,
+      extra: { sub: "user-1", claims: { sub: "user-1", email: "u@example.com" } }
+    })
+    assert.notProperty(AccessToken.toAuthInfo(token({ expiresAt: undefined })), "expiresAt")
+    const resource = new URL("https://mcp.example.com/mcp")
+    assert.strictEqual(AccessToken.toAuthInfo(token(), { resource }).resource, resource)
+  })
+
+  it("fromAuthInfo inverts toAuthInfo", () => {
+    const t = token()
+    const back = AccessToken.fromAuthInfo(AccessToken.toAuthInfo(t))
+    assert.strictEqual(Redacted.value(back.token), "tok-secret-1")
+    assert.strictEqual(back.subject, "user-1")
+    assert.deepStrictEqual(back.claims, t.claims)
+    assert.strictEqual(DateTime.toEpochMillis(back.expiresAt!), DateTime.toEpochMillis(t.expiresAt!))
+    const bare = AccessToken.fromAuthInfo({ token: "x", clientId: "c", scopes: [] })
+    assert.deepStrictEqual(bare.claims, {})
+    assert.isUndefined(bare.subject)
+  })
+
+  it("the token is Redacted everywhere it could be printed", () => {
+    const t = token()
+    for (const shown of [inspect(t, { depth: 10 }), JSON.stringify(t), String(t), `${t.token}`]) {
+      assert.notInclude(shown, "tok-secret-1")
+    }
+  })
+
+  it("fromClaims: clientId from client_id, azp, cid, sub, else unknown; scopes from scope or scp", () => {
+    const t = (claims: Record<string, unknown>) => AccessToken.fromClaims(Redacted.make("x"), claims)
+    assert.strictEqual(t({ client_id: "a", azp: "b", sub: "s" }).clientId, "a")
+    assert.strictEqual(t({ azp: "b", sub: "s" }).clientId, "b")
+    assert.strictEqual(t({ cid: "c", sub: "s" }).clientId, "c")
+    assert.strictEqual(t({ sub: "s" }).clientId, "s")
+    assert.strictEqual(t({}).clientId, "unknown")
+    assert.deepStrictEqual(t({ scope: "a  b" }).scopes, ["a", "b"])
+    assert.deepStrictEqual(t({ scp: ["a", 1, "b"] }).scopes, ["a", "b"])
+    assert.deepStrictEqual(t({ scope: 42 }).scopes, [])
+    assert.strictEqual(DateTime.toEpochMillis(t({ exp: NOW }).expiresAt!), NOW * 1000)
+    assert.isUndefined(t({ exp: "soon" }).expiresAt)
+  })
+})

@@ -1,0 +1,138 @@
+/**
+ * Remote JWKS: cached, fetched single-flight, refetched on an unknown kid at most once per
+ * cooldown (rotation), refreshed after maxAge, bounded by a timeout and a size limit. A real HTTP
+ * server on a loopback port serves the key set and counts requests.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Redacted, TestClock } from "effect"
+import { JwtVerifier, type TokenVerifier } from "../src/index.js"
+import { assertInvalid, jwksServer, keyPair, NOW, refusal, serveHttp, sign } from "./helpers.js"
+
+const AUD = "https://mcp.example.com/mcp"
+const k1 = await keyPair("RS256", "k1")
+const k2 = await keyPair("ES256", "k2")
+const k3 = await keyPair("RS256", "k3")
+
+const tokenFor = (key: typeof k1, kid: string | undefined, alg = "RS256") =>
+  Effect.promise(() => sign({ sub: kid ?? "none" }, key.privateKey, { alg, kid, aud: AUD }))
+
+const remote = (url: string, jwksOptions: JwtVerifier.JwksOptions = {}) =>
+  JwtVerifier.make({ jwksUri: url, audience: AUD, jwksOptions })
+
+const verify = (v: TokenVerifier.Verifier, token: string) => v.verify(Redacted.make(token))
+
+describe("JwtVerifier — remote JWKS", () => {
+  it.scoped("tokens verify through the JWKS; the key set is fetched once and cached", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(NOW * 1000)
+      const server = yield* jwksServer({ keys: [k1.publicJwk, k2.publicJwk] })
+      const v = yield* remote(server.url)
+      assert.strictEqual((yield* verify(v, yield* tokenFor(k1, "k1"))).subject, "k1")
+      assert.strictEqual((yield* verify(v, yield* tokenFor(k2, "k2", "ES256"))).subject, "k2")
+      assert.strictEqual((yield* verify(v, yield* tokenFor(k1, "k1"))).subject, "k1")
+      assert.strictEqual(server.state.hits, 1)
+    }))
+
+  it.scoped("single flight: 20 concurrent verifications on a cold cache fetch once", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(NOW * 1000)
+      const server = yield* jwksServer({ keys: [k1.publicJwk] }, { delayMs: 100 })
+      const v = yield* remote(server.url)
+      const token = yield* tokenFor(k1, "k1")
+      const results = yield* Effect.all(Array.from({ length: 20 }, () => verify(v, token)), { concurrency: "unbounded" })
+      assert.strictEqual(results.length, 20)
+      assert.strictEqual(server.state.hits, 1)
+    }))
+
+  it.scoped("single flight holds for failures too: 10 concurrent cold verifications against a 500 fetch once", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(NOW * 1000)
+      const server = yield* jwksServer({ keys: [k1.publicJwk] }, { delayMs: 50, status: 500 })
+      const v = yield* remote(server.url)
+      const token = yield* tokenFor(k1, "k1")
+      const errors = yield* Effect.all(Array.from({ length: 10 }, () => refusal(verify(v, token))), { concurrency: "unbounded" })
+      for (const e of errors) {
+        assert.strictEqual(e._tag, "JwksFetchError")
+        if (e._tag === "JwksFetchError") {
+          assert.strictEqual(e.reason, "http status")
+          assert.strictEqual(e.status, 500)
+        }
+      }
+      assert.strictEqual(server.state.hits, 1)
+    }))
+
+  it.scoped("rotation: an unknown kid triggers a refetch, at most once per cooldown", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(NOW * 1000)
+      const server = yield* jwksServer({ keys: [k1.publicJwk] })
+      const v = yield* remote(server.url, { cooldown: "30 seconds" })
+      yield* verify(v, yield* tokenFor(k1, "k1"))
+      assert.strictEqual(server.state.hits, 1)
+
+      // the issuer rotates to k3; right after a fetch the cooldown holds
+      server.state.jwks = { keys: [k3.publicJwk] }
+      const rotated = yield* tokenFor(k3, "k3")
+      assertInvalid(yield* refusal(verify(v, rotated)), "unknown key id")
+      assert.strictEqual(server.state.hits, 1)
+
+      // after the cooldown, the unknown kid refetches and the new key verifies
+      yield* TestClock.adjust("31 seconds")
+      assert.strictEqual((yield* verify(v, rotated)).subject, "k3")
+      assert.strictEqual(server.state.hits, 2)
+
+      // the retired key is gone; random kids cannot make it fetch again within the cooldown
+      assertInvalid(yield* refusal(verify(v, yield* tokenFor(k1, "k1"))), "unknown key id")
+      assertInvalid(yield* refusal(verify(v, yield* tokenFor(k1, "random-kid"))), "unknown key id")
+      assert.strictEqual(server.state.hits, 2)
+    }))
+
+  it.scoped("fix: a kid-less token is refused when the remote set holds several keys", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(NOW * 1000)
+      const server = yield* jwksServer({ keys: [k1.publicJwk, k3.publicJwk] })
+      const v = yield* remote(server.url)
+      assertInvalid(yield* refusal(verify(v, yield* tokenFor(k1, undefined))), "key id required")
+    }))
+
+  it.scoped("after maxAge the set is refetched; if that fails, the previous set is kept", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(NOW * 1000)
+      const server = yield* jwksServer({ keys: [k1.publicJwk] })
+      const v = yield* remote(server.url, { maxAge: "10 minutes" })
+      const token = yield* tokenFor(k1, "k1")
+      yield* verify(v, token)
+      yield* TestClock.adjust("11 minutes")
+      server.state.status = 503
+      // the token's exp is NOW + 1 h: still valid
+      assert.strictEqual((yield* verify(v, token)).subject, "k1")
+      assert.strictEqual(server.state.hits, 2)
+    }))
+
+  it.scoped("an unusable JWKS is a JwksFetchError: not a key set, too large", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(NOW * 1000)
+      const token = yield* tokenFor(k1, "k1")
+      const notJson = yield* serveHttp((_req, res) => res.end("<html>"))
+      const e1 = yield* refusal(verify(yield* remote(notJson.url), token))
+      assert.strictEqual(e1._tag === "JwksFetchError" && e1.reason, "invalid key set")
+      const huge = yield* serveHttp((_req, res) => res.end(JSON.stringify({ keys: [k1.publicJwk], pad: "x".repeat(200_000) })))
+      const e2 = yield* refusal(verify(yield* remote(huge.url, { maxSize: 100_000 }), token))
+      assert.strictEqual(e2._tag === "JwksFetchError" && e2.reason, "too large")
+      const redirect = yield* serveHttp((_req, res) => {
+        res.writeHead(302, { location: "http://example.com/jwks" })
+        res.end()
+      })
+      const e3 = yield* refusal(verify(yield* remote(redirect.url), token))
+      assert.strictEqual(e3._tag === "JwksFetchError" && e3.status, 302)
+    }))
+
+  it.scoped("a JWKS that publishes a private or symmetric key is refused whole", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(NOW * 1000)
+      const server = yield* jwksServer({ keys: [k1.privateJwk] })
+      const error = yield* refusal(verify(yield* remote(server.url), yield* tokenFor(k1, "k1")))
+      assert.strictEqual(error._tag === "JwksFetchError" && error.reason, "invalid key set")
+      const local = yield* Effect.flip(JwtVerifier.make({ jwks: { keys: [k1.publicJwk, { kty: "oct", k: "c2VjcmV0" }] }, audience: AUD }))
+      assert.strictEqual(local.field, "jwks")
+    }))
+})
