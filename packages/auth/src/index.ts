@@ -41,3 +41,8 @@ export * as StaticTokenVerifier from "./StaticTokenVerifier.js"
  * @since 0.1.0
  */
 export * as TokenVerifier from "./TokenVerifier.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as McpAuth from "./McpAuth.js"

@@ -21,6 +21,7 @@ import {
   type ToolAnnotations
 } from "@modelcontextprotocol/sdk/types.js"
 import * as Cause from "effect/Cause"
+import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
@@ -29,6 +30,7 @@ import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Runtime from "effect/Runtime"
+import * as CallContext from "./internal/callContext.js"
 import * as Pipeline from "./internal/pipeline.js"
 import * as Scrubber from "./Scrubber.js"
 import * as ToolContext from "./ToolContext.js"
@@ -56,7 +58,7 @@ export type Declaration = CredentialKind | Readonly<Record<string, CredentialKin
  * @since 0.1.0
  * @category models
  */
-export interface Options<R> {
+export interface Options<R, X = never> {
   /**
    * The application's layer (backends, HTTP clients, …). The integration builds a
    * `ManagedRuntime` from it and disposes it when the server closes. Give either `layer` or
@@ -68,6 +70,11 @@ export interface Options<R> {
   /** Declarations for tools registered directly with `server.registerTool`. */
   readonly tools?: Readonly<Record<string, Declaration>> | undefined
   /**
+   * OAuth scopes each tool requires of the caller's access token (`extra.authInfo.scopes`), for
+   * tools registered directly with `server.registerTool`; `registerTool` takes `scopes` itself.
+   */
+  readonly toolScopes?: Readonly<Record<string, ReadonlyArray<string>>> | undefined
+  /**
    * `"result"` (default): failures are `isError` tool results the model can read.
    * `"jsonrpc"`: they are JSON-RPC errors (credential failures -32001, tool failures -32002,
    * unexpected ones -32603).
@@ -78,6 +85,12 @@ export interface Options<R> {
    * Default `["X-MCP-Cred-"]`; add the prefixes of named header backends.
    */
   readonly credentialHeaderPrefixes?: ReadonlyArray<string> | undefined
+  /**
+   * More services for every Effect tool, built from the call's request context — e.g.
+   * `McpAuth.toolServices` from `@mcp-credentials/auth` provides `CurrentUser` and
+   * `CurrentAccessToken`.
+   */
+  readonly context?: ((tool: ToolContext.ToolContextShape) => Context.Context<X>) | undefined
 }
 
 /**
@@ -124,6 +137,12 @@ export interface ToolConfig<InputArgs, OutputArgs> {
   readonly annotations?: ToolAnnotations
   readonly _meta?: Record<string, unknown>
   readonly credentials?: Declaration
+  /**
+   * Scopes the caller's access token must hold. A call without them is refused before any
+   * credential is resolved: an `isError` result naming the missing scopes, or (with
+   * `McpHttpServer`'s `insufficientScope` option) HTTP 403 so the client can step up.
+   */
+  readonly scopes?: ReadonlyArray<string>
 }
 
 /**
@@ -132,10 +151,14 @@ export interface ToolConfig<InputArgs, OutputArgs> {
  * @since 0.1.0
  * @category models
  */
-export interface Installed<R> {
+export interface Installed<R, X = never> {
   readonly server: McpServer
   /** Declares the credentials of a tool registered elsewhere. */
   readonly declare: (toolName: string, declaration: Declaration | undefined) => void
+  /** Declares the scopes a tool requires of the caller's access token. */
+  readonly requireScopes: (toolName: string, scopes: ReadonlyArray<string>) => void
+  /** The scopes a tool requires (empty when none). */
+  readonly requiredScopes: (toolName: string) => ReadonlyArray<string>
   /**
    * Registers a tool like `server.registerTool`, with a `credentials` declaration and a handler
    * that may be an Effect.
@@ -146,7 +169,7 @@ export interface Installed<R> {
   >(
     name: string,
     config: ToolConfig<InputArgs, OutputArgs>,
-    handler: Handler<InputArgs, R>
+    handler: Handler<InputArgs, R | X>
   ) => RegisteredTool
   /** Runs an effect with the integration's runtime. */
   readonly runPromise: <A, E>(effect: Effect.Effect<A, E, R>, options?: { readonly signal?: AbortSignal }) => Promise<A>
@@ -165,9 +188,9 @@ const wrapped = Symbol.for("@mcp-credentials/server/wrapped")
  * @since 0.1.0
  * @category constructors
  */
-export const install = <R = never>(server: McpServer, options: Options<R> = {}): Installed<R> => {
+export const install = <R = never, X = never>(server: McpServer, options: Options<R, X> = {}): Installed<R, X> => {
   const existing = installed.get(server)
-  if (existing !== undefined) return existing as Installed<R>
+  if (existing !== undefined) return existing as Installed<R, X>
 
   const declarations = new Map<string, ReadonlyArray<CredentialMiddleware.Requirement>>()
   const declare = (toolName: string, declaration: Declaration | undefined) => {
@@ -176,6 +199,13 @@ export const install = <R = never>(server: McpServer, options: Options<R> = {}):
     else declarations.set(toolName, reqs)
   }
   for (const [name, d] of Object.entries(options.tools ?? {})) declare(name, d)
+  const scopes = new Map<string, ReadonlyArray<string>>()
+  const requireScopes = (toolName: string, required: ReadonlyArray<string>) => {
+    if (required.length === 0) scopes.delete(toolName)
+    else scopes.set(toolName, [...required])
+  }
+  const requiredScopes = (toolName: string) => scopes.get(toolName) ?? []
+  for (const [name, required] of Object.entries(options.toolScopes ?? {})) requireScopes(name, required)
 
   const errors: Pipeline.ErrorMode = options.errors ?? "result"
   const prefixes = options.credentialHeaderPrefixes ?? ["X-MCP-Cred-"]
@@ -195,7 +225,7 @@ export const install = <R = never>(server: McpServer, options: Options<R> = {}):
       const state: { failure?: Pipeline.JsonRpcFailure } = {}
       callStates.set(toolExtra, state)
       const invoke = Effect.flatMap(
-        CurrentCredential.callWithScope(() => handler(request, toolExtra)),
+        CurrentCredential.callWithScope(() => CallContext.run({ toolName, extra: toolExtra }, () => handler(request, toolExtra))),
         (promise) => Effect.tryPromise({ try: () => promise, catch: (e) => e })
       ).pipe(
         Effect.flatMap((result) => state.failure ? Effect.fail(state.failure) : Effect.succeed(result as Pipeline.ToolResult))
@@ -203,6 +233,8 @@ export const install = <R = never>(server: McpServer, options: Options<R> = {}):
       const program = Pipeline.runCall({
         toolName,
         requirements: declarations.get(toolName) ?? [],
+        requiredScopes: requiredScopes(toolName),
+        grantedScopes: extra.authInfo?.scopes,
         context: { headers: rawHeaders, user: userOf(extra) },
         extraSecrets: Pipeline.plainSecret(extra.authInfo?.token),
         errors
@@ -256,7 +288,11 @@ export const install = <R = never>(server: McpServer, options: Options<R> = {}):
     }
     const effect: Effect.Effect<unknown, unknown, any> = Effect.isEffect(output)
       ? (output as Effect.Effect<unknown, unknown, any>).pipe(
-        Effect.provideService(ToolContext.ToolContext, makeToolContext(toolName, extra)),
+        (e) => {
+          const toolContext = makeToolContext(toolName, extra)
+          const withTool = Effect.provideService(e, ToolContext.ToolContext, toolContext)
+          return options.context === undefined ? withTool : Effect.provide(withTool, options.context(toolContext))
+        },
         (e) => (scope === undefined ? e : CurrentCredential.inScope(e, scope))
       )
       : isPromiseLike(output)
@@ -270,18 +306,21 @@ export const install = <R = never>(server: McpServer, options: Options<R> = {}):
     return toResultOrFailure(Exit.isSuccess(described) ? described.value : { message: "Internal error", code: -32603 })
   }
 
-  const registerTool: Installed<R>["registerTool"] = (name, config, handler) => {
-    const { credentials, ...sdkConfig } = config
+  const registerTool: Installed<R, X>["registerTool"] = (name, config, handler) => {
+    const { credentials, scopes: required, ...sdkConfig } = config
     declare(name, credentials)
+    requireScopes(name, required ?? [])
     const callback = sdkConfig.inputSchema === undefined
       ? (extra: Extra) => runHandler(name, handler as any, [extra], extra)
       : (args: unknown, extra: Extra) => runHandler(name, handler as any, [args, extra], extra)
     return (server.registerTool as any)(name, sdkConfig, callback)
   }
 
-  const result: Installed<R> = {
+  const result: Installed<R, X> = {
     server,
     declare,
+    requireScopes,
+    requiredScopes,
     registerTool,
     runPromise: (effect, opts) =>
       run(effect, opts?.signal).then((exit) => (Exit.isSuccess(exit) ? exit.value : Promise.reject(Cause.squash(exit.cause)))),
@@ -290,6 +329,14 @@ export const install = <R = never>(server: McpServer, options: Options<R> = {}):
   installed.set(server, result)
   return result
 }
+
+/**
+ * The installation on `server`, if any (used by `McpHttpServer` to check per-tool scopes).
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const installationOf = (server: McpServer): Installed<any> | undefined => installed.get(server)
 
 /**
  * Sends Effect's log lines to stderr (logfmt). A stdio server must provide it: the default logger
@@ -399,6 +446,18 @@ const makeRunner = <R>(options: Options<R>): { readonly run: Run<R>; readonly di
       await runtime.dispose()
     }
   }
+}
+
+/**
+ * The request context of the current tool call for plain (non-Effect) code, or `undefined`
+ * outside a tool call of a server with the integration installed.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const currentToolContext = (): ToolContext.ToolContextShape | undefined => {
+  const call = CallContext.current()
+  return call === undefined ? undefined : makeToolContext(call.toolName, call.extra as Extra)
 }
 
 const makeToolContext = (toolName: string, extra: Extra): ToolContext.ToolContextShape => {

@@ -18,11 +18,13 @@ import { isInitializeRequest } from "@modelcontextprotocol/sdk/types.js"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
-import type * as Runtime from "effect/Runtime"
+import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import { randomUUID } from "node:crypto"
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
 import { Readable } from "node:stream"
+import { missingScopes } from "./internal/pipeline.js"
+import { installationOf } from "./McpCredentials.js"
 
 /**
  * @since 0.1.0
@@ -46,7 +48,31 @@ export interface Options<R> {
   readonly allowedHosts?: ReadonlyArray<string> | "any" | undefined
   /** Answer with JSON instead of an SSE stream. Always on in stateless mode. */
   readonly enableJsonResponse?: boolean | undefined
+  /**
+   * Authenticates each request before MCP sees it: the caller's `AuthInfo` (it reaches tools as
+   * `extra.authInfo`), `undefined` for an anonymous request, or a `Response` to send instead
+   * (401, 403). `@mcp-credentials/auth` provides one (`McpAuth.authenticate`).
+   */
+  readonly authenticate?: ((request: Request) => Effect.Effect<Authentication, never, R>) | undefined
+  /**
+   * When set, a `tools/call` whose tool requires scopes (`registerTool(…, { scopes })`) that the
+   * caller's token lacks is answered with this response (HTTP 403 with
+   * `WWW-Authenticate: Bearer error="insufficient_scope"`, so the client can step up) instead of
+   * an `isError` result. `@mcp-credentials/auth` provides one (`McpAuth.insufficientScope`).
+   */
+  readonly insufficientScope?: ((missing: ReadonlyArray<string>, request: Request) => Response) | undefined
+  /** More routes served beside the MCP endpoint (well-known documents, health checks). */
+  readonly routes?: HttpRouter.HttpRouter<never, R> | undefined
 }
+
+/**
+ * What an authenticator decides: the caller's `AuthInfo`, anonymous (`undefined`), or a response
+ * to send instead.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Authentication = AuthInfo | Response | undefined
 
 /**
  * A web-standard handler: a `Request` in, a `Response` out. `authInfo` (from your auth
@@ -85,6 +111,7 @@ export const makeWebHandler = <R>(
 ): Effect.Effect<WebHandler, never, R | Scope.Scope> =>
   Effect.gen(function*() {
     const runtime = yield* Effect.runtime<R>()
+    const runAuth = options.authenticate === undefined ? undefined : Runtime.runPromise(runtime)
     const sessions = new Map<string, { transport: WebStandardStreamableHTTPServerTransport; server: McpServer }>()
     yield* Effect.addFinalizer(() =>
       Effect.promise(async () => {
@@ -106,36 +133,62 @@ export const makeWebHandler = <R>(
       return undefined
     }
 
-    const stateless: WebHandler = async (request, opts) => {
-      const server = await options.server(runtime)
-      const transport = new WebStandardStreamableHTTPServerTransport({ enableJsonResponse: true })
-      await server.connect(transport)
-      try {
-        return await transport.handleRequest(request, opts?.authInfo ? { authInfo: opts.authInfo } : undefined)
-      } finally {
-        void server.close().catch(() => undefined)
+    /** Refuses a tools/call whose tool requires scopes the token lacks, when asked to. */
+    const checkScopes = (server: McpServer, body: unknown, request: Request, authInfo: AuthInfo | undefined) => {
+      if (options.insufficientScope === undefined) return undefined
+      const installation = installationOf(server)
+      if (installation === undefined) return undefined
+      for (const message of Array.isArray(body) ? body : [body]) {
+        if (message?.method !== "tools/call") continue
+        const missing = missingScopes(installation.requiredScopes(String(message.params?.name ?? "")), authInfo?.scopes)
+        if (missing.length > 0) return options.insufficientScope(missing, request)
       }
+      return undefined
     }
 
-    const stateful: WebHandler = async (request, opts) => {
-      const handleOptions = opts?.authInfo ? { authInfo: opts.authInfo } : {}
-      const sessionId = request.headers.get("mcp-session-id")
-      if (sessionId !== null) {
-        const session = sessions.get(sessionId)
-        if (session === undefined) return jsonRpcError(404, "Session not found")
-        return session.transport.handleRequest(request, handleOptions)
-      }
-      if (request.method !== "POST") return jsonRpcError(400, "Bad Request: no session id")
-      let body: unknown
+    const parseBody = async (request: Request): Promise<{ readonly body: unknown } | Response> => {
       try {
-        body = await request.json()
+        return { body: await request.json() }
       } catch {
         return new Response(JSON.stringify({ jsonrpc: "2.0", error: { code: -32700, message: "Parse error" }, id: null }), {
           status: 400,
           headers: { "content-type": "application/json" }
         })
       }
-      const messages = Array.isArray(body) ? body : [body]
+    }
+
+    const stateless = async (request: Request, authInfo: AuthInfo | undefined): Promise<Response> => {
+      const parsed = request.method === "POST" ? await parseBody(request) : undefined
+      if (parsed instanceof Response) return parsed
+      const server = await options.server(runtime)
+      const refused = parsed === undefined ? undefined : checkScopes(server, parsed.body, request, authInfo)
+      if (refused !== undefined) return refused
+      const transport = new WebStandardStreamableHTTPServerTransport({ enableJsonResponse: true })
+      await server.connect(transport)
+      try {
+        return await transport.handleRequest(request, {
+          ...(authInfo !== undefined ? { authInfo } : {}),
+          ...(parsed !== undefined ? { parsedBody: parsed.body } : {})
+        })
+      } finally {
+        void server.close().catch(() => undefined)
+      }
+    }
+
+    const stateful = async (request: Request, authInfo: AuthInfo | undefined): Promise<Response> => {
+      const authOptions = authInfo !== undefined ? { authInfo } : {}
+      const sessionId = request.headers.get("mcp-session-id")
+      const parsed = request.method === "POST" ? await parseBody(request) : undefined
+      if (parsed instanceof Response) return parsed
+      if (sessionId !== null) {
+        const session = sessions.get(sessionId)
+        if (session === undefined) return jsonRpcError(404, "Session not found")
+        const refused = parsed === undefined ? undefined : checkScopes(session.server, parsed.body, request, authInfo)
+        if (refused !== undefined) return refused
+        return session.transport.handleRequest(request, { ...authOptions, ...(parsed !== undefined ? { parsedBody: parsed.body } : {}) })
+      }
+      if (parsed === undefined) return jsonRpcError(400, "Bad Request: no session id")
+      const messages = Array.isArray(parsed.body) ? parsed.body : [parsed.body]
       if (!messages.some(isInitializeRequest)) return jsonRpcError(400, "Bad Request: no session id")
       const server = await options.server(runtime)
       const transport: WebStandardStreamableHTTPServerTransport = new WebStandardStreamableHTTPServerTransport({
@@ -153,13 +206,20 @@ export const makeWebHandler = <R>(
         void server.close().catch(() => undefined)
       }
       await server.connect(transport)
-      return transport.handleRequest(request, { ...handleOptions, parsedBody: body })
+      return transport.handleRequest(request, { ...authOptions, parsedBody: parsed.body })
     }
 
     const handle = options.stateless ? stateless : stateful
-    return (request, opts) => {
+    return async (request, opts) => {
       const refused = checkHost(request)
-      return refused !== undefined ? Promise.resolve(refused) : handle(request, opts)
+      if (refused !== undefined) return refused
+      let authInfo = opts?.authInfo
+      if (runAuth !== undefined && options.authenticate !== undefined) {
+        const outcome = await runAuth(options.authenticate(request))
+        if (outcome instanceof Response) return outcome
+        if (outcome !== undefined) authInfo = outcome
+      }
+      return handle(request, authInfo)
     }
   })
 
@@ -170,8 +230,12 @@ export const makeWebHandler = <R>(
  * @category constructors
  */
 export const router = <R>(options: Options<R>) =>
-  Effect.map(makeWebHandler(options), (handler) =>
-    HttpRouter.empty.pipe(HttpRouter.all((options.path ?? "/mcp") as HttpRouter.PathInput, HttpApp.fromWebHandler((req) => handler(req)))))
+  Effect.map(makeWebHandler(options), (handler) => {
+    const mcp = HttpRouter.empty.pipe(
+      HttpRouter.all((options.path ?? "/mcp") as HttpRouter.PathInput, HttpApp.fromWebHandler((req) => handler(req)))
+    )
+    return options.routes === undefined ? mcp : HttpRouter.concat(mcp, options.routes)
+  })
 
 /**
  * Serves the MCP endpoint on the `HttpServer` in context.

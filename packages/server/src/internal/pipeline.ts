@@ -30,6 +30,7 @@ export class JsonRpcFailure {
 /** JSON-RPC codes used in "jsonrpc" error mode. */
 export const codes = {
   credential: -32001, // server error range: the tool's credentials could not be resolved
+  scope: -32003, // the caller's token lacks a scope the tool requires
   tool: -32002, // the tool reported a failure
   internal: -32603
 } as const
@@ -81,7 +82,19 @@ export interface CallInput {
   /** Other secrets of the request to scrub (the inbound bearer token). */
   readonly extraSecrets: ReadonlyArray<string>
   readonly errors: ErrorMode
+  /** Scopes the tool requires of the caller's token, and the scopes the token holds. */
+  readonly requiredScopes?: ReadonlyArray<string> | undefined
+  readonly grantedScopes?: ReadonlyArray<string> | undefined
 }
+
+/** The required scopes the caller lacks. */
+export const missingScopes = (required: ReadonlyArray<string>, granted: ReadonlyArray<string> | undefined) =>
+  required.filter((s) => !(granted ?? []).includes(s))
+
+/** The message of a refusal for missing scopes (names the scopes, which are not secret). */
+export const insufficientScopeMessage = (toolName: string, missing: ReadonlyArray<string>) =>
+  `Tool ${toolName} requires the scope(s) ${missing.join(", ")}, which the access token does not grant. ` +
+  `Authorize again with these scopes.`
 
 const scrubberFor = (credentials: CurrentCredential.Credentials, extra: ReadonlyArray<string>) => {
   const secrets: Array<string> = [...extra]
@@ -123,6 +136,13 @@ export const runCall = (
       )
     })
 
+  const missing = missingScopes(input.requiredScopes ?? [], input.grantedScopes)
+  if (missing.length > 0) {
+    const message = insufficientScopeMessage(input.toolName, missing)
+    return input.errors === "jsonrpc"
+      ? Effect.fail(new JsonRpcFailure(codes.scope, message, { error: "insufficient_scope", missing }))
+      : Effect.succeed(errorResult(message))
+  }
   const base = Scrubber.make(input.extraSecrets)
   if (input.requirements.length === 0) return scrubbed(base)
 

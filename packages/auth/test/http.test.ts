@@ -1,0 +1,260 @@
+/**
+ * The auth integration over real HTTP: McpHttpServer + McpAuth.authenticate + well-known routes,
+ * driven by raw requests and a real MCP client (seed §2.7 middleware cases, RFC 6750/9728).
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import * as HttpServer from "@effect/platform/HttpServer"
+import { McpCredentials, McpHttpServer } from "@mcp-credentials/server"
+import { Client } from "@modelcontextprotocol/sdk/client/index.js"
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
+import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js"
+import { Effect, Either, Exit, Layer, Redacted, Scope } from "effect"
+import * as jose from "jose"
+import { createServer } from "node:http"
+import { AccessToken, AuthUser, JwtVerifier, McpAuth, TokenVerifier } from "../src/index.js"
+
+const SECRET = "an-hmac-secret-of-at-least-32-bytes!!"
+const AUD = "http://127.0.0.1/mcp"
+const ISS = "https://issuer.example"
+
+const mint = (claims: Record<string, unknown>, opts: { exp?: string | number; aud?: string; iss?: string; key?: string } = {}) =>
+  new jose.SignJWT(claims)
+    .setProtectedHeader({ alg: "HS256" })
+    .setIssuedAt()
+    .setIssuer(opts.iss ?? ISS)
+    .setAudience(opts.aud ?? AUD)
+    .setExpirationTime(opts.exp ?? "5m")
+    .sign(new TextEncoder().encode(opts.key ?? SECRET))
+
+const build = (runtime: any) => {
+  const server = new McpServer({ name: "auth-e2e", version: "1" })
+  const creds = McpCredentials.install(server, { runtime, context: McpAuth.toolServices })
+  creds.registerTool("me", { description: "echoes the caller's claims" }, () =>
+    Effect.gen(function*() {
+      const user = yield* AuthUser.CurrentUser
+      const token = yield* AccessToken.CurrentAccessToken
+      return { claims: user.claims, scopes: token.scopes, sub: token.subject ?? null }
+    }))
+  creds.registerTool("me_plain", { description: "plain-async getUser" }, async () => {
+    await new Promise((r) => setTimeout(r, 1))
+    const user = McpAuth.getUser()
+    return { email: String(user.email), hasToken: McpAuth.getAccessToken() !== undefined }
+  })
+  creds.registerTool("admin", { description: "needs the admin scope", scopes: ["admin"] }, () => "admin ok")
+  return server
+}
+
+const start = async (options: Partial<McpHttpServer.Options<TokenVerifier.TokenVerifier>>) => {
+  const scope = Effect.runSync(Scope.make())
+  const verifier = JwtVerifier.layer({ secret: Redacted.make(SECRET), audience: AUD, issuer: ISS })
+  const live = McpHttpServer.serve<TokenVerifier.TokenVerifier>({ server: build, allowedHosts: "any", ...options }).pipe(
+    Layer.provideMerge(NodeHttpServer.layer(McpHttpServer.createClosingServer, { port: 0, host: "127.0.0.1" })),
+    Layer.provide(verifier)
+  )
+  const ctx = await Effect.runPromise(Layer.buildWithScope(live, scope) as Effect.Effect<any, any>)
+  const address = (await Effect.runPromise(Effect.provide(HttpServer.HttpServer, ctx))).address
+  const base = `http://127.0.0.1:${(address as { port: number }).port}`
+  return { base, url: new URL(`${base}/mcp`), close: () => Effect.runPromise(Scope.close(scope, Exit.void)) }
+}
+
+const initialize = (url: string | URL, headers: Record<string, string> = {}, method = "POST") =>
+  fetch(url, {
+    method,
+    headers: { "content-type": "application/json", accept: "application/json, text/event-stream", ...headers },
+    ...(method === "POST"
+      ? {
+        body: JSON.stringify({
+          jsonrpc: "2.0",
+          id: 1,
+          method: "initialize",
+          params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "raw", version: "1" } }
+        })
+      }
+      : {})
+  })
+
+const connect = async (url: URL, token: string) => {
+  const client = new Client({ name: "c", version: "1" })
+  await client.connect(new StreamableHTTPClientTransport(url, { requestInit: { headers: { authorization: `Bearer ${token}` } } }))
+  return client
+}
+
+describe("McpAuth over HTTP", () => {
+  let srv: Awaited<ReturnType<typeof start>>
+  let strict: Awaited<ReturnType<typeof start>>
+  const publicKeys = { keys: [{ kty: "RSA", kid: "k1", alg: "RSA-OAEP-256", use: "enc", n: "AQAB", e: "AQAB" }] }
+  beforeAll(async () => {
+    const resource = "http://127.0.0.1/mcp"
+    srv = await start({
+      authenticate: McpAuth.authenticate({ resourceMetadataUrl: McpAuth.resourceMetadataUrl(resource), resource }),
+      routes: McpAuth.wellKnownRouter({
+        resource,
+        authorizationServers: [ISS],
+        scopesSupported: ["admin", "email"],
+        publicKeys: publicKeys as jose.JSONWebKeySet,
+        scopeDiscovery: { shape: "openid-configuration", scopes: ["name", "email"] }
+      })
+    })
+    strict = await start({
+      authenticate: McpAuth.authenticate({ requiredClaims: ["email"] }),
+      insufficientScope: McpAuth.insufficientScope({ resourceMetadataUrl: "http://127.0.0.1/.well-known/oauth-protected-resource/mcp" }),
+      routes: McpAuth.wellKnownRouter({
+        resource,
+        scopeDiscovery: { shape: "openid-configuration", path: "/.well-known/custom-discovery", scopes: ["email"], issuer: "https://middleware.example.com/" }
+      })
+    })
+  })
+  afterAll(async () => {
+    await srv.close()
+    await strict.close()
+  })
+
+  it("keep: no Authorization → 401 invalid_token with WWW-Authenticate Bearer and resource_metadata (RFC 9728)", async () => {
+    const res = await initialize(srv.url)
+    expect(res.status).toBe(401)
+    expect(await res.json()).toEqual({ error: "invalid_token" })
+    expect(res.headers.get("www-authenticate")).toBe('Bearer resource_metadata="http://127.0.0.1/.well-known/oauth-protected-resource/mcp"')
+  })
+
+  it("keep: Basic scheme → 401 invalid_token", async () => {
+    expect((await initialize(srv.url, { authorization: "Basic abc" })).status).toBe(401)
+  })
+
+  it("keep: a token the verifier refuses → 401 with error=invalid_token and a fixed description", async () => {
+    const cases: Array<[string, string]> = [
+      [await mint({ sub: "u" }, { key: "another-secret-of-at-least-32-bytes!!!" }), "bad signature"],
+      [await mint({ sub: "u" }, { exp: Math.floor(Date.now() / 1000) - 3600 }), "expired"],
+      [await mint({ sub: "u" }, { aud: "https://other.example/mcp" }), "wrong audience"],
+      [await mint({ sub: "u" }, { iss: "https://evil.example" }), "wrong issuer"],
+      ["eyJhbGciOiJub25lIn0.eyJzdWIiOiJ1In0.", "unsupported algorithm"],
+      ["not-a-jwt", "malformed"]
+    ]
+    for (const [token, reason] of cases) {
+      const res = await initialize(srv.url, { authorization: `Bearer ${token}` })
+      expect(res.status, reason).toBe(401)
+      const challenge = res.headers.get("www-authenticate") ?? ""
+      expect(challenge).toContain('error="invalid_token"')
+      expect(challenge).toContain(`error_description="${reason}"`)
+      expect(challenge).not.toContain(token.slice(0, 20))
+    }
+    // over 16 KiB: Node's own header limit answers 431 before the verifier (which refuses it too)
+    expect([401, 431]).toContain((await initialize(srv.url, { authorization: `Bearer ${"x".repeat(17 * 1024)}` })).status)
+  })
+
+  it("keep: lowercase 'bearer' is accepted; claims reach Effect tools (CurrentUser, CurrentAccessToken) and plain tools (getUser)", async () => {
+    const token = await mint({ sub: "u-1", name: "Dev", email: "dev@example.com", scope: "read email" })
+    expect((await initialize(srv.url, { authorization: `bearer ${token}` })).status).toBe(200)
+    const client = await connect(srv.url, token)
+    const me = await client.callTool({ name: "me" })
+    expect(me.structuredContent).toMatchObject({ claims: { sub: "u-1", name: "Dev", email: "dev@example.com" }, scopes: ["read", "email"], sub: "u-1" })
+    expect((await client.callTool({ name: "me_plain" })).structuredContent).toEqual({ email: "dev@example.com", hasToken: true })
+    await client.close()
+    // outside a request, getUser() is the empty user and never throws
+    expect(McpAuth.getUser().claims).toEqual({})
+    expect(McpAuth.getAccessToken()).toBeUndefined()
+  })
+
+  it("the bearer token itself is scrubbed if a tool echoes it", async () => {
+    const token = await mint({ sub: "u-2" })
+    const client = await connect(srv.url, token)
+    const res = await client.callTool({ name: "me" })
+    expect(JSON.stringify(res)).not.toContain(token)
+    await client.close()
+  })
+
+  it("per-tool scopes: a call without them is an isError result naming the missing scope", async () => {
+    const client = await connect(srv.url, await mint({ sub: "u", scope: "read" }))
+    const r = await client.callTool({ name: "admin" })
+    expect(r.isError).toBe(true)
+    expect((r.content as Array<{ text: string }>)[0]!.text).toContain("admin")
+    await client.close()
+    const admin = await connect(srv.url, await mint({ sub: "u", scope: "read admin" }))
+    expect((await admin.callTool({ name: "admin" })).content).toEqual([{ type: "text", text: "admin ok" }])
+    await admin.close()
+  })
+
+  it("per-tool scopes: or HTTP 403 insufficient_scope, so the client can step up", async () => {
+    const token = await mint({ sub: "u", email: "e@x", scope: "read" })
+    const init = await initialize(strict.url, { authorization: `Bearer ${token}` })
+    const session = init.headers.get("mcp-session-id")!
+    const res = await fetch(strict.url, {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "application/json, text/event-stream", authorization: `Bearer ${token}`, "mcp-session-id": session, "mcp-protocol-version": "2025-06-18" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "admin", arguments: {} } })
+    })
+    expect(res.status).toBe(403)
+    expect(res.headers.get("www-authenticate")).toBe(
+      'Bearer error="insufficient_scope", scope="admin", resource_metadata="http://127.0.0.1/.well-known/oauth-protected-resource/mcp"'
+    )
+  })
+
+  it("keep: a token without a required claim → 403 missing_scopes (seed shape); email: null passes", async () => {
+    const res = await initialize(strict.url, { authorization: `Bearer ${await mint({ name: "Dev" })}` })
+    expect(res.status).toBe(403)
+    expect(await res.json()).toEqual({ error: "missing_scopes", missing: [{ scope: "email" }] })
+    expect((await initialize(strict.url, { authorization: `Bearer ${await mint({ name: "Dev", email: null })}` })).status).toBe(200)
+  })
+
+  it("keep: GET and POST /.well-known/jwks.json → 200 with the public keys, no auth", async () => {
+    for (const method of ["GET", "POST"]) {
+      const res = await fetch(`${srv.base}/.well-known/jwks.json`, { method })
+      expect(res.status).toBe(200)
+      expect(await res.json()).toEqual(publicKeys)
+    }
+  })
+
+  it("keep: GET /.well-known/openid-configuration → issuer from the request, jwks_uri, scopes_supported, CORS", async () => {
+    const res = await fetch(`${srv.base}/.well-known/openid-configuration`)
+    expect(res.status).toBe(200)
+    expect(res.headers.get("content-type")).toContain("application/json")
+    expect(res.headers.get("access-control-allow-origin")).toBe("*")
+    expect(res.headers.get("access-control-allow-methods")).toBe("GET")
+    expect(await res.json()).toEqual({ issuer: srv.base, jwks_uri: `${srv.base}/.well-known/jwks.json`, scopes_supported: ["name", "email"] })
+  })
+
+  it("keep: a custom discovery path and a configured issuer with its trailing slash removed", async () => {
+    const res = await fetch(`${strict.base}/.well-known/custom-discovery`)
+    expect(await res.json()).toEqual({
+      issuer: "https://middleware.example.com",
+      jwks_uri: "https://middleware.example.com/.well-known/jwks.json",
+      scopes_supported: ["email"]
+    })
+  })
+
+  it("RFC 9728: protected-resource metadata at the root and path-suffixed locations", async () => {
+    for (const path of ["/.well-known/oauth-protected-resource", "/.well-known/oauth-protected-resource/mcp"]) {
+      const res = await fetch(`${srv.base}${path}`)
+      expect(res.status, path).toBe(200)
+      expect(await res.json()).toEqual({
+        resource: "http://127.0.0.1/mcp",
+        authorization_servers: [ISS],
+        scopes_supported: ["admin", "email"],
+        bearer_methods_supported: ["header"],
+        jwks_uri: "http://127.0.0.1/.well-known/jwks.json"
+      })
+    }
+  })
+
+  it("fix: only the MCP endpoint is guarded: HEAD on a well-known path is not a 401", async () => {
+    const res = await fetch(`${srv.base}/.well-known/openid-configuration`, { method: "HEAD" })
+    expect(res.status).not.toBe(401)
+  })
+})
+
+describe("McpAuth.scopeDefinitions (seed configuration rules)", () => {
+  it("keep: an empty list → error naming 'at least one configured scope'", () => {
+    const r = McpAuth.scopeDefinitions([], { atLeastOne: true })
+    expect(Either.isLeft(r) && r.left.message).toContain("at least one configured scope")
+  })
+  it("keep: a duplicate → 'Duplicate scope configured: email'", () => {
+    const r = McpAuth.scopeDefinitions([{ scope: "email", description: "E-Mail", description_en: "Email" }, { scope: "email" }])
+    expect(Either.isLeft(r) && r.left.message).toContain("Duplicate scope configured: email")
+  })
+  it("keep: legacy mappings with descriptions keep only the names, in order", () => {
+    expect(McpAuth.scopeDefinitions([{ scope: "email", description: "x" }, { scope: " name " }])).toEqual(Either.right(["email", "name"]))
+  })
+  it("keep: a bare string is refused", () => {
+    expect(Either.isLeft(McpAuth.scopeDefinitions(["email"]))).toBe(true)
+  })
+})
