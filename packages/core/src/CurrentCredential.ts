@@ -174,6 +174,16 @@ export const callWithScope = <A>(f: () => A): Effect.Effect<A> =>
   Effect.flatMap(FiberRef.get(currentScope), (s) => Effect.sync(() => (s === undefined ? f() : asyncScope.run(s, f))))
 
 /**
+ * Calls `f` with `scope` visible to `unsafeGet` and to `unsafeCurrentScope` — in `f` and in the
+ * promises and timers it starts. For integrations that run a tool call outside a fiber; the
+ * caller opens the scope and closes it when the call ends.
+ *
+ * @since 0.1.0
+ * @category unsafe
+ */
+export const unsafeRunInScope = <A>(scope: CredentialScope, f: () => A): A => asyncScope.run(scope, f)
+
+/**
  * The credential under `name` for plain synchronous code (the seed's `get_credentials()`):
  * inside an Effect fiber it reads the fiber's scope, otherwise the async context set by
  * `callWithScope`. Throws `NoCredentialInScopeError` outside a tool call or after it ended.

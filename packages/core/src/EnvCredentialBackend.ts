@@ -25,12 +25,11 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as HashSet from "effect/HashSet"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
-import { InvalidCredentialError, MissingCredentialError } from "./CredentialError.js"
+import { type CredentialError, InvalidCredentialError, MissingCredentialError } from "./CredentialError.js"
 import { CredentialBackend } from "./internal/backend.js"
 import { fieldsFromJson, parseIsoDateTime, parseJsonObject, splitScopes } from "./internal/parse.js"
-import { OAuthCredential, StaticCredential } from "./ResolvedCredential.js"
+import { OAuthCredential, type ResolvedCredential, StaticCredential } from "./ResolvedCredential.js"
 
 /**
  * @since 0.1.0
@@ -67,77 +66,94 @@ export const make = (options: Options = {}): CredentialBackend["Type"] => {
   const fieldsVar = name("FIELDS")
   const fieldPrefix = name("FIELD_")
   const extraPrefix = name("EXTRA_")
-  const listNames = makeNameLister(Duration.toMillis(Duration.decode(options.namesTtl ?? Duration.seconds(1))))
+  const fixed = ["FIELDS", "ACCESS_TOKEN", "REFRESH_TOKEN", "CLIENT_ID", "CLIENT_SECRET", "TOKEN_URI", "SCOPES", "EXPIRES_AT"]
+    .map(name)
+  const ttlMillis = Duration.toMillis(Duration.decode(options.namesTtl ?? Duration.seconds(1)))
+  let cachedNames: { readonly at: number; readonly names: ReadonlyArray<string> } | undefined
+  const processEnvNames = (now: number): ReadonlyArray<string> => {
+    if (cachedNames === undefined || ttlMillis <= 0 || now - cachedNames.at >= ttlMillis || now < cachedNames.at) {
+      cachedNames = { at: now, names: Object.keys(process.env) }
+    }
+    return cachedNames.names
+  }
 
-  const resolveStatic = Effect.gen(function*() {
-    const provider = yield* currentProvider
-    const fieldsJson = yield* read(provider, fieldsVar)
+  const resolveStatic = (lookup: Lookup, names: () => ReadonlyArray<string>): Either.Either<ResolvedCredential, CredentialError> => {
+    const fieldsJson = lookup(fieldsVar)
+    let fields: Record<string, string>
     if (fieldsJson !== undefined && fieldsJson !== "") {
-      const fields = Either.flatMap(parseJsonObject(fieldsJson), fieldsFromJson)
-      if (Either.isLeft(fields)) {
-        return yield* new InvalidCredentialError({ variable: fieldsVar, reason: fields.left })
+      const parsed = Either.flatMap(parseJsonObject(fieldsJson), fieldsFromJson)
+      if (Either.isLeft(parsed)) return Either.left(new InvalidCredentialError({ variable: fieldsVar, reason: parsed.left }))
+      fields = parsed.right
+    } else {
+      fields = {}
+      for (const key of names()) {
+        if (!key.startsWith(fieldPrefix)) continue
+        const value = lookup(key)
+        if (value !== undefined) fields[key.slice(fieldPrefix.length)] = value
       }
-      return yield* nonEmpty(fields.right)
     }
-    const fields: Record<string, string> = {}
-    for (const key of yield* listNames(provider)) {
-      if (!key.startsWith(fieldPrefix)) continue
-      const value = yield* read(provider, key)
-      if (value !== undefined) fields[key.slice(fieldPrefix.length)] = value
+    for (const _ in fields) return Either.right(StaticCredential.fromFields(fields))
+    return Either.left(new MissingCredentialError({ kind: "static", variables: [fieldsVar, `${fieldPrefix}<name>`] }))
+  }
+
+  const resolveOAuth = (lookup: Lookup, names: () => ReadonlyArray<string>): Either.Either<ResolvedCredential, CredentialError> => {
+    const get = (suffix: string) => {
+      const v = lookup(name(suffix))
+      return v === "" ? undefined : v
     }
-    return yield* nonEmpty(fields)
-  })
-
-  const nonEmpty = (fields: Record<string, string>) =>
-    Object.keys(fields).length === 0
-      ? new MissingCredentialError({ kind: "static", variables: [fieldsVar, `${fieldPrefix}<name>`] })
-      : Effect.succeed(StaticCredential.fromFields(fields))
-
-  const resolveOAuth = Effect.gen(function*() {
-    const provider = yield* currentProvider
-    const get = (suffix: string) => Effect.map(read(provider, name(suffix)), (v) => (v === "" ? undefined : v))
-    const accessToken = yield* get("ACCESS_TOKEN")
+    const accessToken = get("ACCESS_TOKEN")
     if (accessToken === undefined) {
-      return yield* new MissingCredentialError({ kind: "oauth", variables: [name("ACCESS_TOKEN")] })
+      return Either.left(new MissingCredentialError({ kind: "oauth", variables: [name("ACCESS_TOKEN")] }))
     }
-    const refreshToken = yield* get("REFRESH_TOKEN")
-    const clientId = yield* get("CLIENT_ID")
-    const clientSecret = yield* get("CLIENT_SECRET")
-    const tokenUri = yield* get("TOKEN_URI")
-    const scopes = Option.fromNullable(yield* get("SCOPES")).pipe(Option.flatMapNullable(splitScopes))
-    const expiresRaw = yield* get("EXPIRES_AT")
+    const refreshToken = get("REFRESH_TOKEN")
+    const clientId = get("CLIENT_ID")
+    const clientSecret = get("CLIENT_SECRET")
+    const tokenUri = get("TOKEN_URI")
+    const scopesRaw = get("SCOPES")
+    const scopes = scopesRaw === undefined ? undefined : splitScopes(scopesRaw)
+    const expiresRaw = get("EXPIRES_AT")
     let expiresAt: DateTime.Utc | undefined
     if (expiresRaw !== undefined) {
       const millis = parseIsoDateTime(expiresRaw)
       if (millis === undefined) {
-        return yield* new InvalidCredentialError({
+        return Either.left(new InvalidCredentialError({
           variable: name("EXPIRES_AT"),
           reason: "not an ISO-8601 date-time, e.g. 2026-05-04T12:00:00Z."
-        })
+        }))
       }
       expiresAt = DateTime.unsafeMake(millis)
     }
     const extra: Record<string, unknown> = {}
-    for (const key of yield* listNames(provider)) {
+    for (const key of names()) {
       if (!key.startsWith(extraPrefix)) continue
-      const value = yield* read(provider, key)
+      const value = lookup(key)
       if (value !== undefined) extra[key.slice(extraPrefix.length).toLowerCase()] = value
     }
-    return new OAuthCredential({
-      type: "oauth",
-      accessToken: Redacted.make(accessToken),
-      ...(refreshToken !== undefined ? { refreshToken: Redacted.make(refreshToken) } : {}),
-      ...(clientId !== undefined ? { clientId } : {}),
-      ...(clientSecret !== undefined ? { clientSecret: Redacted.make(clientSecret) } : {}),
-      ...(tokenUri !== undefined ? { tokenUri } : {}),
-      ...(Option.isSome(scopes) ? { scopes: scopes.value } : {}),
-      ...(expiresAt !== undefined ? { expiresAt } : {}),
-      extra
-    })
-  })
+    return Either.right(
+      new OAuthCredential({
+        type: "oauth",
+        accessToken: Redacted.make(accessToken),
+        ...(refreshToken !== undefined ? { refreshToken: Redacted.make(refreshToken) } : {}),
+        ...(clientId !== undefined ? { clientId } : {}),
+        ...(clientSecret !== undefined ? { clientSecret: Redacted.make(clientSecret) } : {}),
+        ...(tokenUri !== undefined ? { tokenUri } : {}),
+        ...(scopes !== undefined ? { scopes } : {}),
+        ...(expiresAt !== undefined ? { expiresAt } : {}),
+        extra
+      }, { disableValidation: true })
+    )
+  }
 
   return CredentialBackend.of({
-    resolve: (request) => (request.kind === "static" ? resolveStatic : resolveOAuth)
+    resolve: (request) => {
+      const resolveWith = request.kind === "static" ? resolveStatic : resolveOAuth
+      return Effect.flatMap(currentProvider, (provider) =>
+        provider === defaultProvider
+          // the process environment, read directly: Effect's generic Config path costs ~100 µs a call
+          ? Effect.flatMap(Clock.currentTimeMillis, (now) =>
+            resolveWith((key) => process.env[key], () => processEnvNames(now)))
+          : Effect.flatMap(snapshot(provider, fixed), ({ lookup, names }) => resolveWith(lookup, () => names)))
+    }
   })
 }
 
@@ -170,29 +186,28 @@ const currentProvider = Effect.configProviderWith(Effect.succeed)
 
 const defaultProvider = Context.get(DefaultServices.liveServices, ConfigProvider.ConfigProvider)
 
-/**
- * Lists variable names with their case kept. Effect's default provider reads `process.env`, but
- * its own listing uppercases and splits names on `_`, so names come from `process.env` directly
- * there (cached for `ttlMillis`); other providers (`fromMap`, `fromJson`) list their root keys.
- */
-const makeNameLister = (ttlMillis: number) => {
-  let cached: { readonly at: number; readonly names: ReadonlyArray<string> } | undefined
-  return (provider: ConfigProvider.ConfigProvider): Effect.Effect<ReadonlyArray<string>> =>
-    provider === defaultProvider
-      ? Effect.map(Clock.currentTimeMillis, (now) => {
-        if (cached === undefined || ttlMillis <= 0 || now - cached.at >= ttlMillis || now < cached.at) {
-          cached = { at: now, names: Object.keys(process.env) }
-        }
-        return cached.names
-      })
-      : provider.flattened.enumerateChildren([]).pipe(
-        Effect.map((set) => Array.from(HashSet.values(set))),
-        Effect.orElseSucceed(() => [])
-      )
-}
+type Lookup = (key: string) => string | undefined
 
-const read = (provider: ConfigProvider.ConfigProvider, key: string): Effect.Effect<string | undefined> =>
-  provider.load(Config.string(key)).pipe(
-    Effect.map((v): string | undefined => v),
-    Effect.orElseSucceed(() => undefined)
-  )
+/**
+ * Reads a provider other than the process environment (`fromMap`, `fromJson`, a test's) into a
+ * lookup: the fixed names plus every root key (names listed with their case kept).
+ */
+const snapshot = (
+  provider: ConfigProvider.ConfigProvider,
+  fixed: ReadonlyArray<string>
+): Effect.Effect<{ readonly lookup: Lookup; readonly names: ReadonlyArray<string> }> =>
+  Effect.gen(function*() {
+    const names = yield* provider.flattened.enumerateChildren([]).pipe(
+      Effect.map((set) => Array.from(HashSet.values(set))),
+      Effect.orElseSucceed((): Array<string> => [])
+    )
+    const values = new Map<string, string>()
+    for (const key of new Set([...fixed, ...names])) {
+      const value = yield* provider.load(Config.string(key)).pipe(
+        Effect.map((v): string | undefined => v),
+        Effect.orElseSucceed(() => undefined)
+      )
+      if (value !== undefined) values.set(key, value)
+    }
+    return { lookup: (key: string) => values.get(key), names }
+  })

@@ -38,7 +38,7 @@ export class StaticCredential extends Schema.Class<StaticCredential>("StaticCred
   static fromFields(fields: Readonly<Record<string, string>>): StaticCredential {
     const out: Record<string, Redacted.Redacted<string>> = {}
     for (const [k, v] of Object.entries(fields)) out[k] = Redacted.make(v)
-    return new StaticCredential({ type: "static", fields: out })
+    return new StaticCredential({ type: "static", fields: out }, { disableValidation: true })
   }
 }
 

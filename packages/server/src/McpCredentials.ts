@@ -24,6 +24,8 @@ import * as Cause from "effect/Cause"
 import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import type * as Fiber from "effect/Fiber"
+import * as FiberId from "effect/FiberId"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as ManagedRuntime from "effect/ManagedRuntime"
@@ -224,28 +226,25 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
       }
       const state: { failure?: Pipeline.JsonRpcFailure } = {}
       callStates.set(toolExtra, state)
-      const invoke = Effect.flatMap(
-        CurrentCredential.callWithScope(() => CallContext.run({ toolName, extra: toolExtra }, () => handler(request, toolExtra))),
-        (promise) => Effect.tryPromise({ try: () => promise, catch: (e) => e })
-      ).pipe(
-        Effect.flatMap((result) => state.failure ? Effect.fail(state.failure) : Effect.succeed(result as Pipeline.ToolResult))
-      )
-      const program = Pipeline.runCall({
-        toolName,
-        requirements: declarations.get(toolName) ?? [],
-        requiredScopes: requiredScopes(toolName),
-        grantedScopes: extra.authInfo?.scopes,
-        context: { headers: rawHeaders, user: userOf(extra) },
-        extraSecrets: Pipeline.plainSecret(extra.authInfo?.token),
-        errors
-      }, invoke)
-      const exit = await run(program, extra.signal)
-      if (Exit.isSuccess(exit)) return exit.value
-      const failure = Cause.failureOption(exit.cause)
-      if (failure._tag === "Some" && failure.value instanceof Pipeline.JsonRpcFailure) {
-        throw new McpError(failure.value.code, failure.value.message, failure.value.data)
+      const invoke = async () => {
+        const result = await CallContext.run({ toolName, extra: toolExtra }, () => handler(request, toolExtra))
+        if (state.failure !== undefined) throw state.failure
+        return result as Pipeline.ToolResult
       }
-      throw new McpError(Pipeline.codes.internal, Cause.isInterruptedOnly(exit.cause) ? "Request cancelled" : "Internal error")
+      try {
+        return await Pipeline.callTool({
+          toolName,
+          requirements: declarations.get(toolName) ?? [],
+          requiredScopes: requiredScopes(toolName),
+          grantedScopes: extra.authInfo?.scopes,
+          context: { headers: rawHeaders, user: userOf(extra) },
+          extraSecrets: Pipeline.plainSecret(extra.authInfo?.token),
+          errors
+        }, invoke, run, extra.signal)
+      } catch (e) {
+        if (e instanceof Pipeline.JsonRpcFailure) throw new McpError(e.code, e.message, e.data)
+        throw e
+      }
     }
     ;(onCall as any)[wrapped] = true
     return onCall
@@ -269,41 +268,34 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
   const runHandler = async (toolName: string, handler: (...args: Array<any>) => unknown, args: ReadonlyArray<any>, extra: Extra) => {
     const state = callStates.get(extra)
     const scope = CurrentCredential.unsafeCurrentScope()
-    const fail = (cause: Cause.Cause<unknown>) => {
+    const fail = async (cause: Cause.Cause<unknown>): Promise<CallToolResult> => {
       const d = Pipeline.describeFailure(toolName, cause)
-      const log = d.log ? Pipeline.logUnexpected(toolName, d.correlationId!, cause, scrubberOf(scope, extra)) : Effect.void
-      return Effect.as(log, d)
-    }
-    const toResultOrFailure = (d: { message: string; code: number }) => {
-      if (errors === "jsonrpc" && state !== undefined) {
-        state.failure = new Pipeline.JsonRpcFailure(d.code, d.message)
-      }
+      if (d.log) await run(Pipeline.logUnexpected(toolName, d.correlationId!, cause, scrubberOf(scope, extra)))
+      if (errors === "jsonrpc" && state !== undefined) state.failure = new Pipeline.JsonRpcFailure(d.code, d.message)
       return Pipeline.errorResult(d.message) as CallToolResult
     }
     let output: unknown
     try {
       output = handler(...args)
     } catch (thrown) {
-      return toResultOrFailure(await run(fail(Cause.fail(thrown)), undefined).then(Exit.getOrElse(() => ({ message: "Internal error", code: -32603 }))))
+      return fail(Cause.fail(thrown))
     }
-    const effect: Effect.Effect<unknown, unknown, any> = Effect.isEffect(output)
-      ? (output as Effect.Effect<unknown, unknown, any>).pipe(
-        (e) => {
-          const toolContext = makeToolContext(toolName, extra)
-          const withTool = Effect.provideService(e, ToolContext.ToolContext, toolContext)
-          return options.context === undefined ? withTool : Effect.provide(withTool, options.context(toolContext))
-        },
-        (e) => (scope === undefined ? e : CurrentCredential.inScope(e, scope))
-      )
-      : isPromiseLike(output)
-      ? Effect.tryPromise({ try: () => output as Promise<unknown>, catch: (e) => e })
-      : Effect.succeed(output)
-    const exit = await run(Effect.map(effect, toCallToolResult), extra.signal)
-    if (Exit.isSuccess(exit)) return exit.value
-    const failure = Cause.failureOption(exit.cause)
-    const cause = failure._tag === "Some" && isThrownToolError(failure.value) ? Cause.fail(failure.value) : exit.cause
-    const described = await run(fail(cause), undefined)
-    return toResultOrFailure(Exit.isSuccess(described) ? described.value : { message: "Internal error", code: -32603 })
+    if (Effect.isEffect(output)) {
+      const toolContext = makeToolContext(toolName, extra)
+      let effect = Effect.provideService(output as Effect.Effect<unknown, unknown, any>, ToolContext.ToolContext, toolContext)
+      if (options.context !== undefined) effect = Effect.provide(effect, options.context(toolContext))
+      if (scope !== undefined) effect = CurrentCredential.inScope(effect, scope)
+      const exit = await run(effect, extra.signal)
+      return Exit.isSuccess(exit) ? toCallToolResult(exit.value) : fail(exit.cause)
+    }
+    if (isPromiseLike(output)) {
+      try {
+        return toCallToolResult(await output)
+      } catch (thrown) {
+        return fail(Cause.fail(thrown))
+      }
+    }
+    return toCallToolResult(output)
   }
 
   const registerTool: Installed<R, X>["registerTool"] = (name, config, handler) => {
@@ -397,8 +389,6 @@ const scrubberOf = (scope: CurrentCredential.CredentialScope | undefined, extra:
 const isPromiseLike = (u: unknown): u is PromiseLike<unknown> =>
   typeof u === "object" && u !== null && typeof (u as any).then === "function"
 
-const isThrownToolError = (u: unknown) => ToolError.isToolError(u)
-
 const userOf = (extra: Extra): { readonly subject: string } | undefined => {
   const info = extra.authInfo
   if (info === undefined) return undefined
@@ -423,27 +413,57 @@ export const toCallToolResult = (output: unknown): CallToolResult => {
 
 type Run<R> = <A, E>(effect: Effect.Effect<A, E, R>, signal?: AbortSignal) => Promise<Exit.Exit<A, E>>
 
-const makeRunner = <R>(options: Options<R>): { readonly run: Run<R>; readonly dispose: () => Promise<void> } => {
+/**
+ * Runs an effect synchronously when it can finish without waiting (credential backends usually
+ * do), and otherwise awaits the same fiber — no second run, and an abort interrupts it. Entering
+ * the runtime through a promise costs several microseconds a call; this is the hot path.
+ */
+const runFast = <R, A, E>(runtime: Runtime.Runtime<R>, effect: Effect.Effect<A, E, R>, signal?: AbortSignal): Promise<Exit.Exit<A, E>> => {
+  const exit = Runtime.runSyncExit(runtime)(effect)
+  if (Exit.isSuccess(exit) || !Cause.isDie(exit.cause)) return Promise.resolve(exit)
+  const defect = Cause.squash(exit.cause)
+  if (!Runtime.isAsyncFiberException(defect)) return Promise.resolve(exit)
+  const fiber = defect.fiber as Fiber.RuntimeFiber<A, E>
+  return new Promise((resolve) => {
+    const interrupt = () => fiber.unsafeInterruptAsFork(FiberId.none)
+    signal?.addEventListener("abort", interrupt, { once: true })
+    fiber.addObserver((result) => {
+      signal?.removeEventListener("abort", interrupt)
+      resolve(result)
+    })
+    if (signal?.aborted) interrupt()
+  })
+}
+
+const makeRunner = <R>(options: Options<R, any>): { readonly run: Run<R>; readonly dispose: () => Promise<void> } => {
   let disposed = false
-  if (options.runtime !== undefined) {
-    const rt = options.runtime
-    const run: Run<R> = ManagedRuntime.isManagedRuntime(rt)
-      ? <A, E>(effect: Effect.Effect<A, E, R>, signal?: AbortSignal) =>
-        rt.runPromiseExit(effect, signal ? { signal } : undefined) as Promise<Exit.Exit<A, E>>
-      : <A, E>(effect: Effect.Effect<A, E, R>, signal?: AbortSignal) =>
-        Runtime.runPromiseExit(rt as Runtime.Runtime<R>)(effect, signal ? { signal } : undefined)
-    return { run, dispose: () => Promise.resolve() }
+  const rt = options.runtime
+  if (rt !== undefined && !ManagedRuntime.isManagedRuntime(rt)) {
+    return {
+      run: (effect, signal) => runFast(rt as Runtime.Runtime<R>, effect, signal),
+      dispose: () => Promise.resolve()
+    }
   }
-  const runtime = ManagedRuntime.make((options.layer ?? Layer.empty) as Layer.Layer<R, unknown, never>)
+  const managed = (rt ?? ManagedRuntime.make((options.layer ?? Layer.empty) as Layer.Layer<R, unknown, never>)) as ManagedRuntime.ManagedRuntime<R, unknown>
+  const owned = rt === undefined
+  let built: Runtime.Runtime<R> | undefined
   return {
     // a layer that fails to build fails every call with its error: the callers treat any
     // failure they do not recognise as unexpected
     run: <A, E>(effect: Effect.Effect<A, E, R>, signal?: AbortSignal) =>
-      runtime.runPromiseExit(effect, signal ? { signal } : undefined) as Promise<Exit.Exit<A, E>>,
+      built !== undefined
+        ? runFast(built, effect, signal)
+        : managed.runtime().then(
+          (runtime) => {
+            built = runtime
+            return runFast(runtime, effect, signal)
+          },
+          (error) => Exit.die(error) as Exit.Exit<A, E>
+        ),
     dispose: async () => {
-      if (disposed) return
+      if (disposed || !owned) return
       disposed = true
-      await runtime.dispose()
+      await managed.dispose()
     }
   }
 }

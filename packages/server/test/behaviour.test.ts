@@ -72,9 +72,10 @@ describe("interception", () => {
     const layer = Layer.scopedDiscard(Effect.addFinalizer(() => Effect.sync(() => (released = true))))
     const server = new McpServer({ name: "s", version: "1" })
     const creds = McpCredentials.install(server, { layer })
-    creds.registerTool("t", { description: "d" }, () => "ok")
+    creds.registerTool("t", { description: "d" }, () => Effect.succeed("ok")) // an Effect tool builds the runtime
     const client = await pair(server)
     await client.callTool({ name: "t" })
+    expect(released).toBe(false)
     await server.close()
     await new Promise((r) => setTimeout(r, 10))
     expect(released).toBe(true)

@@ -102,65 +102,94 @@ const scrubberFor = (credentials: CurrentCredential.Credentials, extra: Readonly
   return Scrubber.make(secrets)
 }
 
-/**
- * Runs `invoke` (the SDK's own tool dispatch) for one call. Credential errors become a safe
- * `isError` result (or a JSON-RPC error); the result is scrubbed before it is returned.
- */
-export const runCall = (
-  input: CallInput,
-  invoke: Effect.Effect<ToolResult, unknown>
-): Effect.Effect<ToolResult, JsonRpcFailure> => {
-  const scrubbed = (scrubber: Scrubber.Scrubber) =>
-    Effect.flatMap(Effect.exit(invoke), (exit) => {
-      if (Exit.isSuccess(exit)) {
-        const { count, value } = scrubber.scrub(exit.value)
-        return count === 0 ? Effect.succeed(value) : Effect.as(
-          Effect.logWarning(`Scrubbed ${count} secret occurrence(s) from the result of tool ${input.toolName}`).pipe(
-            Effect.annotateLogs({ tool: input.toolName, occurrences: count })
-          ),
-          value
-        )
-      }
-      const failure = Cause.failureOption(exit.cause)
-      if (failure._tag === "Some" && failure.value instanceof JsonRpcFailure) {
-        const f = failure.value
-        return Effect.fail(new JsonRpcFailure(f.code, scrubber.scrubString(f.message).value, scrubber.scrub(f.data).value))
-      }
-      const d = describeFailure(input.toolName, exit.cause)
-      const log = d.log ? logUnexpected(input.toolName, d.correlationId!, exit.cause, scrubber) : Effect.void
-      return Effect.zipRight(
-        log,
-        input.errors === "jsonrpc"
-          ? Effect.fail(new JsonRpcFailure(d.code, scrubber.scrubString(d.message).value))
-          : Effect.succeed(errorResult(scrubber.scrubString(d.message).value))
-      )
-    })
+/** Runs an effect on the integration's runtime. */
+export type Run = <A, E>(effect: Effect.Effect<A, E, any>, signal?: AbortSignal) => Promise<Exit.Exit<A, E>>
 
+const scrubResult = (toolName: string, scrubber: Scrubber.Scrubber, result: ToolResult, run: Run): ToolResult => {
+  const { count, value } = scrubber.scrub(result)
+  if (count > 0) {
+    void run(
+      Effect.logWarning(`Scrubbed ${count} secret occurrence(s) from the result of tool ${toolName}`).pipe(
+        Effect.annotateLogs({ tool: toolName, occurrences: count })
+      )
+    )
+  }
+  return value
+}
+
+/** A failure of the call itself (not a tool result): a generic message, logged with its detail. */
+const unexpected = async (
+  input: CallInput,
+  cause: Cause.Cause<unknown>,
+  scrubber: Scrubber.Scrubber,
+  run: Run
+): Promise<ToolResult> => {
+  const d = describeFailure(input.toolName, cause)
+  if (d.log) await run(logUnexpected(input.toolName, d.correlationId!, cause, scrubber))
+  const message = scrubber.scrubString(d.message).value
+  if (input.errors === "jsonrpc") throw new JsonRpcFailure(d.code, message)
+  return errorResult(message)
+}
+
+/**
+ * Runs one tool call: checks the token's scopes, resolves the declared credentials, calls
+ * `invoke` (the SDK's own dispatch) with them in scope — visible to `getCredentials()` and to
+ * Effect tools — closes the scope when the call ends or is aborted, and scrubs every secret from
+ * the result. Credential errors become a safe `isError` result; in "jsonrpc" mode failures are
+ * thrown as `JsonRpcFailure`. Plain promises, one runtime entry only when credentials are
+ * resolved: this is the per-call hot path.
+ */
+export const callTool = async (
+  input: CallInput,
+  invoke: () => Promise<ToolResult>,
+  run: Run,
+  signal: AbortSignal
+): Promise<ToolResult> => {
   const missing = missingScopes(input.requiredScopes ?? [], input.grantedScopes)
   if (missing.length > 0) {
     const message = insufficientScopeMessage(input.toolName, missing)
-    return input.errors === "jsonrpc"
-      ? Effect.fail(new JsonRpcFailure(codes.scope, message, { error: "insufficient_scope", missing }))
-      : Effect.succeed(errorResult(message))
+    if (input.errors === "jsonrpc") throw new JsonRpcFailure(codes.scope, message, { error: "insufficient_scope", missing })
+    return errorResult(message)
   }
-  const base = Scrubber.make(input.extraSecrets)
-  if (input.requirements.length === 0) return scrubbed(base)
 
-  return CredentialMiddleware.resolveAll(input.requirements, input.context).pipe(
-    Effect.matchEffect({
-      onFailure: (e) =>
-        Effect.zipRight(
-          Effect.logWarning(`Credential resolution failed for tool ${input.toolName}: ${e.message}`).pipe(
-            Effect.annotateLogs({ tool: input.toolName, error: e._tag })
-          ),
-          input.errors === "jsonrpc"
-            ? Effect.fail(new JsonRpcFailure(codes.credential, e.message, { error: e._tag }))
-            : Effect.succeed(errorResult(e.message))
-        ),
-      onSuccess: (credentials) =>
-        CurrentCredential.locally(scrubbed(scrubberFor(credentials, input.extraSecrets)), credentials)
-    })
-  )
+  const invokeScrubbed = async (scrubber: Scrubber.Scrubber): Promise<ToolResult> => {
+    let result: ToolResult
+    try {
+      result = await invoke()
+    } catch (e) {
+      if (e instanceof JsonRpcFailure) {
+        throw new JsonRpcFailure(e.code, scrubber.scrubString(e.message).value, scrubber.scrub(e.data).value)
+      }
+      return unexpected(input, Cause.die(e), scrubber, run)
+    }
+    return scrubResult(input.toolName, scrubber, result, run)
+  }
+
+  if (input.requirements.length === 0) return invokeScrubbed(Scrubber.make(input.extraSecrets))
+
+  const resolved = await run(CredentialMiddleware.resolveAll(input.requirements, input.context), signal)
+  if (Exit.isFailure(resolved)) {
+    const failure = Cause.failureOption(resolved.cause)
+    if (failure._tag === "None") return unexpected(input, resolved.cause, Scrubber.make(input.extraSecrets), run)
+    const e = failure.value
+    await run(
+      Effect.logWarning(`Credential resolution failed for tool ${input.toolName}: ${e.message}`).pipe(
+        Effect.annotateLogs({ tool: input.toolName, error: e._tag })
+      )
+    )
+    if (input.errors === "jsonrpc") throw new JsonRpcFailure(codes.credential, e.message, { error: e._tag })
+    return errorResult(e.message)
+  }
+  const credentials = resolved.value
+  const scope = new CurrentCredential.CredentialScope(credentials)
+  const close = () => scope.close()
+  signal.addEventListener("abort", close, { once: true })
+  try {
+    return await CurrentCredential.unsafeRunInScope(scope, () => invokeScrubbed(scrubberFor(credentials, input.extraSecrets)))
+  } finally {
+    signal.removeEventListener("abort", close)
+    scope.close()
+  }
 }
 
 /** The plain value of a token, for the scrubber. */
