@@ -158,6 +158,14 @@ export const makeWebHandler = <R>(
     }
 
     const stateless = async (request: Request, authInfo: AuthInfo | undefined): Promise<Response> => {
+      // no session, so no standalone SSE stream and nothing to delete: answering GET would make
+      // idle clients reconnect every second
+      if (request.method !== "POST") {
+        return new Response(JSON.stringify({ jsonrpc: "2.0", error: { code: -32000, message: "Method not allowed." }, id: null }), {
+          status: 405,
+          headers: { "content-type": "application/json", allow: "POST" }
+        })
+      }
       const parsed = request.method === "POST" ? await parseBody(request) : undefined
       if (parsed instanceof Response) return parsed
       const server = await options.server(runtime)

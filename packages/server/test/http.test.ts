@@ -81,6 +81,9 @@ describe("HTTP serving", () => {
     const res = await initialize(stateless.url, {})
     expect(res.status).toBe(200)
     expect(res.headers.get("mcp-session-id")).toBeNull()
+    const get = await fetch(stateless.url, { headers: { accept: "text/event-stream" } })
+    expect(get.status).toBe(405) // no standalone stream: idle clients do not poll
+    expect(get.headers.get("allow")).toBe("POST")
     const client = await connect(stateless.url, { "X-MCP-Cred-Fields": '{"apiKey":"sk-stateless-12"}' })
     expect(textOf(await client.callTool({ name: "key_length" }))).toBe("length 15")
     await client.close()
