@@ -6,14 +6,15 @@ const src = (pkg: string) => fileURLToPath(new URL(`./packages/${pkg}/src/index.
 // Tests run against the sources, so `npm test` needs no build; `.ci/run` builds and type-checks first.
 const alias = {
   "@mcp-credentials/core": src("core"),
-  "@mcp-credentials/server": src("server")
+  "@mcp-credentials/server": src("server"),
+  "@mcp-credentials/auth": src("auth")
 }
 
 export default defineConfig({
   resolve: { alias },
   test: {
     reporters: ["default", ["json", { outputFile: ".vitest-report.json" }]],
-    projects: ["core", "server"].map((name) => ({
+    projects: ["core", "server", "auth"].map((name) => ({
       resolve: { alias },
       test: {
         name,

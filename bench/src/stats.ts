@@ -18,12 +18,14 @@ export interface Summary {
   readonly median: number
   readonly p95: number
   readonly mean: number
+  readonly min: number
+  readonly max: number
 }
 
 export const summarize = (values: ReadonlyArray<number>): Summary => {
   const sorted = [...values].sort((a, b) => a - b)
   const mean = sorted.reduce((s, x) => s + x, 0) / Math.max(1, sorted.length)
-  return { n: sorted.length, median: quantile(sorted, 0.5), p95: quantile(sorted, 0.95), mean }
+  return { n: sorted.length, median: quantile(sorted, 0.5), p95: quantile(sorted, 0.95), mean, min: sorted[0] ?? Number.NaN, max: sorted[sorted.length - 1] ?? Number.NaN }
 }
 
 export const median = (values: ReadonlyArray<number>): number => summarize(values).median
@@ -45,6 +47,16 @@ export const table = (header: ReadonlyArray<string>, rows: ReadonlyArray<Readonl
     "| " + cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(" | ") + " |"
   const sep = "|" + widths.map((w, i) => (i === 0 ? "-".repeat(w + 1) + "-" : "-".repeat(w + 1) + ":")).join("|") + "|"
   return [line(header), sep, ...rows.map(line)].join("\n")
+}
+
+/**
+ * A full GC between batches when node runs with `--expose-gc` (not timed), so that one batch does
+ * not pay for another's garbage. Used by the HTTP servers (one GC per round per server process);
+ * the in-process sections run without `--expose-gc` unless `BENCH_GC=1`.
+ */
+export const collect = (): void => {
+  const gc = (globalThis as { gc?: () => void }).gc
+  if (gc !== undefined) gc()
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))

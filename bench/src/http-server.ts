@@ -1,0 +1,189 @@
+/**
+ * The server side of benchmark 2: one Streamable HTTP endpoint on 127.0.0.1 per child process
+ * (`node http-server.js <endpoint>`), so that the clients (in the parent) do not share its thread
+ * and no endpoint shares a process (heap, JIT state, process-wide hooks such as the one
+ * `AsyncLocalStorage` installs) with another. All are stateless with JSON responses and a new
+ * `McpServer` per request, serving one tool that reads an API key.
+ *
+ * - `raw`: node:http + the SDK's own `StreamableHTTPServerTransport` (the SDK's stateless example)
+ * - `platform`: `McpHttpServer` (Effect platform router, web-standard transport), no install;
+ *   the tool parses `X-MCP-Cred-Fields` itself
+ * - `install`: the same plumbing + `McpCredentials.install` with `HeaderCredentialBackend`; the
+ *   tool declares `credentials: "static"` and reads it with `getCredentials()`
+ *
+ * - `node`, `nodeInstall`: the same two servers behind `McpHttpServer.toNodeHandler` on node:http
+ *   (the package's plain-Node handler), to separate the cost of the Effect HTTP router from the
+ *   cost of the integration
+ * - `nodeAls`: `node` in a process where an `AsyncLocalStorage` was entered once, to isolate the
+ *   process-wide cost of the promise hooks that this installs on Node < 24
+ *
+ * IPC: answers `{ cmd: "stats" }` with CPU usage and the number of requests served (servers
+ * built); `{ cmd: "gc" }` runs a full GC (with `--expose-gc`); exits on
+ * `{ cmd: "exit" }` or when the parent goes away.
+ */
+import { HeaderCredentialBackend } from "@mcp-credentials/core"
+import { getCredentials, McpCredentials, McpHttpServer } from "@mcp-credentials/server"
+import * as HttpServer from "@effect/platform/HttpServer"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js"
+import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js"
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as ManagedRuntime from "effect/ManagedRuntime"
+import * as Redacted from "effect/Redacted"
+import * as Runtime from "effect/Runtime"
+import * as Scope from "effect/Scope"
+import { AsyncLocalStorage } from "node:async_hooks"
+import { createServer } from "node:http"
+import type { AddressInfo } from "node:net"
+
+const counts = { raw: 0, platform: 0, install: 0, node: 0, nodeInstall: 0, nodeAls: 0 }
+
+const result = (key: string | undefined): CallToolResult => ({
+  content: [{ type: "text", text: `key-len:${key?.length ?? 0}` }]
+})
+
+const keyFromHeader = (headers: Record<string, string | Array<string> | undefined> | undefined) => {
+  const raw = headers?.["x-mcp-cred-fields"]
+  return typeof raw === "string" ? (JSON.parse(raw) as { apiKey?: string }).apiKey : undefined
+}
+
+const bareServer = () => {
+  const server = new McpServer({ name: "bench", version: "1.0.0" })
+  server.registerTool("t", { description: "bench tool" }, async (extra) => result(keyFromHeader(extra.requestInfo?.headers)))
+  return server
+}
+
+const startRaw = async (): Promise<{ port: number; close: () => Promise<void> }> => {
+  const http = createServer(async (req, res) => {
+    counts.raw++
+    const server = bareServer()
+    const transport = new StreamableHTTPServerTransport({ enableJsonResponse: true }) // no sessionIdGenerator: stateless
+    res.on("close", () => {
+      void transport.close()
+      void server.close()
+    })
+    try {
+      await server.connect(transport)
+      await transport.handleRequest(req, res)
+    } catch {
+      if (!res.headersSent) res.writeHead(500).end()
+    }
+  })
+  await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve))
+  return {
+    port: (http.address() as AddressInfo).port,
+    close: () => new Promise<void>((resolve) => http.close(() => resolve()))
+  }
+}
+
+const startPlatform = async <R>(
+  options: McpHttpServer.Options<R>,
+  appLayer: Layer.Layer<R, never, never>
+): Promise<{ port: number; close: () => Promise<void> }> => {
+  const scope = Effect.runSync(Scope.make())
+  const live = McpHttpServer.serve({ allowedHosts: McpHttpServer.localhostNames, ...options }).pipe(
+    Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" })),
+    Layer.provide(appLayer)
+  )
+  const ctx = await Effect.runPromise(Layer.buildWithScope(live, scope))
+  const address = (await Effect.runPromise(Effect.provide(HttpServer.HttpServer, ctx))).address
+  if (address._tag !== "TcpAddress") throw new Error("expected a TCP address")
+  return { port: address.port, close: () => Effect.runPromise(Scope.close(scope, Exit.void)) }
+}
+
+const installedServer = (runtime: Runtime.Runtime<any>) => {
+  const server = new McpServer({ name: "bench", version: "1.0.0" })
+  const creds = McpCredentials.install(server, { runtime })
+  creds.registerTool("t", { description: "bench tool", credentials: "static" }, async () => {
+    const c = getCredentials()
+    return result(c.type === "static" ? Redacted.value(c.fields.apiKey!) : undefined)
+  })
+  return server
+}
+
+const startNode = async <R>(
+  server: (runtime: Runtime.Runtime<R>) => McpServer,
+  runtime: Runtime.Runtime<R>
+): Promise<{ port: number; close: () => Promise<void> }> => {
+  const node = await McpHttpServer.toNodeHandler({ stateless: true, allowedHosts: McpHttpServer.localhostNames, server, runtime })
+  const http = createServer((req, res) => void node.handler(req, res))
+  await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve))
+  return {
+    port: (http.address() as AddressInfo).port,
+    close: async () => {
+      await node.close()
+      await new Promise<void>((resolve) => http.close(() => resolve()))
+    }
+  }
+}
+
+type Endpoint = keyof typeof counts
+
+const start = async (endpoint: Endpoint): Promise<{ port: number; close: () => Promise<void> }> => {
+  switch (endpoint) {
+    case "raw":
+      return startRaw()
+    case "platform":
+      return startPlatform({
+        stateless: true,
+        server: () => {
+          counts.platform++
+          return bareServer()
+        }
+      }, Layer.empty)
+    case "install":
+      return startPlatform({
+        stateless: true,
+        server: (runtime) => {
+          counts.install++
+          return installedServer(runtime)
+        }
+      }, HeaderCredentialBackend.layer())
+    case "node":
+      return startNode(() => {
+        counts.node++
+        return bareServer()
+      }, Runtime.defaultRuntime)
+    case "nodeAls":
+      // the bare server in a process where an AsyncLocalStorage has been entered once (as
+      // `getCredentials()` support does): on Node < 24 that installs promise hooks process-wide
+      new AsyncLocalStorage<number>().run(0, () => undefined)
+      return startNode(() => {
+        counts.nodeAls++
+        return bareServer()
+      }, Runtime.defaultRuntime)
+    case "nodeInstall":
+      return startNode((runtime) => {
+        counts.nodeInstall++
+        return installedServer(runtime)
+      }, await ManagedRuntime.make(HeaderCredentialBackend.layer()).runtime())
+  }
+}
+
+const main = async () => {
+  const endpoint = process.argv[2] as Endpoint
+  if (!(endpoint in counts)) throw new Error(`unknown endpoint ${endpoint}`)
+  const server = await start(endpoint)
+  const shutdown = async () => {
+    await server.close().catch(() => undefined)
+    process.exit(0)
+  }
+  process.on("message", (m: { cmd?: string }) => {
+    if (m?.cmd === "gc") {
+      ;(globalThis as { gc?: () => void }).gc?.()
+      process.send!({ type: "gc-done" })
+    }
+    if (m?.cmd === "stats") process.send!({ type: "stats", cpu: process.cpuUsage(), requests: counts[endpoint] })
+    if (m?.cmd === "exit") void shutdown()
+  })
+  process.on("disconnect", () => void shutdown())
+  process.send!({ type: "ready", port: server.port })
+}
+
+main().catch((e) => {
+  console.error(e)
+  process.exit(1)
+})

@@ -1,0 +1,225 @@
+/**
+ * Benchmark 2: Streamable HTTP throughput. N real MCP clients (`StreamableHTTPClientTransport`)
+ * in this process call one tool on endpoints served by a child process (see `http-server.ts`),
+ * a fixed number of calls per round, bounded in time. Rounds alternate between the endpoints.
+ */
+import { Client } from "@modelcontextprotocol/sdk/client/index.js"
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js"
+import { type ChildProcess, fork } from "node:child_process"
+import { randomBytes } from "node:crypto"
+import { fileURLToPath } from "node:url"
+import { now, roundOrder, sleep, summarize, type Summary } from "./stats.js"
+
+export type Endpoint = "raw" | "platform" | "install" | "node" | "nodeInstall" | "nodeAls"
+
+export const labels: Record<Endpoint, string> = {
+  platform: "A0 bare SDK on McpHttpServer.layer (baseline A)",
+  install: "A1 install + HeaderCredentialBackend on McpHttpServer.layer",
+  node: "B0 bare SDK on McpHttpServer.toNodeHandler (baseline B)",
+  nodeInstall: "B1 install + HeaderCredentialBackend on toNodeHandler",
+  nodeAls: "B2 = B0 in a process that entered an AsyncLocalStorage once",
+  raw: "C  bare SDK, node:http + SDK StreamableHTTPServerTransport"
+}
+
+/** The baseline each endpoint is compared with. */
+export const baselineOf: Record<Endpoint, Endpoint> = {
+  platform: "platform",
+  install: "platform",
+  node: "node",
+  nodeInstall: "node",
+  nodeAls: "node",
+  raw: "raw"
+}
+
+export interface Options {
+  readonly clients: number
+  readonly callsPerRound: number
+  readonly roundMs: number
+  readonly rounds: number
+  readonly warmup: number
+  /** Stop starting rounds after this much time. */
+  readonly budgetMs: number
+}
+
+export interface EndpointResult {
+  readonly endpoint: Endpoint
+  readonly label: string
+  readonly callsPerSec: Summary
+  readonly latency: Summary // ns per call, client side
+  readonly serverCpuPerCall: Summary // ns of server CPU (user + system) per call
+  readonly httpRequestsPerCall: number
+  readonly errors: number
+  readonly rounds: number
+  /** Median of per-round ratios of calls/s against the endpoint's baseline (`baselineOf`). */
+  readonly roundRatio: number
+  /** Median of per-round ratios of server CPU per call against the baseline. */
+  readonly cpuRoundRatio: number
+  readonly perRound: ReadonlyArray<{ readonly callsPerSec: number; readonly serverCpuUsPerCall: number; readonly calls: number }>
+}
+
+interface Stats {
+  readonly cpu: NodeJS.CpuUsage
+  readonly requests: number
+}
+
+const request = <A>(child: ChildProcess, cmd: string, type: string): Promise<A> =>
+  new Promise((resolve, reject) => {
+    const onMessage = (m: any) => {
+      if (m?.type === type) {
+        child.off("message", onMessage)
+        child.off("exit", onExit)
+        resolve(m as A)
+      }
+    }
+    const onExit = (code: number | null) => reject(new Error(`bench server exited (${code})`))
+    child.on("message", onMessage)
+    child.on("exit", onExit)
+    if (cmd !== "") child.send({ cmd })
+  })
+
+/**
+ * A real client. `reconnect: false` stops it from re-opening its standalone GET stream when the
+ * server closes it (see `idleRequests`), so that a round measures tool calls only.
+ */
+const connect = async (port: number, apiKey: string, reconnect: boolean): Promise<Client> => {
+  const url = new URL(`http://127.0.0.1:${port}/mcp`)
+  const transport = new StreamableHTTPClientTransport(url, {
+    requestInit: { headers: { "X-MCP-Cred-Fields": JSON.stringify({ apiKey }) } },
+    ...(reconnect ? {} : {
+      reconnectionOptions: { maxRetries: 0, initialReconnectionDelay: 1000, maxReconnectionDelay: 30_000, reconnectionDelayGrowFactor: 1.5 }
+    })
+  })
+  const client = new Client({ name: "bench-client", version: "1.0.0" })
+  await client.connect(transport)
+  return client
+}
+
+export interface HttpReport {
+  readonly results: ReadonlyArray<EndpointResult>
+  /** Requests a server received per client per second from idle clients with default options. */
+  readonly idleRequestsPerClientPerSec: Record<Endpoint, number>
+}
+
+const spawnServer = async (endpoint: Endpoint) => {
+  const child = fork(fileURLToPath(new URL("./http-server.js", import.meta.url)), [endpoint], {
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+    execArgv: ["--expose-gc"]
+  })
+  const ready = await request<{ port: number }>(child, "", "ready")
+  return { child, port: ready.port }
+}
+
+const stopServer = async (child: ChildProcess) => {
+  if (child.connected) child.send({ cmd: "exit" })
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()))
+  await Promise.race([exited, sleep(3000)])
+  if (child.exitCode === null && child.signalCode === null) child.kill()
+}
+
+export const run = async (options: Options): Promise<HttpReport> => {
+  const started = Date.now()
+  const endpoints: Array<Endpoint> = ["platform", "install", "node", "nodeInstall", "nodeAls", "raw"]
+  const servers = new Map<Endpoint, { child: ChildProcess; port: number }>()
+  const clients = new Map<Endpoint, Array<Client>>()
+  try {
+    for (const e of endpoints) servers.set(e, await spawnServer(e))
+    // idle behaviour of clients with default options: does the server make them reconnect?
+    const idleRequestsPerClientPerSec = {} as Record<Endpoint, number>
+    {
+      const idleClients = 4
+      const idle = await Promise.all(endpoints.flatMap((e) =>
+        Array.from({ length: idleClients }, () => connect(servers.get(e)!.port, "sk-idle-0000", true))
+      ))
+      await sleep(300)
+      const before = await Promise.all(endpoints.map((e) => request<Stats>(servers.get(e)!.child, "stats", "stats")))
+      const idleMs = 3000
+      await sleep(idleMs)
+      const after = await Promise.all(endpoints.map((e) => request<Stats>(servers.get(e)!.child, "stats", "stats")))
+      endpoints.forEach((e, i) => {
+        idleRequestsPerClientPerSec[e] = (after[i]!.requests - before[i]!.requests) / idleClients / (idleMs / 1000)
+      })
+      await Promise.allSettled(idle.map((c) => c.close()))
+    }
+    for (const e of endpoints) {
+      const list = await Promise.all(
+        Array.from({ length: options.clients }, (_, i) => connect(servers.get(e)!.port, `sk-http-${i}-${randomBytes(12).toString("hex")}`, false))
+      )
+      for (const c of list) {
+        const r = (await c.callTool({ name: "t" })) as CallToolResult
+        const text = (r.content[0] as { text?: string } | undefined)?.text ?? ""
+        if (r.isError || !text.startsWith("key-len:") || text === "key-len:0") {
+          throw new Error(`endpoint ${e}: unexpected result ${JSON.stringify(r)}`)
+        }
+      }
+      clients.set(e, list)
+    }
+    // let the clients' background GET streams settle before measuring
+    await sleep(200)
+
+    const perRound = new Map<Endpoint, Array<{ cps: number; cpu: number; reqs: number; calls: number }>>(endpoints.map((e) => [e, []]))
+    const latencies = new Map<Endpoint, Array<number>>(endpoints.map((e) => [e, []]))
+    const errors = new Map<Endpoint, number>(endpoints.map((e) => [e, 0]))
+    for (let r = 0; r < options.warmup + options.rounds; r++) {
+      if (r > options.warmup && Date.now() - started > options.budgetMs) break
+      for (const e of roundOrder(endpoints, r)) {
+        const list = clients.get(e)!
+        const child = servers.get(e)!.child
+        await request(child, "gc", "gc-done")
+        const before = await request<Stats>(child, "stats", "stats")
+        const deadline = Date.now() + options.roundMs
+        let issued = 0
+        let done = 0
+        const lat: Array<number> = []
+        const t0 = now()
+        await Promise.all(list.map(async (client) => {
+          while (issued < options.callsPerRound && Date.now() < deadline) {
+            issued++
+            const c0 = now()
+            try {
+              const res = (await client.callTool({ name: "t" })) as CallToolResult
+              if (res.isError) errors.set(e, errors.get(e)! + 1)
+            } catch {
+              errors.set(e, errors.get(e)! + 1)
+            }
+            lat.push(Number(now() - c0))
+            done++
+          }
+        }))
+        const elapsed = Number(now() - t0)
+        const after = await request<Stats>(child, "stats", "stats")
+        if (r >= options.warmup) {
+          const cpu = (after.cpu.user - before.cpu.user + after.cpu.system - before.cpu.system) * 1000
+          perRound.get(e)!.push({
+            cps: done / (elapsed / 1e9),
+            cpu: cpu / done,
+            reqs: (after.requests - before.requests) / done,
+            calls: done
+          })
+          latencies.get(e)!.push(...lat)
+        }
+      }
+    }
+    const results = endpoints.map((e) => {
+      const rounds = perRound.get(e)!
+      const base = perRound.get(baselineOf[e])!
+      return {
+        endpoint: e,
+        label: labels[e],
+        callsPerSec: summarize(rounds.map((x) => x.cps)),
+        latency: summarize(latencies.get(e)!),
+        serverCpuPerCall: summarize(rounds.map((x) => x.cpu)),
+        httpRequestsPerCall: summarize(rounds.map((x) => x.reqs)).median,
+        errors: errors.get(e)!,
+        rounds: rounds.length,
+        roundRatio: summarize(rounds.map((x, i) => x.cps / base[i]!.cps)).median,
+        cpuRoundRatio: summarize(rounds.map((x, i) => x.cpu / base[i]!.cpu)).median,
+        perRound: rounds.map((x) => ({ callsPerSec: Math.round(x.cps), serverCpuUsPerCall: Math.round(x.cpu / 1000), calls: x.calls }))
+      }
+    })
+    return { results, idleRequestsPerClientPerSec }
+  } finally {
+    await Promise.allSettled(Array.from(clients.values()).flat().map((c) => c.close()))
+    await Promise.allSettled(Array.from(servers.values()).map((s) => stopServer(s.child)))
+  }
+}

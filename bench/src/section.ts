@@ -1,0 +1,174 @@
+/**
+ * One benchmark section, run in its own process by `main.ts` (so that JIT state, heap and
+ * process-wide hooks of one section do not leak into another): prints its Markdown table and
+ * writes `bench/dist/results-<section>.json`.
+ */
+import { writeFile } from "node:fs/promises"
+import * as Http from "./http.js"
+import * as InProcess from "./inprocess.js"
+import * as Micro from "./micro.js"
+import { fmt, table, us } from "./stats.js"
+
+const quick = process.env.BENCH_QUICK === "1"
+const section = process.argv[2] ?? ""
+const want = (name: string) => section === name
+
+const inProcessOptions: InProcess.Options = quick ? { rounds: 6, warmup: 2, calls: 100 } : { rounds: 40, warmup: 5, calls: 400, budgetMs: 35_000 }
+const perRequestOptions: InProcess.Options = quick ? { rounds: 4, warmup: 1, calls: 50 } : { rounds: 30, warmup: 4, calls: 100, budgetMs: 20_000 }
+const peerOptions: InProcess.Options = quick ? { rounds: 3, warmup: 1, calls: 20 } : { rounds: 10, warmup: 2, calls: 100, budgetMs: 20_000 }
+const microOptions = quick ? { rounds: 5, warmup: 1, batchMs: 2 } : { rounds: 30, warmup: 5, batchMs: 8 }
+const httpOptions: Http.Options = quick
+  ? { clients: Number(process.env.BENCH_HTTP_CLIENTS ?? 16), callsPerRound: 200, roundMs: 1000, rounds: 2, warmup: 1, budgetMs: 25_000 }
+  : { clients: Number(process.env.BENCH_HTTP_CLIENTS ?? 16), callsPerRound: 400, roundMs: 1200, rounds: 14, warmup: 1, budgetMs: 95_000 }
+
+const IN_PROCESS_MAX_RATIO = 1.15
+const IN_PROCESS_MAX_ADDED_NS = 10_000
+const HTTP_MIN_RATIO = 0.97
+
+const log = (s = "") => process.stdout.write(s + "\n")
+const seconds = (t0: number) => ((Date.now() - t0) / 1000).toFixed(1)
+
+const main = async () => {
+  if (!["inprocess", "perrequest", "http", "micro", "peer"].includes(section)) throw new Error(`unknown section '${section}'`)
+  const results: Record<string, unknown> = {}
+
+  if (want("inprocess")) {
+    const t = Date.now()
+    const o = inProcessOptions
+    const r = await InProcess.run(o)
+    results.inprocess = r
+    log()
+    log(`## 1. In-process tool call (InMemoryTransport + Client), per call`)
+    log()
+    log(`${r.rounds} rounds x ${o.calls} calls per variant after ${o.warmup} warm-up rounds, variants interleaved; ${r.env.count} env vars (${seconds(t)} s)`)
+    log()
+    log(table(
+      ["variant", "median µs", "p95 µs", "ratio (medians)", "ratio (per-round)", "added µs", "goal ≤1.15× & ≤10 µs"],
+      r.results.map((x, i) => [
+        x.name,
+        us(x.perCall.median),
+        us(x.perCall.p95),
+        fmt(x.ratio, 3),
+        fmt(x.roundRatio, 3),
+        i === 0 ? "—" : us(x.addedNs, 1),
+        i === 0 ? "—" : x.ratio <= IN_PROCESS_MAX_RATIO && x.addedNs <= IN_PROCESS_MAX_ADDED_NS ? "met" : "NOT met"
+      ])
+    ))
+  }
+
+  if (want("perrequest")) {
+    const t = Date.now()
+    const o = perRequestOptions
+    const r = await InProcess.runPerRequest(o)
+    results.perrequest = r
+    log()
+    log(`## 1b. New server per request (the stateless HTTP pattern), in process, no HTTP`)
+    log()
+    log(`Each request builds an McpServer (+ install), connects it to an InMemoryTransport, answers one tools/call carrying the HTTP headers a transport would pass, and closes it. ${r.rounds} rounds x ${o.calls} requests per variant after ${o.warmup} warm-up rounds, interleaved (${seconds(t)} s)`)
+    log()
+    log(table(
+      ["variant", "median µs", "p95 µs", "ratio (medians)", "ratio (per-round)", "added µs"],
+      r.results.map((x, i) => [
+        x.name,
+        us(x.perCall.median),
+        us(x.perCall.p95),
+        fmt(x.ratio, 3),
+        fmt(x.roundRatio, 3),
+        i === 0 ? "—" : us(x.addedNs, 1)
+      ])
+    ))
+  }
+
+  if (want("http")) {
+    const t = Date.now()
+    const o = httpOptions
+    const report = await Http.run(o)
+    const r = report.results
+    results.http = { options: o, ...report }
+    const byEndpoint = new Map(r.map((x) => [x.endpoint, x]))
+    const baseOf = (x: Http.EndpointResult) => byEndpoint.get(Http.baselineOf[x.endpoint])!
+    log()
+    log(`## 2. Streamable HTTP throughput (stateless, JSON responses, new McpServer per request)`)
+    log()
+    log(`${o.clients} concurrent clients in this process, each endpoint in its own child process; up to ${o.callsPerRound} calls or ${o.roundMs / 1000} s per round, ${r[0]?.rounds ?? 0} measured rounds after ${o.warmup} warm-up, endpoints interleaved (${seconds(t)} s)`)
+    log()
+    log(table(
+      ["endpoint", "calls/s median", "calls/s min", "ratio vs baseline", "ratio per-round", "server CPU µs/call", "CPU ratio per-round", "latency median ms", "latency p95 ms", "HTTP req/call", "errors"],
+      r.map((x) => [
+        x.label,
+        fmt(x.callsPerSec.median, 0),
+        fmt(x.callsPerSec.min, 0),
+        fmt(x.callsPerSec.median / baseOf(x).callsPerSec.median, 3),
+        fmt(x.roundRatio, 3),
+        us(x.serverCpuPerCall.median, 0),
+        fmt(x.cpuRoundRatio, 3),
+        fmt(x.latency.median / 1e6, 2),
+        fmt(x.latency.p95 / 1e6, 2),
+        fmt(x.httpRequestsPerCall, 2),
+        String(x.errors)
+      ])
+    ))
+    log()
+    log(`Idle clients with default options make the server rebuild their GET stream: ${r.map((x) => `${x.label.slice(0, 2)} ${fmt(report.idleRequestsPerClientPerSec[x.endpoint], 2)}`).join(", ")} requests per client per second (the measured clients above do not reconnect).`)
+    log()
+    for (const [inst, base] of [["install", "platform"], ["nodeInstall", "node"]] as const) {
+      const a = byEndpoint.get(inst)!
+      const b = byEndpoint.get(base)!
+      const ratio = a.callsPerSec.median / b.callsPerSec.median
+      log(`goal ≥ ${HTTP_MIN_RATIO}× the bare SDK on the same plumbing, ${a.label.slice(0, 2)} vs ${b.label.slice(0, 2)}: ${fmt(ratio, 3)}× (per-round ${fmt(a.roundRatio, 3)}×) — ${ratio >= HTTP_MIN_RATIO ? "met" : "NOT met"}; server CPU ${fmt(a.cpuRoundRatio, 3)}× per call per-round (≈ +${us((a.cpuRoundRatio - 1) * b.serverCpuPerCall.median, 0)} µs; difference of medians ${us(a.serverCpuPerCall.median - b.serverCpuPerCall.median, 0)} µs)`)
+      log()
+    }
+    const als = byEndpoint.get("nodeAls")!
+    const node = byEndpoint.get("node")!
+    log(`process-wide AsyncLocalStorage cost (B2 vs B0, no other difference): ${fmt(als.callsPerSec.median / node.callsPerSec.median, 3)}× calls/s (per-round ${fmt(als.roundRatio, 3)}×), server CPU ${fmt(als.cpuRoundRatio, 3)}× per call (per-round)`)
+  }
+
+  if (want("micro")) {
+    const t = Date.now()
+    const r = await Micro.run(microOptions)
+    results.micro = r
+    log()
+    log(`## 3. Micro-benchmarks (ns/op; median and p95 over ${microOptions.rounds} rounds of ~${microOptions.batchMs} ms batches) (${seconds(t)} s)`)
+    log()
+    log(table(
+      ["operation", "median ns/op", "p95 ns/op"],
+      r.results.map((x) => [x.name, fmt(x.nsPerOp.median, 0), fmt(x.nsPerOp.p95, 0)])
+    ))
+  }
+
+  if (want("peer")) {
+    const t = Date.now()
+    const r = await InProcess.runPeer(peerOptions)
+    results.peer = r
+    log()
+    log(`## 4. Peer: punkpeye fastmcp vs bare SDK, in process, per call (${seconds(t)} s)`)
+    log()
+    if (!r.ok) {
+      log(`fastmcp could not be benchmarked: ${r.reason}`)
+    } else {
+      log(`fastmcp ${r.version}; ${r.rounds} rounds x ${r.options.calls} calls after ${r.options.warmup} warm-up rounds, interleaved`)
+      log()
+      log(table(
+        ["variant", "median µs", "p95 µs", "ratio (medians)", "ratio (per-round)", "added µs"],
+        r.results.map((x, i) => [
+          x.name,
+          us(x.perCall.median),
+          us(x.perCall.p95),
+          fmt(x.ratio, 3),
+          fmt(x.roundRatio, 3),
+          i === 0 ? "—" : us(x.addedNs, 1)
+        ])
+      ))
+    }
+  }
+
+  await writeFile(new URL(`./results-${section}.json`, import.meta.url), JSON.stringify(results, null, 2))
+}
+
+main().then(
+  () => process.exit(0),
+  (e) => {
+    console.error(e)
+    process.exit(1)
+  }
+)
