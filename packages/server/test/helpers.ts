@@ -2,8 +2,6 @@ import * as HttpServer from "@effect/platform/HttpServer"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
-import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js"
-import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js"
 import { Effect, Exit, Layer, Scope } from "effect"
 import { createServer } from "node:http"
 import { McpHttpServer } from "../src/index.js"
@@ -40,28 +38,9 @@ export const connect = async (
   return client
 }
 
-/** Wraps a transport so every JSON-RPC message sent or received is appended to `log`. */
-export const recording = (inner: Transport, log: Array<string>): Transport => {
-  const t: Transport = {
-    start: () => inner.start(),
-    close: () => inner.close(),
-    send: (message: JSONRPCMessage, options) => {
-      log.push(JSON.stringify(message))
-      return inner.send(message, options)
-    },
-    get sessionId() {
-      return inner.sessionId
-    },
-    setProtocolVersion: (v: string) => inner.setProtocolVersion?.(v)
-  } as Transport
-  inner.onmessage = (message, extra) => {
-    log.push(JSON.stringify(message))
-    t.onmessage?.(message, extra)
-  }
-  inner.onerror = (e) => t.onerror?.(e)
-  inner.onclose = () => t.onclose?.()
-  return t
-}
+/** Every JSON-RPC message in both directions, appended to a log (the examples' own helper). */
+export { recording } from "../../../examples/shared/example.js"
+import { recording } from "../../../examples/shared/example.js"
 
 /** The text of a tool result's first content item. */
 export const textOf = (result: unknown): string => {
