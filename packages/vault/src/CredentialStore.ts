@@ -1,0 +1,132 @@
+/**
+ * Per-user credentials: one `ResolvedCredential` per (provider, subject), with an optional TTL.
+ * Backends: `layerMemory` here; `FileStore`, `RedisStore` and `PgStore` (encrypted at rest) in
+ * their own modules, so a driver is loaded only by the backend that needs it.
+ *
+ * @since 0.1.0
+ */
+import type { ResolvedCredential } from "@mcp-credentials/core"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import type * as DateTime from "effect/DateTime"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import { credentialId, makeStored, ttlToExpiry } from "./internal/records.js"
+import type { VaultError } from "./VaultError.js"
+
+/**
+ * Where a credential lives: the downstream provider (`"github"`, `"jira"`) and the user's
+ * subject (the OIDC `sub`). Both must be non-empty: an empty subject would make users collide.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface StoreKey {
+  readonly provider: string
+  readonly subject: string
+}
+
+/**
+ * A stored credential and its metadata. `generation` starts at 1 and grows by one on every
+ * overwrite of the same key (a later compare-and-swap builds on it); `createdAt` is the time of the
+ * last write.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface StoredCredential extends StoreKey {
+  readonly credential: ResolvedCredential.ResolvedCredential
+  readonly createdAt: DateTime.Utc
+  readonly expiresAt: Option.Option<DateTime.Utc>
+  readonly generation: number
+}
+
+/**
+ * Options of `set`. Without `ttl` the credential never expires.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface SetOptions {
+  readonly ttl?: Duration.DurationInput | undefined
+}
+
+/**
+ * The credential store. `get` never returns an expired credential; a record that fails to
+ * decrypt is a `DecryptionError`, never a silent miss.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export class CredentialStore extends Context.Tag("@mcp-credentials/vault/CredentialStore")<
+  CredentialStore,
+  {
+    readonly get: (key: StoreKey) => Effect.Effect<Option.Option<StoredCredential>, VaultError>
+    readonly set: (
+      key: StoreKey,
+      credential: ResolvedCredential.ResolvedCredential,
+      options?: SetOptions
+    ) => Effect.Effect<StoredCredential, VaultError>
+    /** Returns whether a live credential was removed. */
+    readonly delete: (key: StoreKey) => Effect.Effect<boolean, VaultError>
+    /** The live credentials of one subject, or of every subject when `subject` is omitted. */
+    readonly list: (subject?: string) => Effect.Effect<ReadonlyArray<StoredCredential>, VaultError>
+  }
+>() {}
+
+/**
+ * An in-process store, not encrypted, lost on restart. Expiry follows the `Clock`, so
+ * `TestClock` drives it.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeMemory: Effect.Effect<CredentialStore["Type"]> = Effect.sync(() => {
+  const entries = new Map<string, StoredCredential>()
+  const generations = new Map<string, number>()
+  const live = (now: number) => (s: StoredCredential) =>
+    Option.match(s.expiresAt, { onNone: () => true, onSome: (e) => e.epochMillis > now })
+  const lookup = (key: StoreKey, now: number) => {
+    const id = credentialId(key)
+    const found = entries.get(id)
+    if (found === undefined) return Option.none()
+    if (!live(now)(found)) {
+      entries.delete(id)
+      return Option.none()
+    }
+    return Option.some(found)
+  }
+  return CredentialStore.of({
+    get: (key) => Effect.map(Clock.currentTimeMillis, (now) => lookup(key, now)),
+    set: (key, credential, options) =>
+      Effect.map(Clock.currentTimeMillis, (now) => {
+        const id = credentialId(key)
+        const generation = (generations.get(id) ?? 0) + 1
+        const stored = makeStored(key, credential, now, ttlToExpiry(now, options?.ttl), generation)
+        generations.set(id, generation)
+        entries.set(id, stored)
+        return stored
+      }),
+    delete: (key) =>
+      Effect.map(Clock.currentTimeMillis, (now) => {
+        const found = lookup(key, now)
+        const id = credentialId(key)
+        entries.delete(id)
+        generations.delete(id)
+        return Option.isSome(found)
+      }),
+    list: (subject) =>
+      Effect.map(Clock.currentTimeMillis, (now) =>
+        [...entries.values()].filter((s) => live(now)(s) && (subject === undefined || s.subject === subject)))
+  })
+})
+
+/**
+ * The memory store as a layer.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerMemory: Layer.Layer<CredentialStore> = Layer.effect(CredentialStore, makeMemory)

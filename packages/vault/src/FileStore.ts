@@ -1,0 +1,282 @@
+/**
+ * The embedded default backend: one JSON file per namespace (`<directory>/<namespace>.json`,
+ * mode 0600, directory 0700) holding the credentials, pending entries and results of that
+ * namespace, each record sealed with the `Keyring`. Every write re-reads the file, drops expired
+ * records and replaces the file atomically (temp file + rename), so it survives restarts and a
+ * crash never leaves half a file. Meant for one process: several processes sharing a file see each
+ * other's writes but may lose a concurrent update; use Redis or Postgres for replicas.
+ *
+ * @since 0.1.0
+ */
+import * as Clock from "effect/Clock"
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as PubSub from "effect/PubSub"
+import * as crypto from "node:crypto"
+import * as fs from "node:fs/promises"
+import * as path from "node:path"
+import { CredentialStore } from "./CredentialStore.js"
+import {
+  awaitResult,
+  credentialId,
+  makeStored,
+  openCredential,
+  openPending,
+  openResult,
+  sealCredential,
+  sealPending,
+  sealResult,
+  sha256,
+  toContext,
+  ttlToExpiry
+} from "./internal/records.js"
+import { Keyring } from "./Keyring.js"
+import { defaultResultTtl, makeEntry, PendingStore } from "./PendingStore.js"
+import { StoreError, type VaultError } from "./VaultError.js"
+
+/**
+ * Options of the file backend. `namespace` (default `"default"`) names the file; it must match
+ * `[A-Za-z0-9_-]+`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface FileStoreOptions {
+  readonly directory: string
+  readonly namespace?: string | undefined
+  /** How often a waiter re-reads the file, for completions written by another process. Default 250 ms. */
+  readonly pollInterval?: Duration.DurationInput | undefined
+}
+
+interface CredentialRecord {
+  readonly provider: string
+  readonly subject: string
+  readonly generation: number
+  readonly expiresAt: number | null
+  readonly sealed: string
+}
+interface ExpiringRecord {
+  readonly expiresAt: number
+  readonly sealed: string
+}
+interface FileContent {
+  format: "mcp-credentials/vault@1"
+  credentials: Record<string, CredentialRecord>
+  generations: Record<string, number>
+  pending: Record<string, ExpiringRecord>
+  results: Record<string, ExpiringRecord>
+}
+
+const empty = (): FileContent => ({
+  format: "mcp-credentials/vault@1",
+  credentials: {},
+  generations: {},
+  pending: {},
+  results: {}
+})
+
+const locks = new Map<string, Effect.Semaphore>()
+const wakeupsByFile = new Map<string, PubSub.PubSub<string>>()
+
+/**
+ * The path of a namespace's file.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const filePath = (options: FileStoreOptions): string =>
+  path.resolve(options.directory, `${options.namespace ?? "default"}.json`)
+
+/**
+ * Builds both stores over one file. Fails with `StoreError` when the directory cannot be created
+ * or the file exists but cannot be read.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (
+  options: FileStoreOptions
+): Effect.Effect<
+  { readonly credentials: CredentialStore["Type"]; readonly pending: PendingStore["Type"] },
+  StoreError,
+  Keyring
+> =>
+  Effect.gen(function*() {
+    const keyring = yield* Keyring
+    if (!/^[A-Za-z0-9_-]+$/.test(options.namespace ?? "default")) {
+      return yield* new StoreError({ backend: "file", operation: "open", cause: new Error("invalid namespace") })
+    }
+    const file = filePath(options)
+    const fail = (operation: string) => (cause: unknown) => new StoreError({ backend: "file", operation, cause })
+    let lock = locks.get(file)
+    if (lock === undefined) {
+      lock = yield* Effect.makeSemaphore(1)
+      locks.set(file, lock)
+    }
+    let wakeups = wakeupsByFile.get(file)
+    if (wakeups === undefined) {
+      wakeups = yield* PubSub.unbounded<string>()
+      wakeupsByFile.set(file, wakeups)
+    }
+    const pollInterval = options.pollInterval ?? Duration.millis(250)
+
+    const read = Effect.tryPromise({
+      try: async (): Promise<FileContent> => {
+        let text: string
+        try {
+          text = await fs.readFile(file, "utf8")
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code === "ENOENT") return empty()
+          throw e
+        }
+        const parsed = JSON.parse(text) as FileContent
+        if (parsed?.format !== "mcp-credentials/vault@1") throw new Error("unknown file format")
+        return { ...empty(), ...parsed }
+      },
+      catch: fail("read")
+    })
+    const write = (content: FileContent, now: number) =>
+      Effect.tryPromise({
+        try: async () => {
+          for (const [k, r] of Object.entries(content.credentials)) {
+            if (r.expiresAt !== null && r.expiresAt <= now) delete content.credentials[k]
+          }
+          for (const table of [content.pending, content.results]) {
+            for (const [k, r] of Object.entries(table)) if (r.expiresAt <= now) delete table[k]
+          }
+          const tmp = `${file}.${process.pid}.${crypto.randomBytes(6).toString("hex")}.tmp`
+          const handle = await fs.open(tmp, "wx", 0o600)
+          try {
+            await handle.writeFile(JSON.stringify(content), "utf8")
+            await handle.sync()
+          } finally {
+            await handle.close()
+          }
+          await fs.rename(tmp, file)
+        },
+        catch: fail("write")
+      })
+    const modify = <A, E>(f: (content: FileContent, now: number) => Effect.Effect<readonly [A, boolean], E>) =>
+      lock.withPermits(1)(
+        Effect.gen(function*() {
+          const now = yield* Clock.currentTimeMillis
+          const content = yield* read
+          const [a, changed] = yield* f(content, now)
+          if (changed) yield* write(content, now)
+          return a
+        })
+      )
+
+    yield* Effect.tryPromise({ try: () => fs.mkdir(options.directory, { recursive: true, mode: 0o700 }), catch: fail("open") })
+    yield* read
+
+    const openRecord = (r: CredentialRecord) =>
+      openCredential(keyring, { provider: r.provider, subject: r.subject }, r.sealed, r.generation)
+
+    const credentials = CredentialStore.of({
+      get: (key) =>
+        Effect.gen(function*() {
+          const now = yield* Clock.currentTimeMillis
+          const r = (yield* read).credentials[credentialId(key)]
+          if (r === undefined || (r.expiresAt !== null && r.expiresAt <= now)) return Option.none()
+          return Option.some(yield* openRecord(r))
+        }),
+      set: (key, credential, setOptions) =>
+        modify((content, now) => {
+          const id = credentialId(key)
+          const generation = (content.generations[id] ?? 0) + 1
+          const expiresAt = ttlToExpiry(now, setOptions?.ttl)
+          const sealed = sealCredential(keyring, key, credential, now, expiresAt)
+          content.generations[id] = generation
+          content.credentials[id] = { provider: key.provider, subject: key.subject, generation, expiresAt, sealed }
+          return Effect.succeed([makeStored(key, credential, now, expiresAt, generation), true] as const)
+        }),
+      delete: (key) =>
+        modify((content, now) => {
+          const id = credentialId(key)
+          const r = content.credentials[id]
+          const existed = r !== undefined && (r.expiresAt === null || r.expiresAt > now)
+          const changed = r !== undefined || content.generations[id] !== undefined
+          delete content.credentials[id]
+          delete content.generations[id]
+          return Effect.succeed([existed, changed] as const)
+        }),
+      list: (subject) =>
+        Effect.gen(function*() {
+          const now = yield* Clock.currentTimeMillis
+          const records = Object.values((yield* read).credentials).filter((r) =>
+            (r.expiresAt === null || r.expiresAt > now) && (subject === undefined || r.subject === subject)
+          )
+          return yield* Effect.forEach(records, openRecord)
+        })
+    })
+
+    const takeResult = (id: string) =>
+      modify((content, now) => {
+        const h = sha256(id)
+        const r = content.results[h]
+        if (r === undefined) return Effect.succeed([Option.none(), false] as const)
+        delete content.results[h]
+        if (r.expiresAt <= now) return Effect.succeed([Option.none(), true] as const)
+        return Effect.map(openResult(keyring, id, r.sealed), (p) => [Option.some(p.result), true] as const)
+      })
+
+    const pending = PendingStore.of({
+      create: (input, ttl) =>
+        modify((content, now) => {
+          const entry = makeEntry(input, now, ttl)
+          content.pending[sha256(entry.id)] = { expiresAt: entry.expiresAt.epochMillis, sealed: sealPending(keyring, entry) }
+          return Effect.succeed([entry, true] as const)
+        }),
+      get: (id) =>
+        Effect.gen(function*() {
+          const now = yield* Clock.currentTimeMillis
+          const r = (yield* read).pending[sha256(id)]
+          if (r === undefined || r.expiresAt <= now) return Option.none()
+          return Option.some(yield* openPending(keyring, id, r.sealed))
+        }),
+      take: (id) =>
+        modify((content, now) => {
+          const h = sha256(id)
+          const r = content.pending[h]
+          if (r === undefined) return Effect.succeed([Option.none(), false] as const)
+          delete content.pending[h]
+          if (r.expiresAt <= now) return Effect.succeed([Option.none(), true] as const)
+          return Effect.map(openPending(keyring, id, r.sealed), (e) => [Option.some(e), true] as const)
+        }),
+      complete: (id, result, completeOptions) =>
+        modify((content, now) => {
+          const expiresAt = now + Duration.toMillis(completeOptions?.ttl ?? defaultResultTtl)
+          content.results[sha256(id)] = { expiresAt, sealed: sealResult(keyring, id, result, expiresAt) }
+          return Effect.succeed([undefined, true] as const)
+        }).pipe(Effect.zipLeft(PubSub.publish(wakeups, id))),
+      await: (id, timeout) => awaitResult<VaultError>({ id, wakeups, take: takeResult(id), timeout, pollInterval })
+    })
+
+    return { credentials, pending }
+  })
+
+/**
+ * Both stores over one file, as a layer.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options: FileStoreOptions): Layer.Layer<CredentialStore | PendingStore, StoreError, Keyring> =>
+  Layer.effectContext(Effect.map(make(options), toContext))
+
+/**
+ * Both stores over one file, with options read from `Config` (the application picks the
+ * variable names), e.g. `{ directory: Config.string("MCP_CREDENTIALS_FILE_DIR") }`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig = (
+  options: Config.Config.Wrap<FileStoreOptions>
+): Layer.Layer<CredentialStore | PendingStore, StoreError | ConfigError.ConfigError, Keyring> =>
+  Layer.effectContext(Effect.map(Effect.flatMap(Config.unwrap(options), make), toContext))

@@ -1,0 +1,276 @@
+/**
+ * Postgres backend on `@effect/sql-pg` (an optional peer dependency loaded only by this module).
+ * The tables (`credentials`, `pending`, `results`) are created on first use in a configurable
+ * schema (default `mcp_credentials`), under an advisory lock so replicas starting together do not
+ * race. `expires_at` (epoch millis) is honoured on every read and swept periodically; `take` is one
+ * `DELETE … RETURNING`; `await` is woken by `LISTEN`/`NOTIFY`, so a form completed on replica B
+ * wakes a waiter on replica A. Every value is sealed with the `Keyring`.
+ *
+ * @since 0.1.0
+ */
+import { PgClient } from "@effect/sql-pg"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as PubSub from "effect/PubSub"
+import * as Queue from "effect/Queue"
+import * as Schedule from "effect/Schedule"
+import * as Stream from "effect/Stream"
+import { CredentialStore, type StoreKey } from "./CredentialStore.js"
+import {
+  awaitResult,
+  credentialId,
+  makeStored,
+  openCredential,
+  openPending,
+  openResult,
+  randomId,
+  sealCredential,
+  sealPending,
+  sealResult,
+  sha256,
+  toContext,
+  ttlToExpiry
+} from "./internal/records.js"
+import { Keyring } from "./Keyring.js"
+import { defaultResultTtl, makeEntry, PendingStore } from "./PendingStore.js"
+import { StoreError, type VaultError } from "./VaultError.js"
+
+/**
+ * Options of the Postgres backend. `schema` must match `[a-z_][a-z0-9_]*` (at most 48 characters).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface PgStoreOptions {
+  readonly schema?: string | undefined
+  /** How often expired rows are deleted. Default 60 s. */
+  readonly sweepInterval?: Duration.DurationInput | undefined
+  /** Safety net for a missed notification: how often a waiter re-checks. Default 1 s. */
+  readonly pollInterval?: Duration.DurationInput | undefined
+}
+
+/**
+ * The default schema.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const defaultSchema = "mcp_credentials"
+
+interface CredentialRow {
+  readonly provider: string
+  readonly subject: string
+  readonly generation: string | number
+  readonly sealed: string
+}
+
+/**
+ * Builds both stores on the `PgClient` in context: creates the schema and tables, starts
+ * listening for completions and the sweeper, all tied to the scope.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (options: PgStoreOptions = {}) =>
+  Effect.gen(function*() {
+    const keyring = yield* Keyring
+    const pg = yield* PgClient.PgClient
+    const schema = options.schema ?? defaultSchema
+    const fail = (operation: string) => (cause: unknown) => new StoreError({ backend: "postgres", operation, cause })
+    if (!/^[a-z_][a-z0-9_]{0,47}$/.test(schema)) {
+      return yield* fail("open")(new Error("invalid schema name"))
+    }
+    const q = <A extends object>(operation: string, text: string, params: ReadonlyArray<unknown> = []) =>
+      pg.unsafe<A>(text, params).pipe(Effect.mapError(fail(operation)))
+    const t = (table: string) => `"${schema}".${table}`
+
+    yield* pg.withTransaction(
+      Effect.gen(function*() {
+        yield* q("open", "SELECT pg_advisory_xact_lock(hashtext($1))", [`mcp-credentials/vault/${schema}`])
+        yield* q("open", `CREATE SCHEMA IF NOT EXISTS "${schema}"`)
+        yield* q(
+          "open",
+          `CREATE TABLE IF NOT EXISTS ${t("credentials")} (id text PRIMARY KEY, provider text NOT NULL, subject text NOT NULL, generation bigint NOT NULL, expires_at bigint, sealed text NOT NULL)`
+        )
+        yield* q("open", `CREATE INDEX IF NOT EXISTS credentials_subject_idx ON ${t("credentials")} (subject)`)
+        for (const table of ["pending", "results"]) {
+          yield* q(
+            "open",
+            `CREATE TABLE IF NOT EXISTS ${t(table)} (id text PRIMARY KEY, expires_at bigint NOT NULL, sealed text NOT NULL)`
+          )
+        }
+      })
+    ).pipe(Effect.mapError(fail("open")))
+
+    const sweep = Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      yield* q("sweep", `DELETE FROM ${t("credentials")} WHERE expires_at IS NOT NULL AND expires_at <= $1`, [now])
+      yield* q("sweep", `DELETE FROM ${t("pending")} WHERE expires_at <= $1`, [now])
+      yield* q("sweep", `DELETE FROM ${t("results")} WHERE expires_at <= $1`, [now])
+    })
+    yield* sweep
+    yield* Effect.forkScoped(
+      Effect.repeat(Effect.ignore(sweep), Schedule.spaced(options.sweepInterval ?? Duration.seconds(60)))
+    )
+
+    // Completions: NOTIFY <channel>, sha256(id). Listen before returning, proven by a round trip.
+    const channel = `mcv_done_${sha256(schema).slice(0, 16)}`
+    const wakeups = yield* Effect.acquireRelease(PubSub.unbounded<string>(), PubSub.shutdown)
+    const ready = yield* PubSub.subscribe(wakeups)
+    yield* Effect.forkScoped(
+      pg.listen(channel).pipe(Stream.runForEach((payload) => PubSub.publish(wakeups, payload)), Effect.ignore)
+    )
+    const notify = (operation: string, payload: string) =>
+      q(operation, "SELECT pg_notify($1, $2)", [channel, payload])
+    const nonce = `ready:${randomId()}`
+    yield* notify("listen", nonce).pipe(
+      Effect.zipRight(
+        Queue.take(ready).pipe(
+          Effect.repeat({ until: (m) => m === nonce }),
+          Effect.timeoutFail({ duration: "250 millis", onTimeout: () => fail("listen")(new Error("LISTEN not ready")) })
+        )
+      ),
+      Effect.retry(Schedule.recurs(40))
+    )
+
+    const now = Clock.currentTimeMillis
+    const openRow = (r: CredentialRow) =>
+      openCredential(keyring, { provider: r.provider, subject: r.subject }, r.sealed, Number(r.generation))
+
+    const credentials = CredentialStore.of({
+      get: (key: StoreKey) =>
+        Effect.gen(function*() {
+          const rows = yield* q<CredentialRow>(
+            "get",
+            `SELECT provider, subject, generation, sealed FROM ${t("credentials")} WHERE id = $1 AND (expires_at IS NULL OR expires_at > $2)`,
+            [credentialId(key), yield* now]
+          )
+          const [row] = rows
+          return row === undefined ? Option.none() : Option.some(yield* openRow(row))
+        }),
+      set: (key, credential, setOptions) =>
+        Effect.gen(function*() {
+          const at = yield* now
+          const expiresAt = ttlToExpiry(at, setOptions?.ttl)
+          const sealed = sealCredential(keyring, key, credential, at, expiresAt)
+          const rows = yield* q<{ generation: string | number }>(
+            "set",
+            `INSERT INTO ${t("credentials")} AS c (id, provider, subject, generation, expires_at, sealed)
+             VALUES ($1, $2, $3, 1, $4, $5)
+             ON CONFLICT (id) DO UPDATE SET generation = c.generation + 1, provider = EXCLUDED.provider,
+               subject = EXCLUDED.subject, expires_at = EXCLUDED.expires_at, sealed = EXCLUDED.sealed
+             RETURNING generation`,
+            [credentialId(key), key.provider, key.subject, expiresAt, sealed]
+          )
+          return makeStored(key, credential, at, expiresAt, Number(rows[0]?.generation ?? 1))
+        }),
+      delete: (key) =>
+        Effect.gen(function*() {
+          const rows = yield* q<{ expires_at: string | null }>(
+            "delete",
+            `DELETE FROM ${t("credentials")} WHERE id = $1 RETURNING expires_at`,
+            [credentialId(key)]
+          )
+          const at = yield* now
+          return rows.some((r) => r.expires_at === null || Number(r.expires_at) > at)
+        }),
+      list: (subject) =>
+        Effect.gen(function*() {
+          const at = yield* now
+          const rows = subject === undefined
+            ? yield* q<CredentialRow>(
+              "list",
+              `SELECT provider, subject, generation, sealed FROM ${t("credentials")} WHERE expires_at IS NULL OR expires_at > $1`,
+              [at]
+            )
+            : yield* q<CredentialRow>(
+              "list",
+              `SELECT provider, subject, generation, sealed FROM ${t("credentials")} WHERE subject = $1 AND (expires_at IS NULL OR expires_at > $2)`,
+              [subject, at]
+            )
+          return yield* Effect.forEach(rows, openRow)
+        })
+    })
+
+    const takeResult = (id: string) =>
+      Effect.gen(function*() {
+        const rows = yield* q<{ expires_at: string; sealed: string }>(
+          "await",
+          `DELETE FROM ${t("results")} WHERE id = $1 RETURNING expires_at, sealed`,
+          [sha256(id)]
+        )
+        const [row] = rows
+        if (row === undefined || Number(row.expires_at) <= (yield* now)) return Option.none()
+        return Option.some((yield* openResult(keyring, id, row.sealed)).result)
+      })
+
+    const pending = PendingStore.of({
+      create: (input, ttl) =>
+        Effect.gen(function*() {
+          const entry = makeEntry(input, yield* now, ttl)
+          yield* q(
+            "create",
+            `INSERT INTO ${t("pending")} (id, expires_at, sealed) VALUES ($1, $2, $3)
+             ON CONFLICT (id) DO UPDATE SET expires_at = EXCLUDED.expires_at, sealed = EXCLUDED.sealed`,
+            [sha256(entry.id), entry.expiresAt.epochMillis, sealPending(keyring, entry)]
+          )
+          return entry
+        }),
+      get: (id) =>
+        Effect.gen(function*() {
+          const rows = yield* q<{ sealed: string }>(
+            "get",
+            `SELECT sealed FROM ${t("pending")} WHERE id = $1 AND expires_at > $2`,
+            [sha256(id), yield* now]
+          )
+          const [row] = rows
+          return row === undefined ? Option.none() : Option.some(yield* openPending(keyring, id, row.sealed))
+        }),
+      take: (id) =>
+        Effect.gen(function*() {
+          const rows = yield* q<{ expires_at: string; sealed: string }>(
+            "take",
+            `DELETE FROM ${t("pending")} WHERE id = $1 RETURNING expires_at, sealed`,
+            [sha256(id)]
+          )
+          const [row] = rows
+          if (row === undefined || Number(row.expires_at) <= (yield* now)) return Option.none()
+          return Option.some(yield* openPending(keyring, id, row.sealed))
+        }),
+      complete: (id, result, completeOptions) =>
+        Effect.gen(function*() {
+          const expiresAt = (yield* now) + Math.max(1, Duration.toMillis(completeOptions?.ttl ?? defaultResultTtl))
+          yield* q(
+            "complete",
+            `INSERT INTO ${t("results")} (id, expires_at, sealed) VALUES ($1, $2, $3)
+             ON CONFLICT (id) DO UPDATE SET expires_at = EXCLUDED.expires_at, sealed = EXCLUDED.sealed`,
+            [sha256(id), expiresAt, sealResult(keyring, id, result, expiresAt)]
+          )
+          yield* notify("complete", sha256(id))
+        }),
+      await: (id, timeout) =>
+        awaitResult<VaultError>({
+          id: sha256(id),
+          wakeups,
+          take: takeResult(id),
+          timeout,
+          pollInterval: options.pollInterval ?? Duration.seconds(1)
+        })
+    })
+
+    return { credentials, pending }
+  })
+
+/**
+ * Both stores on Postgres, as a layer. Provide a `PgClient` (for example `PgClient.layer(…)`).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (
+  options: PgStoreOptions = {}
+): Layer.Layer<CredentialStore | PendingStore, StoreError, Keyring | PgClient.PgClient> =>
+  Layer.scopedContext(Effect.map(make(options), toContext))

@@ -1,0 +1,250 @@
+/**
+ * Redis backend (`ioredis`, an optional peer dependency loaded only by this module). Keys live
+ * under a prefix (default `mcp:credentials:`) and carry native TTLs; subjects, providers and
+ * pending ids appear in key names only as SHA-256 digests. `take` is one `GETDEL`; `await` is
+ * woken through pub/sub on `<prefix>done`, so a form completed on replica B wakes a waiter on
+ * replica A. Every value is sealed with the `Keyring`.
+ *
+ * Layout: `<prefix>cred:<h(subject)>:<h(provider)>`, `<prefix>gen:…` (generation counter),
+ * `<prefix>pending:<h(id)>`, `<prefix>result:<h(id)>`.
+ *
+ * @since 0.1.0
+ */
+import * as Clock from "effect/Clock"
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as PubSub from "effect/PubSub"
+import * as Redacted from "effect/Redacted"
+import { Redis, type RedisOptions as IORedisOptions } from "ioredis"
+import { CredentialStore, type StoreKey } from "./CredentialStore.js"
+import {
+  awaitResult,
+  makeStored,
+  openCredential,
+  openPending,
+  openResult,
+  sealCredential,
+  sealPending,
+  sealResult,
+  sha256,
+  toContext,
+  ttlToExpiry
+} from "./internal/records.js"
+import { Keyring } from "./Keyring.js"
+import { defaultResultTtl, makeEntry, PendingStore } from "./PendingStore.js"
+import { StoreError, type VaultError } from "./VaultError.js"
+
+/**
+ * Options of the Redis backend. `url` is `Redacted` because it may hold a password; it is never
+ * logged. `redis` passes further `ioredis` options.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RedisStoreOptions {
+  readonly url?: Redacted.Redacted<string> | undefined
+  readonly prefix?: string | undefined
+  readonly redis?: IORedisOptions | undefined
+  /** Safety net for a missed pub/sub message: how often a waiter re-checks. Default 1 s. */
+  readonly pollInterval?: Duration.DurationInput | undefined
+}
+
+/**
+ * The default key prefix.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const defaultPrefix = "mcp:credentials:"
+
+// Atomically: bump the generation, write the record, give both the same TTL (0 = none).
+const setScript = `
+local g = redis.call('INCR', KEYS[2])
+local rec = cjson.encode({ p = ARGV[1], s = ARGV[2], g = g, c = ARGV[3] })
+local px = tonumber(ARGV[4])
+if px > 0 then
+  redis.call('SET', KEYS[1], rec, 'PX', px)
+  redis.call('PEXPIRE', KEYS[2], px)
+else
+  redis.call('SET', KEYS[1], rec)
+  redis.call('PERSIST', KEYS[2])
+end
+return g
+`
+
+interface CredentialRecord {
+  readonly p: string
+  readonly s: string
+  readonly g: number
+  readonly c: string
+}
+
+/**
+ * Builds both stores on two connections (commands and subscriber), closed with the scope.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (options: RedisStoreOptions = {}) =>
+  Effect.gen(function*() {
+    const keyring = yield* Keyring
+    const prefix = options.prefix ?? defaultPrefix
+    const fail = (operation: string) => (cause: unknown) => new StoreError({ backend: "redis", operation, cause })
+    const connect = (name: string) =>
+      Effect.acquireRelease(
+        Effect.tryPromise({
+          try: async () => {
+            const redisOptions: IORedisOptions = {
+              lazyConnect: true,
+              connectTimeout: 3000,
+              maxRetriesPerRequest: 3,
+              ...options.redis,
+              connectionName: name
+            }
+            const client = options.url ? new Redis(Redacted.value(options.url), redisOptions) : new Redis(redisOptions)
+            client.on("error", () => {})
+            try {
+              await client.connect()
+            } catch (e) {
+              client.disconnect()
+              throw e
+            }
+            return client
+          },
+          catch: fail("connect")
+        }),
+        (client) => Effect.promise(() => client.quit().catch(() => client.disconnect()))
+      )
+    const client = yield* connect("mcp-credentials-vault")
+    const subscriber = yield* connect("mcp-credentials-vault-sub")
+    const wakeups = yield* Effect.acquireRelease(PubSub.unbounded<string>(), PubSub.shutdown)
+    const channel = `${prefix}done`
+    const onMessage = (ch: string, message: string) => {
+      if (ch !== channel) return
+      try {
+        Effect.runSync(PubSub.publish(wakeups, message))
+      } catch {
+        // the store is closing
+      }
+    }
+    subscriber.on("message", onMessage)
+    yield* Effect.addFinalizer(() => Effect.sync(() => subscriber.off("message", onMessage)))
+    yield* Effect.tryPromise({ try: () => subscriber.subscribe(channel), catch: fail("subscribe") })
+
+    const run = <A>(operation: string, f: () => Promise<A>) => Effect.tryPromise({ try: f, catch: fail(operation) })
+    const credKey = (key: StoreKey) => `${prefix}cred:${sha256(key.subject)}:${sha256(key.provider)}`
+    const genKey = (key: StoreKey) => `${prefix}gen:${sha256(key.subject)}:${sha256(key.provider)}`
+    const pendingKey = (id: string) => `${prefix}pending:${sha256(id)}`
+    const resultKey = (id: string) => `${prefix}result:${sha256(id)}`
+    const glob = (s: string) => s.replace(/[*?[\]\\]/g, (c) => `\\${c}`)
+
+    const openRecord = (raw: string) =>
+      Effect.try({ try: () => JSON.parse(raw) as CredentialRecord, catch: fail("decode") }).pipe(
+        Effect.flatMap((r) => openCredential(keyring, { provider: r.p, subject: r.s }, r.c, r.g))
+      )
+
+    const scan = (match: string) =>
+      run("list", async () => {
+        const keys: Array<string> = []
+        let cursor = "0"
+        do {
+          const [next, batch] = await client.scan(cursor, "MATCH", match, "COUNT", 200)
+          cursor = next
+          keys.push(...batch)
+        } while (cursor !== "0")
+        if (keys.length === 0) return []
+        const values = await client.mget(...keys)
+        return values.filter((v): v is string => v !== null)
+      })
+
+    const credentials = CredentialStore.of({
+      get: (key) =>
+        Effect.flatMap(run("get", () => client.get(credKey(key))), (raw) =>
+          raw === null ? Effect.succeed(Option.none()) : Effect.asSome(openRecord(raw))),
+      set: (key, credential, setOptions) =>
+        Effect.gen(function*() {
+          const now = yield* Clock.currentTimeMillis
+          const expiresAt = ttlToExpiry(now, setOptions?.ttl)
+          const sealed = sealCredential(keyring, key, credential, now, expiresAt)
+          const px = expiresAt === null ? 0 : Math.max(1, expiresAt - now)
+          const generation = yield* run("set", () =>
+            client.eval(setScript, 2, credKey(key), genKey(key), key.provider, key.subject, sealed, px) as Promise<number>
+          )
+          return makeStored(key, credential, now, expiresAt, generation)
+        }),
+      delete: (key) => Effect.map(run("delete", () => client.del(credKey(key), genKey(key))), (n) => n > 0),
+      list: (subject) =>
+        Effect.flatMap(
+          scan(`${glob(prefix)}cred:${subject === undefined ? "*" : `${sha256(subject)}:*`}`),
+          (raws) => Effect.forEach(raws, openRecord)
+        )
+    })
+
+    const takeResult = (id: string) =>
+      Effect.flatMap(run("await", () => client.getdel(resultKey(id))), (raw) =>
+        raw === null
+          ? Effect.succeed(Option.none())
+          : Effect.map(openResult(keyring, id, raw), (r) => Option.some(r.result)))
+
+    const pending = PendingStore.of({
+      create: (input, ttl) =>
+        Effect.gen(function*() {
+          const now = yield* Clock.currentTimeMillis
+          const entry = makeEntry(input, now, ttl)
+          const px = entry.expiresAt.epochMillis - now
+          yield* run("create", () => client.set(pendingKey(entry.id), sealPending(keyring, entry), "PX", px))
+          return entry
+        }),
+      get: (id) =>
+        Effect.flatMap(run("get", () => client.get(pendingKey(id))), (raw) =>
+          raw === null ? Effect.succeed(Option.none()) : Effect.asSome(openPending(keyring, id, raw))),
+      take: (id) =>
+        Effect.flatMap(run("take", () => client.getdel(pendingKey(id))), (raw) =>
+          raw === null ? Effect.succeed(Option.none()) : Effect.asSome(openPending(keyring, id, raw))),
+      complete: (id, result, completeOptions) =>
+        Effect.gen(function*() {
+          const now = yield* Clock.currentTimeMillis
+          const px = Math.max(1, Duration.toMillis(completeOptions?.ttl ?? defaultResultTtl))
+          const sealed = sealResult(keyring, id, result, now + px)
+          yield* run("complete", () => client.set(resultKey(id), sealed, "PX", px))
+          yield* run("complete", () => client.publish(channel, sha256(id)))
+        }),
+      await: (id, timeout) =>
+        awaitResult<VaultError>({
+          id: sha256(id),
+          wakeups,
+          take: takeResult(id),
+          timeout,
+          pollInterval: options.pollInterval ?? Duration.seconds(1)
+        })
+    })
+
+    return { credentials, pending }
+  })
+
+/**
+ * Both stores on Redis, as a layer.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (
+  options: RedisStoreOptions = {}
+): Layer.Layer<CredentialStore | PendingStore, StoreError, Keyring> =>
+  Layer.scopedContext(Effect.map(make(options), toContext))
+
+/**
+ * Both stores on Redis, with the URL and prefix read from `Config`, e.g.
+ * `{ url: Config.redacted("REDIS_URL"), prefix: Config.string("REDIS_KEY_PREFIX") }`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig = (
+  options: Config.Config.Wrap<Pick<RedisStoreOptions, "url" | "prefix">>
+): Layer.Layer<CredentialStore | PendingStore, StoreError | ConfigError.ConfigError, Keyring> =>
+  Layer.scopedContext(Effect.map(Effect.flatMap(Config.unwrap(options), make), toContext))

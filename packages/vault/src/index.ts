@@ -1,0 +1,32 @@
+/**
+ * `@mcp-credentials/vault`: per-user credential and pending-elicitation stores. The Redis and
+ * Postgres backends are not re-exported here (they load optional drivers): import
+ * `@mcp-credentials/vault/RedisStore` or `@mcp-credentials/vault/PgStore`.
+ *
+ * @since 0.1.0
+ */
+
+/**
+ * @since 0.1.0
+ */
+export * as CredentialStore from "./CredentialStore.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as FileStore from "./FileStore.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Keyring from "./Keyring.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as PendingStore from "./PendingStore.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as VaultError from "./VaultError.js"

@@ -1,0 +1,47 @@
+import { Effect, Layer, Redacted } from "effect"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { afterAll } from "vitest"
+import { credentialId } from "../src/internal/records.js"
+import { FileStore, Keyring } from "../src/index.js"
+import type { StoreKey } from "../src/CredentialStore.js"
+import { contract, keyA } from "./contract.js"
+
+const directory = fs.mkdtempSync(path.join(os.tmpdir(), "mcp-vault-test-"))
+afterAll(() => fs.rmSync(directory, { recursive: true, force: true }))
+
+let n = 0
+interface Content {
+  credentials: Record<string, { provider: string; subject: string; sealed: string }>
+}
+
+contract({
+  name: "file",
+  unavailable: undefined,
+  crossInstance: true,
+  fresh: () => {
+    const options = { directory, namespace: `ns${++n}` }
+    const file = FileStore.filePath(options)
+    const readJson = Effect.sync(() => JSON.parse(fs.readFileSync(file, "utf8")) as Content)
+    const writeJson = (c: Content) => Effect.sync(() => fs.writeFileSync(file, JSON.stringify(c)))
+    return {
+      layer: (keys = keyA) => FileStore.layer(options).pipe(Layer.provide(Keyring.layer(Redacted.make(keys)))),
+      layerConfig: () => FileStore.layer(options).pipe(Layer.provide(Keyring.layerConfig())),
+      raw: {
+        dump: Effect.sync(() => fs.readFileSync(file, "utf8")),
+        sealed: (key: StoreKey) => Effect.map(readJson, (c) => c.credentials[credentialId(key)]?.sealed),
+        move: (from: StoreKey, to: StoreKey) =>
+          Effect.flatMap(readJson, (c) => {
+            c.credentials[credentialId(to)] = { ...c.credentials[credentialId(from)]!, ...to }
+            return writeJson(c)
+          }),
+        replace: (key: StoreKey, sealed: string) =>
+          Effect.flatMap(readJson, (c) => {
+            c.credentials[credentialId(key)] = { ...c.credentials[credentialId(key)]!, sealed }
+            return writeJson(c)
+          })
+      }
+    }
+  }
+})
