@@ -1,0 +1,119 @@
+/**
+ * File operations of the commands, over `@effect/platform`'s `FileSystem`, with every platform
+ * error turned into a `FileError` that says what happened in a few words.
+ */
+import type * as PlatformError from "@effect/platform/Error"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as Path from "@effect/platform/Path"
+import * as Effect from "effect/Effect"
+import { randomBytes } from "node:crypto"
+import { lstat } from "node:fs/promises"
+import { FileError } from "../CliError.js"
+
+/** @internal */
+export const describe = (error: PlatformError.PlatformError): string => {
+  if (error._tag === "BadArgument") return "invalid path"
+  const code = (error.cause as NodeJS.ErrnoException | undefined)?.code
+  switch (code) {
+    case "ENOENT":
+      return "file not found"
+    case "EACCES":
+    case "EPERM":
+      return "permission denied"
+    case "EISDIR":
+      return "is a directory"
+    case "ENOTDIR":
+      return "a parent is not a directory"
+    case "EEXIST":
+      return "already exists"
+    case "ENOSPC":
+      return "no space left on device"
+    case "EROFS":
+      return "read-only file system"
+  }
+  switch (error.reason) {
+    case "NotFound":
+      return "file not found"
+    case "PermissionDenied":
+      return "permission denied"
+    case "AlreadyExists":
+      return "already exists"
+    default:
+      return code !== undefined ? `system error ${code}` : "I/O error"
+  }
+}
+
+const fail = (path: string, operation: FileError["operation"]) => (error: PlatformError.PlatformError) =>
+  new FileError({ path, operation, reason: describe(error) })
+
+/** @internal */
+export const readText = (path: string): Effect.Effect<string, FileError, FileSystem.FileSystem> =>
+  Effect.flatMap(FileSystem.FileSystem, (fs) => fs.readFileString(path).pipe(Effect.mapError(fail(path, "read"))))
+
+/** @internal */
+export const exists = (path: string): Effect.Effect<boolean, FileError, FileSystem.FileSystem> =>
+  Effect.flatMap(FileSystem.FileSystem, (fs) => fs.exists(path).pipe(Effect.mapError(fail(path, "read"))))
+
+/** @internal */
+export const ensureDirectory = (dir: string): Effect.Effect<void, FileError, FileSystem.FileSystem> =>
+  Effect.flatMap(
+    FileSystem.FileSystem,
+    (fs) => fs.makeDirectory(dir, { recursive: true, mode: 0o700 }).pipe(Effect.mapError(fail(dir, "write")))
+  )
+
+/**
+ * Writes `content` to a new temporary file beside `path`, created with `mode` (so a private key is
+ * never readable by others, not even for a moment), then renames it over `path`: a reader sees
+ * the old file or the new one, never half of one.
+ * @internal
+ */
+export const writeAtomic = (
+  path: string,
+  content: string,
+  mode: number
+): Effect.Effect<void, FileError, FileSystem.FileSystem | Path.Path> =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const p = yield* Path.Path
+    const temp = p.join(p.dirname(path), `.${p.basename(path)}.${randomBytes(6).toString("hex")}.tmp`)
+    yield* fs.writeFileString(temp, content, { flag: "wx", mode }).pipe(
+      Effect.zipRight(fs.chmod(temp, mode)),
+      Effect.zipRight(fs.rename(temp, path)),
+      Effect.mapError(fail(path, "write")),
+      Effect.tapError(() => Effect.ignore(fs.remove(temp)))
+    )
+  })
+
+/**
+ * Overwrites a file with random bytes of its size, flushes it to disk, then removes it (a
+ * symbolic link is only removed, its target left alone). Not a
+ * reliable erase on SSDs, copy-on-write or journaling file systems, or with backups and
+ * snapshots: the only sure protection of a key is never writing it to an unencrypted disk.
+ * @internal
+ */
+export const overwriteAndRemove = (path: string): Effect.Effect<void, FileError, FileSystem.FileSystem> =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    // a symbolic link is removed, never followed: overwriting would destroy the file it points to
+    const isLink = yield* Effect.tryPromise(() => lstat(path)).pipe(
+      Effect.map((s) => s.isSymbolicLink()),
+      Effect.orElseSucceed(() => false)
+    )
+    const info = yield* fs.stat(path).pipe(Effect.mapError(fail(path, "remove")))
+    if (!isLink && info.type === "File") {
+      const size = Number(info.size)
+      yield* Effect.scoped(
+        Effect.gen(function*() {
+          const file = yield* fs.open(path, { flag: "r+" })
+          let written = 0
+          while (written < size) {
+            const chunk = randomBytes(Math.min(64 * 1024, size - written))
+            yield* file.writeAll(chunk)
+            written += chunk.length
+          }
+          yield* file.sync
+        })
+      ).pipe(Effect.mapError(fail(path, "remove")))
+    }
+    yield* fs.remove(path).pipe(Effect.mapError(fail(path, "remove")))
+  })

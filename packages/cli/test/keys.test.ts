@@ -1,0 +1,290 @@
+import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
+import * as jose from "jose"
+import { execFileSync } from "node:child_process"
+import { existsSync, linkSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
+import { parse as parseYaml } from "yaml"
+import { assertBuilt, isOneLine, run, tempDir } from "./helpers.js"
+
+const readJson = (path: string) => JSON.parse(readFileSync(path, "utf8"))
+const mode = (path: string) => statSync(path).mode & 0o777
+
+describe.concurrent("keys generate", () => {
+  const tmp = tempDir()
+  /** Each test works in its own directory, so that they run concurrently. */
+  const cwd = (name: string) => {
+    mkdirSync(join(tmp.dir, name))
+    return join(tmp.dir, name)
+  }
+  beforeAll(assertBuilt)
+  afterAll(tmp.cleanup)
+
+  it("writes the seed's JWKS files: private 0600, public without private members, kid/use/alg on each", async () => {
+    const dir = cwd("seed")
+    const r = await run(["keys", "generate", "--size", "2048"], { cwd: dir })
+    assert.strictEqual(r.code, 0, r.stderr)
+    const priv = join(dir, ".keys", "mcp-private.json")
+    const pub = join(dir, ".keys", "mcp-public.json")
+    // the seed's stdout, line for line (plus the key id)
+    const lines = r.stdout.trimEnd().split("\n")
+    assert.deepStrictEqual(lines.slice(0, 3), ["Keys generated (JWKS format):", `  Private: ${priv}`, `  Public:  ${pub}`])
+    assert.include(r.stdout, `For local development, add to .env:\n  MCP_KEY_FILE_PATH=${priv}\n`)
+    assert.include(r.stdout, "Add to .gitignore:\n  .keys/")
+
+    assert.strictEqual(mode(priv), 0o600)
+    assert.strictEqual(mode(join(dir, ".keys")) & 0o077, 0)
+    const privateSet = readJson(priv)
+    const publicSet = readJson(pub)
+    assert.strictEqual(privateSet.keys.length, 1)
+    const [key] = privateSet.keys
+    assert.strictEqual(key.kty, "RSA")
+    assert.strictEqual(key.use, "enc")
+    assert.strictEqual(key.alg, "RSA-OAEP-256")
+    assert.isString(key.d)
+    assert.strictEqual(Buffer.from(key.n, "base64url").length * 8, 2048)
+    // kid = RFC 7638 thumbprint, as the seed (jwcrypto's default)
+    assert.strictEqual(key.kid, await jose.calculateJwkThumbprint(publicSet.keys[0], "sha256"))
+    assert.include(r.stdout, `Key id:  ${key.kid}`)
+    assert.deepStrictEqual(publicSet, { keys: [{ kty: "RSA", kid: key.kid, use: "enc", alg: "RSA-OAEP-256", n: key.n, e: key.e }] })
+    // two-space indented, as the seed writes it
+    assert.match(readFileSync(pub, "utf8"), /^\{\n {2}"keys": \[\n {4}\{\n {6}"kty"/)
+  })
+
+  it("refuses to overwrite without --force (one line, exit 1, files untouched); --force overwrites, still 0600", async () => {
+    const dir = cwd("overwrite")
+    assert.strictEqual((await run(["keys", "generate", "--size", "2048"], { cwd: dir })).code, 0)
+    const priv = join(dir, ".keys", "mcp-private.json")
+    const before = readFileSync(priv, "utf8")
+    const r = await run(["keys", "generate", "--size", "2048"], { cwd: dir })
+    assert.strictEqual(r.code, 1)
+    assert.strictEqual(r.stdout, "")
+    assert.isTrue(isOneLine(r.stderr), r.stderr)
+    assert.include(r.stderr, "already exists")
+    assert.include(r.stderr, "--force")
+    assert.strictEqual(readFileSync(priv, "utf8"), before)
+
+    const forced = await run(["keys", "generate", "--size", "2048", "--force"], { cwd: dir })
+    assert.strictEqual(forced.code, 0, forced.stderr)
+    assert.notStrictEqual(readJson(priv).keys[0].kid, JSON.parse(before).keys[0].kid)
+    assert.strictEqual(mode(priv), 0o600)
+  })
+
+  it("--dir, --alg RSA-OAEP (the seed's), default size 4096", async () => {
+    const r = await run(["keys", "generate", "--dir", "other/keys", "--alg", "RSA-OAEP"], { cwd: tmp.dir })
+    assert.strictEqual(r.code, 0, r.stderr)
+    const [key] = readJson(join(tmp.dir, "other", "keys", "mcp-private.json")).keys
+    assert.strictEqual(key.alg, "RSA-OAEP")
+    assert.strictEqual(Buffer.from(key.n, "base64url").length * 8, 4096)
+    assert.include(r.stdout, "  other/keys/")
+  })
+
+  it("--use sig --alg ES256 writes a signing pair beside the encryption pair", async () => {
+    const dir = cwd("sig")
+    mkdirSync(join(dir, ".keys"))
+    writeFileSync(join(dir, ".keys", "mcp-private.json"), "an encryption key")
+    const r = await run(["keys", "generate", "--use", "sig", "--alg", "ES256"], { cwd: dir })
+    assert.strictEqual(r.code, 0, r.stderr)
+    const priv = join(dir, ".keys", "mcp-signing-private.json")
+    assert.strictEqual(mode(priv), 0o600)
+    const [key] = readJson(priv).keys
+    assert.include(key, { kty: "EC", crv: "P-256", use: "sig", alg: "ES256" })
+    const [pub] = readJson(join(dir, ".keys", "mcp-signing-public.json")).keys
+    assert.deepStrictEqual(Object.keys(pub).sort(), ["alg", "crv", "kid", "kty", "use", "x", "y"])
+    assert.strictEqual(readFileSync(join(dir, ".keys", "mcp-private.json"), "utf8"), "an encryption key", "the encryption pair is untouched")
+  })
+
+  it("bad arguments: one line on stderr, exit 2, nothing written", async () => {
+    const cases: ReadonlyArray<[ReadonlyArray<string>, string]> = [
+      [["--size", "1024"], "--size"],
+      [["--use", "both"], "--use"],
+      [["--use", "sig", "--alg", "RSA-OAEP-256"], "--alg"],
+      [["--alg", "ES256", "--use", "sig", "--size", "2048"], "--size"]
+    ]
+    const results = await Promise.all(cases.map(([args]) => run(["keys", "generate", "--dir", "never", ...args], { cwd: tmp.dir })))
+    for (const [i, [args, named]] of cases.entries()) {
+      const r = results[i]!
+      assert.strictEqual(r.code, 2, `${args.join(" ")}: ${r.stderr}`)
+      assert.isTrue(isOneLine(r.stderr), `${args.join(" ")}: ${r.stderr}`)
+      assert.include(r.stderr, named)
+      assert.isFalse(existsSync(join(tmp.dir, "never", "mcp-private.json")))
+    }
+  })
+
+  it("an unwritable directory: one line, exit 1", async () => {
+    writeFileSync(join(tmp.dir, "a-file"), "x")
+    const r = await run(["keys", "generate", "--size", "2048", "--dir", "a-file/keys"], { cwd: tmp.dir })
+    assert.strictEqual(r.code, 1)
+    assert.isTrue(isOneLine(r.stderr), r.stderr)
+    assert.include(r.stderr, "a-file")
+  })
+})
+
+describe.concurrent("keys rotate", () => {
+  const tmp = tempDir()
+  beforeAll(assertBuilt)
+  afterAll(tmp.cleanup)
+
+  it("adds a new key in front, keeps the old one (private and public), keeps 0600", async () => {
+    assert.strictEqual((await run(["keys", "generate", "--size", "2048"], { cwd: tmp.dir })).code, 0)
+    const priv = join(tmp.dir, ".keys", "mcp-private.json")
+    const pub = join(tmp.dir, ".keys", "mcp-public.json")
+    const [old] = readJson(priv).keys
+
+    const r = await run(["keys", "rotate"], { cwd: tmp.dir })
+    assert.strictEqual(r.code, 0, r.stderr)
+    const keys = readJson(priv).keys
+    assert.strictEqual(keys.length, 2)
+    assert.notStrictEqual(keys[0].kid, old.kid)
+    assert.deepStrictEqual(keys[1], old, "the old key is kept as it was")
+    assert.include(r.stdout, `New key: ${keys[0].kid}`)
+    assert.strictEqual(keys[0].alg, "RSA-OAEP-256")
+    assert.strictEqual(Buffer.from(keys[0].n, "base64url").length * 8, 2048, "same size as the current key")
+    assert.deepStrictEqual(readJson(pub).keys.map((k: jose.JWK) => k.kid), [keys[0].kid, old.kid])
+    assert.isUndefined(readJson(pub).keys.find((k: jose.JWK) => k.d !== undefined))
+    assert.strictEqual(mode(priv), 0o600)
+
+    // a token encrypted to the old key still decrypts with the rotated private set
+    const jwe = await new jose.CompactEncrypt(new TextEncoder().encode("hello"))
+      .setProtectedHeader({ alg: "RSA-OAEP-256", enc: "A256GCM", kid: old.kid })
+      .encrypt(await jose.importJWK(readJson(pub).keys[1], "RSA-OAEP-256"))
+    const byKid = keys.find((k: jose.JWK) => k.kid === jose.decodeProtectedHeader(jwe).kid)
+    const { plaintext } = await jose.compactDecrypt(jwe, await jose.importJWK(byKid, "RSA-OAEP-256"))
+    assert.strictEqual(new TextDecoder().decode(plaintext), "hello")
+  })
+
+  it("without a key file: one line, exit 1, names the command to run", async () => {
+    const r = await run(["keys", "rotate", "--dir", "empty"], { cwd: tmp.dir })
+    assert.strictEqual(r.code, 1)
+    assert.isTrue(isOneLine(r.stderr), r.stderr)
+    assert.include(r.stderr, "keys generate")
+  })
+
+  it("a key file that is not JSON: one line, exit 1, content not quoted", async () => {
+    writeFileSync(join(tmp.dir, "mcp-private.json"), "CANARY-not-json")
+    const r = await run(["keys", "rotate", "--dir", "."], { cwd: tmp.dir })
+    assert.strictEqual(r.code, 1)
+    assert.isTrue(isOneLine(r.stderr), r.stderr)
+    assert.include(r.stderr, "not valid JSON")
+    assert.notInclude(r.stderr, "CANARY")
+  })
+})
+
+describe.concurrent("keys k8s", () => {
+  const tmp = tempDir()
+  beforeAll(async () => {
+    assertBuilt()
+    assert.strictEqual((await run(["keys", "generate", "--size", "2048"], { cwd: tmp.dir })).code, 0)
+  })
+  afterAll(tmp.cleanup)
+
+  it("prints a Secret manifest: valid YAML, base64 data decoding to the key file; hints on stderr", async () => {
+    const r = await run(["keys", "k8s"], { cwd: tmp.dir })
+    assert.strictEqual(r.code, 0, r.stderr)
+    const doc = parseYaml(r.stdout)
+    assert.deepStrictEqual(Object.keys(doc).sort(), ["apiVersion", "data", "kind", "metadata", "type"])
+    assert.include(doc, { apiVersion: "v1", kind: "Secret", type: "Opaque" })
+    assert.deepStrictEqual(doc.metadata, { name: "mcp-auth-keys", namespace: "default" })
+    const file = readFileSync(join(tmp.dir, ".keys", "mcp-private.json"))
+    assert.isTrue(Buffer.from(doc.data.mcp_jwks, "base64").equals(file))
+    assert.include(r.stderr, "kubectl apply -f -")
+    assert.include(r.stderr, "keys clean")
+  })
+
+  it("--name, --namespace, --key-file, --data-key", async () => {
+    const r = await run(
+      ["keys", "k8s", "--name", "my-keys", "-n", "prod", "--key-file", ".keys/mcp-private.json", "--data-key", "key.json"],
+      { cwd: tmp.dir }
+    )
+    assert.strictEqual(r.code, 0, r.stderr)
+    const doc = parseYaml(r.stdout)
+    assert.deepStrictEqual(doc.metadata, { name: "my-keys", namespace: "prod" })
+    assert.deepStrictEqual(Object.keys(doc.data), ["key.json"])
+  })
+
+  it("matches what kubectl generates itself for the same file", async (ctx) => {
+    let kubectl: string
+    try {
+      kubectl = execFileSync(
+        "kubectl",
+        ["create", "secret", "generic", "mcp-auth-keys", "--from-file=mcp_jwks=.keys/mcp-private.json", "-n", "default", "--dry-run=client", "-o", "json"],
+        { cwd: tmp.dir, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }
+      )
+    } catch (e) {
+      if (process.env.MCP_CREDENTIALS_REQUIRE_SERVICES === "1") throw e
+      console.log(`skipped: kubectl is not available (${(e as Error).message.split("\n")[0]})`)
+      return ctx.skip()
+    }
+    const expected = JSON.parse(kubectl)
+    const ours = parseYaml((await run(["keys", "k8s"], { cwd: tmp.dir })).stdout)
+    assert.strictEqual(ours.kind, expected.kind)
+    assert.strictEqual(ours.apiVersion, expected.apiVersion)
+    assert.strictEqual(ours.metadata.name, expected.metadata.name)
+    assert.strictEqual(ours.metadata.namespace, expected.metadata.namespace)
+    assert.deepStrictEqual(ours.data, expected.data)
+  })
+
+  it("refuses names that are not Kubernetes names (the seed pasted them into the YAML) and public key files", async () => {
+    const cases = [["--name", "x\nkind: Pod"], ["--namespace", "a.b"], ["--data-key", "a b"]]
+    const results = await Promise.all(cases.map((args) => run(["keys", "k8s", ...args], { cwd: tmp.dir })))
+    for (const [i, args] of cases.entries()) {
+      const r = results[i]!
+      assert.strictEqual(r.code, 2, r.stderr)
+      assert.strictEqual(r.stdout, "")
+      assert.isTrue(isOneLine(r.stderr), r.stderr)
+      assert.include(r.stderr, args[0]!)
+    }
+    const [pub, missing] = await Promise.all([
+      run(["keys", "k8s", "--key-file", ".keys/mcp-public.json"], { cwd: tmp.dir }),
+      run(["keys", "k8s", "--key-file", "nope.json"], { cwd: tmp.dir })
+    ])
+    assert.strictEqual(pub.code, 1)
+    assert.include(pub.stderr, "not a private key file")
+    assert.strictEqual(missing.code, 1)
+    assert.isTrue(isOneLine(missing.stderr), missing.stderr)
+    assert.include(missing.stderr, "nope.json: file not found")
+  })
+})
+
+describe.concurrent("keys clean", () => {
+  const tmp = tempDir()
+  beforeAll(assertBuilt)
+  afterAll(tmp.cleanup)
+
+  it("overwrites and removes every key file, says what it removed; then finds none", async () => {
+    const generated = await Promise.all([
+      run(["keys", "generate", "--size", "2048"], { cwd: tmp.dir }),
+      run(["keys", "generate", "--use", "sig", "--alg", "EdDSA"], { cwd: tmp.dir })
+    ])
+    for (const g of generated) assert.strictEqual(g.code, 0, g.stderr)
+    writeFileSync(join(tmp.dir, ".keys", "unrelated.txt"), "keep me")
+    // a second name for the private file's inode shows what clean left in its blocks
+    const witness = join(tmp.dir, "witness")
+    linkSync(join(tmp.dir, ".keys", "mcp-private.json"), witness)
+    const original = readFileSync(witness)
+    const r = await run(["keys", "clean"], { cwd: tmp.dir })
+    assert.strictEqual(r.code, 0, r.stderr)
+    const names = ["mcp-private.json", "mcp-public.json", "mcp-signing-private.json", "mcp-signing-public.json"]
+    assert.deepStrictEqual(r.stdout.trimEnd().split("\n"), ["Removed:", ...names.map((n) => `  ${join(tmp.dir, ".keys", n)}`)])
+    for (const n of names) assert.isFalse(existsSync(join(tmp.dir, ".keys", n)))
+    assert.isTrue(existsSync(join(tmp.dir, ".keys", "unrelated.txt")))
+    const after = readFileSync(witness)
+    assert.strictEqual(after.length, original.length)
+    assert.isFalse(after.equals(original), "the key bytes were overwritten before the file was removed")
+    assert.notInclude(after.toString("latin1"), "\"d\"")
+
+    const again = await run(["keys", "clean"], { cwd: tmp.dir })
+    assert.strictEqual(again.code, 0)
+    assert.strictEqual(again.stdout.trimEnd(), "No keys found in .keys")
+  })
+
+  it("a key file that is a symbolic link is removed, its target neither overwritten nor removed", async () => {
+    mkdirSync(join(tmp.dir, "linked"))
+    writeFileSync(join(tmp.dir, "precious.txt"), "precious")
+    symlinkSync(join(tmp.dir, "precious.txt"), join(tmp.dir, "linked", "mcp-private.json"))
+    const r = await run(["keys", "clean", "--dir", "linked"], { cwd: tmp.dir })
+    assert.strictEqual(r.code, 0, r.stderr)
+    assert.include(r.stdout, join(tmp.dir, "linked", "mcp-private.json"))
+    assert.isFalse(existsSync(join(tmp.dir, "linked", "mcp-private.json")))
+    assert.strictEqual(readFileSync(join(tmp.dir, "precious.txt"), "utf8"), "precious")
+  })
+})
