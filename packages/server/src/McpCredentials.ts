@@ -24,8 +24,6 @@ import * as Cause from "effect/Cause"
 import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import type * as Fiber from "effect/Fiber"
-import * as FiberId from "effect/FiberId"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as ManagedRuntime from "effect/ManagedRuntime"
@@ -34,6 +32,7 @@ import * as Redacted from "effect/Redacted"
 import * as Runtime from "effect/Runtime"
 import * as CallContext from "./internal/callContext.js"
 import * as Pipeline from "./internal/pipeline.js"
+import * as Runner from "./internal/runner.js"
 import * as Scrubber from "./Scrubber.js"
 import * as ToolContext from "./ToolContext.js"
 import * as ToolError from "./ToolError.js"
@@ -211,7 +210,7 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
 
   const errors: Pipeline.ErrorMode = options.errors ?? "result"
   const prefixes = options.credentialHeaderPrefixes ?? ["X-MCP-Cred-"]
-  const { dispose, run } = makeRunner<R>(options)
+  const { dispose, run } = Runner.makeRunner<R>(options)
   const callStates = new WeakMap<object, { failure?: Pipeline.JsonRpcFailure }>()
 
   // -- protocol layer: every tools/call ------------------------------------------------------
@@ -288,7 +287,7 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
       const exit = await run(effect, extra.signal)
       return Exit.isSuccess(exit) ? toCallToolResult(exit.value) : fail(exit.cause)
     }
-    if (isPromiseLike(output)) {
+    if (Runner.isPromiseLike(output)) {
       try {
         return toCallToolResult(await output)
       } catch (thrown) {
@@ -386,9 +385,6 @@ const scrubberOf = (scope: CurrentCredential.CredentialScope | undefined, extra:
   return Scrubber.make(secrets)
 }
 
-const isPromiseLike = (u: unknown): u is PromiseLike<unknown> =>
-  typeof u === "object" && u !== null && typeof (u as any).then === "function"
-
 const userOf = (extra: Extra): { readonly subject: string } | undefined => {
   const info = extra.authInfo
   if (info === undefined) return undefined
@@ -396,77 +392,8 @@ const userOf = (extra: Extra): { readonly subject: string } | undefined => {
   return { subject: typeof sub === "string" ? sub : info.clientId }
 }
 
-const isCallToolResult = (u: unknown): u is CallToolResult =>
-  typeof u === "object" && u !== null && Array.isArray((u as any).content)
-
 /** Turns a handler's output into a `CallToolResult`. */
-export const toCallToolResult = (output: unknown): CallToolResult => {
-  if (isCallToolResult(output)) return output
-  if (typeof output === "string") return { content: [{ type: "text", text: output }] }
-  if (output === undefined || output === null) return { content: [] }
-  const text = JSON.stringify(output)
-  if (typeof output === "object" && !Array.isArray(output)) {
-    return { content: [{ type: "text", text }], structuredContent: output as Record<string, unknown> }
-  }
-  return { content: [{ type: "text", text }] }
-}
-
-type Run<R> = <A, E>(effect: Effect.Effect<A, E, R>, signal?: AbortSignal) => Promise<Exit.Exit<A, E>>
-
-/**
- * Runs an effect synchronously when it can finish without waiting (credential backends usually
- * do), and otherwise awaits the same fiber — no second run, and an abort interrupts it. Entering
- * the runtime through a promise costs several microseconds a call; this is the hot path.
- */
-const runFast = <R, A, E>(runtime: Runtime.Runtime<R>, effect: Effect.Effect<A, E, R>, signal?: AbortSignal): Promise<Exit.Exit<A, E>> => {
-  const exit = Runtime.runSyncExit(runtime)(effect)
-  if (Exit.isSuccess(exit) || !Cause.isDie(exit.cause)) return Promise.resolve(exit)
-  const defect = Cause.squash(exit.cause)
-  if (!Runtime.isAsyncFiberException(defect)) return Promise.resolve(exit)
-  const fiber = defect.fiber as Fiber.RuntimeFiber<A, E>
-  return new Promise((resolve) => {
-    const interrupt = () => fiber.unsafeInterruptAsFork(FiberId.none)
-    signal?.addEventListener("abort", interrupt, { once: true })
-    fiber.addObserver((result) => {
-      signal?.removeEventListener("abort", interrupt)
-      resolve(result)
-    })
-    if (signal?.aborted) interrupt()
-  })
-}
-
-const makeRunner = <R>(options: Options<R, any>): { readonly run: Run<R>; readonly dispose: () => Promise<void> } => {
-  let disposed = false
-  const rt = options.runtime
-  if (rt !== undefined && !ManagedRuntime.isManagedRuntime(rt)) {
-    return {
-      run: (effect, signal) => runFast(rt as Runtime.Runtime<R>, effect, signal),
-      dispose: () => Promise.resolve()
-    }
-  }
-  const managed = (rt ?? ManagedRuntime.make((options.layer ?? Layer.empty) as Layer.Layer<R, unknown, never>)) as ManagedRuntime.ManagedRuntime<R, unknown>
-  const owned = rt === undefined
-  let built: Runtime.Runtime<R> | undefined
-  return {
-    // a layer that fails to build fails every call with its error: the callers treat any
-    // failure they do not recognise as unexpected
-    run: <A, E>(effect: Effect.Effect<A, E, R>, signal?: AbortSignal) =>
-      built !== undefined
-        ? runFast(built, effect, signal)
-        : managed.runtime().then(
-          (runtime) => {
-            built = runtime
-            return runFast(runtime, effect, signal)
-          },
-          (error) => Exit.die(error) as Exit.Exit<A, E>
-        ),
-    dispose: async () => {
-      if (disposed || !owned) return
-      disposed = true
-      await managed.dispose()
-    }
-  }
-}
+export const toCallToolResult = (output: unknown): CallToolResult => Runner.toToolResult(output) as CallToolResult
 
 /**
  * The request context of the current tool call for plain (non-Effect) code, or `undefined`
@@ -477,7 +404,10 @@ const makeRunner = <R>(options: Options<R, any>): { readonly run: Run<R>; readon
  */
 export const currentToolContext = (): ToolContext.ToolContextShape | undefined => {
   const call = CallContext.current()
-  return call === undefined ? undefined : makeToolContext(call.toolName, call.extra as Extra)
+  if (call === undefined) return undefined
+  // a call of another SDK line (McpCredentialsV2) says how to read its context
+  if (call.toolContext !== undefined) return call.toolContext() as ToolContext.ToolContextShape
+  return makeToolContext(call.toolName, call.extra as Extra)
 }
 
 const makeToolContext = (toolName: string, extra: Extra): ToolContext.ToolContextShape => {

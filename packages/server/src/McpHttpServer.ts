@@ -21,8 +21,8 @@ import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import { randomUUID } from "node:crypto"
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
-import { Readable } from "node:stream"
+import type { IncomingMessage, ServerResponse } from "node:http"
+import * as Http from "./internal/http.js"
 import { missingScopes } from "./internal/pipeline.js"
 import { installationOf } from "./McpCredentials.js"
 
@@ -89,16 +89,11 @@ export type WebHandler = (request: Request, options?: { readonly authInfo?: Auth
  * @since 0.1.0
  * @category constants
  */
-export const localhostNames: ReadonlyArray<string> = ["localhost", "127.0.0.1", "[::1]"]
+export const localhostNames: ReadonlyArray<string> = Http.localhostNames
 
-const isLoopback = (host: string | undefined) =>
-  host === undefined || host === "localhost" || host === "::1" || host === "[::1]" || host.startsWith("127.")
+const isLoopback = Http.isLoopback
 
-const jsonRpcError = (status: number, message: string) =>
-  new Response(JSON.stringify({ jsonrpc: "2.0", error: { code: -32000, message }, id: null }), {
-    status,
-    headers: { "content-type": "application/json" }
-  })
+const jsonRpcError = Http.jsonRpcError
 
 /**
  * Builds the web handler. Sessions live until the client deletes them or the scope closes.
@@ -120,18 +115,7 @@ export const makeWebHandler = <R>(
         await Promise.all(all.map((s) => s.server.close().catch(() => undefined)))
       })
     )
-    const allowed = options.allowedHosts === "any" || options.allowedHosts === undefined
-      ? undefined
-      : new Set(options.allowedHosts.map((h) => h.toLowerCase()))
-
-    const checkHost = (request: Request): Response | undefined => {
-      if (allowed === undefined) return undefined
-      const host = request.headers.get("host")
-      if (host === null || !allowed.has(hostnameOf(`http://${host}`))) return jsonRpcError(403, "Host not allowed")
-      const origin = request.headers.get("origin")
-      if (origin !== null && !allowed.has(hostnameOf(origin))) return jsonRpcError(403, "Origin not allowed")
-      return undefined
-    }
+    const checkHost = Http.makeHostCheck(options.allowedHosts)
 
     /** Refuses a tools/call whose tool requires scopes the token lacks, when asked to. */
     const checkScopes = (server: McpServer, body: unknown, request: Request, authInfo: AuthInfo | undefined) => {
@@ -293,30 +277,8 @@ export const toNodeHandler = async <R>(
     makeWebHandler(options).pipe(Effect.provide(runtime.context), Scope_extend(scope))
   )
   const handler = async (req: IncomingMessage & { auth?: AuthInfo }, res: ServerResponse) => {
-    const controller = new AbortController()
-    res.on("close", () => controller.abort())
-    const url = `http://${req.headers.host ?? "localhost"}${req.url ?? "/"}`
-    const headers = new Headers()
-    for (const [k, v] of Object.entries(req.headers)) {
-      if (v === undefined) continue
-      for (const one of Array.isArray(v) ? v : [v]) headers.append(k, one)
-    }
-    const hasBody = req.method !== "GET" && req.method !== "HEAD"
-    const request = new Request(url, {
-      method: req.method ?? "GET",
-      headers,
-      signal: controller.signal,
-      ...(hasBody ? { body: Readable.toWeb(req) as ReadableStream, duplex: "half" } : {})
-    } as RequestInit)
-    const response = await web(request, { authInfo: req.auth })
-    res.writeHead(response.status, Object.fromEntries(response.headers.entries()))
-    if (response.body === null) {
-      res.end()
-      return
-    }
-    const body = Readable.fromWeb(response.body as any)
-    body.on("error", () => res.destroy())
-    body.pipe(res)
+    const response = await web(Http.toWebRequest(req, res), { authInfo: req.auth })
+    Http.writeWebResponse(response, res)
   }
   return { handler, close: () => Effect.runPromise(ScopeClose(scope)) }
 }
@@ -336,21 +298,4 @@ const Scope_extend = (scope: ScopeModule.Scope) => <A, E, R>(self: Effect.Effect
  * A Node server whose `close` also drops idle keep-alive connections: clients' fetch pools keep
  * sockets open, and a plain `close` waits for them for seconds.
  */
-export const createClosingServer = () => {
-  const server = createServer()
-  const close = server.close.bind(server)
-  server.close = ((callback?: (err?: Error) => void) => {
-    const result = close(callback)
-    server.closeAllConnections()
-    return result
-  }) as typeof server.close
-  return server
-}
-
-const hostnameOf = (url: string): string => {
-  try {
-    return new URL(url).hostname.toLowerCase()
-  } catch {
-    return ""
-  }
-}
+export const createClosingServer = Http.createClosingServer

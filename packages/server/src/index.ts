@@ -15,6 +15,16 @@ export * as McpHttpServer from "./McpHttpServer.js"
 /**
  * @since 0.1.0
  */
+export * as McpCredentialsV2 from "./McpCredentialsV2.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as McpHttpServerV2 from "./McpHttpServerV2.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as Scrubber from "./Scrubber.js"
 
 /**

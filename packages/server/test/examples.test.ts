@@ -102,6 +102,37 @@ describe.concurrent("examples", () => {
     )
   })
 
+  it("jwt-jwks", { timeout }, async () => {
+    const run = await runExample("jwt-jwks/main.js")
+    expectSuccess(
+      run,
+      `HTTP 401 {"error":"invalid_token"}`,
+      `WWW-Authenticate: Bearer resource_metadata="http://127.0.0.1:`,
+      `{"name":"Alice Admin","email":"alice@example.com","sub":"user-alice-01","clientId":"demo-mcp-client","scopes":["read","admin"]`,
+      "<- cache purged by alice@example.com",
+      "<- ERROR Tool purge_cache requires the scope(s) admin",
+      "the unknown kid made the server refetch the JWKS (2 fetches in all)",
+      `error_description="wrong audience"`,
+      `error_description="expired"`
+    )
+    // after the rotation, a token signed with the new kid is accepted
+    expect(run.stdout).toMatch(/signed with key-2[^\n]*\n-> whoami\n   <- \{"name":"Alice Admin"/)
+  })
+
+  it("jwe-auth", { timeout }, async () => {
+    const run = await runExample("jwe-auth/main.js")
+    expectSuccess(
+      run,
+      `"alg":"RSA-OAEP-256","use":"enc"`,
+      `HTTP 401 {"error":"invalid_token"}`,
+      "<- Hello, Dev! (dev@example.com)",
+      `HTTP 403 {"error":"missing_scopes","missing":[{"scope":"email"}]}`,
+      `HTTP 401 {"error":"invalid_token","error_description":"unsigned JWE payload"}`,
+      `HTTP 401 {"error":"invalid_token","error_description":"bad signature"}`
+    )
+    expect(run.stdout).not.toContain(`"d":`) // the published key set has no private member
+  })
+
   it("demo: the leak audit finds no secret", { timeout }, async () => {
     const run = await runExample("demo/main.js")
     expectSuccess(run, "<- account: alice", "<- key plain: [redacted]")

@@ -8,6 +8,11 @@ import { AsyncLocalStorage } from "node:async_hooks"
 export interface Call {
   readonly toolName: string
   readonly extra: unknown
+  /**
+   * The call's `ToolContext`, for calls whose `extra` is not the v1 SDK's (set by
+   * `McpCredentialsV2`), so that `McpCredentials.currentToolContext()` works on every line.
+   */
+  readonly toolContext?: (() => unknown) | undefined
 }
 
 const storage = globalValue(

@@ -1,0 +1,470 @@
+/**
+ * The `@modelcontextprotocol/server` (v2, protocol 2026-07-28 and the 2025 era it still serves)
+ * integration, with the same surface for tool authors as `McpCredentials` (v1): install on an
+ * `McpServer` so that every `tools/call` resolves the credentials its tool declared, runs the tool
+ * with them in scope, and returns a result from which every secret has been scrubbed. Tool code
+ * moves between the lines by changing the import and the server construction only.
+ *
+ * This module (with `McpHttpServerV2`) is the only one that imports the v2 SDK; the pipeline
+ * underneath (`internal/pipeline.ts`) is the same as v1's.
+ *
+ * @since 0.1.0
+ */
+import { CredentialMiddleware, CurrentCredential, ResolvedCredential as ResolvedCredentialModule } from "@mcp-credentials/core"
+import type { CredentialKind, ResolvedCredential } from "@mcp-credentials/core/ResolvedCredential"
+import {
+  type CallToolResult,
+  type Icon,
+  type McpServer,
+  ProtocolError,
+  type RegisteredTool,
+  type ServerContext,
+  type StandardSchemaV1,
+  type StandardSchemaWithJSON,
+  type ToolAnnotations
+} from "@modelcontextprotocol/server"
+import * as Cause from "effect/Cause"
+import type * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import type * as Layer from "effect/Layer"
+import type * as ManagedRuntime from "effect/ManagedRuntime"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import type * as Runtime from "effect/Runtime"
+import * as CallContext from "./internal/callContext.js"
+import * as Pipeline from "./internal/pipeline.js"
+import * as Runner from "./internal/runner.js"
+import * as Scrubber from "./Scrubber.js"
+import * as ToolContext from "./ToolContext.js"
+import * as ToolError from "./ToolError.js"
+
+/**
+ * The SDK's per-request context as tool callbacks receive it (`ctx`): `ctx.mcpReq` (id, signal,
+ * notify, log, …) and `ctx.http` (`authInfo`, the HTTP `req` without credential headers).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Ctx = ServerContext
+
+/**
+ * What a tool declares it needs: `"static"` or `"oauth"` for the default credential, or named
+ * credentials, e.g. `{ github: "oauth", jira: "static" }`. A tool that declares nothing never
+ * triggers resolution.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Declaration = CredentialKind | Readonly<Record<string, CredentialKind>>
+
+/**
+ * The same options as `McpCredentials.Options` (v1).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options<R, X = never> {
+  /**
+   * The application's layer. A `ManagedRuntime` is built from it and disposed when the server
+   * closes. With per-request servers (`McpHttpServerV2`, `createMcpHandler`) give `runtime`.
+   */
+  readonly layer?: Layer.Layer<R, unknown, never> | undefined
+  /** A runtime owned by the caller (shared by many servers); it is not disposed on close. */
+  readonly runtime?: Runtime.Runtime<R> | ManagedRuntime.ManagedRuntime<R, unknown> | undefined
+  /** Declarations for tools registered directly with `server.registerTool`. */
+  readonly tools?: Readonly<Record<string, Declaration>> | undefined
+  /** Scopes each tool requires of the caller's access token (`ctx.http.authInfo.scopes`). */
+  readonly toolScopes?: Readonly<Record<string, ReadonlyArray<string>>> | undefined
+  /**
+   * `"result"` (default): failures are `isError` tool results the model can read.
+   * `"jsonrpc"`: they are JSON-RPC errors (credential failures -32001, scope -32003, unexpected
+   * -32603; tool failures -32002, which the v2 SDK sends as -32602).
+   */
+  readonly errors?: Pipeline.ErrorMode | undefined
+  /** Header prefixes hidden from tools (besides `Authorization`, `Cookie`, `X-MCP-Gateway-*`). */
+  readonly credentialHeaderPrefixes?: ReadonlyArray<string> | undefined
+  /** More services for every Effect tool, built from the call's request context. */
+  readonly context?: ((tool: ToolContext.ToolContextShape) => Context.Context<X>) | undefined
+}
+
+/**
+ * What a tool handler may return: a `CallToolResult`, or a plain value (a string becomes text
+ * content; anything else becomes `structuredContent` and its JSON as text).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ToolOutput = CallToolResult | string | number | boolean | Readonly<Record<string, unknown>> | ReadonlyArray<unknown>
+
+/**
+ * A raw shape (`{ city: z.string() }`), as v1 tools write their `inputSchema`; the SDK wraps it in
+ * `z.object()`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type RawShape = Readonly<Record<string, StandardSchemaV1>>
+
+type ShapeOutput<S extends RawShape> = { [K in keyof S]: StandardSchemaV1.InferOutput<S[K]> }
+
+/**
+ * A tool handler: an `Effect` (which may `yield*` credentials and `ToolContext`), or a plain
+ * (async) function that reads credentials with `getCredentials()`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Handler<Args, R> = Args extends StandardSchemaWithJSON ? (args: StandardSchemaWithJSON.InferOutput<Args>, ctx: Ctx) => HandlerOutput<R>
+  : Args extends RawShape ? (args: ShapeOutput<Args>, ctx: Ctx) => HandlerOutput<R>
+  : (ctx: Ctx) => HandlerOutput<R>
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type HandlerOutput<R> =
+  | Effect.Effect<ToolOutput, unknown, R | ToolContext.ToolContext>
+  | Promise<ToolOutput>
+  | ToolOutput
+
+/**
+ * The same configuration as `McpServer.registerTool`, plus the credentials and scopes the tool
+ * needs.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ToolConfig<InputArgs, OutputArgs> {
+  readonly title?: string
+  readonly description?: string
+  readonly inputSchema?: InputArgs
+  readonly outputSchema?: OutputArgs
+  readonly annotations?: ToolAnnotations
+  readonly icons?: Array<Icon>
+  readonly _meta?: Record<string, unknown>
+  readonly credentials?: Declaration
+  /**
+   * Scopes the caller's access token must hold. A call without them is refused before any
+   * credential is resolved: an `isError` result naming the missing scopes, or (with
+   * `McpHttpServerV2`'s `insufficientScope` option) HTTP 403 so the client can step up.
+   */
+  readonly scopes?: ReadonlyArray<string>
+}
+
+/**
+ * The integration installed on one server.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Installed<R, X = never> {
+  readonly server: McpServer
+  readonly declare: (toolName: string, declaration: Declaration | undefined) => void
+  readonly requireScopes: (toolName: string, scopes: ReadonlyArray<string>) => void
+  readonly requiredScopes: (toolName: string) => ReadonlyArray<string>
+  readonly registerTool: <
+    InputArgs extends StandardSchemaWithJSON | RawShape | undefined = undefined,
+    OutputArgs extends StandardSchemaWithJSON | RawShape | undefined = undefined
+  >(
+    name: string,
+    config: ToolConfig<InputArgs, OutputArgs>,
+    handler: Handler<InputArgs, R | X>
+  ) => RegisteredTool
+  readonly runPromise: <A, E>(effect: Effect.Effect<A, E, R>, options?: { readonly signal?: AbortSignal }) => Promise<A>
+  readonly dispose: () => Promise<void>
+}
+
+const installed = new WeakMap<McpServer, Installed<any>>()
+const wrapped = Symbol.for("@mcp-credentials/server/wrapped")
+
+type ProtocolHandler = (request: any, ctx: Ctx) => Promise<unknown>
+
+/** Per call: a failure to send as a JSON-RPC error ("jsonrpc" mode). */
+const callStates = new WeakMap<CallContext.Call, { failure?: Pipeline.JsonRpcFailure }>()
+
+/**
+ * Installs the integration on `server`. Every `tools/call` is intercepted, whatever order tools
+ * and the integration were registered in; other requests pass untouched. Installing twice on one
+ * server returns the first installation.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const install = <R = never, X = never>(server: McpServer, options: Options<R, X> = {}): Installed<R, X> => {
+  const existing = installed.get(server)
+  if (existing !== undefined) return existing as Installed<R, X>
+
+  const declarations = new Map<string, ReadonlyArray<CredentialMiddleware.Requirement>>()
+  const declare = (toolName: string, declaration: Declaration | undefined) => {
+    const reqs = CredentialMiddleware.requirements(declaration)
+    if (reqs.length === 0) declarations.delete(toolName)
+    else declarations.set(toolName, reqs)
+  }
+  for (const [name, d] of Object.entries(options.tools ?? {})) declare(name, d)
+  const scopes = new Map<string, ReadonlyArray<string>>()
+  const requireScopes = (toolName: string, required: ReadonlyArray<string>) => {
+    if (required.length === 0) scopes.delete(toolName)
+    else scopes.set(toolName, [...required])
+  }
+  const requiredScopes = (toolName: string) => scopes.get(toolName) ?? []
+  for (const [name, required] of Object.entries(options.toolScopes ?? {})) requireScopes(name, required)
+
+  const errors: Pipeline.ErrorMode = options.errors ?? "result"
+  const prefixes = options.credentialHeaderPrefixes ?? ["X-MCP-Cred-"]
+  const { dispose, run } = Runner.makeRunner<R>(options)
+
+  // -- protocol layer: every tools/call ------------------------------------------------------
+  const intercept = (handler: ProtocolHandler): ProtocolHandler => {
+    if ((handler as any)[wrapped]) return handler
+    const onCall: ProtocolHandler = async (request, ctx) => {
+      const toolName: string = String(request?.params?.name ?? "")
+      const rawHeaders = headersOf(ctx.http?.req)
+      const toolCtx = hideHeaders(ctx, prefixes)
+      const state: { failure?: Pipeline.JsonRpcFailure } = {}
+      const call: CallContext.Call = { toolName, extra: toolCtx, toolContext: () => makeToolContext(toolName, toolCtx) }
+      callStates.set(call, state)
+      const invoke = async () => {
+        const result = await CallContext.run(call, () => handler(request, toolCtx))
+        if (state.failure !== undefined) throw state.failure
+        return result as Pipeline.ToolResult
+      }
+      const authInfo = ctx.http?.authInfo
+      try {
+        return await Pipeline.callTool({
+          toolName,
+          requirements: declarations.get(toolName) ?? [],
+          requiredScopes: requiredScopes(toolName),
+          grantedScopes: authInfo?.scopes,
+          context: { headers: rawHeaders, user: userOf(ctx) },
+          extraSecrets: Pipeline.plainSecret(authInfo?.token),
+          errors
+        }, invoke, run, ctx.mcpReq.signal)
+      } catch (e) {
+        if (e instanceof Pipeline.JsonRpcFailure) throw new ProtocolError(e.code, e.message, e.data)
+        throw e
+      }
+    }
+    ;(onCall as any)[wrapped] = true
+    return onCall
+  }
+  // The v2 Server passes every handler through its `_wrapHandler` hook (the SDK's own seam for
+  // role-specific wrapping): wrapping there puts the interception outermost for handlers set
+  // later; one already set is wrapped in place.
+  const protocol = server.server as any
+  const originalWrap = protocol._wrapHandler.bind(protocol)
+  protocol._wrapHandler = (method: string, handler: ProtocolHandler) => {
+    const inner = originalWrap(method, handler)
+    return method === "tools/call" ? intercept(inner) : inner
+  }
+  const handlers: Map<string, ProtocolHandler> = protocol._requestHandlers
+  const current = handlers.get("tools/call")
+  if (current !== undefined) handlers.set("tools/call", intercept(current))
+
+  // -- close: dispose the runtime built from `layer` -------------------------------------------
+  const previousOnClose = server.server.onclose
+  server.server.onclose = () => {
+    previousOnClose?.()
+    void dispose()
+  }
+
+  // -- tools registered through the integration ------------------------------------------------
+  const runHandler = async (toolName: string, handler: (...args: Array<any>) => unknown, args: ReadonlyArray<any>, ctx: Ctx) => {
+    const call = CallContext.current()
+    const state = call === undefined ? undefined : callStates.get(call)
+    const scope = CurrentCredential.unsafeCurrentScope()
+    const fail = async (cause: Cause.Cause<unknown>): Promise<CallToolResult> => {
+      const d = Pipeline.describeFailure(toolName, cause)
+      if (d.log) await run(Pipeline.logUnexpected(toolName, d.correlationId!, cause, scrubberOf(scope, ctx)))
+      if (errors === "jsonrpc" && state !== undefined) state.failure = new Pipeline.JsonRpcFailure(d.code, d.message)
+      return Pipeline.errorResult(d.message) as CallToolResult
+    }
+    let output: unknown
+    try {
+      output = handler(...args)
+    } catch (thrown) {
+      return fail(Cause.fail(thrown))
+    }
+    if (Effect.isEffect(output)) {
+      const toolContext = makeToolContext(toolName, ctx)
+      let effect = Effect.provideService(output as Effect.Effect<unknown, unknown, any>, ToolContext.ToolContext, toolContext)
+      if (options.context !== undefined) effect = Effect.provide(effect, options.context(toolContext))
+      if (scope !== undefined) effect = CurrentCredential.inScope(effect, scope)
+      const exit = await run(effect, ctx.mcpReq.signal)
+      return Exit.isSuccess(exit) ? toCallToolResult(exit.value) : fail(exit.cause)
+    }
+    if (Runner.isPromiseLike(output)) {
+      try {
+        return toCallToolResult(await output)
+      } catch (thrown) {
+        return fail(Cause.fail(thrown))
+      }
+    }
+    return toCallToolResult(output)
+  }
+
+  const registerTool: Installed<R, X>["registerTool"] = (name, config, handler) => {
+    const { credentials, scopes: required, ...sdkConfig } = config
+    declare(name, credentials)
+    requireScopes(name, required ?? [])
+    const callback = sdkConfig.inputSchema === undefined
+      ? (ctx: Ctx) => runHandler(name, handler as any, [ctx], ctx)
+      : (args: unknown, ctx: Ctx) => runHandler(name, handler as any, [args, ctx], ctx)
+    return (server.registerTool as any)(name, sdkConfig, callback)
+  }
+
+  const result: Installed<R, X> = {
+    server,
+    declare,
+    requireScopes,
+    requiredScopes,
+    registerTool,
+    runPromise: (effect, opts) =>
+      run(effect, opts?.signal).then((exit) => (Exit.isSuccess(exit) ? exit.value : Promise.reject(Cause.squash(exit.cause)))),
+    dispose
+  }
+  installed.set(server, result)
+  return result
+}
+
+/**
+ * The installation on `server`, if any (used by `McpHttpServerV2` to check per-tool scopes).
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const installationOf = (server: McpServer): Installed<any> | undefined => installed.get(server)
+
+/**
+ * The credential of the current tool call, for plain (non-Effect) tool code (the same function
+ * as `McpCredentials.getCredentials`).
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const getCredentials = (name?: string): ResolvedCredential => CurrentCredential.unsafeGet(name)
+
+/**
+ * The value of a static credential's field, for plain tool code.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const getField = (field: string, name?: string): string => {
+  const credential = CurrentCredential.unsafeGet(name)
+  const value = credential.type === "static" ? credential.fields[field] : undefined
+  if (value === undefined) {
+    throw new ToolError.ToolError({ message: `The credential has no field '${field}'.` })
+  }
+  return Redacted.value(value)
+}
+
+/**
+ * The request context of the current tool call for plain (non-Effect) code, or `undefined`
+ * outside a tool call of a server with an integration installed (either line).
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const currentToolContext = (): ToolContext.ToolContextShape | undefined => {
+  const call = CallContext.current()
+  if (call === undefined) return undefined
+  return call.toolContext !== undefined
+    ? call.toolContext() as ToolContext.ToolContextShape
+    : undefined
+}
+
+/**
+ * Turns a handler's output into a `CallToolResult`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const toCallToolResult = (output: unknown): CallToolResult => Runner.toToolResult(output) as CallToolResult
+
+// -----------------------------------------------------------------------------
+// internals
+// -----------------------------------------------------------------------------
+
+/** The request's headers as a record (lowercase names). */
+const headersOf = (req: Request | undefined): Record<string, string> | undefined => {
+  if (req === undefined) return undefined
+  const out: Record<string, string> = {}
+  req.headers.forEach((value, key) => {
+    out[key] = value
+  })
+  return out
+}
+
+/**
+ * The context the tool sees: `ctx.http.req` is replaced by a body-less copy of the request
+ * without credential headers, gateway proofs, `Authorization` and `Cookie`.
+ */
+const hideHeaders = (ctx: Ctx, prefixes: ReadonlyArray<string>): Ctx => {
+  const req = ctx.http?.req
+  if (req === undefined) return { ...ctx }
+  const headers = new Headers()
+  req.headers.forEach((value, key) => {
+    if (ToolContext.isVisibleHeader(key, prefixes)) headers.set(key, value)
+  })
+  const visible = new Request(req.url, { method: req.method, headers, signal: req.signal })
+  return { ...ctx, http: { ...ctx.http, req: visible } }
+}
+
+/** A scrubber for the secrets of an open scope and the request's bearer token. */
+const scrubberOf = (scope: CurrentCredential.CredentialScope | undefined, ctx: Ctx): Scrubber.Scrubber => {
+  const secrets = [...Pipeline.plainSecret(ctx.http?.authInfo?.token)]
+  for (const name of scope?.names() ?? []) {
+    const credential = scope?.get(name)
+    if (credential !== undefined) secrets.push(...ResolvedCredentialModule.secretValues(credential))
+  }
+  return Scrubber.make(secrets)
+}
+
+const userOf = (ctx: Ctx): { readonly subject: string } | undefined => {
+  const info = ctx.http?.authInfo
+  if (info === undefined) return undefined
+  const sub = info.extra?.sub
+  return { subject: typeof sub === "string" ? sub : info.clientId }
+}
+
+const makeToolContext = (toolName: string, ctx: Ctx): ToolContext.ToolContextShape => {
+  const info = ctx.http?.authInfo
+  return {
+    toolName,
+    headers: ToolContext.visibleHeaders(headersOf(ctx.http?.req)),
+    authInfo: info === undefined ? Option.none() : Option.some({
+      token: Redacted.make(info.token),
+      clientId: info.clientId,
+      scopes: info.scopes,
+      expiresAt: info.expiresAt,
+      extra: info.extra
+    }),
+    sessionId: Option.fromNullable(ctx.sessionId),
+    requestId: ctx.mcpReq.id,
+    signal: ctx.mcpReq.signal,
+    progress: (progress, opts) => {
+      const token = ctx.mcpReq._meta?.progressToken
+      if (token === undefined) return Effect.void
+      return Effect.promise(() =>
+        ctx.mcpReq.notify({
+          method: "notifications/progress",
+          params: {
+            progressToken: token,
+            progress,
+            ...(opts?.total !== undefined ? { total: opts.total } : {}),
+            ...(opts?.message !== undefined ? { message: opts.message } : {})
+          }
+        }).catch(() => undefined)
+      )
+    },
+    log: (level, data) => Effect.promise(() => ctx.mcpReq.log(level, data, toolName).catch(() => undefined)),
+    // a server→client request: on 2026-07-28 calls the SDK refuses it (the tool returns an
+    // input-required result instead), which fails here with ElicitationError
+    elicit: (params) =>
+      Effect.tryPromise({
+        try: () => ctx.mcpReq.elicitInput(params as any),
+        catch: (e) => new ToolContext.ElicitationError(e instanceof Error ? e.message : "Elicitation failed")
+      }) as Effect.Effect<ToolContext.ElicitResult, ToolContext.ElicitationError>
+  }
+}

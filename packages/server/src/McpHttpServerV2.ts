@@ -1,0 +1,260 @@
+/**
+ * Serves v2 `McpServer`s (`@modelcontextprotocol/server`) with the SDK's `createMcpHandler` on the
+ * `@effect/platform` HTTP router, with the same options as `McpHttpServer` (v1): `authenticate`,
+ * `insufficientScope`, `routes`, Host/Origin checking. Every request gets its own server (the
+ * 2026-07-28 protocol is stateless); 2025-era clients are served by the SDK's stateless legacy
+ * fallback unless `legacy: "reject"`.
+ *
+ * @since 0.1.0
+ */
+import * as HttpApp from "@effect/platform/HttpApp"
+import * as HttpRouter from "@effect/platform/HttpRouter"
+import * as HttpServer from "@effect/platform/HttpServer"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import {
+  type AuthInfo,
+  createMcpHandler,
+  type CreateMcpHandlerOptions,
+  isLegacyRequest,
+  type McpRequestContext,
+  type McpServer
+} from "@modelcontextprotocol/server"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as ManagedRuntime from "effect/ManagedRuntime"
+import * as Runtime from "effect/Runtime"
+import * as Scope from "effect/Scope"
+import { AsyncLocalStorage } from "node:async_hooks"
+import type { IncomingMessage, ServerResponse } from "node:http"
+import * as Http from "./internal/http.js"
+import { missingScopes } from "./internal/pipeline.js"
+import { installationOf } from "./McpCredentialsV2.js"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options<R> {
+  /**
+   * Builds a server; called once per request (the SDK's `McpRequestContext` says which era and
+   * caller). Install the credentials integration on it with the given runtime:
+   * `McpCredentialsV2.install(server, { runtime })`.
+   */
+  readonly server: (runtime: Runtime.Runtime<R>, context: McpRequestContext) => McpServer | Promise<McpServer>
+  /** The MCP endpoint. Default `/mcp`. */
+  readonly path?: string | undefined
+  /**
+   * Host names accepted in `Host` and `Origin`. Default: `localhost`, `127.0.0.1` and `[::1]` when
+   * bound to a loopback address (`layer`), otherwise no check. `"any"` turns the check off.
+   */
+  readonly allowedHosts?: ReadonlyArray<string> | "any" | undefined
+  /**
+   * 2025-era (`initialize`) clients: `"stateless"` (default) serves them with a server per
+   * request; `"reject"` serves 2026-07-28 only.
+   */
+  readonly legacy?: "stateless" | "reject" | undefined
+  /** Response shaping for 2026-07-28 exchanges (`"auto"` by default, see the SDK). */
+  readonly responseMode?: CreateMcpHandlerOptions["responseMode"]
+  /** Out-of-band errors and rejected requests, for reporting. */
+  readonly onerror?: ((error: Error) => void) | undefined
+  /**
+   * Authenticates each request before MCP sees it: the caller's `AuthInfo` (it reaches tools as
+   * `ctx.http.authInfo`), `undefined` for an anonymous request, or a `Response` to send instead.
+   * `@mcp-credentials/auth`'s `McpAuth.authenticate` fits.
+   */
+  readonly authenticate?: ((request: Request) => Effect.Effect<Authentication, never, R>) | undefined
+  /**
+   * When set, a `tools/call` whose tool requires scopes the caller's token lacks is answered with
+   * this response (HTTP 403 with `WWW-Authenticate: Bearer error="insufficient_scope"`) instead of
+   * an `isError` result. `McpAuth.insufficientScope` fits.
+   */
+  readonly insufficientScope?: ((missing: ReadonlyArray<string>, request: Request) => Response) | undefined
+  /** More routes served beside the MCP endpoint (well-known documents, health checks). */
+  readonly routes?: HttpRouter.HttpRouter<never, R> | undefined
+}
+
+/**
+ * What an authenticator decides: the caller's `AuthInfo`, anonymous (`undefined`), or a response
+ * to send instead.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Authentication = AuthInfo | Response | undefined
+
+/**
+ * A web-standard handler: a `Request` in, a `Response` out.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type WebHandler = (request: Request, options?: { readonly authInfo?: AuthInfo | undefined }) => Promise<Response>
+
+/**
+ * The host names of a loopback bind.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const localhostNames: ReadonlyArray<string> = Http.localhostNames
+
+/** A server built ahead of the SDK's factory call (to check scopes), handed to the factory. */
+const prebuilt = new AsyncLocalStorage<{ server?: McpServer | undefined }>()
+
+/**
+ * Builds the web handler; the SDK handler is closed when the scope closes.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeWebHandler = <R>(
+  options: Options<R>
+): Effect.Effect<WebHandler, never, R | Scope.Scope> =>
+  Effect.gen(function*() {
+    const runtime = yield* Effect.runtime<R>()
+    const runAuth = options.authenticate === undefined ? undefined : Runtime.runPromise(runtime)
+    const factory = (context: McpRequestContext) => {
+      const slot = prebuilt.getStore()
+      const server = slot?.server
+      if (server !== undefined) {
+        slot!.server = undefined
+        return server
+      }
+      return options.server(runtime, context)
+    }
+    const mcp = createMcpHandler(factory, {
+      ...(options.legacy !== undefined ? { legacy: options.legacy } : {}),
+      ...(options.responseMode !== undefined ? { responseMode: options.responseMode } : {}),
+      ...(options.onerror !== undefined ? { onerror: options.onerror } : {})
+    })
+    yield* Effect.addFinalizer(() => Effect.promise(() => mcp.close().catch(() => undefined)))
+    const checkHost = Http.makeHostCheck(options.allowedHosts)
+
+    /**
+     * Refuses a tools/call whose tool requires scopes the token lacks, when asked to: the server
+     * is built here (and handed to the SDK's factory call) so its declarations can be read.
+     */
+    const checkScopes = async (
+      request: Request,
+      authInfo: AuthInfo | undefined
+    ): Promise<{ readonly refused?: Response; readonly server?: McpServer; readonly body?: unknown }> => {
+      if (options.insufficientScope === undefined || request.method !== "POST") return {}
+      let body: unknown
+      try {
+        body = await request.clone().json()
+      } catch {
+        return {} // the SDK answers the parse error
+      }
+      const messages: Array<any> = Array.isArray(body) ? body : [body]
+      if (!messages.some((m) => m?.method === "tools/call")) return { body }
+      const legacy = await isLegacyRequest(request, body).catch(() => false)
+      const server = await options.server(runtime, {
+        era: legacy ? "legacy" : "modern",
+        ...(authInfo !== undefined ? { authInfo } : {}),
+        requestInfo: request
+      })
+      const installation = installationOf(server)
+      if (installation === undefined) return { server, body }
+      for (const message of messages) {
+        if (message?.method !== "tools/call") continue
+        const missing = missingScopes(installation.requiredScopes(String(message.params?.name ?? "")), authInfo?.scopes)
+        if (missing.length > 0) {
+          void server.close().catch(() => undefined)
+          return { refused: options.insufficientScope(missing, request) }
+        }
+      }
+      return { server, body }
+    }
+
+    return async (request, opts) => {
+      const refused = checkHost(request)
+      if (refused !== undefined) return refused
+      let authInfo = opts?.authInfo
+      if (runAuth !== undefined && options.authenticate !== undefined) {
+        const outcome = await runAuth(options.authenticate(request))
+        if (outcome instanceof Response) return outcome
+        if (outcome !== undefined) authInfo = outcome
+      }
+      const scoped = await checkScopes(request, authInfo)
+      if (scoped.refused !== undefined) return scoped.refused
+      const slot = { server: scoped.server }
+      try {
+        return await prebuilt.run(slot, () =>
+          mcp.fetch(request, {
+            ...(authInfo !== undefined ? { authInfo } : {}),
+            ...(scoped.body !== undefined ? { parsedBody: scoped.body } : {})
+          }))
+      } finally {
+        // built but not used by the SDK (it answered before calling the factory)
+        if (slot.server !== undefined) void slot.server.close().catch(() => undefined)
+      }
+    }
+  })
+
+/**
+ * A router with the MCP endpoint on `path` (all methods). Mount it beside your own routes.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const router = <R>(options: Options<R>) =>
+  Effect.map(makeWebHandler(options), (handler) => {
+    const mcp = HttpRouter.empty.pipe(
+      HttpRouter.all((options.path ?? "/mcp") as HttpRouter.PathInput, HttpApp.fromWebHandler((req) => handler(req)))
+    )
+    return options.routes === undefined ? mcp : HttpRouter.concat(mcp, options.routes)
+  })
+
+/**
+ * Serves the MCP endpoint on the `HttpServer` in context.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const serve = <R>(options: Options<R>): Layer.Layer<never, never, R | HttpServer.HttpServer> =>
+  Layer.unwrapScoped(Effect.map(router(options), (r) => HttpServer.serve(r)))
+
+/**
+ * Serves the MCP endpoint on a Node HTTP server bound to `host:port` (default
+ * `127.0.0.1:3000`). Host/Origin checking is on for loopback binds.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = <R>(
+  options: Options<R> & { readonly port?: number | undefined; readonly host?: string | undefined }
+) => {
+  const host = options.host ?? "127.0.0.1"
+  const allowedHosts = options.allowedHosts ?? (Http.isLoopback(host) ? localhostNames : "any")
+  return serve({ ...options, allowedHosts }).pipe(
+    Layer.provideMerge(NodeHttpServer.layer(Http.createClosingServer, { port: options.port ?? 3000, host }))
+  )
+}
+
+/**
+ * A plain Node `(req, res)` handler for Express or `node:http` apps. `req.auth` (set by an auth
+ * middleware) reaches tools as `ctx.http.authInfo`. Call `close()` to close the SDK handler.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const toNodeHandler = async <R>(
+  options: Options<R> & { readonly runtime: Runtime.Runtime<R> | ManagedRuntime.ManagedRuntime<R, unknown> }
+): Promise<{
+  readonly handler: (req: IncomingMessage & { auth?: AuthInfo }, res: ServerResponse) => Promise<void>
+  readonly close: () => Promise<void>
+}> => {
+  const runtime: Runtime.Runtime<R> = ManagedRuntime.isManagedRuntime(options.runtime)
+    ? await options.runtime.runtime() as Runtime.Runtime<R>
+    : options.runtime as Runtime.Runtime<R>
+  const scope = Effect.runSync(Scope.make())
+  const web = await Effect.runPromise(
+    makeWebHandler(options).pipe(Effect.provide(runtime.context), (self) => Scope.extend(self, scope))
+  )
+  const handler = async (req: IncomingMessage & { auth?: AuthInfo }, res: ServerResponse) => {
+    const response = await web(Http.toWebRequest(req, res), { authInfo: req.auth })
+    Http.writeWebResponse(response, res)
+  }
+  return { handler, close: () => Effect.runPromise(Scope.close(scope, Exit.void)) }
+}

@@ -1,0 +1,491 @@
+/**
+ * The key end-to-end behaviours, on both SDK lines: the same tool code, registered through
+ * `McpCredentials` (v1) or `McpCredentialsV2` (v2), served over real HTTP to the line's real
+ * client (v2: `@modelcontextprotocol/client` on the 2026-07-28 protocol).
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { CredentialBackend, CurrentCredential, EnvCredentialBackend, HeaderCredentialBackend } from "@mcp-credentials/core"
+import { ConfigProvider, Effect, Layer, Logger, ManagedRuntime, Option, Redacted, type Runtime } from "effect"
+import { createServer } from "node:http"
+import { createHash } from "node:crypto"
+import { z } from "zod"
+import { Client as ClientV2, StreamableHTTPClientTransport as TransportV2 } from "@modelcontextprotocol/client"
+import { getCredentials, McpCredentials, McpCredentialsV2, ToolContext, ToolError } from "../src/index.js"
+import { textOf } from "./helpers.js"
+import { type AnyInstalled, flushRecords, type Line, lines, v1, v2 } from "./lines.js"
+
+const sha = (s: string) => createHash("sha256").update(s).digest("hex").slice(0, 16)
+
+/** Tool code written once; only the installation differs between the lines. */
+const registerTools = (creds: AnyInstalled) => {
+  creds.registerTool("whoami", { description: "hash of the api key", credentials: "static" }, () =>
+    Effect.gen(function*() {
+      const c = yield* CurrentCredential.getStatic()
+      return `key-hash:${sha(Redacted.value(c.fields.apiKey!))}`
+    }))
+  creds.registerTool("echo_key", { description: "echoes the key (a leaky plain tool)", credentials: "static" }, async () => {
+    const c = getCredentials()
+    await new Promise((r) => setTimeout(r, 1))
+    return `the key is ${c.type === "static" ? Redacted.value(c.fields.apiKey!) : ""}`
+  })
+  creds.registerTool("encoded_key", { description: "returns the key base64- and URL-encoded", credentials: "static" }, async () => {
+    const k = McpCredentials.getField("apiKey")
+    return { basic: Buffer.from(`user:${k}`).toString("base64"), url: `https://x/?k=${encodeURIComponent(k)}` }
+  })
+  creds.registerTool("key_length", { description: "plain tool reading getCredentials() after an await", credentials: "static" }, async () => {
+    await new Promise((r) => setTimeout(r, 2))
+    const c = getCredentials()
+    return `length ${c.type === "static" ? Redacted.value(c.fields.apiKey!).length : -1}`
+  })
+  creds.registerTool("headers", { description: "visible headers" }, () => Effect.map(ToolContext.ToolContext, (ctx) => ctx.headers))
+  creds.registerTool("public", { description: "needs no credential", inputSchema: { n: z.number() } }, ({ n }: { n: number }) => `n=${n}`)
+  creds.registerTool("scoped", { description: "needs a scope", credentials: "static", scopes: ["repo:write"] }, () => "scoped ran")
+  creds.registerTool("auth", { description: "the caller's token, as ToolContext sees it" }, () =>
+    Effect.map(ToolContext.ToolContext, (ctx) =>
+      Option.match(ctx.authInfo, {
+        onNone: () => ({ anonymous: true }),
+        onSome: (a) => ({ clientId: a.clientId, scopes: a.scopes, token: String(a.token), sub: a.extra?.sub })
+      })))
+  creds.registerTool("plain_context", { description: "currentToolContext() in plain code" }, async () => {
+    const ctx = McpCredentials.currentToolContext()
+    return { tool: ctx?.toolName ?? "none", hasSignal: ctx?.signal instanceof AbortSignal }
+  })
+  creds.registerTool("fails", { description: "a ToolError" }, () => Effect.fail(new ToolError.ToolError({ message: "nope" })))
+}
+
+const build = (line: Line, extra: Partial<McpCredentials.Options<any, any>> = {}) => (runtime: Runtime.Runtime<any>) => {
+  const server = line.newServer()
+  registerTools(line.install(server, { runtime, ...extra }))
+  return server
+}
+
+/** Authenticates from a test header: `x-test-scopes: a b` → a token with those scopes. */
+const TOKEN = "tok-inbound-secret-4242"
+const authenticate = (request: Request) => {
+  const scopes = request.headers.get("x-test-scopes")
+  return Effect.succeed(
+    scopes === null ? undefined : {
+      token: TOKEN,
+      clientId: "client-1",
+      scopes: scopes.split(" ").filter((s) => s.length > 0),
+      extra: { sub: "user-1", claims: {} }
+    }
+  )
+}
+
+const fieldsHeader = (apiKey: string) => ({ "X-MCP-Cred-Fields": JSON.stringify({ apiKey }) })
+
+describe.each(lines)("$name line over Streamable HTTP", (line) => {
+  describe("header backend", () => {
+    let http: Awaited<ReturnType<Line["start"]>>
+    beforeAll(async () => {
+      http = await line.start(build(line), HeaderCredentialBackend.layer(), { authenticate })
+    })
+    afterAll(() => http.close())
+
+    it("speaks the line's protocol era", async () => {
+      const client = await line.connect(http.url)
+      expect(client.era()).toBe(line.name === "v2" ? "modern" : "legacy")
+      await client.close()
+    })
+
+    it("header credentials reach Effect and plain tools; credential headers are hidden from tools", async () => {
+      const client = await line.connect(http.url, { ...fieldsHeader("sk-hdr-0001"), "X-Trace": "t-1" })
+      expect(textOf(await client.callTool({ name: "whoami" }))).toBe(`key-hash:${sha("sk-hdr-0001")}`)
+      expect(textOf(await client.callTool({ name: "key_length" }))).toBe("length 11")
+      const seen = (await client.callTool({ name: "headers" })).structuredContent as Record<string, string>
+      expect(seen["x-trace"]).toBe("t-1")
+      expect(Object.keys(seen).some((k) => k.startsWith("x-mcp-cred"))).toBe(false)
+      await client.close()
+    })
+
+    it("an echoed secret is scrubbed, in plain and encoded forms", async () => {
+      const client = await line.connect(http.url, fieldsHeader("sk-echo-0002"))
+      expect(textOf(await client.callTool({ name: "echo_key" }))).toBe("the key is [redacted]")
+      const encoded = await client.callTool({ name: "encoded_key" })
+      const all = JSON.stringify(encoded)
+      expect(all).toContain("[redacted]")
+      expect(all).not.toContain("sk-echo-0002")
+      expect(all).not.toContain(Buffer.from("user:sk-echo-0002").toString("base64").slice(8, 20))
+      await client.close()
+    })
+
+    it("a missing credential is an isError result naming the header; tools without a declaration still run", async () => {
+      const client = await line.connect(http.url)
+      const missing = await client.callTool({ name: "whoami" })
+      expect(missing.isError).toBe(true)
+      expect(textOf(missing)).toContain("X-MCP-Cred-Fields")
+      expect(textOf(await client.callTool({ name: "public", arguments: { n: 3 } }))).toBe("n=3")
+      await client.close()
+    })
+
+    it("50 concurrent clients with different credential headers each see only their own", async () => {
+      const clients = await Promise.all(
+        Array.from({ length: 50 }, (_, i) => line.connect(http.url, fieldsHeader(`sk-client-${i}-xyz`)))
+      )
+      const results = await Promise.all(clients.map((c) => Promise.all([1, 2, 3].map(() => c.callTool({ name: "whoami" })))))
+      results.forEach((rs, i) => rs.forEach((r) => expect(textOf(r)).toBe(`key-hash:${sha(`sk-client-${i}-xyz`)}`)))
+      const plain = await Promise.all(clients.map((c) => c.callTool({ name: "echo_key" })))
+      plain.forEach((r) => expect(textOf(r)).toBe("the key is [redacted]"))
+      await Promise.all(clients.map((c) => c.close()))
+    }, 120_000)
+
+    it("per-tool scopes: refused without the scope (naming it), run with it; authInfo reaches ToolContext", async () => {
+      const without = await line.connect(http.url, { ...fieldsHeader("sk-scope-0003"), "x-test-scopes": "repo:read" })
+      const refused = await without.callTool({ name: "scoped" })
+      expect(refused.isError).toBe(true)
+      expect(textOf(refused)).toContain("repo:write")
+      const auth = (await without.callTool({ name: "auth" })).structuredContent
+      expect(auth).toEqual({ clientId: "client-1", scopes: ["repo:read"], token: "<redacted>", sub: "user-1" })
+      await without.close()
+      const withScope = await line.connect(http.url, { ...fieldsHeader("sk-scope-0003"), "x-test-scopes": "repo:read repo:write" })
+      expect(textOf(await withScope.callTool({ name: "scoped" }))).toBe("scoped ran")
+      await withScope.close()
+      const anonymous = await line.connect(http.url)
+      expect((await anonymous.callTool({ name: "auth" })).structuredContent).toEqual({ anonymous: true })
+      await anonymous.close()
+    })
+
+    it("currentToolContext() works in plain tools", async () => {
+      const client = await line.connect(http.url)
+      expect((await client.callTool({ name: "plain_context" })).structuredContent).toEqual({ tool: "plain_context", hasSignal: true })
+      await client.close()
+    })
+  })
+
+  describe("env backend", () => {
+    let http: Awaited<ReturnType<Line["start"]>>
+    beforeAll(async () => {
+      const env = Layer.setConfigProvider(ConfigProvider.fromMap(new Map([["SVC_FIELD_apiKey", "sk-env-0001"]])))
+      http = await line.start(build(line), EnvCredentialBackend.layer({ prefix: "svc_" }).pipe(Layer.provide(env)))
+    })
+    afterAll(() => http.close())
+
+    it("env credentials reach the tool and are scrubbed when echoed", async () => {
+      const client = await line.connect(http.url)
+      expect(textOf(await client.callTool({ name: "whoami" }))).toBe(`key-hash:${sha("sk-env-0001")}`)
+      expect(textOf(await client.callTool({ name: "echo_key" }))).toBe("the key is [redacted]")
+      await client.close()
+    })
+  })
+
+  it("a tool without a declaration never triggers resolution, even when the backend would fail", async () => {
+    let calls = 0
+    const failing = Layer.succeed(CredentialBackend.CredentialBackend, {
+      resolve: () => Effect.suspend(() => (calls++, Effect.die("must not be called")))
+    })
+    const http = await line.start(build(line), failing)
+    const client = await line.connect(http.url)
+    expect(textOf(await client.callTool({ name: "public", arguments: { n: 7 } }))).toBe("n=7")
+    expect(textOf(await client.callTool({ name: "headers" }))).not.toContain("must not")
+    expect(calls).toBe(0)
+    await client.close()
+    await http.close()
+  })
+
+  it("intercepts tools registered directly on the server, before and after install", async () => {
+    const backend = HeaderCredentialBackend.layer()
+    const http = await line.start((runtime) => {
+      const server = line.newServer()
+      const tool = async () => ({ content: [{ type: "text" as const, text: `key=${McpCredentials.getField("apiKey")}` }] })
+      server.registerTool("before", { description: "x" }, tool)
+      line.install(server, { runtime, tools: { before: "static", after: "static" } })
+      server.registerTool("after", { description: "x" }, tool)
+      return server
+    }, backend)
+    const client = await line.connect(http.url, fieldsHeader("sk-direct-0004"))
+    expect(textOf(await client.callTool({ name: "before" }))).toBe("key=[redacted]")
+    expect(textOf(await client.callTool({ name: "after" }))).toBe("key=[redacted]")
+    await client.close()
+    await http.close()
+  })
+
+  it("errors: \"jsonrpc\" surfaces failures as JSON-RPC errors", async () => {
+    const http = await line.start(build(line, { errors: "jsonrpc" }), HeaderCredentialBackend.layer())
+    const client = await line.connect(http.url)
+    const e1 = await client.callTool({ name: "whoami" }).then(() => undefined, (e) => e)
+    expect(e1?.code).toBe(-32001)
+    expect(e1.message).toContain("X-MCP-Cred-Fields")
+    const e2 = await client.callTool({ name: "fails" }).then(() => undefined, (e) => e)
+    expect(e2?.code).toBe(line.toolErrorCode)
+    expect(e2.message).toContain("nope")
+    expect(textOf(await client.callTool({ name: "public", arguments: { n: 1 } }))).toBe("n=1")
+    await client.close()
+    await http.close()
+  })
+
+  it("the plain Node (req, res) handler serves MCP with header credentials", async () => {
+    const runtime = ManagedRuntime.make(HeaderCredentialBackend.layer())
+    const node = await line.toNodeHandler(build(line), await runtime.runtime())
+    const http = createServer((req, res) => {
+      if (req.url?.startsWith("/mcp")) void node.handler(req, res)
+      else res.writeHead(404).end()
+    })
+    await new Promise<void>((r) => http.listen(0, "127.0.0.1", r))
+    const url = new URL(`http://127.0.0.1:${(http.address() as { port: number }).port}/mcp`)
+    const client = await line.connect(url, fieldsHeader("sk-node-handler"))
+    expect(textOf(await client.callTool({ name: "key_length" }))).toBe("length 15")
+    expect(textOf(await client.callTool({ name: "echo_key" }))).toBe("the key is [redacted]")
+    await client.close()
+    await node.close()
+    http.closeAllConnections()
+    await new Promise((r) => http.close(r))
+    await runtime.dispose()
+  })
+
+  it("insufficientScope: a call lacking a tool's scope is answered with the given HTTP response", async () => {
+    let refusals = 0
+    const http = await line.start(build(line), HeaderCredentialBackend.layer(), {
+      authenticate,
+      insufficientScope: (missing) => {
+        refusals++
+        return new Response(JSON.stringify({ error: "insufficient_scope", missing }), {
+          status: 403,
+          headers: { "content-type": "application/json", "www-authenticate": `Bearer error="insufficient_scope", scope="${missing.join(" ")}"` }
+        })
+      }
+    })
+    const client = await line.connect(http.url, { ...fieldsHeader("sk-step-up-05"), "x-test-scopes": "repo:read" })
+    await expect(client.callTool({ name: "scoped" })).rejects.toThrow()
+    expect(refusals).toBe(1)
+    expect(textOf(await client.callTool({ name: "public", arguments: { n: 2 } }))).toBe("n=2")
+    await client.close()
+    const allowed = await line.connect(http.url, { ...fieldsHeader("sk-step-up-05"), "x-test-scopes": "repo:write" })
+    expect(textOf(await allowed.callTool({ name: "scoped" }))).toBe("scoped ran")
+    await allowed.close()
+    await http.close()
+  })
+})
+
+describe("v2 specifics", () => {
+  it("a client cancellation interrupts the tool's fiber, runs its finalizers and releases its credential", async () => {
+    const events: Array<string> = []
+    let scope: CurrentCredential.CredentialScope | undefined
+    let started!: () => void
+    const startedP = new Promise<void>((r) => (started = r))
+    const http = await v2.start((runtime) => {
+      const server = v2.newServer()
+      McpCredentialsV2.install(server, { runtime }).registerTool("slow", { description: "runs until cancelled", credentials: "static" }, () =>
+        Effect.gen(function*() {
+          scope = Option.getOrUndefined(yield* CurrentCredential.scope)
+          yield* Effect.addFinalizer(() => Effect.sync(() => events.push("finalizer ran")))
+          events.push("started")
+          started()
+          yield* Effect.never
+          return "unreachable"
+        }).pipe(Effect.scoped))
+      return server
+    }, HeaderCredentialBackend.layer())
+    const client = new ClientV2({ name: "c", version: "1" }, { versionNegotiation: { mode: { pin: "2026-07-28" } } })
+    await client.connect(new TransportV2(http.url, { requestInit: { headers: fieldsHeader("sk-cancel-v2-9") } }))
+    const ac = new AbortController()
+    const call = client.callTool({ name: "slow" }, { signal: ac.signal })
+    await startedP
+    expect(scope?.isOpen).toBe(true)
+    ac.abort("user gave up")
+    await expect(call).rejects.toThrow()
+    const deadline = Date.now() + 5_000
+    while (!events.includes("finalizer ran") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10))
+    expect(events).toEqual(["started", "finalizer ran"])
+    while (scope?.isOpen && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10))
+    expect(scope?.isOpen).toBe(false)
+    await client.close()
+    await http.close()
+  })
+
+  it("ToolContext from the v2 ctx: progress and logging on the call's stream; elicit refused on 2026-07-28", async () => {
+    const http = await v2.start((runtime) => {
+      const server = v2.newServer({ capabilities: { logging: {} } })
+      McpCredentialsV2.install(server, { runtime }).registerTool("ctx", { description: "d", credentials: "static" }, () =>
+        Effect.gen(function*() {
+          const ctx = yield* ToolContext.ToolContext
+          yield* ctx.progress(1, { total: 2, message: "half" })
+          yield* ctx.log("info", "hello from the tool")
+          const elicited = yield* ctx.elicit({ mode: "form", message: "Name?", requestedSchema: { type: "object", properties: {} } }).pipe(
+            Effect.map(() => "accepted"),
+            Effect.catchTag("ElicitationError", () => Effect.succeed("refused"))
+          )
+          return { tool: ctx.toolName, requestId: typeof ctx.requestId, elicited, session: ctx.sessionId._tag }
+        }))
+      return server
+    }, HeaderCredentialBackend.layer())
+    const client = new ClientV2({ name: "c", version: "1" }, { versionNegotiation: { mode: { pin: "2026-07-28" } } })
+    const logs: Array<unknown> = []
+    client.setNotificationHandler("notifications/message", (n) => void logs.push(n.params.data))
+    await client.connect(new TransportV2(http.url, { requestInit: { headers: fieldsHeader("sk-ctx-v2-08") } }))
+    const progress: Array<number> = []
+    const r = await client.callTool(
+      { name: "ctx", _meta: { "io.modelcontextprotocol/logLevel": "debug" } },
+      { onprogress: (p) => void progress.push(p.progress) }
+    )
+    expect(r.structuredContent).toEqual({ tool: "ctx", requestId: "number", elicited: "refused", session: "None" })
+    expect(progress).toEqual([1])
+    expect(logs).toEqual(["hello from the tool"])
+    await client.close()
+    await http.close()
+  })
+
+  it("McpHttpServerV2 also serves 2025-era clients (the SDK's stateless legacy fallback)", async () => {
+    const http = await v2.start(build(v2), HeaderCredentialBackend.layer())
+    const legacy = await v1.connect(http.url, fieldsHeader("sk-legacy-0006"))
+    expect(textOf(await legacy.callTool({ name: "whoami" }))).toBe(`key-hash:${sha("sk-legacy-0006")}`)
+    expect(textOf(await legacy.callTool({ name: "echo_key" }))).toBe("the key is [redacted]")
+    await legacy.close()
+    await http.close()
+  })
+
+  it("McpCredentialsV2.getCredentials and currentToolContext are the same accessors", async () => {
+    const http = await v2.start((runtime) => {
+      const server = v2.newServer()
+      McpCredentialsV2.install(server, { runtime }).registerTool("ctx", { description: "d", credentials: "static" }, async (ctx) => {
+        const c = McpCredentialsV2.getCredentials()
+        return {
+          sameTool: McpCredentialsV2.currentToolContext()?.toolName,
+          requestId: typeof ctx.mcpReq.id,
+          keyLength: c.type === "static" ? McpCredentialsV2.getField("apiKey").length : 0,
+          // the tool's own view of the HTTP request has no credential header
+          credHeader: ctx.http?.req?.headers.get("x-mcp-cred-fields") ?? null
+        }
+      })
+      return server
+    }, HeaderCredentialBackend.layer())
+    const client = await v2.connect(http.url, fieldsHeader("sk-v2-only-07"))
+    expect((await client.callTool({ name: "ctx" })).structuredContent).toEqual({ sameTool: "ctx", requestId: "number", keyLength: 13, credHeader: null })
+    await client.close()
+    await http.close()
+  })
+})
+
+// -----------------------------------------------------------------------------
+// leak oracle on both lines: canaries in env and headers, every JSON-RPC body in both directions
+// and every log line recorded while tools misbehave; not one canary may appear in any form
+// -----------------------------------------------------------------------------
+
+const CANARIES = {
+  envKey: "CANARY-env-key-4e8a17",
+  envToken: "CANARY-env-token-7c2d90",
+  envRefresh: "CANARY-env-refresh-1f6b35",
+  hdrKey: "CANARY-hdr-key-9a3e64",
+  hdrToken: "CANARY-hdr-token-2d7c81",
+  malformed: "CANARY-malformed-5b9f02",
+  gateway: "CANARY-gateway-secret-8e1a46",
+  bearer: "CANARY-bearer-token-3c5d27"
+}
+const ALL_CANARIES = Object.values(CANARIES)
+
+/** Every occurrence of a canary in text: plain, JSON-escaped, URL-encoded, or inside any base64/base64url blob. */
+const occurrences = (text: string): number => {
+  let n = 0
+  for (const c of ALL_CANARIES) {
+    for (const form of new Set([c, JSON.stringify(c).slice(1, -1), encodeURIComponent(c)])) n += text.split(form).length - 1
+  }
+  for (const blob of text.match(/[A-Za-z0-9+/_-]{12,}={0,2}/g) ?? []) {
+    for (const enc of ["base64", "base64url"] as const) {
+      for (let cut = 0; cut < 4; cut++) {
+        const decoded = Buffer.from(blob.slice(cut), enc).toString("latin1")
+        for (const c of ALL_CANARIES) if (decoded.includes(c)) n++
+      }
+    }
+  }
+  return n
+}
+
+const leakyTools = (creds: AnyInstalled) => {
+  const key = () => {
+    const c = getCredentials()
+    return c.type === "static" ? Redacted.value(c.fields.apiKey!) : Redacted.value(c.accessToken)
+  }
+  creds.registerTool("echo_all", { description: "echoes every secret it can see", credentials: { default: "static", token: "oauth" } }, () =>
+    Effect.gen(function*() {
+      const t = yield* CurrentCredential.getOAuth("token")
+      const k = McpCredentials.getField("apiKey")
+      const tool = yield* ToolContext.ToolContext
+      const bearer = Option.match(tool.authInfo, { onNone: () => "", onSome: (a) => Redacted.value(a.token) })
+      return {
+        content: [
+          { type: "text", text: `key ${k} token ${Redacted.value(t.accessToken)} refresh ${t.refreshToken ? Redacted.value(t.refreshToken) : ""} bearer ${bearer}` },
+          { type: "text", text: `basic ${Buffer.from(`user:${k}`).toString("base64")} url ${encodeURIComponent(k)} b64url ${Buffer.from(`xy${k}`).toString("base64url")}` }
+        ],
+        structuredContent: { nested: { deeper: [k, { [k]: Redacted.value(t.accessToken) }] }, json: JSON.stringify({ h: `Bearer ${k}` }) }
+      }
+    }))
+  creds.registerTool("throws", { description: "throws with the key", credentials: "static" }, async () => {
+    throw new Error(`failed with key ${key()}`)
+  })
+  creds.registerTool("dies", { description: "defect with the key", credentials: "static" }, () =>
+    Effect.sync(() => {
+      throw new TypeError(`defect with key ${key()}`)
+    }))
+  creds.registerTool("tool_error", { description: "ToolError with the key", credentials: "static" }, () =>
+    Effect.suspend(() => Effect.fail(new ToolError.ToolError({ message: `upstream refused ${key()}` }))))
+  creds.registerTool("logs", { description: "logs the key through Effect", credentials: "static" }, () =>
+    Effect.as(Effect.logInfo("working"), "done"))
+}
+
+describe.each(lines)("$name line: leak oracle", (line) => {
+  it("no canary appears in any message or log line, in any encoded form", async () => {
+    const logLines: Array<string> = []
+    const messages: Array<string> = []
+    const capture = Logger.replace(Logger.defaultLogger, Logger.make((o) => logLines.push(Logger.logfmtLogger.log(o))))
+    const env = Layer.setConfigProvider(ConfigProvider.fromMap(new Map([
+      ["SVC_FIELD_apiKey", CANARIES.envKey],
+      ["OA_ACCESS_TOKEN", CANARIES.envToken],
+      ["OA_REFRESH_TOKEN", CANARIES.envRefresh]
+    ])))
+    const envLayer = Layer.mergeAll(
+      EnvCredentialBackend.layer({ prefix: "SVC_" }),
+      CredentialBackend.layerNamed("token", EnvCredentialBackend.layer({ prefix: "OA_" }))
+    ).pipe(Layer.provide(env))
+    const gatewaySecret = Redacted.make(CANARIES.gateway)
+    const headerLayer = Layer.mergeAll(
+      HeaderCredentialBackend.layer({ gatewaySecret }),
+      CredentialBackend.layerNamed("token", HeaderCredentialBackend.layer({ gatewaySecret }))
+    )
+    const bearerAuth = (request: Request) =>
+      Effect.succeed(request.headers.get("x-test-bearer") === null ? undefined : { token: CANARIES.bearer, clientId: "c", scopes: [], extra: { claims: {} } })
+    const build = (runtime: Runtime.Runtime<any>) => {
+      const server = line.newServer()
+      leakyTools(line.install(server, { runtime }))
+      return server
+    }
+    const servers = [
+      await line.start(build, Layer.merge(envLayer, capture), { authenticate: bearerAuth }),
+      await line.start(build, Layer.merge(headerLayer, capture), { authenticate: bearerAuth })
+    ]
+    const credHeaders = { "X-MCP-Cred-Fields": JSON.stringify({ apiKey: CANARIES.hdrKey }), "X-MCP-Cred-Access-Token": CANARIES.hdrToken }
+    const sign = (h: Record<string, string>) => ({ ...h, ...HeaderCredentialBackend.signGatewayHeaders(h, gatewaySecret) })
+    const sessions: Array<[number, Record<string, string>]> = [
+      [0, { "x-test-bearer": "1" }],
+      [1, { ...sign(credHeaders), "x-test-bearer": "1" }],
+      [1, credHeaders], // unsigned: refused
+      [1, sign({ "X-MCP-Cred-Fields": `{"apiKey":"${CANARIES.malformed}`, "X-MCP-Cred-Access-Token": CANARIES.malformed })],
+      [1, sign({ "X-MCP-Cred-Fields": JSON.stringify({ apiKey: { nested: CANARIES.malformed } }) })]
+    ]
+    const tools = ["echo_all", "throws", "dies", "tool_error", "logs"]
+    for (const [i, headers] of sessions) {
+      const client = await line.connect(servers[i]!.url, headers, messages)
+      for (const name of tools) {
+        const r = await client.callTool({ name }).catch((e) => ({ error: String(e) }))
+        messages.push(JSON.stringify(r))
+      }
+      await client.close()
+    }
+    await flushRecords()
+    await Promise.all(servers.map((s) => s.close()))
+    const all = messages.join("\n")
+    // the misbehaving tools really ran and really had the secrets
+    expect(all).toContain("[redacted]")
+    expect(all).toContain("correlation id")
+    expect(all).toContain("Credential headers rejected")
+    expect(all).toContain("Invalid X-MCP-Cred-Fields header")
+    expect(all).toContain("upstream refused [redacted]")
+    // env and header sessions each had every kind of secret (key, token, refresh, bearer) in hand
+    expect(all.split("key [redacted] token [redacted] refresh [redacted] bearer [redacted]").length - 1).toBeGreaterThanOrEqual(2)
+    // the server's answers are recorded from the wire, not only the client's parsed results
+    expect(messages.filter((m) => m.includes('"jsonrpc":"2.0"') && m.includes('"result"')).length).toBeGreaterThan(10)
+    expect(logLines.some((l) => l.includes("Scrubbed"))).toBe(true)
+    expect(messages.length).toBeGreaterThan(50)
+    const found = occurrences(all) + occurrences(logLines.join("\n"))
+    expect(found).toBe(0)
+  }, 60_000)
+})
