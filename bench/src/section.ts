@@ -4,6 +4,7 @@
  * writes `bench/dist/results-<section>.json`.
  */
 import { writeFile } from "node:fs/promises"
+import * as Auth from "./auth.js"
 import * as Http from "./http.js"
 import * as InProcess from "./inprocess.js"
 import * as Micro from "./micro.js"
@@ -17,6 +18,7 @@ const inProcessOptions: InProcess.Options = quick ? { rounds: 6, warmup: 2, call
 const perRequestOptions: InProcess.Options = quick ? { rounds: 4, warmup: 1, calls: 50 } : { rounds: 30, warmup: 4, calls: 100, budgetMs: 20_000 }
 const peerOptions: InProcess.Options = quick ? { rounds: 3, warmup: 1, calls: 20 } : { rounds: 10, warmup: 2, calls: 100, budgetMs: 20_000 }
 const microOptions = quick ? { rounds: 5, warmup: 1, batchMs: 2 } : { rounds: 30, warmup: 5, batchMs: 8 }
+const authOptions: Auth.Options = quick ? { rounds: 5, warmup: 1, batchMs: 5 } : { rounds: 50, warmup: 5, batchMs: 20 }
 const httpOptions: Http.Options = quick
   ? { clients: Number(process.env.BENCH_HTTP_CLIENTS ?? 16), callsPerRound: 200, roundMs: 1000, rounds: 2, warmup: 1, budgetMs: 25_000 }
   : { clients: Number(process.env.BENCH_HTTP_CLIENTS ?? 16), callsPerRound: 400, roundMs: 1200, rounds: 14, warmup: 1, budgetMs: 95_000 }
@@ -29,7 +31,7 @@ const log = (s = "") => process.stdout.write(s + "\n")
 const seconds = (t0: number) => ((Date.now() - t0) / 1000).toFixed(1)
 
 const main = async () => {
-  if (!["inprocess", "perrequest", "http", "micro", "peer"].includes(section)) throw new Error(`unknown section '${section}'`)
+  if (!["inprocess", "perrequest", "http", "micro", "peer", "auth"].includes(section)) throw new Error(`unknown section '${section}'`)
   const results: Record<string, unknown> = {}
 
   if (want("inprocess")) {
@@ -159,6 +161,27 @@ const main = async () => {
           i === 0 ? "—" : us(x.addedNs, 1)
         ])
       ))
+    }
+  }
+
+  if (want("auth")) {
+    const t = Date.now()
+    const o = authOptions
+    const r = await Auth.run(o)
+    results.auth = r
+    log()
+    log(`## 5. Bearer-token verification (@mcp-credentials/auth), per token (${seconds(t)} s)`)
+    log()
+    log(`${o.rounds} rounds of ~${o.batchMs} ms batches per operation after ${o.warmup} warm-up rounds, operations interleaved; ${r.keys}`)
+    log()
+    log(table(
+      ["operation", "median µs/op", "p95 µs/op", "ops/s (median)", "CPU µs/op (median)"],
+      r.results.map((x) => [x.name, us(x.nsPerOp.median, 2), us(x.nsPerOp.p95, 2), fmt(x.opsPerSec, 0), us(x.cpuNsPerOp.median, 2)])
+    ))
+    log()
+    for (const c of r.comparisons) {
+      log(`${c.name}: ${fmt(c.ratio, 3)}× (per-round ${fmt(c.roundRatio, 3)}×; CPU time per-round ${fmt(c.cpuRoundRatio, 3)}×), goal ≥ ${c.goal}× — ${c.met ? "met" : "NOT met"}`)
+      log()
     }
   }
 
