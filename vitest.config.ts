@@ -7,14 +7,15 @@ const src = (pkg: string) => fileURLToPath(new URL(`./packages/${pkg}/src/index.
 const alias = {
   "@mcp-credentials/core": src("core"),
   "@mcp-credentials/server": src("server"),
-  "@mcp-credentials/auth": src("auth")
+  "@mcp-credentials/auth": src("auth"),
+  "@mcp-credentials/vault": src("vault")
 }
 
 export default defineConfig({
   resolve: { alias },
   test: {
     reporters: ["default", ["json", { outputFile: ".vitest-report.json" }]],
-    projects: ["core", "server", "auth"].map((name) => ({
+    projects: ["core", "server", "auth", "cli", "vault"].map((name) => ({
       resolve: { alias },
       test: {
         name,
