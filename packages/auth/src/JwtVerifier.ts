@@ -123,7 +123,7 @@ export const defaultClockTolerance: Duration.Duration = Duration.seconds(30)
 export const make = (options: Options): Effect.Effect<TokenVerifier.Verifier, AuthConfigError> =>
   Effect.gen(function*() {
     const audience = yield* checkAudience(options.audience)
-    const { algorithms, resolveKey } = yield* keySource(options)
+    const { algorithms, resolveKey, staticKey } = yield* keySource(options)
     const tolerance = Duration.toSeconds(Duration.decode(options.clockTolerance ?? defaultClockTolerance))
     const maxTokenSize = options.maxTokenSize ?? Jose.defaultMaxTokenSize
     const understood = [...(options.crit ?? [])]
@@ -133,6 +133,41 @@ export const make = (options: Options): Effect.Effect<TokenVerifier.Verifier, Au
     ]
     const issuer = options.issuer === undefined ? undefined : typeof options.issuer === "string" ? options.issuer : [...options.issuer]
 
+    const verifyOptions: jose.JWTVerifyOptions = {
+      algorithms: [...algorithms],
+      ...(audience !== undefined ? { audience } : {}),
+      ...(issuer !== undefined ? { issuer } : {}),
+      ...(options.typ !== undefined ? { typ: options.typ } : {}),
+      clockTolerance: tolerance,
+      requiredClaims,
+      crit: Jose.critOption(understood)
+    }
+    const verifyWith = (raw: string, key: jose.KeyInput | jose.JWTVerifyGetKey, now: number) =>
+      Effect.tryPromise({
+        try: () => jose.jwtVerify(raw, key as jose.KeyInput, { ...verifyOptions, currentDate: new Date(now) }),
+        catch: Jose.toInvalidToken
+      })
+
+    // A fixed key (secret or public key): one pass. jose parses the header once and checks `alg`
+    // against the allow-list and `crit` against `verifyOptions.crit` before calling `fixedKey`,
+    // which applies this verifier's own `crit` rule; no separate header decode, no generator.
+    if (staticKey !== undefined) {
+      const fixedKey: jose.JWTVerifyGetKey = (header) => {
+        const problem = Jose.critProblem(header, understood)
+        if (problem !== undefined) throw problem
+        return staticKey
+      }
+      return TokenVerifier.make((token) =>
+        Effect.flatMap(Clock.currentTimeMillis, (now) => {
+          const raw = Jose.precheckSync(token, maxTokenSize, 3)
+          if (typeof raw !== "string") return Effect.fail(raw)
+          return Effect.map(verifyWith(raw, fixedKey, now), ({ payload }) => AccessToken.fromClaims(token, payload))
+        })
+      )
+    }
+
+    // A key set: the header picks the key (and an unknown `kid` may trigger a JWKS fetch), so the
+    // header is decoded and checked first: nothing is fetched for a token that would be refused.
     return TokenVerifier.make((token) =>
       Effect.gen(function*() {
         const raw = yield* Jose.precheck(token, maxTokenSize, 3)
@@ -143,20 +178,7 @@ export const make = (options: Options): Effect.Effect<TokenVerifier.Verifier, Au
         yield* Jose.checkCrit(header, understood)
         const key = yield* resolveKey(header)
         const now = yield* Clock.currentTimeMillis
-        const { payload } = yield* Effect.tryPromise({
-          try: () =>
-            jose.jwtVerify(raw, key, {
-              algorithms: [...algorithms],
-              ...(audience !== undefined ? { audience } : {}),
-              ...(issuer !== undefined ? { issuer } : {}),
-              ...(options.typ !== undefined ? { typ: options.typ } : {}),
-              clockTolerance: tolerance,
-              requiredClaims,
-              crit: Jose.critOption(understood),
-              currentDate: new Date(now)
-            }),
-          catch: (e) => new InvalidTokenError({ reason: Jose.reasonOf(e) })
-        })
+        const { payload } = yield* verifyWith(raw, key, now)
         return AccessToken.fromClaims(token, payload)
       })
     )
@@ -224,6 +246,8 @@ interface KeySource {
   readonly resolveKey: (
     header: jose.ProtectedHeaderParameters
   ) => Effect.Effect<jose.KeyInput, InvalidTokenError | JwksFetchError>
+  /** Set when the key does not depend on the token (a secret or one public key). */
+  readonly staticKey?: jose.KeyInput | undefined
 }
 
 const keySource = (options: Options): Effect.Effect<KeySource, AuthConfigError> =>
@@ -239,12 +263,12 @@ const keySource = (options: Options): Effect.Effect<KeySource, AuthConfigError> 
         yield* Effect.logWarning("JwtVerifier: the HMAC secret is shorter than 32 bytes; use a longer random secret")
       }
       const algorithms = yield* checkAlgorithms(options.algorithms, Jose.HMAC_ALGS, "a secret")
-      return { algorithms, resolveKey: () => Effect.succeed(bytes) }
+      return { algorithms, resolveKey: () => Effect.succeed(bytes), staticKey: bytes }
     }
     if (options.publicKey !== undefined) {
       const key = yield* importPublicKey(options.publicKey)
       const algorithms = yield* checkAlgorithms(options.algorithms, Jose.algorithmsForKey(key), "this public key")
-      return { algorithms, resolveKey: () => Effect.succeed(key) }
+      return { algorithms, resolveKey: () => Effect.succeed(key), staticKey: key }
     }
     const algorithms = yield* checkAlgorithms(options.algorithms, Jose.ASYMMETRIC_ALGS, "a key set")
     if (options.jwks !== undefined) {

@@ -18,43 +18,64 @@ export const OKP_ALGS = ["EdDSA", "Ed25519"] as const
 export const ASYMMETRIC_ALGS: ReadonlyArray<string> = [...RSA_ALGS, ...EC_ALGS, ...OKP_ALGS]
 
 const SEGMENT = /^[A-Za-z0-9_-]*$/
+const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*$/
 
 export const invalid = (reason: InvalidTokenReason) => new InvalidTokenError({ reason })
 
 /**
  * Size and shape before anything is decoded: empty → missing; over `maxBytes` → too large;
- * not `segments` base64url parts → malformed.
+ * not `segments` base64url parts → malformed. Returns the raw token or the error (no fiber).
  */
+export const precheckSync = (
+  token: Redacted.Redacted<string>,
+  maxBytes: number,
+  segments: 3 | 5
+): string | AuthError => {
+  const raw = Redacted.value(token)
+  if (raw.length === 0) return new MissingTokenError()
+  if (raw.length > maxBytes || Buffer.byteLength(raw, "utf8") > maxBytes) return invalid("too large")
+  if (segments === 3) return COMPACT_JWS.test(raw) ? raw : invalid("malformed")
+  const parts = raw.split(".")
+  if (parts.length !== segments || !parts.every((p) => SEGMENT.test(p)) || parts[0] === "") {
+    return invalid("malformed")
+  }
+  return raw
+}
+
+/** `precheckSync` as an effect. */
 export const precheck = (
   token: Redacted.Redacted<string>,
   maxBytes: number,
   segments: 3 | 5
 ): Effect.Effect<string, AuthError> =>
   Effect.suspend((): Effect.Effect<string, AuthError> => {
-    const raw = Redacted.value(token)
-    if (raw.length === 0) return Effect.fail(new MissingTokenError())
-    if (raw.length > maxBytes || Buffer.byteLength(raw, "utf8") > maxBytes) return Effect.fail(invalid("too large"))
-    const parts = raw.split(".")
-    if (parts.length !== segments || !parts.every((p) => SEGMENT.test(p)) || parts[0] === "") {
-      return Effect.fail(invalid("malformed"))
-    }
-    return Effect.succeed(raw)
+    const result = precheckSync(token, maxBytes, segments)
+    return typeof result === "string" ? Effect.succeed(result) : Effect.fail(result)
   })
 
 export const decodeHeader = (raw: string): Effect.Effect<jose.ProtectedHeaderParameters, InvalidTokenError> =>
   Effect.try({ try: () => jose.decodeProtectedHeader(raw), catch: () => invalid("malformed") })
 
-/** `crit` must be absent, or list only extensions this verifier understands. */
+/** `crit` must be absent, or list only extensions this verifier understands; `undefined` when it does. */
+export const critProblem = (
+  header: jose.ProtectedHeaderParameters,
+  understood: ReadonlyArray<string>
+): InvalidTokenError | undefined => {
+  const crit = header.crit
+  if (crit === undefined) return undefined
+  if (!Array.isArray(crit) || crit.length === 0) return invalid("malformed")
+  return crit.every((name) => typeof name === "string" && understood.includes(name))
+    ? undefined
+    : invalid("unsupported crit header")
+}
+
+/** `critProblem` as an effect. */
 export const checkCrit = (
   header: jose.ProtectedHeaderParameters,
   understood: ReadonlyArray<string>
 ): Effect.Effect<void, InvalidTokenError> => {
-  const crit = header.crit
-  if (crit === undefined) return Effect.void
-  if (!Array.isArray(crit) || crit.length === 0) return Effect.fail(invalid("malformed"))
-  return crit.every((name) => typeof name === "string" && understood.includes(name))
-    ? Effect.void
-    : Effect.fail(invalid("unsupported crit header"))
+  const problem = critProblem(header, understood)
+  return problem === undefined ? Effect.void : Effect.fail(problem)
 }
 
 export const critOption = (understood: ReadonlyArray<string>): Record<string, boolean> =>
@@ -94,6 +115,10 @@ const claimReason = (claim: string, reason: string): InvalidTokenReason => {
   return "malformed"
 }
 
+/** An `InvalidTokenError` passes through; anything `jose` throws becomes one with a fixed reason. */
+export const toInvalidToken = (error: unknown): InvalidTokenError =>
+  error instanceof InvalidTokenError ? error : invalid(reasonOf(error))
+
 /** Maps anything `jose` throws to a fixed reason. */
 export const reasonOf = (error: unknown): InvalidTokenReason => {
   const code = typeof error === "object" && error !== null && "code" in error ? (error as { code: unknown }).code : undefined
@@ -105,8 +130,11 @@ export const reasonOf = (error: unknown): InvalidTokenReason => {
       return claimReason(e.claim, e.reason)
     }
     case "ERR_JOSE_ALG_NOT_ALLOWED":
-    case "ERR_JOSE_NOT_SUPPORTED":
       return "unsupported algorithm"
+    case "ERR_JOSE_NOT_SUPPORTED":
+      return error instanceof Error && error.message.startsWith("Extension Header Parameter")
+        ? "unsupported crit header"
+        : "unsupported algorithm"
     case "ERR_JWS_SIGNATURE_VERIFICATION_FAILED":
       return "bad signature"
     case "ERR_JWE_DECRYPTION_FAILED":
