@@ -69,8 +69,26 @@ export class CredentialStore extends Context.Tag("@mcp-credentials/vault/Credent
       credential: ResolvedCredential.ResolvedCredential,
       options?: SetOptions
     ) => Effect.Effect<StoredCredential, VaultError>
+    /**
+     * Compare-and-set: writes `credential` only if the live record of `key` still has the
+     * `expected` generation (`Option.none()`: only if there is no live record), atomically on every
+     * backend. Returns the new record when this write won, `None` when another writer got there
+     * first (re-read with `get`). Of concurrent calls with the same expectation, exactly one wins.
+     */
+    readonly compareAndSet: (
+      key: StoreKey,
+      expected: Option.Option<number>,
+      credential: ResolvedCredential.ResolvedCredential,
+      options?: SetOptions
+    ) => Effect.Effect<Option.Option<StoredCredential>, VaultError>
     /** Returns whether a live credential was removed. */
     readonly delete: (key: StoreKey) => Effect.Effect<boolean, VaultError>
+    /**
+     * Compare-and-delete: removes the live record of `key` only if it still has the `expected`
+     * generation, so a writer never deletes a newer record written by someone else. Returns
+     * whether it removed the record.
+     */
+    readonly compareAndDelete: (key: StoreKey, expected: number) => Effect.Effect<boolean, VaultError>
     /** The live credentials of one subject, or of every subject when `subject` is omitted. */
     readonly list: (subject?: string) => Effect.Effect<ReadonlyArray<StoredCredential>, VaultError>
   }
@@ -108,6 +126,27 @@ export const makeMemory: Effect.Effect<CredentialStore["Type"]> = Effect.sync(()
         generations.set(id, generation)
         entries.set(id, stored)
         return stored
+      }),
+    compareAndSet: (key, expected, credential, options) =>
+      Effect.map(Clock.currentTimeMillis, (now) => {
+        const current = lookup(key, now)
+        const matches = Option.isNone(expected)
+          ? Option.isNone(current)
+          : Option.isSome(current) && current.value.generation === expected.value
+        if (!matches) return Option.none()
+        const id = credentialId(key)
+        const generation = (generations.get(id) ?? 0) + 1
+        const stored = makeStored(key, credential, now, ttlToExpiry(now, options?.ttl), generation)
+        generations.set(id, generation)
+        entries.set(id, stored)
+        return Option.some(stored)
+      }),
+    compareAndDelete: (key, expected) =>
+      Effect.map(Clock.currentTimeMillis, (now) => {
+        const current = lookup(key, now)
+        if (Option.isNone(current) || current.value.generation !== expected) return false
+        entries.delete(credentialId(key))
+        return true
       }),
     delete: (key) =>
       Effect.map(Clock.currentTimeMillis, (now) => {

@@ -5,6 +5,8 @@
  * records and replaces the file atomically (temp file + rename), so it survives restarts and a
  * crash never leaves half a file. Meant for one process: several processes sharing a file see each
  * other's writes but may lose a concurrent update; use Redis or Postgres for replicas.
+ * `compareAndSet`/`compareAndDelete` run under the same in-process lock as every write, so they are
+ * atomic for every store instance of the process that uses the same file.
  *
  * @since 0.1.0
  */
@@ -194,6 +196,30 @@ export const make = (
           content.generations[id] = generation
           content.credentials[id] = { provider: key.provider, subject: key.subject, generation, expiresAt, sealed }
           return Effect.succeed([makeStored(key, credential, now, expiresAt, generation), true] as const)
+        }),
+      compareAndSet: (key, expected, credential, setOptions) =>
+        modify((content, now) => {
+          const id = credentialId(key)
+          const r = content.credentials[id]
+          const live = r !== undefined && (r.expiresAt === null || r.expiresAt > now)
+          const matches = Option.isNone(expected) ? !live : live && r.generation === expected.value
+          if (!matches) return Effect.succeed([Option.none(), false] as const)
+          const generation = (content.generations[id] ?? 0) + 1
+          const expiresAt = ttlToExpiry(now, setOptions?.ttl)
+          const sealed = sealCredential(keyring, key, credential, now, expiresAt)
+          content.generations[id] = generation
+          content.credentials[id] = { provider: key.provider, subject: key.subject, generation, expiresAt, sealed }
+          return Effect.succeed([Option.some(makeStored(key, credential, now, expiresAt, generation)), true] as const)
+        }),
+      compareAndDelete: (key, expected) =>
+        modify((content, now) => {
+          const id = credentialId(key)
+          const r = content.credentials[id]
+          const live = r !== undefined && (r.expiresAt === null || r.expiresAt > now)
+          if (!live || r.generation !== expected) return Effect.succeed([false, false] as const)
+          // the generation counter stays, so a later record never reuses this generation
+          delete content.credentials[id]
+          return Effect.succeed([true, true] as const)
         }),
       delete: (key) =>
         modify((content, now) => {

@@ -167,6 +167,46 @@ export const make = (options: PgStoreOptions = {}) =>
           )
           return makeStored(key, credential, at, expiresAt, Number(rows[0]?.generation ?? 1))
         }),
+      compareAndSet: (key, expected, credential, setOptions) =>
+        Effect.gen(function*() {
+          const at = yield* now
+          const expiresAt = ttlToExpiry(at, setOptions?.ttl)
+          const sealed = sealCredential(keyring, key, credential, at, expiresAt)
+          // One statement each: Postgres locks the row, and a concurrent writer re-checks the
+          // condition against the row it committed, so exactly one of them matches.
+          const rows = Option.isSome(expected)
+            ? yield* q<{ generation: string | number }>(
+              "compareAndSet",
+              `UPDATE ${t("credentials")} SET generation = generation + 1, expires_at = $3, sealed = $4
+               WHERE id = $1 AND generation = $2 AND (expires_at IS NULL OR expires_at > $5)
+               RETURNING generation`,
+              [credentialId(key), expected.value, expiresAt, sealed, at]
+            )
+            : yield* q<{ generation: string | number }>(
+              "compareAndSet",
+              `INSERT INTO ${t("credentials")} AS c (id, provider, subject, generation, expires_at, sealed)
+               VALUES ($1, $2, $3, 1, $4, $5)
+               ON CONFLICT (id) DO UPDATE SET generation = c.generation + 1, provider = EXCLUDED.provider,
+                 subject = EXCLUDED.subject, expires_at = EXCLUDED.expires_at, sealed = EXCLUDED.sealed
+               WHERE c.expires_at IS NOT NULL AND c.expires_at <= $6
+               RETURNING generation`,
+              [credentialId(key), key.provider, key.subject, expiresAt, sealed, at]
+            )
+          const [row] = rows
+          return row === undefined
+            ? Option.none()
+            : Option.some(makeStored(key, credential, at, expiresAt, Number(row.generation)))
+        }),
+      compareAndDelete: (key, expected) =>
+        Effect.gen(function*() {
+          const rows = yield* q<{ id: string }>(
+            "compareAndDelete",
+            `DELETE FROM ${t("credentials")} WHERE id = $1 AND generation = $2 AND (expires_at IS NULL OR expires_at > $3)
+             RETURNING id`,
+            [credentialId(key), expected, yield* now]
+          )
+          return rows.length > 0
+        }),
       delete: (key) =>
         Effect.gen(function*() {
           const rows = yield* q<{ expires_at: string | null }>(

@@ -3,7 +3,8 @@
  * under a prefix (default `mcp:credentials:`) and carry native TTLs; subjects, providers and
  * pending ids appear in key names only as SHA-256 digests. `take` is one `GETDEL`; `await` is
  * woken through pub/sub on `<prefix>done`, so a form completed on replica B wakes a waiter on
- * replica A. Every value is sealed with the `Keyring`.
+ * replica A. Every value is sealed with the `Keyring`. `compareAndSet` and `compareAndDelete` are
+ * Lua scripts, so the comparison and the write are one atomic step for every replica.
  *
  * Layout: `<prefix>cred:<h(subject)>:<h(provider)>`, `<prefix>gen:…` (generation counter),
  * `<prefix>pending:<h(id)>`, `<prefix>result:<h(id)>`.
@@ -74,6 +75,38 @@ else
   redis.call('PERSIST', KEYS[2])
 end
 return g
+`
+
+// Compare-and-set: the same write as setScript, only if the live record has generation ARGV[5]
+// (-1: only if there is no record). Returns the new generation, or 0 when the comparison fails.
+const compareAndSetScript = `
+local cur = redis.call('GET', KEYS[1])
+local expected = tonumber(ARGV[5])
+if cur then
+  if expected < 0 or cjson.decode(cur).g ~= expected then return 0 end
+elseif expected >= 0 then
+  return 0
+end
+local g = redis.call('INCR', KEYS[2])
+local rec = cjson.encode({ p = ARGV[1], s = ARGV[2], g = g, c = ARGV[3] })
+local px = tonumber(ARGV[4])
+if px > 0 then
+  redis.call('SET', KEYS[1], rec, 'PX', px)
+  redis.call('PEXPIRE', KEYS[2], px)
+else
+  redis.call('SET', KEYS[1], rec)
+  redis.call('PERSIST', KEYS[2])
+end
+return g
+`
+
+// Compare-and-delete: removes the record only if it has generation ARGV[1]. The generation
+// counter stays (with the record's remaining TTL, if any), so a later record does not reuse it.
+const compareAndDeleteScript = `
+local cur = redis.call('GET', KEYS[1])
+if not cur or cjson.decode(cur).g ~= tonumber(ARGV[1]) then return 0 end
+redis.call('DEL', KEYS[1])
+return 1
 `
 
 interface CredentialRecord {
@@ -176,6 +209,33 @@ export const make = (options: RedisStoreOptions = {}) =>
           )
           return makeStored(key, credential, now, expiresAt, generation)
         }),
+      compareAndSet: (key, expected, credential, setOptions) =>
+        Effect.gen(function*() {
+          const now = yield* Clock.currentTimeMillis
+          const expiresAt = ttlToExpiry(now, setOptions?.ttl)
+          const sealed = sealCredential(keyring, key, credential, now, expiresAt)
+          const px = expiresAt === null ? 0 : Math.max(1, expiresAt - now)
+          const want = Option.getOrElse(expected, () => -1)
+          const generation = yield* run("compareAndSet", () =>
+            client.eval(
+              compareAndSetScript,
+              2,
+              credKey(key),
+              genKey(key),
+              key.provider,
+              key.subject,
+              sealed,
+              px,
+              want
+            ) as Promise<number>
+          )
+          return generation === 0 ? Option.none() : Option.some(makeStored(key, credential, now, expiresAt, generation))
+        }),
+      compareAndDelete: (key, expected) =>
+        Effect.map(
+          run("compareAndDelete", () => client.eval(compareAndDeleteScript, 1, credKey(key), expected) as Promise<number>),
+          (n) => n === 1
+        ),
       delete: (key) => Effect.map(run("delete", () => client.del(credKey(key), genKey(key))), (n) => n > 0),
       list: (subject) =>
         Effect.flatMap(

@@ -131,6 +131,82 @@ export const contract = (harness: Harness) => {
         }))
     })
 
+    it.live("compareAndSet: absent → create, matching generation wins, stale generation loses", () => {
+      const inst = harness.fresh()
+      const key = { provider: "github", subject: uniq("cas") }
+      return use(inst.layer(), (cs) =>
+        Effect.gen(function*() {
+          assert.isTrue(Option.isNone(yield* cs.compareAndSet(key, Option.some(1), staticCred("sk-none"))))
+          const first = Option.getOrThrow(yield* cs.compareAndSet(key, Option.none(), staticCred("sk-cas-1")))
+          assert.strictEqual(first.generation, 1)
+          assert.isTrue(Option.isNone(yield* cs.compareAndSet(key, Option.none(), staticCred("sk-again"))))
+          const second = Option.getOrThrow(yield* cs.compareAndSet(key, Option.some(1), staticCred("sk-cas-2")))
+          assert.strictEqual(second.generation, 2)
+          assert.isTrue(Option.isNone(yield* cs.compareAndSet(key, Option.some(1), staticCred("sk-stale"))))
+          const stored = Option.getOrThrow(yield* cs.get(key))
+          assert.strictEqual(stored.generation, 2)
+          assert.strictEqual(apiKey(stored), "sk-cas-2")
+          // a plain set moves the generation on, so a writer holding generation 2 now loses
+          yield* cs.set(key, staticCred("sk-set"))
+          assert.isTrue(Option.isNone(yield* cs.compareAndSet(key, Option.some(2), staticCred("sk-late"))))
+          assert.strictEqual(apiKey(Option.getOrThrow(yield* cs.get(key))), "sk-set")
+        }))
+    })
+
+    it.live("compareAndDelete never removes a newer generation", () => {
+      const inst = harness.fresh()
+      const key = { provider: "github", subject: uniq("cad") }
+      return use(inst.layer(), (cs) =>
+        Effect.gen(function*() {
+          assert.isFalse(yield* cs.compareAndDelete(key, 1))
+          yield* cs.set(key, staticCred("sk-1"))
+          const newer = yield* cs.set(key, staticCred("sk-2"))
+          assert.isFalse(yield* cs.compareAndDelete(key, 1))
+          assert.strictEqual(apiKey(Option.getOrThrow(yield* cs.get(key))), "sk-2")
+          assert.isTrue(yield* cs.compareAndDelete(key, newer.generation))
+          assert.isTrue(Option.isNone(yield* cs.get(key)))
+          assert.isFalse(yield* cs.compareAndDelete(key, newer.generation))
+          // after a delete, "expect absent" wins again
+          assert.isTrue(Option.isSome(yield* cs.compareAndSet(key, Option.none(), staticCred("sk-3"))))
+        }))
+    })
+
+    it.live("compareAndSet on an expired record: it counts as absent", () => {
+      const inst = harness.fresh()
+      const key = { provider: "github", subject: uniq("cas-ttl") }
+      return use(inst.layer(), (cs) =>
+        Effect.gen(function*() {
+          const old = yield* cs.set(key, staticCred("sk-short"), { ttl: "300 millis" })
+          yield* Effect.sleep("450 millis")
+          assert.isTrue(Option.isNone(yield* cs.compareAndSet(key, Option.some(old.generation), staticCred("sk-x"))))
+          const fresh = yield* cs.compareAndSet(key, Option.none(), staticCred("sk-fresh"))
+          assert.isTrue(Option.isSome(fresh))
+          assert.strictEqual(apiKey(Option.getOrThrow(yield* cs.get(key))), "sk-fresh")
+        }))
+    })
+
+    it.live("concurrent compareAndSet: exactly one winner per generation", () => {
+      const inst = harness.fresh()
+      const key = { provider: "github", subject: uniq("cas-race") }
+      return use(inst.layer(), (cs) =>
+        Effect.gen(function*() {
+          // round 0 expects "absent", then each round expects the previous winner's generation
+          let expected: Option.Option<number> = Option.none()
+          for (let round = 0; round < 5; round++) {
+            const results = yield* Effect.all(
+              Array.from({ length: 16 }, (_, i) => cs.compareAndSet(key, expected, staticCred(`sk-${round}-${i}`))),
+              { concurrency: "unbounded" }
+            )
+            const winners = results.filter(Option.isSome).map((o) => o.value)
+            assert.strictEqual(winners.length, 1, `round ${round}: one winner`)
+            const stored = Option.getOrThrow(yield* cs.get(key))
+            assert.strictEqual(stored.generation, winners[0]!.generation)
+            assert.strictEqual(apiKey(stored), apiKey(winners[0]!))
+            expected = Option.some(stored.generation)
+          }
+        }))
+    })
+
     it.live("credential TTL: live before, gone after (get and list)", () => {
       const inst = harness.fresh()
       const key = { provider: "github", subject: uniq("ttl") }
@@ -264,6 +340,29 @@ export const contract = (harness: Harness) => {
                 )
               )
               assert.isBelow(Duration.toMillis(elapsed), 900, "woken by notification, not by polling")
+            })))
+      })
+    }
+
+    if (harness.crossInstance) {
+      it.live("cross-instance: concurrent compareAndSet from two instances has exactly one winner", () => {
+        const inst = harness.fresh()
+        const key = { provider: "github", subject: uniq("cas-x") }
+        return use(inst.layer(), (csA) =>
+          use(inst.layer(), (csB) =>
+            Effect.gen(function*() {
+              const base = yield* csA.set(key, staticCred("sk-base"))
+              for (let round = 0; round < 3; round++) {
+                const current = Option.getOrThrow(yield* csB.get(key))
+                const results = yield* Effect.all(
+                  Array.from({ length: 12 }, (_, i) =>
+                    (i % 2 === 0 ? csA : csB).compareAndSet(key, Option.some(current.generation), staticCred(`sk-x-${round}-${i}`))),
+                  { concurrency: "unbounded" }
+                )
+                assert.strictEqual(results.filter(Option.isSome).length, 1, `round ${round}: one winner`)
+                assert.strictEqual(Option.getOrThrow(yield* csA.get(key)).generation, current.generation + 1)
+              }
+              assert.strictEqual(Option.getOrThrow(yield* csB.get(key)).generation, base.generation + 3)
             })))
       })
     }
