@@ -46,3 +46,8 @@ export * as TokenVerifier from "./TokenVerifier.js"
  * @since 0.1.0
  */
 export * as McpAuth from "./McpAuth.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as ClientAuth from "./ClientAuth.js"

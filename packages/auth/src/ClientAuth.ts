@@ -1,0 +1,168 @@
+/**
+ * Client-side auth for connecting an MCP SDK `Client` to a protected MCP server (the seed's
+ * `BearerAuth` and `OAuth` client helpers), built on the SDK's own client auth: spread the result
+ * into the options of `StreamableHTTPClientTransport`.
+ *
+ * ```ts
+ * new StreamableHTTPClientTransport(url, ClientAuth.bearer(Redacted.make(token)))
+ * new StreamableHTTPClientTransport(url, ClientAuth.clientCredentials({ clientId, clientSecret, issuer }))
+ * ```
+ *
+ * Secrets stay `Redacted` until the header of the outgoing request is built. Only types are
+ * imported from `@modelcontextprotocol/sdk`, so this module loads without it.
+ *
+ * @since 0.1.0
+ */
+import type { OAuthClientProvider } from "@modelcontextprotocol/sdk/client/auth.js"
+import type { OAuthClientInformationMixed, OAuthClientMetadata, OAuthTokens } from "@modelcontextprotocol/sdk/shared/auth.js"
+import type { FetchLike } from "@modelcontextprotocol/sdk/shared/transport.js"
+import * as Redacted from "effect/Redacted"
+
+/**
+ * Where the bearer token comes from: a fixed token, or a function called for every request
+ * (a token that rotates).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type TokenSource =
+  | Redacted.Redacted<string>
+  | (() => Redacted.Redacted<string> | Promise<Redacted.Redacted<string>>)
+
+/**
+ * Transport options that send `Authorization: Bearer <token>` on every request the transport
+ * makes (POST, the GET stream, DELETE). A server that refuses the token makes `connect` or the
+ * call fail with the SDK's `UnauthorizedError`; nothing is retried.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const bearer = (
+  token: TokenSource,
+  options: { readonly fetch?: FetchLike | undefined } = {}
+): { readonly fetch: FetchLike } => {
+  const base: FetchLike = options.fetch ?? ((url, init) => fetch(url, init))
+  return {
+    fetch: async (url, init) => {
+      const secret = typeof token === "function" ? await token() : token
+      const headers = new Headers(init?.headers)
+      headers.set("authorization", `Bearer ${Redacted.value(secret)}`)
+      return base(url, { ...init, headers })
+    }
+  }
+}
+
+/**
+ * Options of `clientCredentials`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ClientCredentialsOptions {
+  readonly clientId: string
+  readonly clientSecret: Redacted.Redacted<string>
+  /**
+   * The issuer of the authorization server this client is registered with. The credentials are
+   * sent only to it: a server that advertises another authorization server is refused.
+   */
+  readonly issuer: string
+  readonly scopes?: ReadonlyArray<string> | undefined
+  /** Default `client_secret_basic`. */
+  readonly authMethod?: "client_secret_basic" | "client_secret_post" | undefined
+  readonly clientName?: string | undefined
+}
+
+/**
+ * Transport options for machine-to-machine access (OAuth client credentials): on the server's
+ * 401 the SDK discovers the authorization server from the protected-resource metadata (RFC 9728),
+ * requests a token for the server's resource (RFC 8707), and retries; a token the server later
+ * refuses (expired) is replaced the same way. An expired token is not sent at all.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const clientCredentials = (options: ClientCredentialsOptions): { readonly authProvider: OAuthClientProvider } => ({
+  authProvider: new ClientCredentialsProvider(options)
+})
+
+// -----------------------------------------------------------------------------
+// internals
+// -----------------------------------------------------------------------------
+
+class ClientCredentialsProvider implements OAuthClientProvider {
+  #tokens: OAuthTokens | undefined
+  #expiresAt: number | undefined
+  readonly #options: ClientCredentialsOptions
+  readonly #metadata: OAuthClientMetadata
+
+  constructor(options: ClientCredentialsOptions) {
+    this.#options = options
+    const method = options.authMethod ?? "client_secret_basic"
+    this.#metadata = {
+      client_name: options.clientName ?? "mcp-credentials client",
+      redirect_uris: [],
+      grant_types: ["client_credentials"],
+      token_endpoint_auth_method: method,
+      ...(options.scopes !== undefined && options.scopes.length > 0 ? { scope: options.scopes.join(" ") } : {})
+    }
+  }
+
+  get redirectUrl(): undefined {
+    return undefined
+  }
+
+  get clientMetadata(): OAuthClientMetadata {
+    return this.#metadata
+  }
+
+  // No secret here: it is added by `addClientAuthentication`, at the request.
+  clientInformation(): OAuthClientInformationMixed {
+    return { client_id: this.#options.clientId, issuer: this.#options.issuer } as OAuthClientInformationMixed
+  }
+
+  tokens(): OAuthTokens | undefined {
+    if (this.#expiresAt !== undefined && Date.now() >= this.#expiresAt) return undefined
+    return this.#tokens
+  }
+
+  saveTokens(tokens: OAuthTokens): void {
+    this.#tokens = tokens
+    this.#expiresAt = typeof tokens.expires_in === "number" && tokens.expires_in > 0
+      ? Date.now() + Math.max(0, tokens.expires_in - 10) * 1000
+      : undefined
+  }
+
+  redirectToAuthorization(): void {
+    throw new Error("client credentials: there is no interactive authorization")
+  }
+
+  saveCodeVerifier(): void {}
+
+  codeVerifier(): string {
+    throw new Error("client credentials: there is no code verifier")
+  }
+
+  prepareTokenRequest(scope?: string): URLSearchParams {
+    const params = new URLSearchParams({ grant_type: "client_credentials" })
+    if (scope) params.set("scope", scope)
+    return params
+  }
+
+  addClientAuthentication = (headers: Headers, params: URLSearchParams): void => {
+    const secret = Redacted.value(this.#options.clientSecret)
+    if ((this.#options.authMethod ?? "client_secret_basic") === "client_secret_post") {
+      params.set("client_id", this.#options.clientId)
+      params.set("client_secret", secret)
+      return
+    }
+    const user = encodeURIComponent(this.#options.clientId)
+    headers.set("authorization", `Basic ${Buffer.from(`${user}:${encodeURIComponent(secret)}`).toString("base64")}`)
+  }
+
+  invalidateCredentials(scope: "all" | "client" | "tokens" | "verifier" | "discovery"): void {
+    if (scope === "all" || scope === "tokens") {
+      this.#tokens = undefined
+      this.#expiresAt = undefined
+    }
+  }
+}

@@ -1,0 +1,487 @@
+/**
+ * A downstream OAuth provider (GitHub, Google, Jira, any OpenID provider): its endpoints (given,
+ * or found by OIDC / RFC 8414 discovery), the client id and `Redacted` secret, scopes and extra
+ * authorize parameters; and the protocol steps built on it: PKCE (S256) and `state`, the
+ * authorize URL, the code exchange, refresh and client credentials. Tokens come back `Redacted`;
+ * errors name the provider, grant and OAuth error code, never a token, code, verifier or state.
+ *
+ * @since 0.1.0
+ */
+import { ResolvedCredential } from "@mcp-credentials/core"
+import * as Clock from "effect/Clock"
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import * as DateTime from "effect/DateTime"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
+import * as crypto from "node:crypto"
+import { type Fetch, parseObject, request } from "./internal/oauthHttp.js"
+import {
+  type Grant,
+  OAuthConfigError,
+  OAuthDiscoveryError,
+  OAuthRequestError,
+  OAuthTokenError,
+  type TokenRequestError
+} from "./OAuthProviderError.js"
+
+/**
+ * How the client authenticates at the token endpoint: HTTP Basic (the default when there is a
+ * secret), the secret in the form body, or not at all (a public client, with PKCE).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ClientAuthMethod = "client_secret_basic" | "client_secret_post" | "none"
+
+/**
+ * A provider, ready to use. `name` is also the provider part of the vault's `StoreKey`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface OAuthProvider {
+  readonly name: string
+  readonly issuer: string | undefined
+  readonly authorizationEndpoint: string | undefined
+  readonly tokenEndpoint: string
+  readonly clientId: string
+  readonly clientSecret: Redacted.Redacted<string> | undefined
+  readonly clientAuthMethod: ClientAuthMethod
+  readonly scopes: ReadonlyArray<string>
+  readonly extraAuthorizeParams: Readonly<Record<string, string>>
+  readonly timeout: Duration.Duration
+  readonly fetch: Fetch | undefined
+}
+
+/**
+ * Options of `make`. Give `issuer` for discovery, or the endpoints (given endpoints win over
+ * discovered ones). `timeout` bounds each HTTP request (default 15 s).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  readonly name: string
+  readonly issuer?: string | undefined
+  readonly authorizationEndpoint?: string | undefined
+  readonly tokenEndpoint?: string | undefined
+  readonly clientId: string
+  readonly clientSecret?: Redacted.Redacted<string> | undefined
+  readonly clientAuthMethod?: ClientAuthMethod | undefined
+  readonly scopes?: ReadonlyArray<string> | undefined
+  readonly extraAuthorizeParams?: Readonly<Record<string, string>> | undefined
+  readonly timeout?: Duration.DurationInput | undefined
+  /** A `fetch` to use instead of the global one (a proxy, a test double). */
+  readonly fetch?: Fetch | undefined
+}
+
+/**
+ * A token endpoint's successful answer. `expiresIn` is in seconds; `scopes` is the granted scope
+ * when the provider says (otherwise the requested one).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface TokenResponse {
+  readonly accessToken: Redacted.Redacted<string>
+  readonly tokenType: string
+  readonly refreshToken: Redacted.Redacted<string> | undefined
+  readonly expiresIn: number | undefined
+  readonly scopes: ReadonlyArray<string> | undefined
+  readonly idToken: Redacted.Redacted<string> | undefined
+}
+
+/**
+ * A PKCE pair (RFC 7636, S256). Keep the verifier server-side with the pending authorization;
+ * only the challenge goes into the authorize URL.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Pkce {
+  readonly verifier: Redacted.Redacted<string>
+  readonly challenge: string
+  readonly method: "S256"
+}
+
+/**
+ * The default timeout of a request to the provider.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const defaultTimeout: Duration.Duration = Duration.seconds(15)
+
+/**
+ * Builds a provider. With `issuer` and a missing endpoint, fetches the issuer's metadata
+ * (`/.well-known/openid-configuration`, then RFC 8414 `/.well-known/oauth-authorization-server`)
+ * and checks that it names the same issuer. Fails with `OAuthConfigError` for unusable options
+ * and `OAuthDiscoveryError` when discovery fails.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (options: Options): Effect.Effect<OAuthProvider, OAuthConfigError | OAuthDiscoveryError> =>
+  Effect.gen(function*() {
+    const name = options.name
+    const config = (field: string, reason: string) => new OAuthConfigError({ provider: name, field, reason })
+    if (name.trim() === "") return yield* config("name", "must not be empty")
+    if (options.clientId.trim() === "") return yield* config("clientId", "must not be empty")
+    const method: ClientAuthMethod = options.clientAuthMethod ??
+      (options.clientSecret === undefined ? "none" : "client_secret_basic")
+    if (method !== "none" && options.clientSecret === undefined) {
+      return yield* config("clientSecret", `is required for ${method}`)
+    }
+    const timeout = Duration.decode(options.timeout ?? defaultTimeout)
+    let authorizationEndpoint = options.authorizationEndpoint
+    let tokenEndpoint = options.tokenEndpoint
+    if (options.issuer !== undefined && (authorizationEndpoint === undefined || tokenEndpoint === undefined)) {
+      const metadata = yield* discover(name, options.issuer, timeout, options.fetch)
+      authorizationEndpoint ??= metadata.authorizationEndpoint
+      tokenEndpoint ??= metadata.tokenEndpoint
+    }
+    if (tokenEndpoint === undefined) return yield* config("tokenEndpoint", "is required (or give an issuer)")
+    for (const [field, url] of [["tokenEndpoint", tokenEndpoint], ["authorizationEndpoint", authorizationEndpoint]] as const) {
+      if (url !== undefined && !isHttpUrl(url)) return yield* config(field, "is not an http(s) URL")
+    }
+    return {
+      name,
+      issuer: options.issuer,
+      authorizationEndpoint,
+      tokenEndpoint,
+      clientId: options.clientId,
+      clientSecret: options.clientSecret,
+      clientAuthMethod: method,
+      scopes: options.scopes ?? [],
+      extraAuthorizeParams: options.extraAuthorizeParams ?? {},
+      timeout,
+      fetch: options.fetch
+    }
+  })
+
+/**
+ * `make` with the options read from `Config` (the application picks the variable names), e.g.
+ * `{ name: Config.succeed("github"), clientId: Config.string("GITHUB_CLIENT_ID"),
+ * clientSecret: Config.redacted("GITHUB_CLIENT_SECRET"), issuer: Config.succeed(undefined), … }`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeConfig = (
+  options: Config.Config.Wrap<Omit<Options, "fetch">>
+): Effect.Effect<OAuthProvider, OAuthConfigError | OAuthDiscoveryError | ConfigError.ConfigError> =>
+  Effect.flatMap(Config.unwrap(options), make)
+
+/**
+ * A fresh PKCE pair: a 43-character verifier from 32 random bytes and its S256 challenge.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makePkce: Effect.Effect<Pkce> = Effect.sync(() => {
+  const verifier = crypto.randomBytes(32).toString("base64url")
+  return { verifier: Redacted.make(verifier), challenge: pkceChallenge(verifier), method: "S256" }
+})
+
+/**
+ * The S256 challenge of a verifier: `BASE64URL(SHA256(verifier))`.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const pkceChallenge = (verifier: string | Redacted.Redacted<string>): string =>
+  crypto.createHash("sha256").update(typeof verifier === "string" ? verifier : Redacted.value(verifier), "ascii")
+    .digest("base64url")
+
+/**
+ * A fresh `state`: 32 random bytes, base64url. Single-use: bind it to the pending authorization
+ * (user, browser session, PKCE verifier) and delete it when the callback arrives.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeState: Effect.Effect<Redacted.Redacted<string>> = Effect.sync(() =>
+  Redacted.make(crypto.randomBytes(32).toString("base64url"))
+)
+
+/**
+ * Compares a `state` received on the callback with the expected one in constant time.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const stateMatches = (
+  expected: Redacted.Redacted<string>,
+  received: string | Redacted.Redacted<string>
+): boolean => {
+  const digest = (s: string) => crypto.createHash("sha256").update(s, "utf8").digest()
+  const r = typeof received === "string" ? received : Redacted.value(received)
+  return crypto.timingSafeEqual(digest(Redacted.value(expected)), digest(r))
+}
+
+/**
+ * The authorize URL to send the browser to. Extra parameters come first (the provider's, then
+ * these), and the standard ones always win: `response_type=code`, `client_id`, `redirect_uri`,
+ * `scope`, `state`, `code_challenge`, `code_challenge_method=S256`. A query already in the
+ * endpoint is kept. The URL carries the `state`: never log it.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const authorizationUrl = (
+  provider: OAuthProvider,
+  params: {
+    readonly redirectUri: string
+    readonly state: Redacted.Redacted<string>
+    readonly pkce: Pkce
+    readonly scopes?: ReadonlyArray<string> | undefined
+    readonly extraParams?: Readonly<Record<string, string>> | undefined
+  }
+): Effect.Effect<URL, OAuthConfigError> =>
+  Effect.suspend(() => {
+    if (provider.authorizationEndpoint === undefined) {
+      return new OAuthConfigError({
+        provider: provider.name,
+        field: "authorizationEndpoint",
+        reason: "is required for the authorization code flow"
+      })
+    }
+    const url = new URL(provider.authorizationEndpoint)
+    for (const [k, v] of Object.entries({ ...provider.extraAuthorizeParams, ...params.extraParams })) {
+      url.searchParams.set(k, v)
+    }
+    const scopes = params.scopes ?? provider.scopes
+    url.searchParams.set("response_type", "code")
+    url.searchParams.set("client_id", provider.clientId)
+    url.searchParams.set("redirect_uri", params.redirectUri)
+    if (scopes.length > 0) url.searchParams.set("scope", scopes.join(" "))
+    else url.searchParams.delete("scope")
+    url.searchParams.set("state", Redacted.value(params.state))
+    url.searchParams.set("code_challenge", params.pkce.challenge)
+    url.searchParams.set("code_challenge_method", "S256")
+    return Effect.succeed(url)
+  })
+
+/**
+ * Exchanges an authorization code (with its PKCE verifier and the same `redirect_uri`).
+ *
+ * @since 0.1.0
+ * @category token requests
+ */
+export const exchangeCode = (
+  provider: OAuthProvider,
+  params: {
+    readonly code: Redacted.Redacted<string>
+    readonly redirectUri: string
+    readonly codeVerifier: Redacted.Redacted<string>
+  }
+): Effect.Effect<TokenResponse, TokenRequestError> =>
+  tokenRequest(provider, "authorization_code", {
+    code: params.code,
+    redirect_uri: params.redirectUri,
+    code_verifier: params.codeVerifier
+  })
+
+/**
+ * Redeems a refresh token. A provider that rotates refresh tokens returns a new one and
+ * invalidates this one: redeem each refresh token once (`TokenRefresh` makes sure of it).
+ *
+ * @since 0.1.0
+ * @category token requests
+ */
+export const refresh = (
+  provider: OAuthProvider,
+  params: { readonly refreshToken: Redacted.Redacted<string>; readonly scopes?: ReadonlyArray<string> | undefined }
+): Effect.Effect<TokenResponse, TokenRequestError> =>
+  tokenRequest(provider, "refresh_token", {
+    refresh_token: params.refreshToken,
+    ...(params.scopes !== undefined && params.scopes.length > 0 ? { scope: params.scopes.join(" ") } : {})
+  })
+
+/**
+ * A client-credentials token (machine to machine), optionally for a `resource` (RFC 8707).
+ *
+ * @since 0.1.0
+ * @category token requests
+ */
+export const clientCredentials = (
+  provider: OAuthProvider,
+  params: { readonly scopes?: ReadonlyArray<string> | undefined; readonly resource?: string | undefined } = {}
+): Effect.Effect<TokenResponse, TokenRequestError> => {
+  const scopes = params.scopes ?? provider.scopes
+  return tokenRequest(provider, "client_credentials", {
+    ...(scopes.length > 0 ? { scope: scopes.join(" ") } : {}),
+    ...(params.resource !== undefined ? { resource: params.resource } : {})
+  })
+}
+
+/**
+ * Turns a token response into the `OAuthCredential` a tool receives: `expiresAt` from the `Clock`
+ * plus `expires_in` (absent or `0`: no expiry), the previous refresh token kept when the response
+ * has none, and the client and token endpoint recorded so the credential can be refreshed.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const toCredential = (
+  provider: OAuthProvider,
+  response: TokenResponse,
+  previous?: ResolvedCredential.OAuthCredential | undefined
+): Effect.Effect<ResolvedCredential.OAuthCredential> =>
+  Effect.map(Clock.currentTimeMillis, (now) => {
+    const refreshToken = response.refreshToken ?? previous?.refreshToken
+    const scopes = response.scopes ?? previous?.scopes
+    return new ResolvedCredential.OAuthCredential({
+      type: "oauth",
+      accessToken: response.accessToken,
+      ...(refreshToken !== undefined ? { refreshToken } : {}),
+      clientId: provider.clientId,
+      tokenUri: provider.tokenEndpoint,
+      ...(scopes !== undefined ? { scopes } : {}),
+      ...(response.expiresIn !== undefined && response.expiresIn > 0
+        ? { expiresAt: DateTime.unsafeMake(now + response.expiresIn * 1000) }
+        : {}),
+      extra: previous?.extra ?? {}
+    })
+  })
+
+// -----------------------------------------------------------------------------
+// internals
+// -----------------------------------------------------------------------------
+
+const isHttpUrl = (s: string) => {
+  try {
+    const u = new URL(s)
+    return u.protocol === "https:" || u.protocol === "http:"
+  } catch {
+    return false
+  }
+}
+
+const discover = (name: string, issuer: string, timeout: Duration.Duration, fetchImpl: Fetch | undefined) =>
+  Effect.gen(function*() {
+    const fail = (reason: string) => new OAuthDiscoveryError({ provider: name, issuer, reason })
+    if (!isHttpUrl(issuer)) return yield* fail("the issuer is not an http(s) URL")
+    const base = new URL(issuer)
+    const path = base.pathname.replace(/\/$/, "")
+    const candidates = [
+      `${base.origin}${path}/.well-known/openid-configuration`,
+      `${base.origin}/.well-known/oauth-authorization-server${path}`
+    ]
+    let lastReason = "no metadata document found"
+    for (const url of candidates) {
+      const response = yield* Effect.either(
+        request({ url, method: "GET", headers: { accept: "application/json" }, timeout, fetch: fetchImpl })
+      )
+      if (response._tag === "Left") {
+        lastReason = `the metadata request failed (${response.left})`
+        continue
+      }
+      if (response.right.status !== 200) {
+        lastReason = `the metadata endpoint answered HTTP ${response.right.status}`
+        continue
+      }
+      const doc = parseObject(response.right.text)
+      if (doc === undefined) return yield* fail("the metadata is not a JSON object")
+      if (doc.issuer !== issuer && doc.issuer !== issuer.replace(/\/$/, "")) {
+        return yield* fail("the metadata names another issuer")
+      }
+      if (typeof doc.token_endpoint !== "string") return yield* fail("the metadata has no token_endpoint")
+      const methods = doc.code_challenge_methods_supported
+      if (Array.isArray(methods) && !methods.includes("S256")) {
+        return yield* fail("the provider does not support PKCE S256")
+      }
+      return {
+        tokenEndpoint: doc.token_endpoint,
+        authorizationEndpoint: typeof doc.authorization_endpoint === "string" ? doc.authorization_endpoint : undefined
+      }
+    }
+    return yield* fail(lastReason)
+  })
+
+const errorCode = /^[\x20-\x21\x23-\x5B\x5D-\x7E]{1,64}$/
+
+/** The provider's error_description without any value this request sent, at most 200 characters. */
+const safeDescription = (value: unknown, sent: ReadonlyArray<string>): string | undefined => {
+  if (typeof value !== "string" || value === "") return undefined
+  let out = value
+  for (const s of sent) if (s.length >= 4) out = out.split(s).join("<redacted>")
+  out = out.replace(/[^\x20-\x7E]/g, " ")
+  return out.length > 200 ? `${out.slice(0, 200)}…` : out
+}
+
+const tokenRequest = (
+  provider: OAuthProvider,
+  grant: Grant,
+  fields: Readonly<Record<string, string | Redacted.Redacted<string>>>
+): Effect.Effect<TokenResponse, TokenRequestError> =>
+  Effect.gen(function*() {
+    // the secrets leave the process here, and only here
+    const body = new URLSearchParams({ grant_type: grant })
+    const sent: Array<string> = []
+    for (const [k, v] of Object.entries(fields)) {
+      const plain = typeof v === "string" ? v : Redacted.value(v)
+      if (typeof v !== "string") sent.push(plain)
+      body.set(k, plain)
+    }
+    const headers: Record<string, string> = {
+      accept: "application/json",
+      "content-type": "application/x-www-form-urlencoded"
+    }
+    const secret = provider.clientSecret === undefined ? undefined : Redacted.value(provider.clientSecret)
+    if (secret !== undefined) sent.push(secret)
+    if (provider.clientAuthMethod === "client_secret_basic") {
+      const user = encodeURIComponent(provider.clientId)
+      const pass = encodeURIComponent(secret ?? "")
+      headers.authorization = `Basic ${Buffer.from(`${user}:${pass}`).toString("base64")}`
+    } else {
+      body.set("client_id", provider.clientId)
+      if (provider.clientAuthMethod === "client_secret_post") body.set("client_secret", secret ?? "")
+    }
+    const failRequest = (reason: string) => new OAuthRequestError({ provider: provider.name, grant, reason })
+    const response = yield* request({
+      url: provider.tokenEndpoint,
+      method: "POST",
+      headers,
+      body: body.toString(),
+      timeout: provider.timeout,
+      fetch: provider.fetch
+    }).pipe(Effect.mapError((reason) => failRequest(`the token endpoint ${reason === "network" ? "is unreachable" : reason === "timeout" ? "timed out" : reason === "redirect" ? "redirected" : "answered too much"}`)))
+    const json = parseObject(response.text)
+    if (response.status !== 200) {
+      const code = json?.error
+      return yield* new OAuthTokenError({
+        provider: provider.name,
+        grant,
+        status: response.status,
+        error: typeof code === "string" && errorCode.test(code) ? code : "invalid_response",
+        ...(json === undefined ? {} : { description: safeDescription(json.error_description, sent) })
+      })
+    }
+    if (json === undefined) return yield* failRequest("the token response is not a JSON object")
+    const { access_token, refresh_token, expires_in, scope, id_token, token_type } = json
+    if (typeof access_token !== "string" || access_token === "") {
+      return yield* failRequest("the token response has no access_token")
+    }
+    if (refresh_token !== undefined && (typeof refresh_token !== "string" || refresh_token === "")) {
+      return yield* failRequest("the token response has an invalid refresh_token")
+    }
+    const expiresIn = typeof expires_in === "number"
+      ? expires_in
+      : typeof expires_in === "string" && /^\d+$/.test(expires_in)
+      ? Number(expires_in)
+      : undefined
+    if (expires_in !== undefined && (expiresIn === undefined || !Number.isFinite(expiresIn) || expiresIn < 0)) {
+      return yield* failRequest("the token response has an invalid expires_in")
+    }
+    return {
+      accessToken: Redacted.make(access_token),
+      tokenType: typeof token_type === "string" ? token_type : "Bearer",
+      refreshToken: typeof refresh_token === "string" ? Redacted.make(refresh_token) : undefined,
+      expiresIn,
+      scopes: typeof scope === "string" ? scope.split(" ").filter((s) => s !== "") : undefined,
+      idToken: typeof id_token === "string" ? Redacted.make(id_token) : undefined
+    }
+  })

@@ -1,0 +1,457 @@
+/**
+ * Refresh of downstream OAuth tokens, on the tool call: a token that expires within the margin
+ * (60 s by default, by the `Clock`) is refreshed before the tool runs.
+ *
+ * - In one process, concurrent calls for the same user and provider share one refresh (a single
+ *   flight per store key).
+ * - Across replicas, the refresh is claimed with a compare-and-swap on the stored generation: the
+ *   winner writes a short lease into the record, redeems the refresh token once, and swaps the new
+ *   token in; the others wait and read the winner's token. A rotating refresh token is therefore
+ *   redeemed once, and a replica that dies mid-refresh only blocks the others until the lease ends.
+ * - `invalid_grant` deletes the record only if it is still the generation that was redeemed
+ *   (`compareAndDelete`), so a newer token written by another replica or a new authorization is
+ *   never lost; only then does the call fail with `ReauthorizationRequiredError`.
+ * - A token endpoint that is down does not cost the user the token: the lease is released and an
+ *   access token that has not really expired yet is still used.
+ *
+ * `layerRefreshing` gives any `CredentialBackend` (Env, Header, your own) the same refresh
+ * (opt-in): OAuth credentials with `refreshToken`, `tokenUri` and `clientId` are refreshed in a
+ * single flight and the new token is cached in memory under a digest of the refresh token.
+ *
+ * @since 0.1.0
+ */
+import { CredentialBackend, CredentialError, ResolvedCredential } from "@mcp-credentials/core"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as DateTime from "effect/DateTime"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import type * as Scope from "effect/Scope"
+import { CredentialStore, type StoredCredential, type StoreKey } from "./CredentialStore.js"
+import * as SingleFlight from "./internal/oauthSingleFlight.js"
+import { credentialId, randomId, sha256 } from "./internal/records.js"
+import * as OAuthProvider from "./OAuthProvider.js"
+import {
+  OAuthConfigError,
+  type OAuthRequestError,
+  type OAuthTokenError,
+  ReauthorizationRequiredError,
+  RefreshTimeoutError
+} from "./OAuthProviderError.js"
+import type { VaultError } from "./VaultError.js"
+
+/**
+ * Options of `make`. `providers` are matched to a store key by `name`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  readonly providers: ReadonlyArray<OAuthProvider.OAuthProvider>
+  /** A token expiring within this margin is refreshed. Default 60 s. */
+  readonly margin?: Duration.DurationInput | undefined
+  /** How long a replica's claim on a refresh holds. Keep it above the providers' timeout. Default 30 s. */
+  readonly lease?: Duration.DurationInput | undefined
+  /** How long a call waits for a refresh that another replica holds. Default: the lease + 5 s. */
+  readonly wait?: Duration.DurationInput | undefined
+  /** How often a waiting replica re-reads the store. Default 50 ms. */
+  readonly pollInterval?: Duration.DurationInput | undefined
+  /** The store TTL of a refreshed record. Default: what remained of the previous record's TTL. */
+  readonly ttl?: Duration.DurationInput | undefined
+}
+
+/**
+ * What getting a fresh token can fail with.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type TokenRefreshError =
+  | ReauthorizationRequiredError
+  | RefreshTimeoutError
+  | OAuthTokenError
+  | OAuthRequestError
+  | OAuthConfigError
+  | VaultError
+
+/**
+ * The refresher over the `CredentialStore`.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export class TokenRefresh extends Context.Tag("@mcp-credentials/vault/TokenRefresh")<
+  TokenRefresh,
+  {
+    /**
+     * The stored credential of `key`, refreshed first when it is an OAuth token expiring within
+     * the margin. `None` when nothing is stored.
+     */
+    readonly get: (key: StoreKey) => Effect.Effect<Option.Option<StoredCredential>, TokenRefreshError>
+    /** Like `get`, but nothing stored is a `ReauthorizationRequiredError` (`no_token`). */
+    readonly require: (key: StoreKey) => Effect.Effect<StoredCredential, TokenRefreshError>
+    /**
+     * Refreshes now, whatever the expiry (a downstream API answered 401), unless the stored
+     * record is no longer the `stale` generation (someone refreshed already: that token is
+     * returned).
+     */
+    readonly refresh: (key: StoreKey, stale: StoredCredential) => Effect.Effect<StoredCredential, TokenRefreshError>
+  }
+>() {}
+
+/**
+ * The name under which a replica's refresh lease sits in `OAuthCredential.extra` while it
+ * refreshes. `TokenRefresh` removes it from every credential it returns.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const leaseKey = "@mcp-credentials/vault/refresh-lease"
+
+/**
+ * Builds the refresher on the `CredentialStore` in context. Refreshes in flight belong to the
+ * scope.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (
+  options: Options
+): Effect.Effect<TokenRefresh["Type"], never, CredentialStore | Scope.Scope> =>
+  Effect.gen(function*() {
+    const store = yield* CredentialStore
+    const scope = yield* Effect.scope
+    const owner = randomId()
+    const providers = new Map(options.providers.map((p) => [p.name, p]))
+    const margin = Duration.decode(options.margin ?? ResolvedCredential.defaultExpiryMargin)
+    const leaseMs = Duration.toMillis(Duration.decode(options.lease ?? Duration.seconds(30)))
+    const waitMs = options.wait === undefined ? leaseMs + 5000 : Duration.toMillis(Duration.decode(options.wait))
+    const poll = Duration.decode(options.pollInterval ?? Duration.millis(50))
+    const flights = SingleFlight.make<Option.Option<StoredCredential>, TokenRefreshError>(scope)
+
+    const expiring = (s: StoredCredential, now: number) =>
+      ResolvedCredential.isExpiredAt(s.credential, now, { margin })
+    const ttlFor = (s: StoredCredential, now: number): Duration.DurationInput | undefined =>
+      options.ttl ?? Option.match(s.expiresAt, {
+        onNone: () => undefined,
+        onSome: (e) => Duration.millis(Math.max(1, DateTime.toEpochMillis(e) - now))
+      })
+
+    /** One refresh of `key`: claim, redeem, swap; or wait for the replica that holds the claim. */
+    const flight = (key: StoreKey, needs: (s: StoredCredential, now: number) => boolean) =>
+      Effect.gen(function*() {
+        const provider = providers.get(key.provider)
+        if (provider === undefined) {
+          return yield* new OAuthConfigError({
+            provider: key.provider,
+            field: "providers",
+            reason: "no OAuth provider with this name is configured for refresh"
+          })
+        }
+        const deadline = (yield* Clock.currentTimeMillis) + waitMs
+        for (let attempt = 0;; attempt++) {
+          const now = yield* Clock.currentTimeMillis
+          if (attempt > 0 && now >= deadline) return yield* new RefreshTimeoutError({ provider: key.provider })
+          const found = yield* store.get(key)
+          if (Option.isNone(found)) return Option.none()
+          const current = found.value
+          const credential = current.credential
+          if (credential.type !== "oauth") return found
+          const lease = leaseOf(credential)
+          if (lease !== undefined && lease.until > now && lease.owner !== owner) {
+            yield* Effect.sleep(poll)
+            continue
+          }
+          const base = withoutLease(credential)
+          if (lease === undefined && !needs(current, now)) return Option.some(current)
+          if (base.refreshToken === undefined) {
+            if (!ResolvedCredential.isExpiredAt(base, now, { margin: 0 })) return Option.some(withCredential(current, base))
+            return yield* new ReauthorizationRequiredError({ provider: key.provider, reason: "no_refresh_token" })
+          }
+          const ttl = ttlFor(current, now)
+          const claimed = yield* store.compareAndSet(
+            key,
+            Option.some(current.generation),
+            withLease(base, { owner, until: now + leaseMs }),
+            { ttl }
+          )
+          if (Option.isNone(claimed)) continue // another writer moved first: read what it wrote
+          const redeemed = yield* Effect.either(OAuthProvider.refresh(provider, { refreshToken: base.refreshToken }))
+          if (redeemed._tag === "Right") {
+            const fresh = yield* OAuthProvider.toCredential(provider, redeemed.right, base)
+            const written = yield* store.compareAndSet(key, Option.some(claimed.value.generation), fresh, { ttl })
+            if (Option.isSome(written)) return written
+            continue // our lease was taken over: use what the other writer stored
+          }
+          const error = redeemed.left
+          if (error._tag === "OAuthTokenError" && error.error === "invalid_grant") {
+            // delete only the generation we redeemed: a newer one (another replica, a new
+            // authorization) stays, and is what the next read returns
+            if (yield* store.compareAndDelete(key, claimed.value.generation)) {
+              return yield* new ReauthorizationRequiredError({ provider: key.provider, reason: "invalid_grant" })
+            }
+            continue
+          }
+          // the provider is unreachable or refused for another reason: release the lease
+          const released = yield* store.compareAndSet(key, Option.some(claimed.value.generation), base, { ttl })
+          const later = yield* Clock.currentTimeMillis
+          if (Option.isSome(released) && !ResolvedCredential.isExpiredAt(base, later, { margin: 0 })) return released
+          return yield* error
+        }
+      })
+
+    const run = (key: StoreKey, needs: (s: StoredCredential, now: number) => boolean) =>
+      Effect.map(flights.run(credentialId(key), flight(key, needs)), Option.map(stripLease))
+
+    const get = (key: StoreKey): Effect.Effect<Option.Option<StoredCredential>, TokenRefreshError> =>
+      Effect.gen(function*() {
+        const found = yield* store.get(key)
+        if (Option.isNone(found) || found.value.credential.type !== "oauth") return found
+        const now = yield* Clock.currentTimeMillis
+        const leased = leaseOf(found.value.credential) !== undefined
+        if (!leased && !expiring(found.value, now)) return found
+        return yield* run(key, expiring)
+      })
+
+    const orReauthorize = (key: StoreKey) =>
+      Effect.flatMap(
+        Option.match({
+          onNone: () => Effect.fail(new ReauthorizationRequiredError({ provider: key.provider, reason: "no_token" })),
+          onSome: (s: StoredCredential) => Effect.succeed(s)
+        })
+      )
+
+    return TokenRefresh.of({
+      get,
+      require: (key) => get(key).pipe(orReauthorize(key)),
+      refresh: (key, stale) =>
+        run(key, (s, now) => s.generation === stale.generation || expiring(s, now)).pipe(orReauthorize(key))
+    })
+  })
+
+/**
+ * The refresher as a layer.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options: Options): Layer.Layer<TokenRefresh, never, CredentialStore> =>
+  Layer.scoped(TokenRefresh, make(options))
+
+/**
+ * A `CredentialBackend` that gives each tool call the current user's stored token for
+ * `provider`, refreshed first when needed. Provide it under a name:
+ * `CredentialBackend.layerNamed("github", TokenRefresh.layerBackend("github"))`. A request without
+ * a user, no stored token, or a dead one fails with an `InvalidCredentialError` naming the
+ * provider (the elicitation flow of `CredentialsProvider` turns those into an authorization).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerBackend = (provider: string): Layer.Layer<CredentialBackend.CredentialBackend, never, TokenRefresh> =>
+  Layer.effect(
+    CredentialBackend.CredentialBackend,
+    Effect.map(TokenRefresh, (refresher) =>
+      CredentialBackend.CredentialBackend.of({
+        resolve: (request) => {
+          const variable = `${provider} authorization`
+          if (request.user === undefined || request.user.subject === "") {
+            return Effect.fail(
+              new CredentialError.InvalidCredentialError({ variable, reason: "the request has no authenticated user." })
+            )
+          }
+          return refresher.require({ provider, subject: request.user.subject }).pipe(
+            Effect.map((s) => s.credential),
+            Effect.mapError((e) => new CredentialError.InvalidCredentialError({ variable, reason: reasonOf(e) }))
+          )
+        }
+      })))
+
+/**
+ * Options of `layerRefreshing`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RefreshingOptions {
+  /** A token expiring within this margin is refreshed. Default 60 s. */
+  readonly margin?: Duration.DurationInput | undefined
+  /** Default: `client_secret_basic` when the credential has a client secret, else `none`. */
+  readonly clientAuthMethod?: OAuthProvider.ClientAuthMethod | undefined
+  /** Timeout of a token request. Default 15 s. */
+  readonly timeout?: Duration.DurationInput | undefined
+  /** How many refreshed tokens to keep in memory. Default 10 000. */
+  readonly maxEntries?: number | undefined
+  /** The name errors give the credential, e.g. `"GITHUB_REFRESH_TOKEN"`. Default `"refresh token"`. */
+  readonly variable?: string | undefined
+  /** A `fetch` to use instead of the global one. */
+  readonly fetch?: OAuthProvider.Options["fetch"]
+}
+
+/**
+ * Wraps a backend so that its OAuth credentials that carry `refreshToken`, `tokenUri` and
+ * `clientId` (Env: `{P}REFRESH_TOKEN`, `{P}TOKEN_URI`, `{P}CLIENT_ID`, `{P}CLIENT_SECRET`) are
+ * refreshed when they expire within the margin. Concurrent calls with the same refresh token share
+ * one request; the new token is cached under a digest of the refresh token (the source still
+ * holds the old one), and a rotated refresh token is used for the next refresh. Nothing is
+ * written back to the environment or the gateway.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeRefreshing = (
+  inner: CredentialBackend.CredentialBackend["Type"],
+  options: RefreshingOptions = {}
+): Effect.Effect<CredentialBackend.CredentialBackend["Type"], never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const scope = yield* Effect.scope
+    const margin = Duration.decode(options.margin ?? ResolvedCredential.defaultExpiryMargin)
+    const maxEntries = options.maxEntries ?? 10_000
+    const variable = options.variable ?? "refresh token"
+    const cache = new Map<string, ResolvedCredential.OAuthCredential>()
+    const flights = SingleFlight.make<ResolvedCredential.OAuthCredential, CredentialError.CredentialError>(scope)
+    const remember = (digest: string, c: ResolvedCredential.OAuthCredential) => {
+      cache.delete(digest)
+      cache.set(digest, c)
+      if (cache.size > maxEntries) cache.delete(cache.keys().next().value!)
+    }
+    const invalid = (reason: string) => new CredentialError.InvalidCredentialError({ variable, reason })
+
+    const refreshOne = (source: ResolvedCredential.OAuthCredential, original: ResolvedCredential.OAuthCredential, digest: string) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const cached = cache.get(digest)
+        if (cached !== undefined && !ResolvedCredential.isExpiredAt(cached, now, { margin })) return cached
+        const provider: OAuthProvider.OAuthProvider = {
+          name: safeHost(source.tokenUri!),
+          issuer: undefined,
+          authorizationEndpoint: undefined,
+          tokenEndpoint: source.tokenUri!,
+          clientId: source.clientId!,
+          clientSecret: source.clientSecret,
+          clientAuthMethod: options.clientAuthMethod ?? (source.clientSecret === undefined ? "none" : "client_secret_basic"),
+          scopes: [],
+          extraAuthorizeParams: {},
+          timeout: Duration.decode(options.timeout ?? OAuthProvider.defaultTimeout),
+          fetch: options.fetch
+        }
+        const redeemed = yield* Effect.either(OAuthProvider.refresh(provider, { refreshToken: source.refreshToken! }))
+        if (redeemed._tag === "Left") {
+          const e = redeemed.left
+          if (e._tag === "OAuthTokenError" && e.error === "invalid_grant") {
+            cache.delete(digest)
+            return yield* invalid("the token endpoint rejected the refresh token (invalid_grant); authorize again and replace the credential.")
+          }
+          if (!ResolvedCredential.isExpiredAt(source, yield* Clock.currentTimeMillis, { margin: 0 })) return source
+          return yield* invalid(`the access token expired and could not be refreshed: ${e.message}`)
+        }
+        const fresh = yield* OAuthProvider.toCredential(provider, redeemed.right, source)
+        const result = new ResolvedCredential.OAuthCredential({
+          ...fresh,
+          ...(original.clientSecret !== undefined ? { clientSecret: original.clientSecret } : {})
+        })
+        remember(digest, result)
+        return result
+      })
+
+    return CredentialBackend.CredentialBackend.of({
+      resolve: (request) =>
+        Effect.flatMap(inner.resolve(request), (credential) => {
+          if (
+            credential.type !== "oauth" || credential.refreshToken === undefined || credential.tokenUri === undefined ||
+            credential.clientId === undefined
+          ) return Effect.succeed(credential)
+          return Effect.flatMap(Clock.currentTimeMillis, (now): Effect.Effect<ResolvedCredential.ResolvedCredential, CredentialError.CredentialError> => {
+            if (!ResolvedCredential.isExpiredAt(credential, now, { margin })) return Effect.succeed(credential)
+            const digest = sha256(
+              `${credential.tokenUri}\0${credential.clientId}\0${Redacted.value(credential.refreshToken!)}`
+            )
+            const cached = cache.get(digest)
+            if (cached !== undefined && !ResolvedCredential.isExpiredAt(cached, now, { margin })) {
+              return Effect.succeed(cached)
+            }
+            return flights.run(digest, refreshOne(cached ?? credential, credential, digest))
+          })
+        })
+    })
+  })
+
+/**
+ * `makeRefreshing` as a layer transformer:
+ * `TokenRefresh.layerRefreshing(EnvCredentialBackend.layer({ prefix: "GITHUB_" }))`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerRefreshing = <E, R>(
+  backend: Layer.Layer<CredentialBackend.CredentialBackend, E, R>,
+  options?: RefreshingOptions
+): Layer.Layer<CredentialBackend.CredentialBackend, E, R> =>
+  Layer.scoped(
+    CredentialBackend.CredentialBackend,
+    Effect.flatMap(CredentialBackend.CredentialBackend, (inner) => makeRefreshing(inner, options))
+  ).pipe(Layer.provide(backend))
+
+// -----------------------------------------------------------------------------
+// internals
+// -----------------------------------------------------------------------------
+
+interface Lease {
+  readonly owner: string
+  readonly until: number
+}
+
+const leaseOf = (c: ResolvedCredential.OAuthCredential): Lease | undefined => {
+  const v = c.extra[leaseKey] as Partial<Lease> | undefined
+  return typeof v === "object" && v !== null && typeof v.owner === "string" && typeof v.until === "number"
+    ? { owner: v.owner, until: v.until }
+    : undefined
+}
+
+const withLease = (c: ResolvedCredential.OAuthCredential, lease: Lease) =>
+  new ResolvedCredential.OAuthCredential({ ...c, extra: { ...c.extra, [leaseKey]: lease } })
+
+const withoutLease = (c: ResolvedCredential.OAuthCredential): ResolvedCredential.OAuthCredential => {
+  if (!(leaseKey in c.extra)) return c
+  const { [leaseKey]: _, ...extra } = c.extra
+  return new ResolvedCredential.OAuthCredential({ ...c, extra })
+}
+
+const withCredential = (s: StoredCredential, credential: ResolvedCredential.ResolvedCredential): StoredCredential => ({
+  ...s,
+  credential
+})
+
+const stripLease = (s: StoredCredential): StoredCredential =>
+  s.credential.type === "oauth" && leaseKey in s.credential.extra
+    ? withCredential(s, withoutLease(s.credential))
+    : s
+
+const safeHost = (url: string) => {
+  try {
+    return new URL(url).host
+  } catch {
+    return "token endpoint"
+  }
+}
+
+const reasonOf = (e: TokenRefreshError): string => {
+  switch (e._tag) {
+    case "ReauthorizationRequiredError":
+      return e.reason === "no_token"
+        ? "no authorization is stored for this user; authorize first."
+        : e.reason === "no_refresh_token"
+        ? "the access token expired and there is no refresh token; authorize again."
+        : "the provider rejected the refresh token (invalid_grant); authorize again."
+    case "RefreshTimeoutError":
+    case "OAuthTokenError":
+    case "OAuthRequestError":
+    case "OAuthConfigError":
+      return e.message
+    default:
+      return "the credential store failed; try again."
+  }
+}

@@ -1,0 +1,223 @@
+/**
+ * OAuthProvider against a real OpenID provider (oidc-provider on loopback): discovery, PKCE S256
+ * and state, the authorize URL, the code exchange, refresh with rotation, and errors that never
+ * carry a code, token, verifier or state.
+ */
+import { afterAll, assert, beforeAll, describe, it, vi } from "@effect/vitest"
+import { Config, ConfigProvider, Effect, Either, Redacted, TestClock } from "effect"
+import * as crypto from "node:crypto"
+import { OAuthProvider } from "../src/index.js"
+import { authorize, CLIENT, downstream, type Harness, REDIRECT_URI, startProvider, tokensFor } from "./oauthHarness.js"
+
+let h: Harness
+beforeAll(async () => {
+  vi.spyOn(console, "warn").mockImplementation(() => undefined)
+  vi.spyOn(console, "info").mockImplementation(() => undefined)
+  h = await startProvider()
+})
+afterAll(async () => {
+  await h.close()
+  vi.restoreAllMocks()
+})
+
+describe("OAuthProvider: definition", () => {
+  it.live("OIDC discovery finds the endpoints; given endpoints win", () =>
+    Effect.gen(function*() {
+      const p = yield* downstream(h)
+      assert.strictEqual(p.tokenEndpoint, `${h.issuer}/token`)
+      assert.strictEqual(p.authorizationEndpoint, `${h.issuer}/auth`)
+      assert.strictEqual(p.clientAuthMethod, "client_secret_basic")
+      const given = yield* OAuthProvider.make({
+        name: "x",
+        issuer: h.issuer,
+        tokenEndpoint: "https://elsewhere.example/token",
+        clientId: "c"
+      })
+      assert.strictEqual(given.tokenEndpoint, "https://elsewhere.example/token")
+      assert.strictEqual(given.authorizationEndpoint, `${h.issuer}/auth`)
+      assert.strictEqual(given.clientAuthMethod, "none")
+    }))
+
+  it.live("bad options and failed discovery are tagged errors naming the field", () =>
+    Effect.gen(function*() {
+      const noSecret = yield* Effect.flip(OAuthProvider.make({ name: "x", tokenEndpoint: "https://a/t", clientId: "c", clientAuthMethod: "client_secret_post" }))
+      assert.strictEqual(noSecret._tag, "OAuthConfigError")
+      assert.include(noSecret.message, "clientSecret")
+      const noEndpoint = yield* Effect.flip(OAuthProvider.make({ name: "x", clientId: "c" }))
+      assert.include(noEndpoint.message, "tokenEndpoint")
+      const badUrl = yield* Effect.flip(OAuthProvider.make({ name: "x", clientId: "c", tokenEndpoint: "not a url" }))
+      assert.include(badUrl.message, "tokenEndpoint")
+      const missing = yield* Effect.flip(OAuthProvider.make({ name: "x", clientId: "c", issuer: `${h.issuer}/nowhere` }))
+      assert.strictEqual(missing._tag, "OAuthDiscoveryError")
+      const unreachable = yield* Effect.flip(OAuthProvider.make({ name: "x", clientId: "c", issuer: "http://127.0.0.1:9", timeout: "2 seconds" }))
+      assert.strictEqual(unreachable._tag, "OAuthDiscoveryError")
+    }))
+
+  it.live("makeConfig reads the options from Config; the secret stays Redacted", () =>
+    Effect.gen(function*() {
+      const p = yield* OAuthProvider.makeConfig({
+        name: Config.succeed("cfg"),
+        issuer: Config.string("CFG_ISSUER"),
+        clientId: Config.string("CFG_CLIENT_ID"),
+        clientSecret: Config.redacted("CFG_CLIENT_SECRET"),
+        scopes: Config.succeed(["openid"])
+      }).pipe(Effect.withConfigProvider(ConfigProvider.fromMap(new Map([
+        ["CFG_ISSUER", h.issuer],
+        ["CFG_CLIENT_ID", CLIENT.id],
+        ["CFG_CLIENT_SECRET", CLIENT.secret]
+      ]))))
+      assert.strictEqual(p.tokenEndpoint, `${h.issuer}/token`)
+      assert.strictEqual(String(p.clientSecret), "<redacted>")
+      const missing = yield* Effect.flip(OAuthProvider.makeConfig({
+        name: Config.succeed("cfg"),
+        clientId: Config.string("CFG_CLIENT_ID")
+      }).pipe(Effect.withConfigProvider(ConfigProvider.fromMap(new Map()))))
+      assert.include(String(missing), "CFG_CLIENT_ID")
+    }))
+
+  it.effect("PKCE S256 (RFC 7636 appendix B vector) and fresh state", () =>
+    Effect.gen(function*() {
+      assert.strictEqual(
+        OAuthProvider.pkceChallenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+        "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+      )
+      const a = yield* OAuthProvider.makePkce
+      const b = yield* OAuthProvider.makePkce
+      assert.strictEqual(Redacted.value(a.verifier).length, 43)
+      assert.notStrictEqual(a.challenge, b.challenge)
+      assert.strictEqual(a.challenge, OAuthProvider.pkceChallenge(a.verifier))
+      assert.strictEqual(String(a.verifier), "<redacted>")
+      const s = yield* OAuthProvider.makeState
+      assert.isTrue(OAuthProvider.stateMatches(s, Redacted.value(s)))
+      assert.isFalse(OAuthProvider.stateMatches(s, Redacted.value(s).slice(1)))
+      assert.isFalse(OAuthProvider.stateMatches(s, ""))
+    }))
+
+  it.effect("authorize URL: extra params first, standard ones win, an existing query is kept", () =>
+    Effect.gen(function*() {
+      const p = yield* OAuthProvider.make({
+        name: "x",
+        authorizationEndpoint: "https://auth.example/authorize?tenant=t1",
+        tokenEndpoint: "https://auth.example/token",
+        clientId: "cid",
+        scopes: ["read", "write"],
+        extraAuthorizeParams: { audience: "api", client_id: "evil", state: "fixed" }
+      })
+      const pkce = yield* OAuthProvider.makePkce
+      const state = yield* OAuthProvider.makeState
+      const url = yield* OAuthProvider.authorizationUrl(p, {
+        redirectUri: "https://mcp.example/cb",
+        state,
+        pkce,
+        extraParams: { access_type: "offline", code_challenge_method: "plain" }
+      })
+      const q = url.searchParams
+      assert.strictEqual(url.origin + url.pathname, "https://auth.example/authorize")
+      assert.strictEqual(q.get("tenant"), "t1")
+      assert.strictEqual(q.get("audience"), "api")
+      assert.strictEqual(q.get("access_type"), "offline")
+      assert.strictEqual(q.get("client_id"), "cid")
+      assert.strictEqual(q.get("state"), Redacted.value(state))
+      assert.strictEqual(q.get("scope"), "read write")
+      assert.strictEqual(q.get("response_type"), "code")
+      assert.strictEqual(q.get("code_challenge"), pkce.challenge)
+      assert.strictEqual(q.get("code_challenge_method"), "S256")
+      assert.isNull(q.get("code_verifier"))
+      assert.strictEqual(url.href.split("?").length, 2)
+    }))
+})
+
+describe("OAuthProvider against oidc-provider", () => {
+  it.live("authorization code + PKCE: the code exchange returns Redacted tokens; toCredential uses the Clock", () =>
+    Effect.gen(function*() {
+      const p = yield* downstream(h)
+      const tokens = yield* tokensFor(p, "alice")
+      assert.isAbove(Redacted.value(tokens.accessToken).length, 20)
+      assert.isDefined(tokens.refreshToken)
+      assert.strictEqual(tokens.expiresIn, 3600)
+      assert.include(tokens.scopes ?? [], "offline_access")
+      assert.notInclude(JSON.stringify(tokens), Redacted.value(tokens.accessToken))
+      const credential = yield* OAuthProvider.toCredential(p, tokens)
+      assert.strictEqual(credential.clientId, CLIENT.id)
+      assert.strictEqual(credential.tokenUri, h.tokenEndpoint)
+      assert.strictEqual(Redacted.value(credential.refreshToken!), Redacted.value(tokens.refreshToken!))
+      const lifetime = credential.expiresAt!.epochMillis - Date.now()
+      assert.isTrue(lifetime > 3590_000 && lifetime <= 3600_000)
+    }))
+
+  it.effect("toCredential: expiresAt from the Clock; expires_in 0 or absent means no expiry; the old refresh token is kept", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(1_000_000)
+      const p = yield* OAuthProvider.make({ name: "x", tokenEndpoint: "https://a.example/token", clientId: "c" })
+      const base = { accessToken: Redacted.make("at"), tokenType: "Bearer", refreshToken: undefined, scopes: undefined, idToken: undefined }
+      const c1 = yield* OAuthProvider.toCredential(p, { ...base, refreshToken: Redacted.make("rt-1"), expiresIn: 60 })
+      assert.strictEqual(c1.expiresAt!.epochMillis, 1_060_000)
+      const c2 = yield* OAuthProvider.toCredential(p, { ...base, expiresIn: 0 }, c1)
+      assert.isUndefined(c2.expiresAt)
+      assert.strictEqual(Redacted.value(c2.refreshToken!), "rt-1")
+      const c3 = yield* OAuthProvider.toCredential(p, { ...base, expiresIn: undefined })
+      assert.isUndefined(c3.expiresAt)
+      assert.isUndefined(c3.refreshToken)
+    }))
+
+  it.live("the wrong PKCE verifier, a replayed code and a wrong redirect_uri are refused (invalid_grant); no secret in the error", () =>
+    Effect.gen(function*() {
+      const p = yield* downstream(h)
+      const pkce = yield* OAuthProvider.makePkce
+      const state = yield* OAuthProvider.makeState
+      const url = yield* OAuthProvider.authorizationUrl(p, { redirectUri: REDIRECT_URI, state, pkce })
+      const back = yield* Effect.promise(() => authorize(url, "bob"))
+      const code = back.searchParams.get("code")!
+      const wrongVerifier = Redacted.make(crypto.randomBytes(32).toString("base64url"))
+      const e1 = yield* Effect.flip(OAuthProvider.exchangeCode(p, { code: Redacted.make(code), redirectUri: REDIRECT_URI, codeVerifier: wrongVerifier }))
+      assert.strictEqual(e1._tag, "OAuthTokenError")
+      if (e1._tag === "OAuthTokenError") {
+        assert.strictEqual(e1.error, "invalid_grant")
+        assert.strictEqual(e1.status, 400)
+      }
+      for (const text of [e1.message, JSON.stringify(e1), String(e1)]) {
+        assert.notInclude(text, code)
+        assert.notInclude(text, Redacted.value(wrongVerifier))
+        assert.notInclude(text, CLIENT.secret)
+      }
+      const wrongRedirect = yield* Effect.flip(
+        OAuthProvider.exchangeCode(p, { code: Redacted.make(code), redirectUri: "http://127.0.0.1:9/other", codeVerifier: pkce.verifier })
+      )
+      assert.strictEqual(wrongRedirect._tag, "OAuthTokenError")
+      // the right verifier works once; a replayed code is refused
+      const tokens = yield* OAuthProvider.exchangeCode(p, { code: Redacted.make(code), redirectUri: REDIRECT_URI, codeVerifier: pkce.verifier })
+      assert.isDefined(tokens.refreshToken)
+      const replay = yield* Effect.flip(OAuthProvider.exchangeCode(p, { code: Redacted.make(code), redirectUri: REDIRECT_URI, codeVerifier: pkce.verifier }))
+      assert.strictEqual(replay._tag === "OAuthTokenError" && replay.error, "invalid_grant")
+    }))
+
+  it.live("refresh rotates the refresh token; the old one is dead; bad client secret is invalid_client", () =>
+    Effect.gen(function*() {
+      const p = yield* downstream(h)
+      const first = yield* tokensFor(p, "carol")
+      const second = yield* OAuthProvider.refresh(p, { refreshToken: first.refreshToken! })
+      assert.notStrictEqual(Redacted.value(second.accessToken), Redacted.value(first.accessToken))
+      assert.notStrictEqual(Redacted.value(second.refreshToken!), Redacted.value(first.refreshToken!))
+      const reusesBefore = h.reuses()
+      const reused = yield* Effect.flip(OAuthProvider.refresh(p, { refreshToken: first.refreshToken! }))
+      assert.strictEqual(h.reuses(), reusesBefore + 1, "the provider saw a refresh token redeemed twice")
+      assert.strictEqual(reused._tag === "OAuthTokenError" && reused.error, "invalid_grant")
+      assert.notInclude(reused.message, Redacted.value(first.refreshToken!))
+
+      const wrong = yield* OAuthProvider.make({ ...p, clientSecret: Redacted.make("wrong-secret") })
+      const e = yield* Effect.flip(OAuthProvider.refresh(wrong, { refreshToken: second.refreshToken! }))
+      assert.strictEqual(e._tag === "OAuthTokenError" && e.error, "invalid_client")
+      assert.notInclude(e.message, "wrong-secret")
+    }))
+
+  it.live("an unreachable token endpoint is an OAuthRequestError", () =>
+    Effect.gen(function*() {
+      const p = yield* OAuthProvider.make({ name: "down", tokenEndpoint: "http://127.0.0.1:9/token", clientId: "c", timeout: "2 seconds" })
+      const e = yield* Effect.either(OAuthProvider.refresh(p, { refreshToken: Redacted.make("rt-secret-value") }))
+      assert.isTrue(Either.isLeft(e))
+      if (Either.isLeft(e)) {
+        assert.strictEqual(e.left._tag, "OAuthRequestError")
+        assert.notInclude(e.left.message, "rt-secret-value")
+      }
+    }))
+})
