@@ -21,7 +21,7 @@ import {
   type ToolAnnotations
 } from "@modelcontextprotocol/sdk/types.js"
 import * as Cause from "effect/Cause"
-import type * as Context from "effect/Context"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
@@ -30,6 +30,7 @@ import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Runtime from "effect/Runtime"
+import { createHash } from "node:crypto"
 import * as CallContext from "./internal/callContext.js"
 import * as Pipeline from "./internal/pipeline.js"
 import * as Runner from "./internal/runner.js"
@@ -238,7 +239,9 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
           grantedScopes: extra.authInfo?.scopes,
           context: { headers: rawHeaders, user: userOf(extra) },
           extraSecrets: Pipeline.plainSecret(extra.authInfo?.token),
-          errors
+          errors,
+          // backends that elicit (the vault's CredentialsProvider) read the call's ToolContext
+          services: () => Context.make(ToolContext.ToolContext, makeToolContext(toolName, toolExtra, server, request?.params))
         }, invoke, run, extra.signal)
       } catch (e) {
         if (e instanceof Pipeline.JsonRpcFailure) throw new McpError(e.code, e.message, e.data)
@@ -280,7 +283,7 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
       return fail(Cause.fail(thrown))
     }
     if (Effect.isEffect(output)) {
-      const toolContext = makeToolContext(toolName, extra)
+      const toolContext = makeToolContext(toolName, extra, server)
       let effect = Effect.provideService(output as Effect.Effect<unknown, unknown, any>, ToolContext.ToolContext, toolContext)
       if (options.context !== undefined) effect = Effect.provide(effect, options.context(toolContext))
       if (scope !== undefined) effect = CurrentCredential.inScope(effect, scope)
@@ -385,6 +388,9 @@ const scrubberOf = (scope: CurrentCredential.CredentialScope | undefined, extra:
   return Scrubber.make(secrets)
 }
 
+const requestDigest = (toolName: string, args: unknown): string =>
+  createHash("sha256").update(JSON.stringify(["tools/call", toolName, args ?? null]), "utf8").digest("base64url")
+
 const userOf = (extra: Extra): { readonly subject: string } | undefined => {
   const info = extra.authInfo
   if (info === undefined) return undefined
@@ -410,9 +416,31 @@ export const currentToolContext = (): ToolContext.ToolContextShape | undefined =
   return makeToolContext(call.toolName, call.extra as Extra)
 }
 
-const makeToolContext = (toolName: string, extra: Extra): ToolContext.ToolContextShape => {
+const makeToolContext = (
+  toolName: string,
+  extra: Extra,
+  server?: McpServer,
+  params?: { readonly name?: unknown; readonly arguments?: unknown }
+): ToolContext.ToolContextShape => {
   const info = extra.authInfo
+  const capabilities = server?.server.getClientCapabilities()
+  let digest: string | undefined
   return {
+    clientCapabilities: capabilities as Readonly<Record<string, unknown>> | undefined,
+    // computed on first read: only an elicitation needs it, and hashing the arguments costs per call
+    get requestDigest() {
+      if (params === undefined) return undefined
+      digest ??= requestDigest(toolName, params.arguments)
+      return digest
+    },
+    notify: (method, notificationParams, opts) =>
+      Effect.promise(() => {
+        const notification = { method, params: notificationParams } as any
+        const sent = opts?.related === false && server !== undefined
+          ? server.server.notification(notification)
+          : extra.sendNotification(notification)
+        return sent.catch(() => undefined)
+      }),
     toolName,
     headers: ToolContext.visibleHeaders(extra.requestInfo?.headers),
     authInfo: info === undefined ? Option.none() : Option.some({

@@ -24,14 +24,16 @@ import {
   type ToolAnnotations
 } from "@modelcontextprotocol/server"
 import * as Cause from "effect/Cause"
-import type * as Context from "effect/Context"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import type * as Layer from "effect/Layer"
+import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
 import type * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import type * as Runtime from "effect/Runtime"
+import { createHash } from "node:crypto"
 import * as CallContext from "./internal/callContext.js"
 import * as Pipeline from "./internal/pipeline.js"
 import * as Runner from "./internal/runner.js"
@@ -47,6 +49,15 @@ import * as ToolError from "./ToolError.js"
  * @category models
  */
 export type Ctx = ServerContext
+
+/**
+ * The same as `Ctx`, under v1's name (`McpCredentials.Extra`), so annotated tool code keeps
+ * compiling when only the import changes. Its shape is the v2 SDK's (`ctx.mcpReq`, `ctx.http`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Extra = Ctx
 
 /**
  * What a tool declares it needs: `"static"` or `"oauth"` for the default credential, or named
@@ -219,10 +230,12 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
     if ((handler as any)[wrapped]) return handler
     const onCall: ProtocolHandler = async (request, ctx) => {
       const toolName: string = String(request?.params?.name ?? "")
-      const rawHeaders = headersOf(ctx.http?.req)
+      const requirements = declarations.get(toolName) ?? []
+      // the request's headers only matter to resolution (the Header backend)
+      const rawHeaders = requirements.length > 0 ? headersOf(ctx.http?.req) : undefined
       const toolCtx = hideHeaders(ctx, prefixes)
       const state: { failure?: Pipeline.JsonRpcFailure } = {}
-      const call: CallContext.Call = { toolName, extra: toolCtx, toolContext: () => makeToolContext(toolName, toolCtx) }
+      const call: CallContext.Call = { toolName, extra: toolCtx, toolContext: () => makeToolContext(toolName, toolCtx, server) }
       callStates.set(call, state)
       const invoke = async () => {
         const result = await CallContext.run(call, () => handler(request, toolCtx))
@@ -233,12 +246,14 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
       try {
         return await Pipeline.callTool({
           toolName,
-          requirements: declarations.get(toolName) ?? [],
+          requirements,
           requiredScopes: requiredScopes(toolName),
           grantedScopes: authInfo?.scopes,
           context: { headers: rawHeaders, user: userOf(ctx) },
           extraSecrets: Pipeline.plainSecret(authInfo?.token),
-          errors
+          errors,
+          // backends that elicit (the vault's CredentialsProvider) read the call's ToolContext
+          services: () => Context.make(ToolContext.ToolContext, makeToolContext(toolName, toolCtx, server, request?.params))
         }, invoke, run, ctx.mcpReq.signal)
       } catch (e) {
         if (e instanceof Pipeline.JsonRpcFailure) throw new ProtocolError(e.code, e.message, e.data)
@@ -286,7 +301,7 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
       return fail(Cause.fail(thrown))
     }
     if (Effect.isEffect(output)) {
-      const toolContext = makeToolContext(toolName, ctx)
+      const toolContext = makeToolContext(toolName, ctx, server)
       let effect = Effect.provideService(output as Effect.Effect<unknown, unknown, any>, ToolContext.ToolContext, toolContext)
       if (options.context !== undefined) effect = Effect.provide(effect, options.context(toolContext))
       if (scope !== undefined) effect = CurrentCredential.inScope(effect, scope)
@@ -334,6 +349,20 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
  * @category accessors
  */
 export const installationOf = (server: McpServer): Installed<any> | undefined => installed.get(server)
+
+/**
+ * Sends Effect's log lines to stderr (logfmt), as `McpCredentials.layerLoggerStderr` does: a stdio
+ * server must provide it, since stdout is the protocol stream there.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerLoggerStderr: Layer.Layer<never> = Logger.replace(
+  Logger.defaultLogger,
+  Logger.map(Logger.logfmtLogger, (line) => {
+    process.stderr.write(line + "\n")
+  })
+)
 
 /**
  * The credential of the current tool call, for plain (non-Effect) tool code (the same function
@@ -396,19 +425,41 @@ const headersOf = (req: Request | undefined): Record<string, string> | undefined
   return out
 }
 
+const originalRequest = Symbol.for("@mcp-credentials/server/McpCredentialsV2/originalRequest")
+
+interface OriginalRequest {
+  readonly req: Request
+  readonly prefixes: ReadonlyArray<string>
+}
+
 /**
  * The context the tool sees: `ctx.http.req` is replaced by a body-less copy of the request
- * without credential headers, gateway proofs, `Authorization` and `Cookie`.
+ * without credential headers, gateway proofs, `Authorization` and `Cookie`. The copy is built on
+ * first read (building a web `Request` costs tens of microseconds, and most tools never read it).
  */
 const hideHeaders = (ctx: Ctx, prefixes: ReadonlyArray<string>): Ctx => {
-  const req = ctx.http?.req
-  if (req === undefined) return { ...ctx }
-  const headers = new Headers()
-  req.headers.forEach((value, key) => {
-    if (ToolContext.isVisibleHeader(key, prefixes)) headers.set(key, value)
+  const http = ctx.http
+  const req = http?.req
+  if (http === undefined || req === undefined) return { ...ctx }
+  let visible: Request | undefined
+  const hidden = { ...http }
+  // for ToolContext.headers, which filters the same headers out of the original request
+  Object.defineProperty(hidden, originalRequest, { value: { req, prefixes } satisfies OriginalRequest, enumerable: false })
+  Object.defineProperty(hidden, "req", {
+    enumerable: true,
+    configurable: true,
+    get: () => {
+      if (visible === undefined) {
+        const headers = new Headers()
+        req.headers.forEach((value, key) => {
+          if (ToolContext.isVisibleHeader(key, prefixes)) headers.set(key, value)
+        })
+        visible = new Request(req.url, { method: req.method, headers, signal: req.signal })
+      }
+      return visible
+    }
   })
-  const visible = new Request(req.url, { method: req.method, headers, signal: req.signal })
-  return { ...ctx, http: { ...ctx.http, req: visible } }
+  return { ...ctx, http: hidden }
 }
 
 /** A scrubber for the secrets of an open scope and the request's bearer token. */
@@ -428,11 +479,47 @@ const userOf = (ctx: Ctx): { readonly subject: string } | undefined => {
   return { subject: typeof sub === "string" ? sub : info.clientId }
 }
 
-const makeToolContext = (toolName: string, ctx: Ctx): ToolContext.ToolContextShape => {
+/** The same digest as v1's `ToolContext.requestDigest`: SHA-256 (base64url) of the method, tool and arguments. */
+const requestDigest = (toolName: string, args: unknown): string =>
+  createHash("sha256").update(JSON.stringify(["tools/call", toolName, args ?? null]), "utf8").digest("base64url")
+
+const makeToolContext = (
+  toolName: string,
+  ctx: Ctx,
+  server?: McpServer,
+  params?: { readonly name?: unknown; readonly arguments?: unknown }
+): ToolContext.ToolContextShape => {
   const info = ctx.http?.authInfo
+  let headers: Readonly<Record<string, string>> | undefined
   return {
+    // on 2026-07-28 the SDK seeds them from the request envelope (there is no initialize)
+    clientCapabilities: server?.server.getClientCapabilities() as Readonly<Record<string, unknown>> | undefined,
+    requestDigest: params === undefined ? undefined : requestDigest(toolName, params.arguments),
+    notify: (method, notificationParams, opts) =>
+      Effect.promise(async () => {
+        const notification = { method, params: notificationParams } as any
+        // 2026-07-28 has no session stream: an unrelated notification goes out only where the
+        // SDK still has a channel (2025-era connections), otherwise it is dropped
+        try {
+          await (opts?.related === false && server !== undefined
+            ? server.server.notification(notification)
+            : ctx.mcpReq.notify(notification))
+        } catch {
+          // failures to deliver are ignored (ToolContext.notify)
+        }
+      }),
     toolName,
-    headers: ToolContext.visibleHeaders(headersOf(ctx.http?.req)),
+    // computed on first read, from the original request (reading `ctx.http.req` would build the
+    // tool's filtered copy of it)
+    get headers() {
+      if (headers === undefined) {
+        const original = (ctx.http as { [originalRequest]?: OriginalRequest } | undefined)?.[originalRequest]
+        headers = original !== undefined
+          ? ToolContext.visibleHeaders(headersOf(original.req), original.prefixes)
+          : ToolContext.visibleHeaders(headersOf(ctx.http?.req))
+      }
+      return headers
+    },
     authInfo: info === undefined ? Option.none() : Option.some({
       token: Redacted.make(info.token),
       clientId: info.clientId,

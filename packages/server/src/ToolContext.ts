@@ -56,7 +56,56 @@ export interface ToolContextShape {
    * answer (form mode, or URL mode with `mode: "url"`).
    */
   readonly elicit: (params: Readonly<Record<string, unknown>>) => Effect.Effect<ElicitResult, ElicitationError>
+  /**
+   * The capabilities the client declared at `initialize` (e.g. `{ elicitation: { url: {} } }`);
+   * `undefined` when unknown (stateless mode, or an SDK line without `initialize`).
+   */
+  readonly clientCapabilities?: Readonly<Record<string, unknown>> | undefined
+  /**
+   * Sends a notification to the client: on this call's stream (`related`, the default) while the
+   * call is open, or on the session's stream (`related: false`), which stays usable after the
+   * call has ended (e.g. `notifications/elicitation/complete` after a fail-fast elicitation).
+   * Failures to deliver are ignored.
+   */
+  readonly notify?: ((
+    method: string,
+    params: Readonly<Record<string, unknown>>,
+    options?: { readonly related?: boolean | undefined }
+  ) => Effect.Effect<void>) | undefined
+  /**
+   * A digest (SHA-256, base64url) of the call's tool name and arguments, so that an elicitation
+   * can be bound to the request that started it. Never holds the arguments themselves.
+   */
+  readonly requestDigest?: string | undefined
 }
+
+/**
+ * Marks a failure that must reach the client as a JSON-RPC error with a given code and data
+ * whatever the integration's error mode (e.g. `-32042` URL elicitation required). The property
+ * holds `{ code, data }`; the message is the error's `message`.
+ *
+ * @since 0.1.0
+ * @category symbols
+ */
+export const JsonRpcErrorTypeId: unique symbol = Symbol.for("@mcp-credentials/server/JsonRpcError") as any
+
+/**
+ * A failure that carries its own JSON-RPC error.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface JsonRpcErrorCarrier {
+  readonly message: string
+  readonly [JsonRpcErrorTypeId]: { readonly code: number; readonly data?: unknown }
+}
+
+/**
+ * @since 0.1.0
+ * @category refinements
+ */
+export const isJsonRpcErrorCarrier = (u: unknown): u is JsonRpcErrorCarrier =>
+  typeof u === "object" && u !== null && JsonRpcErrorTypeId in u
 
 /**
  * @since 0.1.0

@@ -1,41 +1,37 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { CurrentCredential, HeaderCredentialBackend } from "@mcp-credentials/core"
-import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js"
 import { Effect, Option } from "effect"
-import { McpCredentials } from "../src/index.js"
-import { connect, startHttp } from "./helpers.js"
+import { type Line, lines } from "./lines.js"
 
-describe("cancellation over Streamable HTTP", () => {
+describe.each(lines)("cancellation over Streamable HTTP, $name line", (line) => {
   const events: Array<string> = []
   let scope: CurrentCredential.CredentialScope | undefined
   let started!: () => void
   const startedP = new Promise<void>((r) => (started = r))
-  let http: Awaited<ReturnType<typeof startHttp>>
+  let http: Awaited<ReturnType<Line["start"]>>
 
   beforeAll(async () => {
-    http = await startHttp({
-      server: (runtime) => {
-        const server = new McpServer({ name: "cancel", version: "1" })
-        const creds = McpCredentials.install(server, { runtime })
-        creds.registerTool("slow", { description: "runs until cancelled", credentials: "static" }, () =>
-          Effect.gen(function*() {
-            scope = Option.getOrUndefined(yield* CurrentCredential.scope)
-            yield* Effect.addFinalizer(() => Effect.sync(() => events.push("finalizer ran")))
-            events.push("started")
-            started()
-            yield* Effect.never
-            return "unreachable"
-          }).pipe(Effect.scoped))
-        return server
-      }
+    http = await line.start((runtime) => {
+      const server = line.newServer()
+      const creds = line.install(server, { runtime })
+      creds.registerTool("slow", { description: "runs until cancelled", credentials: "static" }, () =>
+        Effect.gen(function*() {
+          scope = Option.getOrUndefined(yield* CurrentCredential.scope)
+          yield* Effect.addFinalizer(() => Effect.sync(() => events.push("finalizer ran")))
+          events.push("started")
+          started()
+          yield* Effect.never
+          return "unreachable"
+        }).pipe(Effect.scoped))
+      return server
     }, HeaderCredentialBackend.layer())
   })
   afterAll(() => http.close())
 
   it("a client cancellation interrupts the tool's fiber, runs its finalizers and releases its credential", async () => {
-    const client = await connect(http.url, { "X-MCP-Cred-Fields": '{"apiKey":"sk-cancel-0001"}' })
+    const client = await line.connect(http.url, { "X-MCP-Cred-Fields": '{"apiKey":"sk-cancel-0001"}' })
     const ac = new AbortController()
-    const call = client.callTool({ name: "slow" }, undefined, { signal: ac.signal })
+    const call = client.callTool({ name: "slow" }, { signal: ac.signal })
     await startedP
     expect(scope?.isOpen).toBe(true)
     expect(scope?.get("default")?.type).toBe("static")

@@ -140,6 +140,20 @@ describe.concurrent("examples", () => {
     expect(run.stdout.match(/^leak audit:/gm)).toHaveLength(1)
   })
 
+  it("quickstart-v2: a 2026-07-28 client and a 2025-era client on one endpoint, key scrubbed", { timeout }, async () => {
+    const run = await runExample("quickstart-v2/server.js")
+    expectSuccess(
+      run,
+      "protocol era: modern",
+      "<- get_forecast, debug_echo_key, roll_dice",
+      `<- {"city":"Lisbon","forecast":[{"day":"today"`,
+      `<- {"city":"Oslo","forecast":[{"day":"today"`,
+      "<- The API key is [redacted]"
+    )
+    expect(run.stdout).not.toContain("sk-demo-quickstart")
+    expect(run.stdout.match(/The API key is \[redacted\]/g)).toHaveLength(2)
+  })
+
   it("quickstart serves and answers initialize", { timeout }, async () => {
     const child = spawn(process.execPath, [`${dist}/quickstart/server.js`], {
       cwd: root,

@@ -5,6 +5,7 @@ import { Effect, Layer, ManagedRuntime, Redacted } from "effect"
 import { createServer, request as httpRequest, type Server } from "node:http"
 import { getCredentials, McpCredentials, McpHttpServer } from "../src/index.js"
 import { connect, startHttp, textOf } from "./helpers.js"
+import { type Line, lines } from "./lines.js"
 
 const build = (runtime: any) => {
   const server = new McpServer({ name: "http", version: "1" })
@@ -46,7 +47,45 @@ const rawInitialize = (url: URL, headers: Record<string, string>) =>
     }))
   })
 
-describe("HTTP serving", () => {
+const buildOn = (line: Line) => (runtime: any) => {
+  const server = line.newServer()
+  line.install(server, { runtime }).registerTool("key_length", { description: "d", credentials: "static" }, () => {
+    const c = getCredentials() as ResolvedCredential.StaticCredential
+    return `length ${Redacted.value(c.fields.apiKey!).length}`
+  })
+  return server
+}
+
+describe.each(lines)("HTTP serving, $name line", (line) => {
+  let http: Awaited<ReturnType<Line["start"]>>
+  beforeAll(async () => {
+    http = await line.start(buildOn(line), HeaderCredentialBackend.layer())
+  })
+  afterAll(() => http.close())
+
+  it("Host and Origin are checked for loopback binds (DNS rebinding)", async () => {
+    expect(await rawInitialize(http.url, {})).toBe(200)
+    expect(await rawInitialize(http.url, { host: "evil.example" })).toBe(403)
+    expect(await rawInitialize(http.url, { host: `evil.example:${http.url.port}` })).toBe(403)
+    expect(await rawInitialize(http.url, { origin: "http://evil.example" })).toBe(403)
+    expect(await rawInitialize(http.url, { host: `localhost:${http.url.port}`, origin: "http://localhost:5173" })).toBe(200)
+  })
+
+  it("the line's layer binds 127.0.0.1 and serves until the layer is released", async () => {
+    const port = 30000 + Math.floor(Math.random() * 20000)
+    const program = Effect.gen(function*() {
+      const res = yield* Effect.promise(() => initialize(new URL(`http://127.0.0.1:${port}/mcp`), {}))
+      return res.status
+    })
+    const status = await Effect.runPromise(
+      Effect.scoped(Effect.zipRight(Layer.build(line.layer({ server: buildOn(line), port }).pipe(Layer.provide(HeaderCredentialBackend.layer()))), program))
+    )
+    expect(status).toBe(200)
+    await expect(initialize(new URL(`http://127.0.0.1:${port}/mcp`), {})).rejects.toThrow()
+  })
+})
+
+describe("HTTP serving (v1 sessions and stateless mode)", () => {
   let stateful: Awaited<ReturnType<typeof startHttp>>
   let stateless: Awaited<ReturnType<typeof startHttp>>
   beforeAll(async () => {

@@ -4,7 +4,7 @@
  * client (v2: `@modelcontextprotocol/client` on the 2026-07-28 protocol).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { CredentialBackend, CurrentCredential, EnvCredentialBackend, HeaderCredentialBackend } from "@mcp-credentials/core"
+import { CredentialBackend, CurrentCredential, EnvCredentialBackend, HeaderCredentialBackend, ResolvedCredential } from "@mcp-credentials/core"
 import { ConfigProvider, Effect, Layer, Logger, ManagedRuntime, Option, Redacted, type Runtime } from "effect"
 import { createServer } from "node:http"
 import { createHash } from "node:crypto"
@@ -200,6 +200,48 @@ describe.each(lines)("$name line over Streamable HTTP", (line) => {
     await http.close()
   })
 
+  it("credentialHeaderPrefixes: headers of named header backends are hidden from ToolContext.headers", async () => {
+    const http = await line.start(build(line, { credentialHeaderPrefixes: ["X-MCP-Cred-", "X-Github-"] }), HeaderCredentialBackend.layer())
+    const client = await line.connect(http.url, { "X-Github-Token": "ghp-hidden-0009", "X-Trace": "t-9" })
+    const seen = (await client.callTool({ name: "headers" })).structuredContent as Record<string, string>
+    expect(seen["x-trace"]).toBe("t-9")
+    expect(seen["x-github-token"]).toBeUndefined()
+    expect(JSON.stringify(seen)).not.toContain("ghp-hidden")
+    await client.close()
+    await http.close()
+  })
+
+  it("credential backends see the call's ToolContext while resolving (tool name, request digest, notify)", async () => {
+    const seen: Array<{ tool: string; digest: string | undefined; canNotify: boolean }> = []
+    const recording = Layer.succeed(CredentialBackend.CredentialBackend, {
+      resolve: () =>
+        Effect.flatMap(Effect.serviceOption(ToolContext.ToolContext), (tool) => {
+          if (Option.isSome(tool)) {
+            seen.push({ tool: tool.value.toolName, digest: tool.value.requestDigest, canNotify: tool.value.notify !== undefined })
+          }
+          return Effect.succeed(ResolvedCredential.StaticCredential.fromFields({ apiKey: "sk-ctx-backend-1" }))
+        })
+    })
+    const http = await line.start((runtime) => {
+      const server = line.newServer()
+      line.install(server, { runtime }).registerTool("args", { description: "d", credentials: "static", inputSchema: { q: z.string() } }, ({ q }: { q: string }) => `q=${q}`)
+      return server
+    }, recording)
+    const client = await line.connect(http.url)
+    expect(textOf(await client.callTool({ name: "args", arguments: { q: "a" } }))).toBe("q=a")
+    await client.callTool({ name: "args", arguments: { q: "a" } })
+    await client.callTool({ name: "args", arguments: { q: "b" } })
+    await client.close()
+    await http.close()
+    expect(seen.map((s) => s.tool)).toEqual(["args", "args", "args"])
+    expect(seen.every((s) => s.canNotify)).toBe(true)
+    // the same call gives the same digest, on either line; other arguments another one
+    const expected = createHash("sha256").update(JSON.stringify(["tools/call", "args", { q: "a" }])).digest("base64url")
+    expect(seen[0]!.digest).toBe(expected)
+    expect(seen[1]!.digest).toBe(expected)
+    expect(seen[2]!.digest).not.toBe(expected)
+  })
+
   it("errors: \"jsonrpc\" surfaces failures as JSON-RPC errors", async () => {
     const http = await line.start(build(line, { errors: "jsonrpc" }), HeaderCredentialBackend.layer())
     const client = await line.connect(http.url)
@@ -258,40 +300,7 @@ describe.each(lines)("$name line over Streamable HTTP", (line) => {
 })
 
 describe("v2 specifics", () => {
-  it("a client cancellation interrupts the tool's fiber, runs its finalizers and releases its credential", async () => {
-    const events: Array<string> = []
-    let scope: CurrentCredential.CredentialScope | undefined
-    let started!: () => void
-    const startedP = new Promise<void>((r) => (started = r))
-    const http = await v2.start((runtime) => {
-      const server = v2.newServer()
-      McpCredentialsV2.install(server, { runtime }).registerTool("slow", { description: "runs until cancelled", credentials: "static" }, () =>
-        Effect.gen(function*() {
-          scope = Option.getOrUndefined(yield* CurrentCredential.scope)
-          yield* Effect.addFinalizer(() => Effect.sync(() => events.push("finalizer ran")))
-          events.push("started")
-          started()
-          yield* Effect.never
-          return "unreachable"
-        }).pipe(Effect.scoped))
-      return server
-    }, HeaderCredentialBackend.layer())
-    const client = new ClientV2({ name: "c", version: "1" }, { versionNegotiation: { mode: { pin: "2026-07-28" } } })
-    await client.connect(new TransportV2(http.url, { requestInit: { headers: fieldsHeader("sk-cancel-v2-9") } }))
-    const ac = new AbortController()
-    const call = client.callTool({ name: "slow" }, { signal: ac.signal })
-    await startedP
-    expect(scope?.isOpen).toBe(true)
-    ac.abort("user gave up")
-    await expect(call).rejects.toThrow()
-    const deadline = Date.now() + 5_000
-    while (!events.includes("finalizer ran") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10))
-    expect(events).toEqual(["started", "finalizer ran"])
-    while (scope?.isOpen && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10))
-    expect(scope?.isOpen).toBe(false)
-    await client.close()
-    await http.close()
-  })
+  // cancellation on both lines: cancellation.test.ts
 
   it("ToolContext from the v2 ctx: progress and logging on the call's stream; elicit refused on 2026-07-28", async () => {
     const http = await v2.start((runtime) => {

@@ -23,8 +23,13 @@ export interface AnyInstalled {
   readonly declare: (toolName: string, declaration: any) => void
 }
 
+export interface CallOptions {
+  readonly signal?: AbortSignal
+  readonly onprogress?: (progress: { progress: number }) => void
+}
+
 export interface ClientLike {
-  readonly callTool: (params: { name: string; arguments?: Record<string, unknown> }) => Promise<any>
+  readonly callTool: (params: { name: string; arguments?: Record<string, unknown> }, options?: CallOptions) => Promise<any>
   readonly close: () => Promise<void>
   /** `"modern"` (2026-07-28) or `"legacy"` (2025 `initialize`). */
   readonly era: () => string | undefined
@@ -33,6 +38,10 @@ export interface ClientLike {
 export interface ServeOptions {
   readonly authenticate?: (request: Request) => Effect.Effect<any, never, any>
   readonly insufficientScope?: (missing: ReadonlyArray<string>, request: Request) => Response
+  /** More routes beside `/mcp` (well-known documents). */
+  readonly routes?: unknown
+  /** Default: the loopback names. */
+  readonly allowedHosts?: ReadonlyArray<string> | "any"
 }
 
 export interface Line {
@@ -52,6 +61,8 @@ export interface Line {
     build: (runtime: Runtime.Runtime<any>) => any,
     runtime: Runtime.Runtime<any>
   ) => Promise<{ readonly handler: (req: any, res: any) => Promise<void>; readonly close: () => Promise<void> }>
+  /** The line's `McpHttpServer.layer` (a Node server bound to `host:port`). */
+  readonly layer: (options: { readonly server: (runtime: Runtime.Runtime<any>) => any; readonly port: number }) => Layer.Layer<never, never, any>
   /** The code a `ToolError` arrives with in `errors: "jsonrpc"` mode (the v2 SDK rewrites -32002). */
   readonly toolErrorCode: number
 }
@@ -102,12 +113,13 @@ export const v1: Line = {
     const client = new ClientV1({ name: "line-client", version: "1.0.0" })
     await client.connect(new TransportV1(url, { requestInit: { headers }, fetch: recordingFetch(record) }))
     return {
-      callTool: (params) => client.callTool(params),
+      callTool: (params, options) => client.callTool(params, undefined, options as any),
       close: () => client.close(),
       era: () => "legacy"
     }
   },
   toNodeHandler: (build, runtime) => McpHttpServer.toNodeHandler({ server: build, runtime }),
+  layer: (options) => McpHttpServer.layer(options as any) as any,
   toolErrorCode: -32002
 }
 
@@ -124,12 +136,13 @@ export const v2: Line = {
     )
     await client.connect(new TransportV2(url, { requestInit: { headers }, fetch: recordingFetch(record) }))
     return {
-      callTool: (params) => client.callTool(params),
+      callTool: (params, options) => client.callTool(params, options as any),
       close: () => client.close(),
       era: () => client.getProtocolEra()
     }
   },
   toNodeHandler: (build, runtime) => McpHttpServerV2.toNodeHandler({ server: build, runtime }),
+  layer: (options) => McpHttpServerV2.layer(options as any) as any,
   toolErrorCode: -32602
 }
 

@@ -4,10 +4,12 @@
  */
 import { CredentialError, CredentialMiddleware, CurrentCredential, ResolvedCredential } from "@mcp-credentials/core"
 import * as Cause from "effect/Cause"
+import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Redacted from "effect/Redacted"
 import * as Scrubber from "../Scrubber.js"
+import { isJsonRpcErrorCarrier, JsonRpcErrorTypeId } from "../ToolContext.js"
 import * as ToolError from "../ToolError.js"
 
 /** A tool result as MCP defines it (only the parts this pipeline touches). */
@@ -85,6 +87,11 @@ export interface CallInput {
   /** Scopes the tool requires of the caller's token, and the scopes the token holds. */
   readonly requiredScopes?: ReadonlyArray<string> | undefined
   readonly grantedScopes?: ReadonlyArray<string> | undefined
+  /**
+   * Services the credential backends may read while resolving (the call's `ToolContext`, so a
+   * backend can elicit from the client). Built only when the tool declares credentials.
+   */
+  readonly services?: (() => Context.Context<never>) | undefined
 }
 
 /** The required scopes the caller lacks. */
@@ -167,11 +174,17 @@ export const callTool = async (
 
   if (input.requirements.length === 0) return invokeScrubbed(Scrubber.make(input.extraSecrets))
 
-  const resolved = await run(CredentialMiddleware.resolveAll(input.requirements, input.context), signal)
+  const resolve = CredentialMiddleware.resolveAll(input.requirements, input.context)
+  const resolved = await run(input.services === undefined ? resolve : Effect.provide(resolve, input.services()), signal)
   if (Exit.isFailure(resolved)) {
     const failure = Cause.failureOption(resolved.cause)
     if (failure._tag === "None") return unexpected(input, resolved.cause, Scrubber.make(input.extraSecrets), run)
     const e = failure.value
+    if (isJsonRpcErrorCarrier(e)) {
+      // a failure that must reach the client as its own JSON-RPC error (URL elicitation required)
+      const rpc = e[JsonRpcErrorTypeId]
+      throw new JsonRpcFailure(rpc.code, e.message, rpc.data)
+    }
     await run(
       Effect.logWarning(`Credential resolution failed for tool ${input.toolName}: ${e.message}`).pipe(
         Effect.annotateLogs({ tool: input.toolName, error: e._tag })
