@@ -1,18 +1,14 @@
 /**
- * The auth integration over real HTTP: McpHttpServer + McpAuth.authenticate + well-known routes,
- * driven by raw requests and a real MCP client (seed §2.7 middleware cases, RFC 6750/9728).
+ * The auth integration over real HTTP on both SDK lines: McpHttpServer (v1) and McpHttpServerV2
+ * (v2, the real `@modelcontextprotocol/client` on 2026-07-28) with McpAuth.authenticate and the
+ * well-known routes, driven by raw requests and the line's real MCP client (seed §2.7 middleware
+ * cases, RFC 6750/9728).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
-import * as HttpServer from "@effect/platform/HttpServer"
-import { McpCredentials, McpHttpServer } from "@mcp-credentials/server"
-import { Client } from "@modelcontextprotocol/sdk/client/index.js"
-import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
-import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js"
-import { Effect, Either, Exit, Layer, Redacted, Scope } from "effect"
+import { Effect, Either, Layer, Redacted } from "effect"
 import * as jose from "jose"
-import { createServer } from "node:http"
-import { AccessToken, AuthUser, JwtVerifier, McpAuth, TokenVerifier } from "../src/index.js"
+import { type Line, lines } from "../../server/test/lines.js"
+import { AccessToken, AuthUser, JwtVerifier, McpAuth } from "../src/index.js"
 
 const SECRET = "an-hmac-secret-of-at-least-32-bytes!!"
 const AUD = "http://127.0.0.1/mcp"
@@ -27,9 +23,10 @@ const mint = (claims: Record<string, unknown>, opts: { exp?: string | number; au
     .setExpirationTime(opts.exp ?? "5m")
     .sign(new TextEncoder().encode(opts.key ?? SECRET))
 
-const build = (runtime: any) => {
-  const server = new McpServer({ name: "auth-e2e", version: "1" })
-  const creds = McpCredentials.install(server, { runtime, context: McpAuth.toolServices })
+/** The same tool code on both lines; only the server and the installation differ. */
+const build = (line: Line) => (runtime: any) => {
+  const server = line.newServer()
+  const creds = line.install(server, { runtime, context: McpAuth.toolServices })
   creds.registerTool("me", { description: "echoes the caller's claims" }, () =>
     Effect.gen(function*() {
       const user = yield* AuthUser.CurrentUser
@@ -45,17 +42,10 @@ const build = (runtime: any) => {
   return server
 }
 
-const start = async (options: Partial<McpHttpServer.Options<TokenVerifier.TokenVerifier>>) => {
-  const scope = Effect.runSync(Scope.make())
+const start = async (line: Line, options: Record<string, unknown>) => {
   const verifier = JwtVerifier.layer({ secret: Redacted.make(SECRET), audience: AUD, issuer: ISS })
-  const live = McpHttpServer.serve<TokenVerifier.TokenVerifier>({ server: build, allowedHosts: "any", ...options }).pipe(
-    Layer.provideMerge(NodeHttpServer.layer(McpHttpServer.createClosingServer, { port: 0, host: "127.0.0.1" })),
-    Layer.provide(verifier)
-  )
-  const ctx = await Effect.runPromise(Layer.buildWithScope(live, scope) as Effect.Effect<any, any>)
-  const address = (await Effect.runPromise(Effect.provide(HttpServer.HttpServer, ctx))).address
-  const base = `http://127.0.0.1:${(address as { port: number }).port}`
-  return { base, url: new URL(`${base}/mcp`), close: () => Effect.runPromise(Scope.close(scope, Exit.void)) }
+  const http = await line.start(build(line), verifier as Layer.Layer<any, never, never>, { allowedHosts: "any", ...options })
+  return { base: http.url.origin, url: http.url, close: http.close }
 }
 
 const initialize = (url: string | URL, headers: Record<string, string> = {}, method = "POST") =>
@@ -74,19 +64,14 @@ const initialize = (url: string | URL, headers: Record<string, string> = {}, met
       : {})
   })
 
-const connect = async (url: URL, token: string) => {
-  const client = new Client({ name: "c", version: "1" })
-  await client.connect(new StreamableHTTPClientTransport(url, { requestInit: { headers: { authorization: `Bearer ${token}` } } }))
-  return client
-}
-
-describe("McpAuth over HTTP", () => {
+describe.each(lines)("McpAuth over HTTP, $name line", (line) => {
+  const connect = (url: URL, token: string) => line.connect(url, { authorization: `Bearer ${token}` })
   let srv: Awaited<ReturnType<typeof start>>
   let strict: Awaited<ReturnType<typeof start>>
   const publicKeys = { keys: [{ kty: "RSA", kid: "k1", alg: "RSA-OAEP-256", use: "enc", n: "AQAB", e: "AQAB" }] }
   beforeAll(async () => {
     const resource = "http://127.0.0.1/mcp"
-    srv = await start({
+    srv = await start(line, {
       authenticate: McpAuth.authenticate({ resourceMetadataUrl: McpAuth.resourceMetadataUrl(resource), resource }),
       routes: McpAuth.wellKnownRouter({
         resource,
@@ -96,7 +81,7 @@ describe("McpAuth over HTTP", () => {
         scopeDiscovery: { shape: "openid-configuration", scopes: ["name", "email"] }
       })
     })
-    strict = await start({
+    strict = await start(line, {
       authenticate: McpAuth.authenticate({ requiredClaims: ["email"] }),
       insufficientScope: McpAuth.insufficientScope({ resourceMetadataUrl: "http://127.0.0.1/.well-known/oauth-protected-resource/mcp" }),
       routes: McpAuth.wellKnownRouter({
@@ -177,16 +162,32 @@ describe("McpAuth over HTTP", () => {
   it("per-tool scopes: or HTTP 403 insufficient_scope, so the client can step up", async () => {
     const token = await mint({ sub: "u", email: "e@x", scope: "read" })
     const init = await initialize(strict.url, { authorization: `Bearer ${token}` })
-    const session = init.headers.get("mcp-session-id")!
+    expect(init.status).toBe(200)
+    // v1 serves sessions; v2 serves 2025-era requests statelessly (no session id)
+    const session = init.headers.get("mcp-session-id")
+    expect(session === null).toBe(line.name === "v2")
     const res = await fetch(strict.url, {
       method: "POST",
-      headers: { "content-type": "application/json", accept: "application/json, text/event-stream", authorization: `Bearer ${token}`, "mcp-session-id": session, "mcp-protocol-version": "2025-06-18" },
+      headers: {
+        "content-type": "application/json",
+        accept: "application/json, text/event-stream",
+        authorization: `Bearer ${token}`,
+        ...(session !== null ? { "mcp-session-id": session } : {}),
+        "mcp-protocol-version": "2025-06-18"
+      },
       body: JSON.stringify({ jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "admin", arguments: {} } })
     })
     expect(res.status).toBe(403)
     expect(res.headers.get("www-authenticate")).toBe(
       'Bearer error="insufficient_scope", scope="admin", resource_metadata="http://127.0.0.1/.well-known/oauth-protected-resource/mcp"'
     )
+  })
+
+  it("per-tool scopes: the line's real client sees the 403 as a failed call; other tools still run", async () => {
+    const client = await connect(strict.url, await mint({ sub: "u", email: "e@x", scope: "read" }))
+    await expect(client.callTool({ name: "admin" })).rejects.toThrow()
+    expect((await client.callTool({ name: "me_plain" })).structuredContent).toEqual({ email: "e@x", hasToken: true })
+    await client.close()
   })
 
   it("keep: a token without a required claim → 403 missing_scopes (seed shape); email: null passes", async () => {
