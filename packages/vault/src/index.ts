@@ -30,3 +30,43 @@ export * as PendingStore from "./PendingStore.js"
  * @since 0.1.0
  */
 export * as VaultError from "./VaultError.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as RequestState from "./RequestState.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as CredentialsPage from "./CredentialsPage.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as CredentialsProvider from "./CredentialsProvider.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as CredentialsProviderError from "./CredentialsProviderError.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Elicitation from "./Elicitation.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as OAuthProvider from "./OAuthProvider.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as OAuthProviderError from "./OAuthProviderError.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as TokenRefresh from "./TokenRefresh.js"

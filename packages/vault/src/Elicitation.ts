@@ -1,0 +1,243 @@
+/**
+ * How a URL elicitation reaches the client: the one interface the credentials flow is written
+ * against, with one implementation per protocol era.
+ *
+ * The flow (`CredentialsProvider`) does everything that does not depend on the protocol: it finds
+ * the user, looks in the `CredentialStore`, creates the one-time `PendingStore` entry and its link,
+ * waits for the form, and injects the credential. It asks the era implementation three things:
+ *
+ * - `supportsUrl`: can this call's client be sent a URL elicitation at all? When not, the flow
+ *   answers with a tool error naming the provider's connect page (never a one-time link).
+ * - `elicit(request)`: deliver it. `request` holds the provider, the user, the pending id, the
+ *   link, an `elicitationId`, the request digest and the expiry (nothing secret). The
+ *   implementation either holds the call and answers `Accepted` / `Declined` / `Cancelled` /
+ *   `Failed` (2025-11-25 blocking mode: the flow then waits for the form), or ends the call by
+ *   failing with an error that carries the protocol's answer (2025-11-25 fail-fast:
+ *   `UrlElicitationRequiredError`, JSON-RPC -32042; 2026-07-28: an input-required result with a
+ *   sealed `requestState` bound to the user, the pending id and the digest). The client retries;
+ *   the retry finds the stored credential.
+ * - `completed(request)` once the waiting call saw the form's result (2025-11-25 sends
+ *   `notifications/elicitation/complete`), and `submitted(entry)` when the page stored a
+ *   credential (on whichever replica): the 2025-11-25 fail-fast implementation notifies the
+ *   session that started it if it lives in this process.
+ *
+ * @since 0.1.0
+ */
+import { ToolContext } from "@mcp-credentials/server"
+import * as Context from "effect/Context"
+import type * as DateTime from "effect/DateTime"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import type { PendingEntry } from "./PendingStore.js"
+
+/**
+ * One elicitation, as the flow hands it to the era implementation. Nothing here is secret except
+ * `url` and `pendingId` (the one-time capability): send them only to the client, never log them.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ElicitationRequest {
+  /** The provider's name (`"jira"`) and display title (`"Jira"`). */
+  readonly provider: { readonly name: string; readonly title: string }
+  /** The user the elicitation is for: the access token's `sub`, and a label for messages. */
+  readonly user: { readonly subject: string; readonly label: string }
+  /** The id of the `PendingStore` entry (the one-time capability in the link). */
+  readonly pendingId: string
+  /** A separate, non-capability id for the protocol's `elicitationId`. */
+  readonly elicitationId: string
+  /** The link the user opens (it contains `pendingId`). */
+  readonly url: string
+  /** The text shown to the user by the client. */
+  readonly message: string
+  /** SHA-256 (base64url) of the tool call that started it (tool name and arguments). */
+  readonly requestDigest: string
+  /** 2025-11-25 only: hold the call open (`"blocking"`) or fail fast with -32042. */
+  readonly mode: Mode
+  /** When the pending entry (and the link) expires. */
+  readonly expiresAt: DateTime.Utc
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type Mode = "blocking" | "failFast"
+
+/**
+ * The client's answer to an elicitation that held the call open.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ElicitationOutcome =
+  | { readonly _tag: "Accepted" }
+  | { readonly _tag: "Declined" }
+  | { readonly _tag: "Cancelled" }
+  | { readonly _tag: "Failed"; readonly reason: string }
+
+/**
+ * An error that ends the tool call with the protocol's own answer (the call is retried later).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ElicitationEnded {
+  readonly _tag: string
+  readonly message: string
+}
+
+/**
+ * The era implementation in use.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export class Elicitation extends Context.Tag("@mcp-credentials/vault/Elicitation")<
+  Elicitation,
+  {
+    /** The protocol revision implemented, e.g. `"2025-11-25"`. */
+    readonly protocol: string
+    /** Whether the current call's client accepts URL elicitation. */
+    readonly supportsUrl: Effect.Effect<boolean>
+    /** Delivers the elicitation: holds the call and returns the answer, or ends it. */
+    readonly elicit: (request: ElicitationRequest) => Effect.Effect<ElicitationOutcome, ElicitationEnded>
+    /** The waiting call received the form's result. */
+    readonly completed: (request: ElicitationRequest) => Effect.Effect<void>
+    /** The page stored the credential of `entry` (called on the replica that served the form). */
+    readonly submitted: (entry: PendingEntry) => Effect.Effect<void>
+  }
+>() {}
+
+/**
+ * The JSON-RPC error -32042 of the 2025-11-25 fail-fast mode: `data.elicitations` holds the URL
+ * elicitation; the client opens it and retries the call. The v1 SDK's client turns it into its
+ * own `UrlElicitationRequiredError`.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class UrlElicitationRequiredError extends Schema.TaggedError<UrlElicitationRequiredError>(
+  "@mcp-credentials/vault/UrlElicitationRequiredError"
+)("UrlElicitationRequiredError", {
+  title: Schema.String,
+  elicitations: Schema.Array(Schema.Struct({
+    mode: Schema.Literal("url"),
+    message: Schema.String,
+    url: Schema.String,
+    elicitationId: Schema.String
+  }))
+}) {
+  /** The JSON-RPC error this becomes (see `ToolContext.JsonRpcErrorTypeId`). */
+  get [ToolContext.JsonRpcErrorTypeId](): { readonly code: number; readonly data: unknown } {
+    return { code: code, data: { elicitations: this.elicitations } }
+  }
+  override get message(): string {
+    return `${this.title} credentials required.`
+  }
+}
+
+/**
+ * The JSON-RPC code of `UrlElicitationRequiredError`.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const code = -32042
+
+/**
+ * Whether the current call's client declared `elicitation.url` (reads the call's `ToolContext`).
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const clientSupportsUrl: Effect.Effect<boolean> = Effect.map(
+  Effect.serviceOption(ToolContext.ToolContext),
+  Option.match({
+    onNone: () => false,
+    onSome: (tool) => {
+      const elicitation = tool.clientCapabilities?.elicitation
+      return typeof elicitation === "object" && elicitation !== null && "url" in elicitation
+    }
+  })
+)
+
+/**
+ * The 2025-11-25 implementation (`@modelcontextprotocol/sdk` v1, through the call's
+ * `ToolContext`): blocking mode sends `elicitation/create` with `mode: "url"` on the call's
+ * stream and, once the form is in, `notifications/elicitation/complete`; fail-fast mode fails the
+ * call with -32042 and sends the completion on the session's stream when the form is submitted to
+ * this process.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make2025_11_25: Effect.Effect<Elicitation["Type"]> = Effect.sync(() => {
+  // fail-fast elicitations of this process: the session to notify when the form comes in
+  const waiting = new Map<string, { readonly notify: Effect.Effect<void>; readonly expiresAt: number }>()
+  const sweep = (now: number) => {
+    for (const [id, w] of waiting) if (w.expiresAt <= now) waiting.delete(id)
+  }
+  // a completion that cannot be delivered changes nothing: the credential is stored either way
+  const completion = (tool: ToolContext.ToolContextShape, elicitationId: string, related: boolean) =>
+    tool.notify === undefined
+      ? Effect.void
+      : Effect.catchAllCause(tool.notify("notifications/elicitation/complete", { elicitationId }, { related }), () => Effect.void)
+  return Elicitation.of({
+    protocol: "2025-11-25",
+    supportsUrl: clientSupportsUrl,
+    elicit: (request) =>
+      Effect.flatMap(Effect.serviceOption(ToolContext.ToolContext), (tool) => {
+        const params = {
+          mode: "url" as const,
+          message: request.message,
+          url: request.url,
+          elicitationId: request.elicitationId
+        }
+        if (request.mode === "failFast") {
+          return Effect.suspend(() => {
+            const now = Date.now()
+            sweep(now)
+            if (Option.isSome(tool)) {
+              waiting.set(request.pendingId, {
+                notify: completion(tool.value, request.elicitationId, false),
+                expiresAt: request.expiresAt.epochMillis
+              })
+            }
+            return new UrlElicitationRequiredError({ title: request.provider.title, elicitations: [params] })
+          })
+        }
+        if (Option.isNone(tool)) return Effect.succeed<ElicitationOutcome>({ _tag: "Failed", reason: "no client channel" })
+        return tool.value.elicit(params).pipe(
+          Effect.map((result): ElicitationOutcome =>
+            result.action === "accept"
+              ? { _tag: "Accepted" }
+              : result.action === "decline"
+              ? { _tag: "Declined" }
+              : { _tag: "Cancelled" }
+          ),
+          Effect.catchAll((e) => Effect.succeed<ElicitationOutcome>({ _tag: "Failed", reason: e.message }))
+        )
+      }),
+    completed: (request) =>
+      Effect.flatMap(Effect.serviceOption(ToolContext.ToolContext), (tool) =>
+        Option.isNone(tool) ? Effect.void : completion(tool.value, request.elicitationId, true)),
+    submitted: (entry) =>
+      Effect.suspend(() => {
+        const w = waiting.get(entry.id)
+        if (w === undefined) return Effect.void
+        waiting.delete(entry.id)
+        return w.notify
+      })
+  })
+})
+
+/**
+ * The 2025-11-25 implementation as a layer.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer2025_11_25: Layer.Layer<Elicitation> = Layer.effect(Elicitation, make2025_11_25)

@@ -1,0 +1,41 @@
+/**
+ * Runs the built `examples/pat-elicitation` program (`npx tsc -b` builds it) the way its npm
+ * script does, and checks it exits 0 with the key lines of its transcript and no PAT on stdout
+ * apart from the scripted browser's own input.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { spawn } from "node:child_process"
+import { existsSync } from "node:fs"
+import { fileURLToPath } from "node:url"
+
+const root = fileURLToPath(new URL("../../../", import.meta.url))
+const main = `${root}examples/dist/pat-elicitation/main.js`
+
+describe("examples/pat-elicitation", () => {
+  it("runs end to end on its embedded defaults and exits 0", { timeout: 90_000 }, async () => {
+    if (!existsSync(main)) throw new Error("examples/dist is missing: run `npx tsc -b` first")
+    const run = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+      const child = spawn(process.execPath, [main], { cwd: root, stdio: ["ignore", "pipe", "pipe"], timeout: 80_000 })
+      let stdout = ""
+      let stderr = ""
+      child.stdout.on("data", (d: Buffer) => (stdout += d.toString("utf8")))
+      child.stderr.on("data", (d: Buffer) => (stderr += d.toString("utf8")))
+      child.on("error", reject)
+      child.on("close", (code) => resolve({ code, stdout, stderr }))
+    })
+    assert.strictEqual(run.code, 0, `stdout:\n${run.stdout}\nstderr:\n${run.stderr}`)
+    for (const line of [
+      "<- elicitation/create (mode url): Jira credentials required for 'alice'.",
+      "ok: another user is refused",
+      "ok: validate refused the wrong PAT before the link was used",
+      "<- notifications/elicitation/complete",
+      "<- You are Alice Example on Jira.",
+      "ok: the store file (default.json) holds no plaintext PAT",
+      "/credentials/jira/connect",
+      "<- You are Bob Example on Jira.",
+      "Done: every step behaved as shown."
+    ]) assert.include(run.stdout, line)
+    assert.notInclude(run.stdout, "UNEXPECTED")
+    assert.notInclude(run.stderr, "jira-pat-alice-7f3a9c")
+  })
+})

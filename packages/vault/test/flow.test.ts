@@ -1,0 +1,444 @@
+/**
+ * The credentials-provider flow end to end, over real HTTP on loopback: a real MCP client (v1 SDK,
+ * `elicitation.url` declared or not), the MCP server with `McpAuth`, the credential pages, a real
+ * OpenID provider (oidc-provider, dev login) and a fake Jira that checks the PAT. The "browser" is
+ * scripted with fetch and a cookie jar (the real-browser test is browser.test.ts).
+ */
+import { UrlElicitationRequiredError } from "@modelcontextprotocol/sdk/types.js"
+import { afterAll, afterEach, assert, beforeAll, describe, it, vi } from "@effect/vitest"
+import { Effect, Option, Redacted } from "effect"
+import { CredentialsProvider, CredentialStore, PendingStore } from "../src/index.js"
+import { Browser, connectClient, errorText, startStack, type Stack, textOf, TOKENS } from "./stack.js"
+
+const ALICE_PAT = "pat-alice-0123456789"
+
+let stack: Stack
+
+beforeAll(async () => {
+  vi.spyOn(console, "warn").mockImplementation(() => undefined)
+  vi.spyOn(console, "info").mockImplementation(() => undefined)
+  stack = await startStack({ mode: "blocking" })
+})
+afterAll(async () => {
+  await stack?.close()
+  vi.restoreAllMocks()
+})
+afterEach(async () => {
+  await stack.runStores(CredentialsProvider.revoke("alice"))
+  await stack.runStores(CredentialsProvider.revoke("bob"))
+})
+
+/** Alice's browser: signs in as alice and submits her PAT. */
+const aliceFillsTheForm = (pat = ALICE_PAT) => async (url: string) => {
+  const browser = new Browser()
+  const form = await browser.open(url, "alice")
+  assert.strictEqual(form.status, 200, form.body.slice(0, 400))
+  const done = await browser.submit(form, { pat, base_url: "" })
+  assert.strictEqual(done.status, 200, errorText(done.body))
+}
+
+describe("blocking mode (2025-11-25, elicitation/create mode url)", () => {
+  it("keep: no stored credential → URL elicitation → the user signs in and fills the form → the tool runs with the PAT", async () => {
+    const c = await connectClient(stack, TOKENS.alice, { url: true, onUrl: aliceFillsTheForm() })
+    try {
+      const result = await c.client.callTool({ name: "jira_whoami" })
+      assert.strictEqual(textOf(result), "Jira says you are Alice Jira")
+      assert.notStrictEqual(result.isError, true)
+      // one elicitation, URL mode, with an elicitationId and a link under the provider's entry path
+      assert.strictEqual(c.elicitations.length, 1)
+      const e = c.elicitations[0]!
+      assert.strictEqual(e.mode, "url")
+      assert.match(String(e.url), new RegExp(`^${stack.baseUrl}/credentials/jira/entry\\?t=[A-Za-z0-9_-]{43}$`))
+      assert.isString(e.elicitationId)
+      assert.notInclude(String(e.url), String(e.elicitationId))
+      assert.include(String(e.message), "Jira credentials required for 'alice'")
+      // notifications/elicitation/complete for that id
+      await vi.waitFor(() => assert.deepStrictEqual(c.completed, [e.elicitationId]))
+      // the downstream API saw the PAT the user entered
+      assert.include(stack.api.seen, `Bearer ${ALICE_PAT}`)
+      // stored for alice, with a TTL; the next call runs at once without eliciting
+      const stored = await stack.runStores(CredentialsProvider.list({ provider: "jira", subject: "alice" }))
+      assert.strictEqual(stored.length, 1)
+      assert.deepStrictEqual(stored[0]!.fields, ["pat", "base_url"])
+      assert.isTrue(Option.isSome(stored[0]!.expiresAt))
+      const again = await c.client.callTool({ name: "jira_whoami" })
+      assert.strictEqual(textOf(again), "Jira says you are Alice Jira")
+      assert.strictEqual(c.elicitations.length, 1)
+    } finally {
+      await c.close()
+    }
+  })
+
+  it("keep: a stored credential runs the tool at once (getCredentials() works; the scrubber knows the PAT)", async () => {
+    await stack.runStores(CredentialsProvider.store(stack.jira, "alice", { pat: ALICE_PAT, base_url: "" }))
+    const c = await connectClient(stack, TOKENS.alice, { url: true })
+    try {
+      assert.strictEqual(textOf(await c.client.callTool({ name: "jira_whoami" })), "Jira says you are Alice Jira")
+      const echoed = textOf(await c.client.callTool({ name: "jira_echo_pat" }))
+      assert.notInclude(echoed, ALICE_PAT)
+      assert.include(echoed, "the PAT is")
+      assert.strictEqual(c.elicitations.length, 0)
+    } finally {
+      await c.close()
+    }
+  })
+
+  it("keep: a declined elicitation → tool error 'not provided'; the link is used up", async () => {
+    const c = await connectClient(stack, TOKENS.alice, { url: true, answer: "decline" })
+    try {
+      const result = await c.client.callTool({ name: "jira_whoami" })
+      assert.isTrue(result.isError)
+      assert.include(textOf(result), "Jira credentials were not provided or the request timed out")
+      const url = String(c.elicitations[0]!.url)
+      const page = await new Browser().request(url)
+      assert.strictEqual(page.status, 400)
+      assert.strictEqual(errorText(page.body), "Invalid or expired credential request.")
+    } finally {
+      await c.close()
+    }
+  })
+
+  it("keep: cancel → tool error", async () => {
+    const c = await connectClient(stack, TOKENS.alice, { url: true, answer: "cancel" })
+    try {
+      const result = await c.client.callTool({ name: "jira_whoami" })
+      assert.isTrue(result.isError)
+      assert.include(textOf(result), "not provided")
+    } finally {
+      await c.close()
+    }
+  })
+
+  it("fix: a call without an authenticated sub is refused (no shared '' user)", async () => {
+    const c = await connectClient(stack, TOKENS.nosub, { url: true })
+    try {
+      const result = await c.client.callTool({ name: "jira_whoami" })
+      assert.isTrue(result.isError)
+      assert.include(textOf(result), "no authenticated user context")
+      assert.strictEqual(c.elicitations.length, 0)
+    } finally {
+      await c.close()
+    }
+  })
+
+  it("keep: users are isolated: bob's stored PAT is never used for alice", async () => {
+    await stack.runStores(CredentialsProvider.store(stack.jira, "bob", { pat: "pat-bob-0123456789", base_url: "" }))
+    const c = await connectClient(stack, TOKENS.alice, { url: true, onUrl: aliceFillsTheForm() })
+    try {
+      assert.strictEqual(textOf(await c.client.callTool({ name: "jira_whoami" })), "Jira says you are Alice Jira")
+      assert.strictEqual(c.elicitations.length, 1)
+    } finally {
+      await c.close()
+    }
+  })
+})
+
+describe("the page: identity binding, one-time links, validation before use", () => {
+  /** Starts an elicitation for alice and returns its link, leaving the call waiting. */
+  const pendingLink = async () => {
+    let resolveUrl!: (url: string) => void
+    const link = new Promise<string>((r) => (resolveUrl = r))
+    const c = await connectClient(stack, TOKENS.alice, {
+      url: true,
+      onUrl: async (url) => {
+        resolveUrl(url)
+      }
+    })
+    const call = c.client.callTool({ name: "jira_whoami" })
+    return { c, call, url: await link }
+  }
+
+  it("fix: another user's browser opening alice's link is refused (after signing in); the link stays usable for alice", async () => {
+    const { c, call, url } = await pendingLink()
+    try {
+      const bob = new Browser()
+      const refused = await bob.open(url, "bob")
+      assert.strictEqual(refused.status, 403)
+      assert.include(errorText(refused.body), "made for a different user")
+      assert.notInclude(refused.body, "<form")
+      // bob cannot submit either, even with a form he got somewhere
+      const alice = new Browser()
+      const form = await alice.open(url, "alice")
+      const forged = await bob.submit(form, { pat: "pat-bob-0123456789" })
+      assert.strictEqual(forged.status, 403)
+      // alice completes it
+      const done = await alice.submit(form, { pat: ALICE_PAT })
+      assert.strictEqual(done.status, 200)
+      assert.strictEqual(textOf(await call), "Jira says you are Alice Jira")
+    } finally {
+      await c.close()
+    }
+  })
+
+  it("fix: the link is never pre-authenticated: opening it first sends the browser to the identity provider", async () => {
+    const { c, call, url } = await pendingLink()
+    try {
+      const browser = new Browser()
+      const first = await browser.request(url.replace("/entry", "/entry"), {})
+      // after the redirects we land on the IdP's login page, not on a form of ours
+      assert.include(first.url, stack.idp.issuer)
+      assert.include(first.body, 'name="prompt" value="login"')
+      const redirect = browser.history[0]!
+      assert.strictEqual(redirect.status, 302)
+      const authorize = new URL(redirect.headers.get("location")!)
+      assert.strictEqual(authorize.searchParams.get("code_challenge_method"), "S256")
+      assert.isString(authorize.searchParams.get("state"))
+      assert.isString(authorize.searchParams.get("nonce"))
+      assert.strictEqual(authorize.searchParams.get("client_id"), "mcp-credentials-page")
+      const setCookie = redirect.headers.getSetCookie().join("\n")
+      assert.match(setCookie, /mcpc_login=[^;]+;.*HttpOnly/i)
+      assert.match(setCookie, /SameSite=Lax/i)
+      assert.match(setCookie, /Path=\/credentials/)
+      // the sign-in ends with the session cookie: HttpOnly, SameSite=Lax, scoped to /credentials
+      const form = await browser.open(url, "alice")
+      assert.strictEqual(form.status, 200)
+      const session = browser.history.flatMap((r) => r.headers.getSetCookie()).find((c) => c.startsWith("mcpc_session="))
+      assert.isDefined(session)
+      assert.match(session!, /HttpOnly/i)
+      assert.match(session!, /SameSite=Lax/i)
+      assert.match(session!, /Path=\/credentials(;|$)/)
+      assert.strictEqual((await browser.submit(form, { pat: ALICE_PAT })).status, 200)
+      assert.strictEqual(textOf(await call), "Jira says you are Alice Jira")
+    } finally {
+      await c.close()
+    }
+  })
+
+  it("fix: validation happens before the link is used up: a missing field and a refused PAT can be corrected", async () => {
+    const { c, call, url } = await pendingLink()
+    try {
+      const browser = new Browser()
+      const form = await browser.open(url, "alice")
+      // security headers
+      const csp = form.headers.get("content-security-policy") ?? ""
+      assert.include(csp, "frame-ancestors 'none'")
+      assert.notInclude(csp, "script-src")
+      assert.include(csp, "default-src 'none'")
+      assert.strictEqual(form.headers.get("referrer-policy"), "no-referrer")
+      assert.strictEqual(form.headers.get("cache-control"), "no-store")
+      assert.strictEqual(form.headers.get("content-type"), "text/html; charset=utf-8")
+      assert.strictEqual(form.headers.get("x-frame-options"), "DENY")
+      assert.notInclude(form.body, "<script")
+      assert.include(form.body, "<h1>How to get a PAT</h1>")
+
+      const missing = await browser.submit(form, { base_url: "https://jira.example.com" })
+      assert.strictEqual(missing.status, 400)
+      assert.include(missing.body, "&#39;Personal access token&#39; is required.")
+      assert.include(missing.body, "https:&#47;&#47;jira.example.com") // non-secret values are kept
+
+      const refused = await browser.submit(missing, { pat: "pat-wrong", base_url: "" })
+      assert.strictEqual(refused.status, 422)
+      assert.strictEqual(errorText(refused.body), "Jira refused this token (401).")
+      assert.notInclude(refused.body, "pat-wrong") // a password is never echoed back
+
+      const badUrl = await browser.submit(refused, { pat: ALICE_PAT, base_url: "javascript:alert(1)" })
+      assert.strictEqual(badUrl.status, 400)
+
+      const done = await browser.submit(badUrl, { pat: `  ${ALICE_PAT} `, base_url: "", undeclared: "ignored" })
+      assert.strictEqual(done.status, 200)
+      assert.include(done.body, "Credentials saved")
+      assert.strictEqual(textOf(await call), "Jira says you are Alice Jira")
+      // keep (case 29): values trimmed, an empty optional field stored as "", undeclared fields ignored
+      const stored = await stack.runStores(Effect.flatMap(CredentialStore.CredentialStore, (s) => s.get({ provider: "jira", subject: "alice" })))
+      const fields = Option.getOrThrow(stored).credential
+      assert.deepStrictEqual(
+        fields.type === "static" ? Object.fromEntries(Object.entries(fields.fields).map(([k, v]) => [k, Redacted.value(v)])) : {},
+        { pat: ALICE_PAT, base_url: "" }
+      )
+
+      // keep: the same link submitted twice → the second is refused
+      const replay = await browser.submit(form, { pat: ALICE_PAT })
+      assert.strictEqual(replay.status, 400)
+      const reopen = await browser.request(url)
+      assert.strictEqual(reopen.status, 400)
+    } finally {
+      await c.close()
+    }
+  })
+
+  it("fix: CSRF — a submit without the session's token, or from another origin, is refused", async () => {
+    const { c, call, url } = await pendingLink()
+    try {
+      const browser = new Browser()
+      const form = await browser.open(url, "alice")
+      const noToken = await browser.submit(form, { pat: ALICE_PAT }, { csrf: "forged-token" })
+      assert.strictEqual(noToken.status, 403)
+      const crossSite = await browser.submit(form, { pat: ALICE_PAT }, { headers: { origin: "https://evil.example" } })
+      assert.strictEqual(crossSite.status, 403)
+      const noSession = await new Browser().submit(form, { pat: ALICE_PAT })
+      assert.strictEqual(noSession.status, 403)
+      assert.strictEqual((await browser.submit(form, { pat: ALICE_PAT })).status, 200)
+      await call
+    } finally {
+      await c.close()
+    }
+  })
+
+  it("keep (cases 23, 24, 27): tampered, unknown and malformed links are refused", async () => {
+    const { c, call, url } = await pendingLink()
+    try {
+      const browser = new Browser()
+      const t = new URL(url).searchParams.get("t")!
+      const tampered = url.replace(t, t.slice(0, -2) + (t.endsWith("AA") ? "BB" : "AA"))
+      for (const bad of [tampered, `${stack.baseUrl}/credentials/jira/entry`, `${stack.baseUrl}/credentials/jira/entry?t=x`]) {
+        const page = await browser.request(bad)
+        assert.strictEqual(page.status, 400, bad)
+        assert.notInclude(page.body, "<form")
+      }
+      await aliceFillsTheForm()(url)
+      await call
+    } finally {
+      await c.close()
+    }
+  })
+
+  it("fix: the sign-in is bound to the browser that started it (state + cookie)", async () => {
+    const { c, call, url } = await pendingLink()
+    try {
+      const starter = new Browser()
+      await starter.request(url)
+      const authorize = starter.history[0]!.headers.get("location")!
+      // another browser continuing the same sign-in lands on a refusal
+      const other = new Browser()
+      const page = await other.open(authorize, "alice")
+      assert.strictEqual(page.status, 400)
+      assert.include(errorText(page.body), "not started in this browser")
+      await aliceFillsTheForm()(url)
+      await call
+    } finally {
+      await c.close()
+    }
+  })
+})
+
+describe("expiry", () => {
+  it("keep: an expired link is refused (the blocking call times out with 'not provided')", async () => {
+    const short = await startStack({ mode: "blocking", timeout: "1 second" })
+    try {
+      let link = ""
+      const c = await connectClient(short, TOKENS.alice, {
+        url: true,
+        onUrl: async (u) => {
+          link = u
+        }
+      })
+      try {
+        const result = await c.client.callTool({ name: "jira_whoami" })
+        assert.isTrue(result.isError)
+        assert.include(textOf(result), "not provided or the request timed out")
+        const page = await new Browser().open(link, "alice")
+        assert.strictEqual(page.status, 400)
+        assert.strictEqual(errorText(page.body), "Invalid or expired credential request.")
+      } finally {
+        await c.close()
+      }
+    } finally {
+      await short.close()
+    }
+  })
+})
+
+describe("expiry without a waiter (fail-fast)", () => {
+  it("fix: a form opened before the link expired cannot be submitted after (the seed's pop ignored the TTL)", async () => {
+    const short = await startStack({ mode: "failFast", timeout: "1 second" })
+    try {
+      const c = await connectClient(short, TOKENS.alice, { url: true })
+      try {
+        const error = await c.client.callTool({ name: "jira_whoami" }).then(() => undefined, (e: unknown) => e)
+        const url = (error as UrlElicitationRequiredError).elicitations[0]!.url
+        const browser = new Browser()
+        const form = await browser.open(url, "alice")
+        assert.strictEqual(form.status, 200)
+        await new Promise((r) => setTimeout(r, 1200))
+        const late = await browser.submit(form, { pat: ALICE_PAT })
+        assert.strictEqual(late.status, 400)
+        assert.strictEqual(errorText(late.body), "Invalid or expired credential request.")
+        assert.strictEqual((await browser.request(url)).status, 400)
+        const stored = await short.runStores(CredentialsProvider.list({ subject: "alice" }))
+        assert.strictEqual(stored.length, 0)
+      } finally {
+        await c.close()
+      }
+    } finally {
+      await short.close()
+    }
+  })
+})
+
+describe("fail-fast mode (-32042) and clients without URL elicitation", () => {
+  let ff: Stack
+  beforeAll(async () => {
+    ff = await startStack({ mode: "failFast" })
+  })
+  afterAll(async () => {
+    await ff?.close()
+  })
+
+  it("keep: fail-fast → JSON-RPC -32042 with the elicitation in its data; after the form, the retry succeeds", async () => {
+    const c = await connectClient(ff, TOKENS.alice, { url: true })
+    try {
+      const error = await c.client.callTool({ name: "jira_whoami" }).then(() => undefined, (e: unknown) => e)
+      assert.instanceOf(error, UrlElicitationRequiredError)
+      const e = error as UrlElicitationRequiredError
+      assert.strictEqual(e.code, -32042)
+      assert.strictEqual(e.elicitations.length, 1)
+      const elicitation = e.elicitations[0]!
+      assert.strictEqual(elicitation.mode, "url")
+      assert.match(elicitation.url, /\/credentials\/jira\/entry\?t=/)
+      assert.include(elicitation.message, "Jira credentials required for 'alice'")
+      assert.strictEqual(c.elicitations.length, 0) // no elicitation/create request in this mode
+
+      await aliceFillsTheForm()(elicitation.url)
+      // the session that failed fast is told the elicitation is complete
+      await vi.waitFor(() => assert.deepStrictEqual(c.completed, [elicitation.elicitationId]))
+      const retry = await c.client.callTool({ name: "jira_whoami" })
+      assert.strictEqual(textOf(retry), "Jira says you are Alice Jira")
+    } finally {
+      await c.close()
+      await ff.runStores(CredentialsProvider.revoke("alice"))
+    }
+  })
+
+  it("fix: a client without URL elicitation gets a tool error naming the connect page, not a one-time link", async () => {
+    const c = await connectClient(ff, TOKENS.alice, { url: false })
+    try {
+      const result = await c.client.callTool({ name: "jira_whoami" })
+      assert.isTrue(result.isError)
+      const text = textOf(result)
+      const connect = `${ff.baseUrl}/credentials/jira/connect`
+      assert.include(text, "Jira credentials are required")
+      assert.include(text, connect)
+      assert.notInclude(text, "entry?t=")
+      // nothing pending was created for it
+      // the connect page asks for a sign-in, then shows a fresh form for the signed-in user
+      const browser = new Browser()
+      const anonymous = await new Browser().request(connect)
+      assert.include(anonymous.url, ff.idp.issuer)
+      const form = await browser.open(connect, "alice")
+      assert.strictEqual(form.status, 200)
+      assert.include(form.body, "Signed in as")
+      assert.strictEqual((await browser.submit(form, { pat: ALICE_PAT })).status, 200)
+      assert.strictEqual(textOf(await c.client.callTool({ name: "jira_whoami" })), "Jira says you are Alice Jira")
+    } finally {
+      await c.close()
+      await ff.runStores(CredentialsProvider.revoke("alice"))
+    }
+  })
+
+  it("keep: invalidate(sub) → the next call elicits again", async () => {
+    await ff.runStores(CredentialsProvider.store(ff.jira, "alice", { pat: ALICE_PAT, base_url: "" }))
+    const c = await connectClient(ff, TOKENS.alice, { url: true })
+    try {
+      assert.strictEqual(textOf(await c.client.callTool({ name: "jira_whoami" })), "Jira says you are Alice Jira")
+      assert.isTrue(await ff.runStores(CredentialsProvider.invalidate(ff.jira, "alice")))
+      const error = await c.client.callTool({ name: "jira_whoami" }).then(() => undefined, (e: unknown) => e)
+      assert.instanceOf(error, UrlElicitationRequiredError)
+      // the pending entry exists for alice
+      const t = new URL((error as UrlElicitationRequiredError).elicitations[0]!.url).searchParams.get("t")!
+      const entry = await ff.runStores(Effect.flatMap(PendingStore.PendingStore, (p) => p.get(t)))
+      assert.isTrue(Option.isSome(entry) && entry.value.subject === "alice")
+    } finally {
+      await c.close()
+    }
+  })
+})

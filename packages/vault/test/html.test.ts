@@ -1,0 +1,54 @@
+/**
+ * The form's HTML without a browser (browser.test.ts checks the same payloads in Chromium): every
+ * interpolated value is escaped, the guide's Markdown is rendered without raw HTML and sanitised.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { CredentialsProvider } from "../src/index.js"
+import * as Html from "../src/internal/html.js"
+
+const payload = `"><script>alert(1)</script><img src=x onerror=alert(2)>`
+
+describe("credential page HTML", () => {
+  it("labels, hints, values, messages and the user's name are escaped", () => {
+    const provider = CredentialsProvider.make({
+      name: "x",
+      title: payload,
+      variables: { pat: { label: payload, hint: payload, type: "password" }, notes: { type: "textarea", hint: payload, required: false } }
+    })
+    const html = Html.formPage("nonce", provider, `/submit?t=${payload}`, payload, payload, {
+      values: { notes: payload, pat: "never-shown" },
+      fieldErrors: { pat: payload },
+      error: payload
+    })
+    assert.notInclude(html, "<script>")
+    assert.notInclude(html, "<img")
+    assert.notInclude(html, payload)
+    assert.notInclude(html, `"><script`)
+    assert.notInclude(html, "never-shown") // a password field is never refilled
+    assert.include(html, "&#34;&#62;&#60;script&#62;alert(1)&#60;&#47;script&#62;")
+    assert.strictEqual((html.match(/<script/gi) ?? []).length, 0)
+  })
+
+  it("the guide: no raw HTML, no javascript: links, no images or iframes; Markdown still renders", () => {
+    const out = Html.renderGuide([
+      "# Title <script>alert(1)</script>",
+      "<img src=x onerror=alert(2)><iframe src=https://evil.example></iframe>",
+      "[a](javascript:alert(3)) [b](https://ok.example) ![i](https://img.example/x.png)",
+      "**bold** `code`"
+    ].join("\n\n"))
+    assert.include(out, "<h1>Title &lt;script&gt;alert(1)&lt;/script&gt;</h1>")
+    assert.notInclude(out, "<script")
+    assert.notInclude(out, "<img")
+    assert.notInclude(out, "<iframe")
+    assert.notInclude(out, 'href="javascript:')
+    assert.include(out, '<a href="https://ok.example" rel="noopener noreferrer" target="_blank">b</a>')
+    assert.include(out, "<strong>bold</strong>")
+  })
+
+  it("security headers: CSP without script and without framing, no referrer, no caching", () => {
+    const h = Html.headers("abc")
+    assert.strictEqual(h["content-security-policy"], "default-src 'none'; style-src 'nonce-abc'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+    assert.strictEqual(h["referrer-policy"], "no-referrer")
+    assert.strictEqual(h["cache-control"], "no-store")
+  })
+})

@@ -1,0 +1,144 @@
+/**
+ * Two replicas of the MCP server (two stacks with their own store connections) sharing Redis,
+ * then Postgres: the elicitation starts on replica A, the user signs in and submits the form on
+ * replica B, and A's waiting tool call completes (Redis pub/sub, Postgres LISTEN/NOTIFY). Skipped
+ * with a printed reason when a service is absent; failed instead when
+ * MCP_CREDENTIALS_REQUIRE_SERVICES=1. Each run uses its own key prefix / schema and removes it.
+ */
+import { PgClient } from "@effect/sql-pg"
+import { afterAll, assert, describe, it, vi } from "@effect/vitest"
+import { Effect, Layer, Redacted } from "effect"
+import { Redis } from "ioredis"
+import * as crypto from "node:crypto"
+import { Keyring } from "../src/index.js"
+import * as PgStore from "../src/PgStore.js"
+import * as RedisStore from "../src/RedisStore.js"
+import { Browser, connectClient, errorText, startStack, textOf, TOKENS } from "./stack.js"
+
+const required = process.env.MCP_CREDENTIALS_REQUIRE_SERVICES === "1"
+const redisUrl = process.env.MCP_CREDENTIALS_TEST_REDIS_URL ?? "redis://127.0.0.1:6379"
+const runId = crypto.randomBytes(4).toString("hex")
+const redisPrefix = `mcv-replicas:${runId}:`
+const pgSchema = `mcv_replicas_${runId}`
+const keySpec = Keyring.generateSpec("replicas")
+const keyring = Keyring.layer(Redacted.make(keySpec))
+
+const pgClient = (username: string) =>
+  PgClient.layer({ host: "127.0.0.1", port: 5432, database: "test", username, connectTimeout: "3 seconds" })
+
+const probeRedis = async (): Promise<string | undefined> => {
+  const client = new Redis(redisUrl, { lazyConnect: true, connectTimeout: 1500, maxRetriesPerRequest: 0, retryStrategy: () => null })
+  client.on("error", () => {})
+  try {
+    await client.connect()
+    await client.ping()
+    await client.quit()
+    return undefined
+  } catch (e) {
+    client.disconnect()
+    return `Redis at ${new URL(redisUrl).host} is not reachable (${(e as Error).message})`
+  }
+}
+
+const probePg = async (): Promise<{ user?: string; reason?: string }> => {
+  for (const user of ["postgres", "root"]) {
+    try {
+      await Effect.runPromise(Effect.scoped(Effect.flatMap(PgClient.PgClient, (sql) => sql`SELECT 1`).pipe(Effect.provide(pgClient(user)))))
+      return { user }
+    } catch {
+      // next
+    }
+  }
+  return { reason: "Postgres at 127.0.0.1:5432 database test is not reachable" }
+}
+
+const redisReason = await probeRedis()
+const pg = await probePg()
+
+afterAll(async () => {
+  if (redisReason === undefined) {
+    const admin = new Redis(redisUrl)
+    let cursor = "0"
+    do {
+      const [next, keys] = await admin.scan(cursor, "MATCH", `${redisPrefix}*`, "COUNT", 500)
+      cursor = next
+      if (keys.length > 0) await admin.del(...keys)
+    } while (cursor !== "0")
+    await admin.quit()
+  }
+  if (pg.user !== undefined) {
+    await Effect.runPromise(Effect.scoped(
+      Effect.flatMap(PgClient.PgClient, (sql) => sql.unsafe(`DROP SCHEMA IF EXISTS "${pgSchema}" CASCADE`)).pipe(
+        Effect.provide(pgClient(pg.user))
+      )
+    ))
+  }
+})
+
+const backends = [
+  {
+    name: "redis",
+    reason: redisReason,
+    stores: () => RedisStore.layer({ url: Redacted.make(redisUrl), prefix: redisPrefix }).pipe(Layer.provide(keyring))
+  },
+  {
+    name: "postgres",
+    reason: pg.reason,
+    stores: () => PgStore.layer({ schema: pgSchema }).pipe(Layer.provide(keyring), Layer.provide(pgClient(pg.user ?? "postgres")))
+  }
+] as const
+
+for (const backend of backends) {
+  if (backend.reason !== undefined) {
+    if (required) {
+      describe(`replicas over ${backend.name}`, () => {
+        it("the service is required (MCP_CREDENTIALS_REQUIRE_SERVICES=1)", () => assert.fail(backend.reason))
+      })
+    } else {
+      console.log(`[vault replica tests] ${backend.name} skipped: ${backend.reason}`)
+    }
+    continue
+  }
+
+  describe(`replicas over ${backend.name}`, () => {
+    it("the elicitation starts on replica A, the form is submitted to replica B, A's tool call completes", async () => {
+      vi.spyOn(console, "warn").mockImplementation(() => undefined)
+      const a = await startStack({ mode: "blocking", stores: backend.stores() })
+      const b = await startStack({ mode: "blocking", stores: backend.stores(), idp: a.idp, api: a.api })
+      let submittedOnB = false
+      try {
+        const c = await connectClient(a, TOKENS.alice, {
+          url: true,
+          onUrl: async (url) => {
+            // a load balancer sends the browser to replica B
+            const onB = url.replace(a.baseUrl, b.baseUrl)
+            const browser = new Browser()
+            const form = await browser.open(onB, "alice")
+            assert.strictEqual(form.status, 200, errorText(form.body))
+            const done = await browser.submit(form, { pat: "pat-alice-0123456789" })
+            assert.strictEqual(done.status, 200, errorText(done.body))
+            submittedOnB = true
+          }
+        })
+        try {
+          const started = Date.now()
+          const result = await c.client.callTool({ name: "jira_whoami" })
+          assert.isTrue(submittedOnB)
+          assert.strictEqual(textOf(result), "Jira says you are Alice Jira")
+          assert.isBelow(Date.now() - started, 10_000)
+          // B sees the stored credential too
+          const c2 = await connectClient(b, TOKENS.alice, { url: true })
+          assert.strictEqual(textOf(await c2.client.callTool({ name: "jira_whoami" })), "Jira says you are Alice Jira")
+          assert.strictEqual(c2.elicitations.length, 0)
+          await c2.close()
+        } finally {
+          await c.close()
+        }
+      } finally {
+        await b.close()
+        await a.close()
+        vi.restoreAllMocks()
+      }
+    })
+  })
+}

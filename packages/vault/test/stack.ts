@@ -1,0 +1,411 @@
+/**
+ * A whole deployment on loopback for the flow tests: a real OpenID provider (`oidc-provider`,
+ * dev login/consent pages) that identifies the users, a fake downstream API that checks the PAT,
+ * and an MCP server (`McpHttpServer` + `McpAuth` + the credentials provider and its pages) that
+ * real MCP clients call. Plus a scripted "browser" (fetch with a cookie jar) for the HTTP tests.
+ */
+import * as HttpServer from "@effect/platform/HttpServer"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import { McpAuth, StaticTokenVerifier } from "@mcp-credentials/auth"
+import { CurrentCredential } from "@mcp-credentials/core"
+import { McpCredentials, McpHttpServer, ToolError } from "@mcp-credentials/server"
+import { Client } from "@modelcontextprotocol/sdk/client/index.js"
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
+import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js"
+import {
+  ElicitationCompleteNotificationSchema,
+  ElicitRequestSchema,
+  type ElicitResult
+} from "@modelcontextprotocol/sdk/types.js"
+import { Context, Effect, Exit, Layer, Redacted, Scope } from "effect"
+import * as jose from "jose"
+// @ts-expect-error oidc-provider ships no type declarations
+import Provider from "oidc-provider"
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
+import type { AddressInfo } from "node:net"
+import {
+  CredentialsPage,
+  CredentialsProvider,
+  CredentialsProviderError,
+  CredentialStore,
+  Elicitation,
+  PendingStore
+} from "../src/index.js"
+
+export const PATS: Record<string, string> = { "pat-alice-0123456789": "Alice Jira", "pat-bob-0123456789": "Bob Jira" }
+export const PAGE_CLIENT = { id: "mcp-credentials-page", secret: "page-client-secret-0123456789abcdef" }
+
+// -- a tiny HTTP server on loopback ---------------------------------------------------------------
+
+const listen = async (handler: (req: IncomingMessage, res: ServerResponse) => void) => {
+  const server = createServer(handler)
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  const close = () =>
+    new Promise<void>((resolve) => {
+      server.closeAllConnections()
+      server.close(() => resolve())
+    })
+  return { server, url, close }
+}
+
+// -- the fake downstream API ----------------------------------------------------------------------
+
+export interface FakeApi {
+  readonly url: string
+  /** Every Authorization header it received. */
+  readonly seen: Array<string>
+  readonly close: () => Promise<void>
+}
+
+export const startFakeApi = async (): Promise<FakeApi> => {
+  const seen: Array<string> = []
+  const { close, url } = await listen((req, res) => {
+    const auth = req.headers.authorization ?? ""
+    seen.push(auth)
+    const pat = auth.startsWith("Bearer ") ? auth.slice(7) : ""
+    const name = PATS[pat]
+    if (req.url === "/rest/api/2/myself" && name !== undefined) {
+      res.writeHead(200, { "content-type": "application/json" })
+      return res.end(JSON.stringify({ displayName: name }))
+    }
+    res.writeHead(401, { "content-type": "application/json" })
+    res.end(JSON.stringify({ error: "unauthorized" }))
+  })
+  return { url, seen, close }
+}
+
+// -- the identity provider --------------------------------------------------------------------------
+
+export interface Idp {
+  readonly issuer: string
+  /** Registers the credential pages' client with its redirect URI. */
+  readonly configure: (redirectUri: string) => Promise<void>
+  readonly close: () => Promise<void>
+}
+
+export const startIdp = async (): Promise<Idp> => {
+  let provider: { callback: () => (req: unknown, res: unknown) => void } | undefined
+  const { close, url } = await listen((req, res) => {
+    if (provider === undefined) {
+      res.writeHead(503)
+      return res.end()
+    }
+    provider.callback()(req, res)
+  })
+  const { privateKey } = await jose.generateKeyPair("RS256", { extractable: true })
+  const key = { ...(await jose.exportJWK(privateKey)), kid: "idp-key-1", alg: "RS256", use: "sig" }
+  const redirectUris: Array<string> = []
+  return {
+    issuer: url,
+    configure: async (redirectUri) => {
+      redirectUris.push(redirectUri)
+      provider = new Provider(url, {
+        clients: [{
+          client_id: PAGE_CLIENT.id,
+          client_secret: PAGE_CLIENT.secret,
+          grant_types: ["authorization_code"],
+          response_types: ["code"],
+          redirect_uris: [...redirectUris],
+          token_endpoint_auth_method: "client_secret_basic"
+        }],
+        jwks: { keys: [key] },
+        pkce: { required: () => true },
+        features: { devInteractions: { enabled: true } },
+        cookies: { keys: ["a-cookie-signing-key-for-tests-0123456789"] },
+        ttl: { Interaction: 600, Session: 3600, Grant: 3600, AccessToken: 600, IdToken: 600 },
+        findAccount: (_ctx: unknown, id: string) => ({ accountId: id, claims: () => ({ sub: id }) })
+      } as never) as never
+    },
+    close
+  }
+}
+
+// -- the MCP server ---------------------------------------------------------------------------------
+
+export const TOKENS = {
+  alice: "mcp-token-alice-0123456789",
+  bob: "mcp-token-bob-0123456789",
+  nosub: "mcp-token-nosub-0123456789"
+} as const
+
+export interface StackOptions {
+  readonly mode?: Elicitation.Mode | undefined
+  readonly timeout?: string | undefined
+  /** Labels, hints and guide of the provider (the XSS tests put payloads here). */
+  readonly labels?: { readonly pat?: string; readonly hint?: string; readonly guide?: string } | undefined
+  readonly stores?: Layer.Layer<CredentialStore.CredentialStore | PendingStore.PendingStore, unknown> | undefined
+  /** Share an identity provider and a fake API with another stack (two replicas). */
+  readonly idp?: Idp | undefined
+  readonly api?: FakeApi | undefined
+}
+
+export interface Stack {
+  readonly mcpUrl: URL
+  readonly baseUrl: string
+  readonly idp: Idp
+  readonly api: FakeApi
+  readonly jira: CredentialsProvider.CredentialsProvider
+  /** Runs an effect against the server's stores. */
+  readonly runStores: <A, E>(effect: Effect.Effect<A, E, CredentialStore.CredentialStore | PendingStore.PendingStore>) => Promise<A>
+  readonly close: () => Promise<void>
+}
+
+export const makeJira = (api: FakeApi, options: StackOptions = {}) =>
+  CredentialsProvider.make({
+    name: "jira",
+    title: "Jira",
+    variables: {
+      pat: { label: options.labels?.pat ?? "Personal access token", type: "password", hint: options.labels?.hint ?? "ATBBxyz" },
+      base_url: { label: "Base URL", type: "url", required: false }
+    },
+    guide: options.labels?.guide ?? "# How to get a PAT\n\nOpen *Profile → Personal Access Tokens* and create one.",
+    timeout: options.timeout ?? "30 seconds",
+    validate: (fields) =>
+      Effect.tryPromise({
+        try: () =>
+          fetch(`${api.url}/rest/api/2/myself`, { headers: { authorization: `Bearer ${Redacted.value(fields.pat!)}` } }),
+        catch: () => new CredentialsProviderError.InvalidCredentialsError({ message: "Jira could not be reached." })
+      }).pipe(
+        Effect.flatMap((res) =>
+          res.ok ? Effect.void : new CredentialsProviderError.InvalidCredentialsError({ message: "Jira refused this token (401)." })
+        )
+      )
+  })
+
+const makeServer = (api: FakeApi, jira: CredentialsProvider.CredentialsProvider) => (runtime: any) => {
+  const server = new McpServer({ name: "vault-test", version: "0.1.0" })
+  const tools = McpCredentials.install(server, { runtime, context: McpAuth.toolServices })
+  tools.registerTool(
+    "jira_whoami",
+    { description: "Who am I on Jira (per-user PAT).", credentials: CredentialsProvider.declaration(jira) },
+    () =>
+      Effect.gen(function*() {
+        const credential = yield* CurrentCredential.getStatic("jira")
+        const res = yield* Effect.promise(() =>
+          fetch(`${api.url}/rest/api/2/myself`, { headers: { authorization: `Bearer ${Redacted.value(credential.fields.pat!)}` } })
+        )
+        if (!res.ok) return yield* new ToolError.ToolError({ message: `Jira answered ${res.status}` })
+        const body = (yield* Effect.promise(() => res.json())) as { displayName: string }
+        return `Jira says you are ${body.displayName}`
+      })
+  )
+  tools.registerTool(
+    "jira_echo_pat",
+    { description: "A careless tool that returns the PAT (the scrubber must catch it).", credentials: CredentialsProvider.declaration(jira) },
+    async () => `the PAT is ${McpCredentials.getField("pat", "jira")}`
+  )
+  return server
+}
+
+export const startStack = async (options: StackOptions = {}): Promise<Stack> => {
+  const api = options.api ?? await startFakeApi()
+  const idp = options.idp ?? await startIdp()
+  const jira = makeJira(api, options)
+  const scope = Effect.runSync(Scope.make())
+  const httpCtx = await Effect.runPromise(
+    Layer.buildWithScope(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" }), scope)
+  )
+  const address = Context.get(httpCtx, HttpServer.HttpServer).address
+  if (address._tag !== "TcpAddress") throw new Error("expected a TCP address")
+  const baseUrl = `http://127.0.0.1:${address.port}`
+  await idp.configure(CredentialsPage.redirectUri({ baseUrl }))
+
+  const stores = options.stores ?? Layer.merge(CredentialStore.layerMemory, PendingStore.layerMemory)
+  const shared = Layer.mergeAll(stores, Elicitation.layer2025_11_25)
+  const app = Layer.mergeAll(
+    CredentialsProvider.layer(jira, { baseUrl, mode: options.mode ?? "blocking" }),
+    StaticTokenVerifier.layer({
+      tokens: [
+        { token: Redacted.make(TOKENS.alice), clientId: "mcp-client", subject: "alice", claims: { sub: "alice", preferred_username: "alice" } },
+        { token: Redacted.make(TOKENS.bob), clientId: "mcp-client", subject: "bob", claims: { sub: "bob" } },
+        { token: Redacted.make(TOKENS.nosub), clientId: "mcp-client" }
+      ]
+    })
+  ).pipe(Layer.provideMerge(shared))
+  const served = McpHttpServer.serve({
+    server: makeServer(api, jira),
+    allowedHosts: McpHttpServer.localhostNames,
+    authenticate: McpAuth.authenticate({}),
+    routes: CredentialsPage.router({
+      baseUrl,
+      providers: [jira],
+      oidc: { issuer: idp.issuer, clientId: PAGE_CLIENT.id, clientSecret: Redacted.make(PAGE_CLIENT.secret) }
+    })
+  }).pipe(Layer.provideMerge(app), Layer.provide(Layer.succeedContext(httpCtx)))
+  const ctx = await Effect.runPromise(Layer.buildWithScope(served, scope))
+  return {
+    mcpUrl: new URL(`${baseUrl}/mcp`),
+    baseUrl,
+    idp,
+    api,
+    jira,
+    runStores: (effect) => Effect.runPromise(Effect.provide(effect, ctx as Context.Context<any>)),
+    close: async () => {
+      await Effect.runPromise(Scope.close(scope, Exit.void))
+      if (options.idp === undefined) await idp.close()
+      if (options.api === undefined) await api.close()
+    }
+  }
+}
+
+// -- MCP clients ------------------------------------------------------------------------------------
+
+export interface TestClient {
+  readonly client: Client
+  /** The elicitation requests received. */
+  readonly elicitations: Array<Record<string, unknown>>
+  /** The elicitationIds of `notifications/elicitation/complete` received. */
+  readonly completed: Array<string>
+  readonly close: () => Promise<void>
+}
+
+/**
+ * A real MCP client. With `url: true` it declares `elicitation.url` and answers each URL
+ * elicitation with `answer` (default: accept, after starting `onUrl` in the background).
+ */
+export const connectClient = async (
+  stack: Stack,
+  token: string,
+  options: {
+    readonly url?: boolean
+    readonly onUrl?: (url: string) => Promise<void>
+    readonly answer?: ElicitResult["action"]
+  } = {}
+): Promise<TestClient> => {
+  const elicitations: Array<Record<string, unknown>> = []
+  const completed: Array<string> = []
+  const client = new Client(
+    { name: "vault-test-client", version: "1.0.0" },
+    { capabilities: options.url ? { elicitation: { url: {} } } : {} }
+  )
+  if (options.url) {
+    client.setRequestHandler(ElicitRequestSchema, async (request) => {
+      elicitations.push(request.params as Record<string, unknown>)
+      const action = options.answer ?? "accept"
+      if (action === "accept" && options.onUrl !== undefined && request.params.mode === "url") {
+        void options.onUrl(request.params.url).catch((e) => console.error("browser failed", e))
+      }
+      return { action }
+    })
+    client.setNotificationHandler(ElicitationCompleteNotificationSchema, (n) => {
+      completed.push(n.params.elicitationId)
+    })
+  }
+  const transport = new StreamableHTTPClientTransport(stack.mcpUrl, { requestInit: { headers: { authorization: `Bearer ${token}` } } })
+  await client.connect(transport)
+  return { client, elicitations, completed, close: () => client.close() }
+}
+
+export const textOf = (result: unknown): string =>
+  ((result as { content?: Array<{ text?: string }> }).content ?? []).map((c) => c.text ?? "").join("\n")
+
+// -- a scripted browser ------------------------------------------------------------------------------
+
+export interface Response_ {
+  readonly status: number
+  readonly url: string
+  readonly body: string
+  readonly headers: Headers
+}
+
+/** fetch with a cookie jar (per host:port) and manual redirects; records every response. */
+export class Browser {
+  readonly jar = new Map<string, Map<string, string>>()
+  readonly history: Array<Response_> = []
+
+  private cookieHeader(url: URL): string {
+    const cookies = this.jar.get(url.host)
+    return cookies === undefined ? "" : [...cookies].map(([k, v]) => `${k}=${v}`).join("; ")
+  }
+
+  private store(url: URL, headers: Headers) {
+    for (const line of headers.getSetCookie()) {
+      const [pair, ...attrs] = line.split(";")
+      const eq = pair!.indexOf("=")
+      const name = pair!.slice(0, eq).trim()
+      const value = pair!.slice(eq + 1).trim()
+      const cookies = this.jar.get(url.host) ?? new Map<string, string>()
+      const expired = attrs.some((a) => /^\s*max-age=0\s*$/i.test(a)) || attrs.some((a) => /^\s*expires=Thu, 01 Jan 1970/i.test(a))
+      if (expired || value === "") cookies.delete(name)
+      else cookies.set(name, value)
+      this.jar.set(url.host, cookies)
+    }
+  }
+
+  async request(url: string, init: { method?: string; form?: Record<string, string>; headers?: Record<string, string> } = {}): Promise<Response_> {
+    let target = new URL(url)
+    let method = init.method ?? "GET"
+    let body: string | undefined = init.form === undefined ? undefined : new URLSearchParams(init.form).toString()
+    for (let hop = 0; hop < 20; hop++) {
+      const headers: Record<string, string> = { ...init.headers }
+      const cookie = this.cookieHeader(target)
+      if (cookie !== "") headers.cookie = cookie
+      if (body !== undefined) headers["content-type"] = "application/x-www-form-urlencoded"
+      const res = await fetch(target, { method, headers, ...(body !== undefined ? { body } : {}), redirect: "manual" })
+      this.store(target, res.headers)
+      const text = await res.text()
+      const response = { status: res.status, url: target.toString(), body: text, headers: res.headers }
+      this.history.push(response)
+      const location = res.headers.get("location")
+      if (res.status >= 300 && res.status < 400 && location !== null) {
+        target = new URL(location, target)
+        method = "GET"
+        body = undefined
+        continue
+      }
+      return response
+    }
+    throw new Error("too many redirects")
+  }
+
+  /** Opens `url`; signs in as `user` at the dev IdP if asked to; returns the final page. */
+  async open(url: string, user: string): Promise<Response_> {
+    let page = await this.request(url)
+    for (let step = 0; step < 4; step++) {
+      if (page.body.includes('name="prompt" value="login"')) {
+        page = await this.request(new URL(formAction(page.body), page.url).toString(), {
+          method: "POST",
+          form: { prompt: "login", login: user, password: "any-password" }
+        })
+      } else if (page.body.includes('name="prompt" value="consent"')) {
+        page = await this.request(new URL(formAction(page.body), page.url).toString(), { method: "POST", form: { prompt: "consent" } })
+      } else {
+        return page
+      }
+    }
+    return page
+  }
+
+  /** Submits the credential form of `page` with `fields` (and its CSRF token). */
+  submit(page: Response_, fields: Record<string, string>, extra: { csrf?: string; headers?: Record<string, string> } = {}) {
+    return this.request(new URL(formAction(page.body), page.url).toString(), {
+      method: "POST",
+      form: { _csrf: extra.csrf ?? hidden(page.body, "_csrf"), ...fields },
+      ...(extra.headers !== undefined ? { headers: extra.headers } : {})
+    })
+  }
+}
+
+const decode = (s: string) =>
+  s.replace(/&#(\d+);/g, (_, n) => String.fromCharCode(Number(n))).replace(/&amp;/g, "&").replace(/&quot;/g, '"')
+
+export const formAction = (html: string): string => {
+  const m = /<form[^>]*action="([^"]*)"/.exec(html)
+  if (m === null) throw new Error(`no form in page: ${html.slice(0, 300)}`)
+  return decode(m[1]!)
+}
+
+export const hidden = (html: string, name: string): string => {
+  const m = new RegExp(`name="${name}" value="([^"]*)"`).exec(html)
+  if (m === null) throw new Error(`no hidden ${name}`)
+  return decode(m[1]!)
+}
+
+/** The text of the error paragraph of a page. */
+export const errorText = (html: string): string => {
+  const m = /id="error"[^>]*>([^<]*)</.exec(html)
+  return m === null ? "" : decode(m[1]!)
+}
+
+export { Server }
