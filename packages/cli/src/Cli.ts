@@ -1,5 +1,5 @@
 /**
- * The `mcp-credentials` command line: `keys`, `token`, `doctor`, with `--help` on every command,
+ * The `mcp-credentials` command line: `keys`, `token`, `doctor`, `vault`, with `--help` on every command,
  * `--version` and `--completions bash|zsh|fish` from `@effect/cli`.
  *
  * @since 0.1.0
@@ -15,6 +15,7 @@ import * as DoctorCommand from "./DoctorCommand.js"
 import * as Platform from "./internal/platform.js"
 import * as KeysCommand from "./KeysCommand.js"
 import * as TokenCommand from "./TokenCommand.js"
+import * as VaultCommand from "./VaultCommand.js"
 
 /**
  * The program's name.
@@ -39,8 +40,10 @@ export const version: string = Platform.version
  * @category commands
  */
 export const command = Command.make(name).pipe(
-  Command.withDescription("Keys, Kubernetes secrets, development tokens and a configuration doctor for mcp-credentials."),
-  Command.withSubcommands([KeysCommand.command, TokenCommand.command, DoctorCommand.command])
+  Command.withDescription(
+    "Keys, Kubernetes secrets, development tokens, a configuration doctor and the per-user credential vault of mcp-credentials."
+  ),
+  Command.withSubcommands([KeysCommand.command, TokenCommand.command, DoctorCommand.command, VaultCommand.command])
 )
 
 /**
@@ -58,7 +61,8 @@ export const run: (
 })
 
 /**
- * Exit codes: 0 success, 1 a command failed (a file, a key, a problem found by `doctor`), 2 bad
+ * Exit codes: 0 success, 1 a command failed (a file, a key, a store, a problem found by `doctor`,
+ * nothing to revoke), 2 bad
  * arguments (a parse error or an `InvalidArgumentError`), 70 an internal error, 130 interrupted.
  *
  * @since 0.1.0

@@ -132,6 +132,47 @@ export class DoctorProblemsError extends Schema.TaggedError<DoctorProblemsError>
 }
 
 /**
+ * A credential store could not be opened or used: its driver failed, the encryption key is
+ * missing or wrong, a record does not decrypt. `reason` is the library's message plus a short
+ * description of the system error; it never holds a connection URL, a key or a stored value.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class CredentialStoreError extends Schema.TaggedError<CredentialStoreError>(
+  "@mcp-credentials/cli/CredentialStoreError"
+)("CredentialStoreError", {
+  store: Schema.Literal("file", "redis", "postgres"),
+  operation: Schema.String,
+  reason: Schema.String
+}) {
+  readonly [TypeId]: TypeId = TypeId
+  override get message(): string {
+    return `Cannot ${this.operation} the ${this.store} credential store: ${this.reason}`
+  }
+}
+
+/**
+ * `vault revoke` found no live credential to remove.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class NoStoredCredentialError extends Schema.TaggedError<NoStoredCredentialError>(
+  "@mcp-credentials/cli/NoStoredCredentialError"
+)("NoStoredCredentialError", {
+  subject: Schema.String,
+  provider: Schema.optional(Schema.String)
+}) {
+  readonly [TypeId]: TypeId = TypeId
+  override get message(): string {
+    return `No stored credential for subject ${JSON.stringify(this.subject)}${
+      this.provider === undefined ? "" : ` and provider ${JSON.stringify(this.provider)}`
+    }`
+  }
+}
+
+/**
  * Every error a command can fail with.
  *
  * @since 0.1.0
@@ -144,6 +185,8 @@ export type CliError =
   | InvalidArgumentError
   | CryptoError
   | DoctorProblemsError
+  | CredentialStoreError
+  | NoStoredCredentialError
 
 /**
  * Tells whether a value is one of this module's errors.

@@ -46,3 +46,13 @@ export * as KubernetesSecret from "./KubernetesSecret.js"
  * @since 0.1.0
  */
 export * as TokenCommand from "./TokenCommand.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as VaultCommand from "./VaultCommand.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as VaultStore from "./VaultStore.js"

@@ -1,5 +1,5 @@
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
-import { assertBuilt, isOneLine, run, tempDir } from "./helpers.js"
+import { assertBuilt, isOneLine, run, runInProcess, tempDir } from "./helpers.js"
 
 /** Every value below contains CANARY; none may appear in stdout or stderr. */
 const CANARY = "CANARY"
@@ -13,6 +13,26 @@ describe.concurrent("doctor", () => {
   beforeAll(assertBuilt)
   afterAll(tmp.cleanup)
   const doctor = (args: ReadonlyArray<string>, env: Record<string, string>) => run(["doctor", ...args], { cwd: tmp.dir, env })
+
+  /**
+   * The same in process, for the variants: `env` is the whole configuration, and for the moment of
+   * the call also `process.env` (doctor lists FIELD_* names from it), one call at a time.
+   */
+  let envLock: Promise<unknown> = Promise.resolve()
+  const doctorInProcess = (args: ReadonlyArray<string>, env: Record<string, string>) => {
+    const call = envLock.then(async () => {
+      const saved = process.env
+      const keep = Object.entries(saved).filter(([k]) => k === "PATH" || k === "NODE_ENV" || k.startsWith("VITEST"))
+      process.env = { ...Object.fromEntries(keep), ...env }
+      try {
+        return await runInProcess(["doctor", ...args], env)
+      } finally {
+        process.env = saved
+      }
+    })
+    envLock = call.catch(() => undefined)
+    return call
+  }
 
   it("a good oss env: kinds, field names, scopes, expiry, presence of secrets; exit 0; no value printed", async () => {
     const r = await doctor(["--prefix", "github_"], {
@@ -45,8 +65,8 @@ describe.concurrent("doctor", () => {
     assert.strictEqual(r.stderr, "")
   })
 
-  it("FIELD_* variables: names listed, one kind is enough", async () => {
-    const r = await doctor([], { FIELD_apiKey: `${CANARY}-1`, FIELD_Secret: `${CANARY}-2` })
+  it("FIELD_* variables: names listed, one kind is enough (in process)", async () => {
+    const r = await doctorInProcess([], { FIELD_apiKey: `${CANARY}-1`, FIELD_Secret: `${CANARY}-2` })
     assert.strictEqual(r.code, 0, r.stdout + r.stderr)
     noCanary(r)
     assert.match(r.stdout, /^ {2}fields\s+Secret, apiKey$/m)
@@ -70,24 +90,24 @@ describe.concurrent("doctor", () => {
     assert.include(r.stderr, "doctor found 2 problems")
   })
 
-  it("a nested field value is refused by name, as the library does", async () => {
-    const r = await doctor([], { FIELDS: `{"token":{"v":"${CANARY}"}}` })
+  it("a nested field value is refused by name, as the library does (in process)", async () => {
+    const r = await doctorInProcess([], { FIELDS: `{"token":{"v":"${CANARY}"}}` })
     assert.strictEqual(r.code, 1)
     noCanary(r)
     assert.include(r.stdout, `Invalid FIELDS: field "token" must be a string, number or boolean, not an object.`)
   })
 
-  it("nothing configured: both library messages, exit 1", async () => {
-    const r = await doctor([], {})
+  it("nothing configured: both library messages, exit 1 (in process)", async () => {
+    const r = await doctorInProcess([], {})
     assert.strictEqual(r.code, 1)
     assert.include(r.stdout, "No static credentials found. Set FIELDS (JSON object) or individual FIELD_<name> env vars.")
     assert.include(r.stdout, "No OAuth access token found. Set ACCESS_TOKEN.")
   })
 
-  it("--kind oauth: the missing kind is a problem; an expired token is a problem", async () => {
+  it("--kind oauth: the missing kind is a problem; an expired token is a problem (in process)", async () => {
     const [missing, expired] = await Promise.all([
-      doctor(["--kind", "oauth"], { FIELDS: `{"a":"${CANARY}"}` }),
-      doctor(["--kind", "oauth"], { ACCESS_TOKEN: CANARY, EXPIRES_AT: "2020-01-01T00:00:00Z" })
+      doctorInProcess(["--kind", "oauth"], { FIELDS: `{"a":"${CANARY}"}` }),
+      doctorInProcess(["--kind", "oauth"], { ACCESS_TOKEN: CANARY, EXPIRES_AT: "2020-01-01T00:00:00Z" })
     ])
     assert.strictEqual(missing.code, 1)
     noCanary(missing)
@@ -98,8 +118,8 @@ describe.concurrent("doctor", () => {
     assert.include(expired.stdout, "has expired")
   })
 
-  it("an invalid MCP_CREDENTIAL_MODE: the library's message, value not quoted", async () => {
-    const r = await doctor([], { MCP_CREDENTIAL_MODE: `${CANARY}-mode`, FIELDS: "{}" })
+  it("an invalid MCP_CREDENTIAL_MODE: the library's message, value not quoted (in process)", async () => {
+    const r = await doctorInProcess([], { MCP_CREDENTIAL_MODE: `${CANARY}-mode`, FIELDS: "{}" })
     assert.strictEqual(r.code, 1)
     noCanary(r)
     assert.include(r.stdout, "Invalid MCP_CREDENTIAL_MODE. Valid values: oss, hosted")
@@ -108,8 +128,8 @@ describe.concurrent("doctor", () => {
   it("hosted mode (from MCP_CREDENTIAL_MODE or --mode): the gateway headers, env credentials noted as ignored", async () => {
     const [r, flag, oss] = await Promise.all([
       doctor([], { MCP_CREDENTIAL_MODE: "hosted", ACCESS_TOKEN: CANARY }),
-      doctor(["--mode", "hosted"], { MCP_CREDENTIAL_MODE: "oss" }),
-      doctor(["--mode", "oss"], { MCP_CREDENTIAL_MODE: "hosted", FIELD_a: CANARY })
+      doctorInProcess(["--mode", "hosted"], { MCP_CREDENTIAL_MODE: "oss" }),
+      doctorInProcess(["--mode", "oss"], { MCP_CREDENTIAL_MODE: "hosted", FIELD_a: CANARY })
     ])
     assert.strictEqual(r.code, 0, r.stdout + r.stderr)
     noCanary(r)
@@ -124,7 +144,7 @@ describe.concurrent("doctor", () => {
 
   it("bad arguments: one line, exit 2", async () => {
     const cases = [["--mode", "cloud"], ["--prefix"]]
-    const results = await Promise.all(cases.map((args) => doctor(args, {})))
+    const results = await Promise.all([doctor(cases[0]!, {}), doctorInProcess(cases[1]!, {})])
     for (const [i, args] of cases.entries()) {
       const r = results[i]!
       assert.strictEqual(r.code, 2, `${args.join(" ")}: ${r.stderr}`)

@@ -4,7 +4,7 @@ import { Effect, Redacted } from "effect"
 import * as jose from "jose"
 import { readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
-import { assertBuilt, isOneLine, run, tempDir } from "./helpers.js"
+import { assertBuilt, isOneLine, run, runInProcess, tempDir } from "./helpers.js"
 
 const SECRET = "CANARY-hmac-secret-0123456789abcdef-0123456789"
 const AUD = "https://mcp.example.com"
@@ -17,8 +17,8 @@ describe.concurrent("token mint", () => {
   beforeAll(async () => {
     assertBuilt()
     const [enc, sig] = await Promise.all([
-      run(["keys", "generate", "--size", "2048"], { cwd: tmp.dir }),
-      run(["keys", "generate", "--use", "sig", "--size", "2048"], { cwd: tmp.dir })
+      runInProcess(["keys", "generate", "--size", "2048", "--dir", join(tmp.dir, ".keys")]),
+      runInProcess(["keys", "generate", "--use", "sig", "--size", "2048", "--dir", join(tmp.dir, ".keys")])
     ])
     assert.strictEqual(enc.code, 0, enc.stderr)
     assert.strictEqual(sig.code, 0, sig.stderr)
@@ -27,35 +27,43 @@ describe.concurrent("token mint", () => {
 
   const mint = (args: ReadonlyArray<string>, env: Record<string, string> = {}) =>
     run(["token", "mint", ...args], { cwd: tmp.dir, env })
+  /** The same in process (absolute paths only): for variants of what the binary is tested with. */
+  const mintInProcess = (args: ReadonlyArray<string>, env: Record<string, string> = {}) =>
+    runInProcess(["token", "mint", ...args], env)
 
-  it("HS256 with --secret-env: verifies with the secret; iat, exp = iat + 1h, iss, aud; the secret never printed", async () => {
-    const r = await mint(["--claims", '{"sub":"alice","email":"a@example.com"}', "--secret-env", "DEV_SECRET", "--iss", ISS, "--aud", AUD], {
-      DEV_SECRET: SECRET
-    })
-    assert.strictEqual(r.code, 0, r.stderr)
-    assert.notInclude(r.stdout + r.stderr, SECRET)
-    const token = r.stdout.trim()
-    const { payload, protectedHeader } = await jose.jwtVerify(token, new TextEncoder().encode(SECRET), {
-      issuer: ISS,
-      audience: AUD,
-      algorithms: ["HS256"]
-    })
-    assert.strictEqual(protectedHeader.alg, "HS256")
-    assert.include(payload, { sub: "alice", email: "a@example.com" })
-    assert.strictEqual(payload.exp! - payload.iat!, 3600)
-    assert.approximately(payload.iat!, Date.now() / 1000, 60)
-  })
+  it.effect("HS256 with --secret-env: iat, exp = iat + 1h, iss, aud; accepted by the auth package's JwtVerifier; the secret never printed", () =>
+    Effect.gen(function*() {
+      const r = yield* Effect.promise(() =>
+        mint(["--claims", '{"sub":"alice","email":"a@example.com"}', "--secret-env", "DEV_SECRET", "--iss", ISS, "--aud", AUD], {
+          DEV_SECRET: SECRET
+        })
+      )
+      assert.strictEqual(r.code, 0, r.stderr)
+      assert.notInclude(r.stdout + r.stderr, SECRET)
+      const token = r.stdout.trim()
+      const { payload, protectedHeader } = yield* Effect.promise(() =>
+        jose.jwtVerify(token, new TextEncoder().encode(SECRET), { issuer: ISS, audience: AUD, algorithms: ["HS256"] })
+      )
+      assert.strictEqual(protectedHeader.alg, "HS256")
+      assert.include(payload, { sub: "alice", email: "a@example.com" })
+      assert.strictEqual(payload.exp! - payload.iat!, 3600)
+      assert.approximately(payload.iat!, Date.now() / 1000, 60)
 
-  it("--exp 5m, several --aud", async () => {
-    const r = await mint(["--claims", '{"sub":"bob"}', "--secret-env", "S", "--exp", "5m", "--aud", "a", "--aud", "b"], { S: SECRET })
+      const verifier = yield* JwtVerifier.make({ secret: Redacted.make(SECRET), audience: AUD, issuer: ISS })
+      const verified = yield* verifier.verify(Redacted.make(token))
+      assert.strictEqual(verified.claims.sub, "alice")
+    }))
+
+  it("--exp 5m, several --aud (in process)", async () => {
+    const r = await mintInProcess(["--claims", '{"sub":"bob"}', "--secret-env", "S", "--exp", "5m", "--aud", "a", "--aud", "b"], { S: SECRET })
     assert.strictEqual(r.code, 0, r.stderr)
     const payload = jose.decodeJwt(r.stdout.trim())
     assert.strictEqual(payload.exp! - payload.iat!, 300)
     assert.deepStrictEqual(payload.aud, ["a", "b"])
   })
 
-  it("RS256 with --sign-key (keys generate --use sig): verifies against the public JWKS by kid", async () => {
-    const r = await mint(["--claims", '{"sub":"carol"}', "--sign-key", keys("mcp-signing-private.json"), "--aud", AUD])
+  it("RS256 with --sign-key (keys generate --use sig): verifies against the public JWKS by kid (in process)", async () => {
+    const r = await mintInProcess(["--claims", '{"sub":"carol"}', "--sign-key", keys("mcp-signing-private.json"), "--aud", AUD])
     assert.strictEqual(r.code, 0, r.stderr)
     const { payload, protectedHeader } = await jose.jwtVerify(
       r.stdout.trim(),
@@ -67,68 +75,62 @@ describe.concurrent("token mint", () => {
     assert.strictEqual(payload.sub, "carol")
   })
 
-  it("ES256 from a single-JWK file", async () => {
+  it("ES256 from a single-JWK file (in process)", async () => {
     const { privateKey } = await jose.generateKeyPair("ES256", { extractable: true })
     const jwk = await jose.exportJWK(privateKey)
     const file = join(tmp.dir, "es.json")
     writeFileSync(file, JSON.stringify(jwk))
-    const r = await mint(["--claims", '{"sub":"dave"}', "--sign-key", file])
+    const r = await mintInProcess(["--claims", '{"sub":"dave"}', "--sign-key", file])
     assert.strictEqual(r.code, 0, r.stderr)
     const { x, y, crv, kty } = jwk
     const { protectedHeader } = await jose.jwtVerify(r.stdout.trim(), await jose.importJWK({ kty, crv, x, y } as jose.JWK, "ES256"))
     assert.strictEqual(protectedHeader.alg, "ES256")
   })
 
-  it("--encrypt-key: a JWE (RSA-OAEP-256 + A256GCM, cty JWT, kid) whose plaintext is the signed JWT", async () => {
-    const r = await mint([
-      "--claims", '{"sub":"erin","data":{"email":"e@example.com"}}',
-      "--sign-key", keys("mcp-signing-private.json"),
-      "--encrypt-key", keys("mcp-public.json"),
-      "--aud", AUD, "--iss", ISS
-    ])
-    assert.strictEqual(r.code, 0, r.stderr)
-    const token = r.stdout.trim()
-    assert.strictEqual(token.split(".").length, 5)
-    const header = jose.decodeProtectedHeader(token)
-    const privateKey = readSet("mcp-private.json").keys[0]!
-    assert.deepStrictEqual(header, { alg: "RSA-OAEP-256", enc: "A256GCM", cty: "JWT", kid: privateKey.kid! })
-    const { plaintext } = await jose.compactDecrypt(token, await jose.importJWK(privateKey, "RSA-OAEP-256"))
-    const inner = new TextDecoder().decode(plaintext)
-    const { payload } = await jose.jwtVerify(inner, jose.createLocalJWKSet(readSet("mcp-signing-public.json")), {
-      audience: AUD,
-      issuer: ISS
-    })
-    assert.deepStrictEqual(payload.data, { email: "e@example.com" })
-  })
-
-  it.effect("the auth package's JweVerifier (nested signed JWT required, the default) accepts a minted token", () =>
+  it.effect("--encrypt-key: a JWE (RSA-OAEP-256 + A256GCM, cty JWT, kid) of the signed JWT, accepted by the auth package's JweVerifier", () =>
     Effect.gen(function*() {
       const r = yield* Effect.promise(() =>
         mint([
-          "--claims", '{"sub":"frank","email":"f@example.com"}',
+          "--claims", '{"sub":"erin","email":"e@example.com"}',
           "--sign-key", keys("mcp-signing-private.json"),
           "--encrypt-key", keys("mcp-public.json"),
           "--aud", AUD, "--iss", ISS
         ])
       )
       assert.strictEqual(r.code, 0, r.stderr)
+      const token = r.stdout.trim()
+      assert.strictEqual(token.split(".").length, 5)
+      const privateKey = readSet("mcp-private.json").keys[0]!
+      assert.deepStrictEqual(jose.decodeProtectedHeader(token), { alg: "RSA-OAEP-256", enc: "A256GCM", cty: "JWT", kid: privateKey.kid! })
+      // the plaintext is the signed JWT
+      const { plaintext } = yield* Effect.promise(async () =>
+        jose.compactDecrypt(token, await jose.importJWK(privateKey, "RSA-OAEP-256"))
+      )
+      const inner = yield* Effect.promise(() =>
+        jose.jwtVerify(new TextDecoder().decode(plaintext), jose.createLocalJWKSet(readSet("mcp-signing-public.json")), {
+          audience: AUD,
+          issuer: ISS
+        })
+      )
+      assert.include(inner.payload, { sub: "erin", email: "e@example.com", iss: ISS, aud: AUD })
+      // the server side: JweVerifier with the private key file, requiring the nested signed JWT (its default)
       const { verifier } = yield* JweVerifier.make({
         keyFile: keys("mcp-private.json"),
         jwt: { jwks: readSet("mcp-signing-public.json"), audience: AUD, issuer: ISS }
       })
-      const token = yield* verifier.verify(Redacted.make(r.stdout.trim()))
-      assert.strictEqual(token.claims.sub, "frank")
-      assert.strictEqual(token.claims.email, "f@example.com")
+      const verified = yield* verifier.verify(Redacted.make(token))
+      assert.strictEqual(verified.claims.sub, "erin")
+      assert.strictEqual(verified.claims.email, "e@example.com")
     }))
 
   it.effect("the auth package's JweVerifier accepts a token encrypted to a rotated key set (new key first)", () =>
     Effect.gen(function*() {
-      const gen = yield* Effect.promise(() => run(["keys", "generate", "--size", "2048", "--dir", "rotated"], { cwd: tmp.dir }))
+      const gen = yield* Effect.promise(() => runInProcess(["keys", "generate", "--size", "2048", "--dir", join(tmp.dir, "rotated")]))
       assert.strictEqual(gen.code, 0, gen.stderr)
       const oldToken = yield* Effect.promise(() =>
         mint(["--claims", '{"sub":"old"}', "--sign-key", keys("mcp-signing-private.json"), "--encrypt-key", "rotated/mcp-public.json", "--aud", AUD])
       )
-      assert.strictEqual((yield* Effect.promise(() => run(["keys", "rotate", "--dir", "rotated"], { cwd: tmp.dir }))).code, 0)
+      assert.strictEqual((yield* Effect.promise(() => runInProcess(["keys", "rotate", "--dir", join(tmp.dir, "rotated")]))).code, 0)
       const newToken = yield* Effect.promise(() =>
         mint(["--claims", '{"sub":"new"}', "--sign-key", keys("mcp-signing-private.json"), "--encrypt-key", "rotated/mcp-public.json", "--aud", AUD])
       )
@@ -144,17 +146,6 @@ describe.concurrent("token mint", () => {
       )
     }))
 
-  it.effect("the auth package's JwtVerifier accepts an HS256 token minted with --secret-env", () =>
-    Effect.gen(function*() {
-      const r = yield* Effect.promise(() =>
-        mint(["--claims", '{"sub":"gina","scope":"read write"}', "--secret-env", "S", "--aud", AUD, "--iss", ISS], { S: SECRET })
-      )
-      assert.strictEqual(r.code, 0, r.stderr)
-      const verifier = yield* JwtVerifier.make({ secret: Redacted.make(SECRET), audience: AUD, issuer: ISS })
-      const token = yield* verifier.verify(Redacted.make(r.stdout.trim()))
-      assert.strictEqual(token.claims.sub, "gina")
-    }))
-
   it("bad arguments and unusable keys: one line on stderr, non-zero, nothing on stdout, no secret", async () => {
     const cases: ReadonlyArray<[ReadonlyArray<string>, number, string]> = [
       [["--claims", "{not json", "--secret-env", "S"], 2, "--claims"],
@@ -165,9 +156,15 @@ describe.concurrent("token mint", () => {
       [["--claims", "{}", "--sign-key", "missing.json"], 1, "missing.json: file not found"],
       [["--claims", "{}", "--sign-key", ".keys/mcp-private.json"], 1, "--use sig"],
       [["--claims", "{}", "--secret-env", "S", "--encrypt-key", ".keys/mcp-signing-public.json"], 1, "no encryption key"],
+      [["--claims", "{}", "--sign-key", ".keys"], 1, "is a directory"],
       [["--secret-env", "S"], 2, "--claims"]
     ]
-    const results = await Promise.all(cases.map(([args]) => mint(args, { S: SECRET })))
+    // three through the binary (a bad option, an unreadable file, a secret given as the variable name), the rest in process
+    const viaBinary = new Set([0, 4, 5])
+    const absolute = (args: ReadonlyArray<string>) => args.map((a) => (a === ".keys" || a.startsWith(".keys/") || a.endsWith(".json") ? join(tmp.dir, a) : a))
+    const results = await Promise.all(cases.map(([args], i) =>
+      viaBinary.has(i) ? mint(args, { S: SECRET }) : mintInProcess(absolute(args), { S: SECRET })
+    ))
     for (const [i, [args, code, named]] of cases.entries()) {
       const r = results[i]!
       const what = `${args.join(" ")}: ${r.stderr}`
@@ -179,8 +176,8 @@ describe.concurrent("token mint", () => {
     }
   })
 
-  it("a short HMAC secret works with a warning that does not show it", async () => {
-    const r = await mint(["--claims", '{"sub":"x"}', "--secret-env", "S"], { S: "CANARY-short" })
+  it("a short HMAC secret works with a warning that does not show it (in process)", async () => {
+    const r = await mintInProcess(["--claims", '{"sub":"x"}', "--secret-env", "S"], { S: "CANARY-short" })
     assert.strictEqual(r.code, 0, r.stderr)
     assert.include(r.stderr, "shorter than 32 bytes")
     assert.notInclude(r.stdout + r.stderr, "CANARY-short")
