@@ -17,12 +17,18 @@
  * - `nodeAls`: `node` in a process where an `AsyncLocalStorage` was entered once, to isolate the
  *   process-wide cost of the promise hooks that this installs on Node < 24
  *
+ * - `v2platform`, `v2install`: the v2 SDK (`@modelcontextprotocol/server`, 2026-07-28) on
+ *   `McpHttpServerV2.serve` (Effect platform router + the SDK's `createMcpHandler`, a server per
+ *   request), bare and with `McpCredentialsV2.install` + `HeaderCredentialBackend`
+ * - `v2node`, `v2nodeInstall`: the same two behind `McpHttpServerV2.toNodeHandler` on node:http
+ *
  * IPC: answers `{ cmd: "stats" }` with CPU usage and the number of requests served (servers
  * built); `{ cmd: "gc" }` runs a full GC (with `--expose-gc`); exits on
  * `{ cmd: "exit" }` or when the parent goes away.
  */
 import { HeaderCredentialBackend } from "@mcp-credentials/core"
-import { getCredentials, McpCredentials, McpHttpServer } from "@mcp-credentials/server"
+import { getCredentials, McpCredentials, McpCredentialsV2, McpHttpServer, McpHttpServerV2 } from "@mcp-credentials/server"
+import { McpServer as McpServerV2 } from "@modelcontextprotocol/server"
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js"
@@ -39,7 +45,7 @@ import { AsyncLocalStorage } from "node:async_hooks"
 import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
 
-const counts = { raw: 0, platform: 0, install: 0, node: 0, nodeInstall: 0, nodeAls: 0 }
+const counts = { raw: 0, platform: 0, install: 0, node: 0, nodeInstall: 0, nodeAls: 0, v2platform: 0, v2install: 0, v2node: 0, v2nodeInstall: 0 }
 
 const result = (key: string | undefined): CallToolResult => ({
   content: [{ type: "text", text: `key-len:${key?.length ?? 0}` }]
@@ -120,6 +126,58 @@ const startNode = async <R>(
   }
 }
 
+// -- v2 -------------------------------------------------------------------------------------
+
+const bareServerV2 = () => {
+  const server = new McpServerV2({ name: "bench", version: "1.0.0" })
+  server.registerTool("t", { description: "bench tool" }, async (ctx) => {
+    const raw = ctx.http?.req?.headers.get("x-mcp-cred-fields")
+    return result(typeof raw === "string" ? (JSON.parse(raw) as { apiKey?: string }).apiKey : undefined)
+  })
+  return server
+}
+
+const installedServerV2 = (runtime: Runtime.Runtime<any>) => {
+  const server = new McpServerV2({ name: "bench", version: "1.0.0" })
+  const creds = McpCredentialsV2.install(server, { runtime })
+  creds.registerTool("t", { description: "bench tool", credentials: "static" }, async () => {
+    const c = McpCredentialsV2.getCredentials()
+    return result(c.type === "static" ? Redacted.value(c.fields.apiKey!) : undefined)
+  })
+  return server
+}
+
+const startPlatformV2 = async <R>(
+  options: McpHttpServerV2.Options<R>,
+  appLayer: Layer.Layer<R, never, never>
+): Promise<{ port: number; close: () => Promise<void> }> => {
+  const scope = Effect.runSync(Scope.make())
+  const live = McpHttpServerV2.serve({ allowedHosts: McpHttpServerV2.localhostNames, ...options }).pipe(
+    Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" })),
+    Layer.provide(appLayer)
+  )
+  const ctx = await Effect.runPromise(Layer.buildWithScope(live, scope))
+  const address = (await Effect.runPromise(Effect.provide(HttpServer.HttpServer, ctx))).address
+  if (address._tag !== "TcpAddress") throw new Error("expected a TCP address")
+  return { port: address.port, close: () => Effect.runPromise(Scope.close(scope, Exit.void)) }
+}
+
+const startNodeV2 = async <R>(
+  server: (runtime: Runtime.Runtime<R>) => McpServerV2,
+  runtime: Runtime.Runtime<R>
+): Promise<{ port: number; close: () => Promise<void> }> => {
+  const node = await McpHttpServerV2.toNodeHandler({ allowedHosts: McpHttpServerV2.localhostNames, server, runtime })
+  const http = createServer((req, res) => void node.handler(req, res))
+  await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve))
+  return {
+    port: (http.address() as AddressInfo).port,
+    close: async () => {
+      await node.close()
+      await new Promise<void>((resolve) => http.close(() => resolve()))
+    }
+  }
+}
+
 type Endpoint = keyof typeof counts
 
 const start = async (endpoint: Endpoint): Promise<{ port: number; close: () => Promise<void> }> => {
@@ -159,6 +217,30 @@ const start = async (endpoint: Endpoint): Promise<{ port: number; close: () => P
       return startNode((runtime) => {
         counts.nodeInstall++
         return installedServer(runtime)
+      }, await ManagedRuntime.make(HeaderCredentialBackend.layer()).runtime())
+    case "v2platform":
+      return startPlatformV2({
+        server: () => {
+          counts.v2platform++
+          return bareServerV2()
+        }
+      }, Layer.empty)
+    case "v2install":
+      return startPlatformV2({
+        server: (runtime) => {
+          counts.v2install++
+          return installedServerV2(runtime)
+        }
+      }, HeaderCredentialBackend.layer())
+    case "v2node":
+      return startNodeV2(() => {
+        counts.v2node++
+        return bareServerV2()
+      }, Runtime.defaultRuntime)
+    case "v2nodeInstall":
+      return startNodeV2((runtime) => {
+        counts.v2nodeInstall++
+        return installedServerV2(runtime)
       }, await ManagedRuntime.make(HeaderCredentialBackend.layer()).runtime())
   }
 }

@@ -3,6 +3,7 @@
  * in this process call one tool on endpoints served by a child process (see `http-server.ts`),
  * a fixed number of calls per round, bounded in time. Rounds alternate between the endpoints.
  */
+import { Client as ClientV2, StreamableHTTPClientTransport as TransportV2 } from "@modelcontextprotocol/client"
 import { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js"
@@ -11,7 +12,10 @@ import { randomBytes } from "node:crypto"
 import { fileURLToPath } from "node:url"
 import { now, roundOrder, sleep, summarize, type Summary } from "./stats.js"
 
-export type Endpoint = "raw" | "platform" | "install" | "node" | "nodeInstall" | "nodeAls"
+export type Endpoint = "raw" | "platform" | "install" | "node" | "nodeInstall" | "nodeAls" | "v2platform" | "v2install" | "v2node" | "v2nodeInstall"
+
+/** The endpoints served by the v2 SDK (measured with v2 clients pinned to 2026-07-28). */
+export const isV2 = (e: Endpoint) => e.startsWith("v2")
 
 export const labels: Record<Endpoint, string> = {
   platform: "A0 bare SDK on McpHttpServer.layer (baseline A)",
@@ -19,7 +23,11 @@ export const labels: Record<Endpoint, string> = {
   node: "B0 bare SDK on McpHttpServer.toNodeHandler (baseline B)",
   nodeInstall: "B1 install + HeaderCredentialBackend on toNodeHandler",
   nodeAls: "B2 = B0 in a process that entered an AsyncLocalStorage once",
-  raw: "C  bare SDK, node:http + SDK StreamableHTTPServerTransport"
+  raw: "C  bare SDK, node:http + SDK StreamableHTTPServerTransport",
+  v2platform: "D0 v2 bare SDK on McpHttpServerV2.layer (baseline D)",
+  v2install: "D1 v2 install + HeaderCredentialBackend on McpHttpServerV2.layer",
+  v2node: "E0 v2 bare SDK on McpHttpServerV2.toNodeHandler (baseline E)",
+  v2nodeInstall: "E1 v2 install + HeaderCredentialBackend on McpHttpServerV2.toNodeHandler"
 }
 
 /** The baseline each endpoint is compared with. */
@@ -29,7 +37,11 @@ export const baselineOf: Record<Endpoint, Endpoint> = {
   node: "node",
   nodeInstall: "node",
   nodeAls: "node",
-  raw: "raw"
+  raw: "raw",
+  v2platform: "v2platform",
+  v2install: "v2platform",
+  v2node: "v2node",
+  v2nodeInstall: "v2node"
 }
 
 export interface Options {
@@ -82,8 +94,20 @@ const request = <A>(child: ChildProcess, cmd: string, type: string): Promise<A> 
  * A real client. `reconnect: false` stops it from re-opening its standalone GET stream when the
  * server closes it (see `idleRequests`), so that a round measures tool calls only.
  */
-const connect = async (port: number, apiKey: string, reconnect: boolean): Promise<Client> => {
+/** What a round needs of a client, on either line. */
+interface AnyClient {
+  readonly callTool: (params: { name: string }) => Promise<unknown>
+  readonly close: () => Promise<void>
+}
+
+const connect = async (port: number, apiKey: string, reconnect: boolean, v2 = false): Promise<AnyClient> => {
   const url = new URL(`http://127.0.0.1:${port}/mcp`)
+  if (v2) {
+    // 2026-07-28 is stateless: no standalone GET stream to reconnect
+    const client = new ClientV2({ name: "bench-client", version: "1.0.0" }, { versionNegotiation: { mode: { pin: "2026-07-28" } } })
+    await client.connect(new TransportV2(url, { requestInit: { headers: { "X-MCP-Cred-Fields": JSON.stringify({ apiKey }) } } }))
+    return client
+  }
   const transport = new StreamableHTTPClientTransport(url, {
     requestInit: { headers: { "X-MCP-Cred-Fields": JSON.stringify({ apiKey }) } },
     ...(reconnect ? {} : {
@@ -119,9 +143,9 @@ const stopServer = async (child: ChildProcess) => {
 
 export const run = async (options: Options): Promise<HttpReport> => {
   const started = Date.now()
-  const endpoints: Array<Endpoint> = ["platform", "install", "node", "nodeInstall", "nodeAls", "raw"]
+  const endpoints: Array<Endpoint> = ["platform", "install", "node", "nodeInstall", "nodeAls", "raw", "v2platform", "v2install", "v2node", "v2nodeInstall"]
   const servers = new Map<Endpoint, { child: ChildProcess; port: number }>()
-  const clients = new Map<Endpoint, Array<Client>>()
+  const clients = new Map<Endpoint, Array<AnyClient>>()
   try {
     for (const e of endpoints) servers.set(e, await spawnServer(e))
     // idle behaviour of clients with default options: does the server make them reconnect?
@@ -129,7 +153,7 @@ export const run = async (options: Options): Promise<HttpReport> => {
     {
       const idleClients = 4
       const idle = await Promise.all(endpoints.flatMap((e) =>
-        Array.from({ length: idleClients }, () => connect(servers.get(e)!.port, "sk-idle-0000", true))
+        Array.from({ length: idleClients }, () => connect(servers.get(e)!.port, "sk-idle-0000", true, isV2(e)))
       ))
       await sleep(300)
       const before = await Promise.all(endpoints.map((e) => request<Stats>(servers.get(e)!.child, "stats", "stats")))
@@ -143,7 +167,7 @@ export const run = async (options: Options): Promise<HttpReport> => {
     }
     for (const e of endpoints) {
       const list = await Promise.all(
-        Array.from({ length: options.clients }, (_, i) => connect(servers.get(e)!.port, `sk-http-${i}-${randomBytes(12).toString("hex")}`, false))
+        Array.from({ length: options.clients }, (_, i) => connect(servers.get(e)!.port, `sk-http-${i}-${randomBytes(12).toString("hex")}`, false, isV2(e)))
       )
       for (const c of list) {
         const r = (await c.callTool({ name: "t" })) as CallToolResult

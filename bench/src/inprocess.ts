@@ -6,7 +6,9 @@
  * from `process.env`) as the credential variants (read it from the resolved credential).
  */
 import { CurrentCredential, EnvCredentialBackend, HeaderCredentialBackend } from "@mcp-credentials/core"
-import { getCredentials, McpCredentials } from "@mcp-credentials/server"
+import { getCredentials, McpCredentials, McpCredentialsV2 } from "@mcp-credentials/server"
+import { Client as ClientV2, StreamableHTTPClientTransport as TransportV2 } from "@modelcontextprotocol/client"
+import { createMcpHandler, McpServer as McpServerV2 } from "@modelcontextprotocol/server"
 import { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js"
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js"
@@ -19,12 +21,16 @@ import { collect, now, roundOrder, summarize, type Summary } from "./stats.js"
 
 export interface CallVariant {
   readonly name: string
+  /** The variant this one is compared with (default: the first one). */
+  readonly baseline?: string
   readonly call: () => Promise<unknown>
   readonly close: () => Promise<void>
 }
 
 export interface VariantResult {
   readonly name: string
+  /** The name of the variant it is compared with (itself for a baseline). */
+  readonly baseline: string
   readonly perCall: Summary // ns
   /** Median over rounds of (this variant's mean per call / the baseline's mean per call in the same round). */
   readonly roundRatio: number
@@ -66,14 +72,15 @@ export const compareInterleaved = async (
       }
     }
   }
-  const base = variants[0]!.name
-  const baseSummary = summarize(perCall.get(base)!)
-  const baseRounds = roundMeans.get(base)!
   const results = variants.map((v) => {
+    const base = v.baseline ?? variants[0]!.name
+    const baseSummary = summarize(perCall.get(base)!)
+    const baseRounds = roundMeans.get(base)!
     const s = summarize(perCall.get(v.name)!)
     const rounds = roundMeans.get(v.name)!
     return {
       name: v.name,
+      baseline: base,
       perCall: s,
       roundRatio: summarize(rounds.map((m, i) => m / baseRounds[i]!)).median,
       ratio: s.median / baseSummary.median,
@@ -169,6 +176,80 @@ const installed = async (mode: Mode, envPrefix: string, envVar: string) => {
   })
 }
 
+// -----------------------------------------------------------------------------
+// v2 (`@modelcontextprotocol/server`, protocol 2026-07-28): there is no in-memory modern
+// transport (a hand-built server over `InMemoryTransport` speaks only the 2025 era), so the real
+// 2026-07-28 path is driven in process: the v2 `Client` with a `fetch` that hands each web
+// `Request` to `createMcpHandler(...).fetch` — no socket, one new `McpServer` per request, as
+// the SDK serves every modern request.
+// -----------------------------------------------------------------------------
+
+export const v2Baseline = "v2 bare SDK, 2026-07-28, createMcpHandler.fetch (baseline v2)"
+
+const linkV2 = async (name: string, factory: () => McpServerV2, close: () => Promise<unknown> = async () => {}): Promise<CallVariant> => {
+  const mcp = createMcpHandler(() => factory())
+  const fetchImpl = (input: string | URL | Request, init?: RequestInit) => mcp.fetch(new Request(input, init))
+  const client = new ClientV2({ name: "bench-client", version: "1.0.0" }, { versionNegotiation: { mode: { pin: "2026-07-28" } } })
+  await client.connect(new TransportV2(new URL("http://127.0.0.1/mcp"), { fetch: fetchImpl as typeof fetch }))
+  if (client.getProtocolEra() !== "modern") throw new Error(`variant ${name}: not on 2026-07-28`)
+  const first = (await client.callTool({ name: "t" })) as CallToolResult
+  const text = (first.content[0] as { text?: string } | undefined)?.text ?? ""
+  if (first.isError || !text.startsWith("key-len:") || text === "key-len:0") {
+    throw new Error(`variant ${name}: unexpected result ${JSON.stringify(first)}`)
+  }
+  return {
+    name,
+    baseline: v2Baseline,
+    call: () => client.callTool({ name: "t" }),
+    close: async () => {
+      await client.close()
+      await mcp.close()
+      await close()
+    }
+  }
+}
+
+const bareV2 = (envVar: string) =>
+  linkV2(v2Baseline, () => {
+    const server = new McpServerV2({ name: "bench", version: "1.0.0" })
+    server.registerTool("t", { description: "bench tool" }, async () => result(process.env[envVar]))
+    return server
+  })
+
+const installedV2 = async (mode: Mode, envPrefix: string, envVar: string) => {
+  const managed = ManagedRuntime.make(EnvCredentialBackend.layer({ prefix: envPrefix }))
+  const runtime = await managed.runtime()
+  const names: Record<Mode, string> = {
+    "undeclared-sdk": "v2 install, no credential (server.registerTool)",
+    undeclared: "v2 install, no credential (creds.registerTool)",
+    "static-async": "v2 install, static env cred, async getCredentials()",
+    "static-effect": "v2 install, static env cred, Effect tool"
+  }
+  return linkV2(names[mode], () => {
+    const server = new McpServerV2({ name: "bench", version: "1.0.0" })
+    const creds = McpCredentialsV2.install(server, { runtime })
+    switch (mode) {
+      case "undeclared-sdk":
+        server.registerTool("t", { description: "bench tool" }, async () => result(process.env[envVar]))
+        break
+      case "undeclared":
+        creds.registerTool("t", { description: "bench tool" }, async () => result(process.env[envVar]))
+        break
+      case "static-async":
+        creds.registerTool("t", { description: "bench tool", credentials: "static" }, async () => {
+          const c = McpCredentialsV2.getCredentials()
+          return result(c.type === "static" ? Redacted.value(c.fields.apiKey!) : undefined)
+        })
+        break
+      case "static-effect":
+        creds.registerTool("t", { description: "bench tool", credentials: "static" }, () =>
+          Effect.map(CurrentCredential.getStatic(), (c) => result(Redacted.value(c.fields.apiKey!))))
+        break
+    }
+    return server
+  }, () => managed.dispose())
+}
+
 const fastmcp = async (envVar: string): Promise<CallVariant> => {
   const { FastMCP } = await import("fastmcp")
   const server = new FastMCP({ name: "bench", version: "1.0.0" })
@@ -208,7 +289,11 @@ export const run = async (options: Options): Promise<InProcessReport> => {
     await installed("undeclared-sdk", env.prefix, envVar),
     await installed("undeclared", env.prefix, envVar),
     await installed("static-async", env.prefix, envVar),
-    await installed("static-effect", env.prefix, envVar)
+    await installed("static-effect", env.prefix, envVar),
+    await bareV2(envVar),
+    await installedV2("undeclared-sdk", env.prefix, envVar),
+    await installedV2("static-async", env.prefix, envVar),
+    await installedV2("static-effect", env.prefix, envVar)
   ]
   try {
     const { results, rounds } = await compareInterleaved(variants, options)

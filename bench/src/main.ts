@@ -30,19 +30,20 @@ const main = async () => {
     cpu: cpus()[0]?.model ?? "?",
     node: process.version,
     sdk: await packageVersion("@modelcontextprotocol/sdk"),
+    sdkV2: await packageVersion("@modelcontextprotocol/server"),
     effect: await packageVersion("effect"),
     loadavgAtStart: loadavg()[0],
     date: new Date().toISOString()
   }
   log(`# mcp-credentials benchmarks${process.env.BENCH_QUICK === "1" ? " (BENCH_QUICK: smoke run, noisy)" : ""}`)
   log()
-  log(`node ${machine.node}, ${machine.nproc} cores (${machine.cpu}), @modelcontextprotocol/sdk ${machine.sdk}, effect ${machine.effect}, load average ${(machine.loadavgAtStart ?? 0).toFixed(2)} at start`)
+  log(`node ${machine.node}, ${machine.nproc} cores (${machine.cpu}), @modelcontextprotocol/sdk ${machine.sdk}, @modelcontextprotocol/server ${machine.sdkV2}, effect ${machine.effect}, load average ${(machine.loadavgAtStart ?? 0).toFixed(2)} at start`)
   const results: Record<string, unknown> = { machine }
   let failed = false
   for (const section of sections) {
     const run = spawnSync(process.execPath, [...(process.env.BENCH_GC === "1" ? ["--expose-gc"] : []), fileURLToPath(new URL("./section.js", import.meta.url)), section], {
       stdio: "inherit",
-      timeout: 170_000
+      timeout: 260_000
     })
     if (run.status !== 0) {
       failed = true

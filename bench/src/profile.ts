@@ -4,13 +4,18 @@
  * call by bucket. Not part of `npm run bench` (the profiler slows everything down, so read the
  * buckets as shares, not as absolute figures):
  *
- *   node bench/dist/profile.js [bare|none|static|effect|header] [calls]
+ *   node bench/dist/profile.js [bare|none|static|effect|header|v2bare|v2none|v2static|v2header] [calls]
  *
  * `none`: installed, tool declares nothing; `static`/`effect`: Env backend, async or Effect tool;
  * `header`: HeaderCredentialBackend with the header given through a fake `requestInfo`.
+ * `v2…`: the same on the v2 SDK, 2026-07-28, the v2 `Client` calling `createMcpHandler(...).fetch`
+ * in process (a new `McpServer` per request); `v2header` sends `X-MCP-Cred-Fields`.
  */
 import { CurrentCredential, EnvCredentialBackend, HeaderCredentialBackend } from "@mcp-credentials/core"
-import { getCredentials, McpCredentials } from "@mcp-credentials/server"
+import { getCredentials, McpCredentials, McpCredentialsV2 } from "@mcp-credentials/server"
+import { Client as ClientV2, StreamableHTTPClientTransport as TransportV2 } from "@modelcontextprotocol/client"
+import { createMcpHandler, McpServer as McpServerV2 } from "@modelcontextprotocol/server"
+import * as ManagedRuntime from "effect/ManagedRuntime"
 import { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js"
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js"
@@ -56,6 +61,7 @@ const leafBucket = (f: CallFrame): string => {
   if (/effect\/dist\/esm\/(ParseResult|Schema|SchemaAST)\.js/.test(u)) return "Effect Schema"
   if (/effect\/dist/.test(u)) return "Effect runtime (fibers, scheduler, FiberRefs, Exit)"
   if (/modelcontextprotocol|zod/.test(u)) return "SDK + zod (client and server)"
+  if (/undici|internal\/webstreams|internal\/url/.test(u)) return "web Request/Response/Headers/streams (undici, node)"
   return "node internals, natives, promises"
 }
 
@@ -81,12 +87,57 @@ const post = <A>(session: Session, method: string, params?: object): Promise<A> 
   new Promise((resolve, reject) =>
     session.post(method, params ?? {}, (err, res) => (err ? reject(err) : resolve(res as A))))
 
+/** A v2 client calling `createMcpHandler(...).fetch` in process (no socket). */
+const v2Client = async (mode: string, envPrefix: string, envVar: string, secret: string) => {
+  const result = (key: string | undefined): CallToolResult => ({ content: [{ type: "text", text: `key-len:${key?.length ?? 0}` }] })
+  const managed = ManagedRuntime.make(mode === "v2header" ? HeaderCredentialBackend.layer() : EnvCredentialBackend.layer({ prefix: envPrefix }))
+  const runtime = await managed.runtime()
+  const factory = () => {
+    const server = new McpServerV2({ name: "bench", version: "1.0.0" })
+    if (mode === "v2bare") {
+      server.registerTool("t", { description: "bench tool" }, async () => result(process.env[envVar]))
+      return server
+    }
+    const creds = McpCredentialsV2.install(server, { runtime })
+    if (mode === "v2none") server.registerTool("t", { description: "bench tool" }, async () => result(process.env[envVar]))
+    else {
+      creds.registerTool("t", { description: "bench tool", credentials: "static" }, async () => {
+        const c = McpCredentialsV2.getCredentials()
+        return result(c.type === "static" ? Redacted.value(c.fields.apiKey!) : undefined)
+      })
+    }
+    return server
+  }
+  const mcp = createMcpHandler(factory)
+  const client = new ClientV2({ name: "bench-client", version: "1.0.0" }, { versionNegotiation: { mode: { pin: "2026-07-28" } } })
+  const headers = mode === "v2header" ? { "x-mcp-cred-fields": JSON.stringify({ apiKey: secret }) } : {}
+  await client.connect(new TransportV2(new URL("http://127.0.0.1/mcp"), {
+    requestInit: { headers },
+    fetch: ((input: string | URL | Request, init?: RequestInit) => mcp.fetch(new Request(input, init))) as typeof fetch
+  }))
+  return {
+    callTool: (p: { name: string }) => client.callTool(p) as Promise<CallToolResult>,
+    close: async () => {
+      await client.close()
+      await mcp.close()
+      await managed.dispose()
+    }
+  }
+}
+
 const main = async () => {
   const mode = process.argv[2] ?? "static"
   const calls = Number(process.argv[3] ?? 20000)
   const env = setUpEnv()
   const envVar = `${env.prefix}FIELD_apiKey`
   const result = (key: string | undefined): CallToolResult => ({ content: [{ type: "text", text: `key-len:${key?.length ?? 0}` }] })
+  if (mode.startsWith("v2")) {
+    const client = await v2Client(mode, env.prefix, envVar, env.secret)
+    await profileCalls(mode, calls, client)
+    await client.close()
+    env.cleanup()
+    return
+  }
   const server = new McpServer({ name: "bench", version: "1.0.0" })
   let dispose = async () => {}
   if (mode === "bare") {
@@ -121,6 +172,17 @@ const main = async () => {
   const [clientTransport, serverTransport] = InMemoryTransport.createLinkedPair()
   const client = new Client({ name: "bench-client", version: "1.0.0" })
   await Promise.all([server.connect(serverTransport), client.connect(clientTransport)])
+  await profileCalls(mode, calls, { callTool: (p) => client.callTool(p) as Promise<CallToolResult> })
+  await client.close()
+  await dispose()
+  env.cleanup()
+}
+
+const profileCalls = async (
+  mode: string,
+  calls: number,
+  client: { readonly callTool: (p: { name: string }) => Promise<CallToolResult> }
+) => {
   const first = (await client.callTool({ name: "t" })) as CallToolResult
   if (first.isError) throw new Error(JSON.stringify(first))
   for (let i = 0; i < Math.min(5000, calls); i++) await client.callTool({ name: "t" }) // warm-up
@@ -140,9 +202,6 @@ const main = async () => {
   for (const [label, us] of bucketize(profile, calls)) {
     if (us >= 0.1) console.log(`${us.toFixed(1).padStart(8)} µs/call  ${label}`)
   }
-  await client.close()
-  await dispose()
-  env.cleanup()
 }
 
 main().catch((e) => {
