@@ -40,6 +40,8 @@ import { StoreError, type VaultError } from "./VaultError.js"
 
 /**
  * Options of the Postgres backend. `schema` must match `[a-z_][a-z0-9_]*` (at most 48 characters).
+ * An unreachable Postgres fails an operation with a `StoreError` once a new pool connection is
+ * refused or after the `PgClient`'s `connectTimeout`; the pool reconnects by itself afterwards.
  *
  * @since 0.1.0
  * @category models
@@ -50,6 +52,11 @@ export interface PgStoreOptions {
   readonly sweepInterval?: Duration.DurationInput | undefined
   /** Safety net for a missed notification: how often a waiter re-checks. Default 1 s. */
   readonly pollInterval?: Duration.DurationInput | undefined
+  /**
+   * How often the LISTEN connection is checked with a NOTIFY round trip; a lost connection is
+   * replaced. Default 5 s.
+   */
+  readonly listenCheckInterval?: Duration.DurationInput | undefined
 }
 
 /**
@@ -119,22 +126,36 @@ export const make = (options: PgStoreOptions = {}) =>
     // Completions: NOTIFY <channel>, sha256(id). Listen before returning, proven by a round trip.
     const channel = `mcv_done_${sha256(schema).slice(0, 16)}`
     const wakeups = yield* Effect.acquireRelease(PubSub.unbounded<string>(), PubSub.shutdown)
-    const ready = yield* PubSub.subscribe(wakeups)
-    yield* Effect.forkScoped(
-      pg.listen(channel).pipe(Stream.runForEach((payload) => PubSub.publish(wakeups, payload)), Effect.ignore)
-    )
     const notify = (operation: string, payload: string) =>
       q(operation, "SELECT pg_notify($1, $2)", [channel, payload])
-    const nonce = `ready:${randomId()}`
-    yield* notify("listen", nonce).pipe(
-      Effect.zipRight(
-        Queue.take(ready).pipe(
+    // One NOTIFY that must come back through our own LISTEN connection within `within`.
+    const roundTrip = (label: string, within: Duration.DurationInput) =>
+      Effect.scoped(Effect.gen(function*() {
+        const messages = yield* PubSub.subscribe(wakeups)
+        const nonce = `${label}:${randomId()}`
+        yield* notify("listen", nonce)
+        yield* Queue.take(messages).pipe(
           Effect.repeat({ until: (m) => m === nonce }),
-          Effect.timeoutFail({ duration: "250 millis", onTimeout: () => fail("listen")(new Error("LISTEN not ready")) })
+          Effect.timeoutFail({ duration: within, onTimeout: () => fail("listen")(new Error("LISTEN not ready")) })
         )
-      ),
-      Effect.retry(Schedule.recurs(40))
-    )
+      }))
+    // The LISTEN connection is supervised: when a heartbeat round trip does not come back (the
+    // connection dropped, Postgres restarted), the listener is torn down (its connection closed)
+    // and started again, so wake-ups recover after an outage instead of leaving only the poll.
+    const listenOnce = Effect.scoped(Effect.gen(function*() {
+      yield* Effect.forkScoped(
+        pg.listen(channel).pipe(Stream.runForEach((payload) => PubSub.publish(wakeups, payload)), Effect.ignore)
+      )
+      yield* roundTrip("ready", "250 millis").pipe(Effect.retry({ times: 20, schedule: Schedule.spaced("100 millis") }))
+      yield* Effect.forever(
+        Effect.zipRight(
+          Effect.sleep(options.listenCheckInterval ?? Duration.seconds(5)),
+          roundTrip("check", "1 second").pipe(Effect.retry({ times: 1 }))
+        )
+      )
+    }))
+    yield* Effect.forkScoped(Effect.forever(Effect.zipRight(Effect.ignore(listenOnce), Effect.sleep("1 second"))))
+    yield* roundTrip("ready", "250 millis").pipe(Effect.retry(Schedule.recurs(40)))
 
     const now = Clock.currentTimeMillis
     const openRow = (r: CredentialRow) =>

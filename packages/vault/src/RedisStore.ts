@@ -41,7 +41,9 @@ import { StoreError, type VaultError } from "./VaultError.js"
 
 /**
  * Options of the Redis backend. `url` is `Redacted` because it may hold a password; it is never
- * logged. `redis` passes further `ioredis` options.
+ * logged. `redis` passes further `ioredis` options. An unreachable Redis fails an operation with a
+ * `StoreError` instead of hanging: after 3 refused reconnects (`maxRetriesPerRequest`) or after
+ * `commandTimeout` (default 5 s); the client keeps reconnecting, so the store recovers by itself.
  *
  * @since 0.1.0
  * @category models
@@ -134,6 +136,7 @@ export const make = (options: RedisStoreOptions = {}) =>
             const redisOptions: IORedisOptions = {
               lazyConnect: true,
               connectTimeout: 3000,
+              commandTimeout: 5000,
               maxRetriesPerRequest: 3,
               ...options.redis,
               connectionName: name
