@@ -35,6 +35,7 @@ import * as CredentialsProvider from "./CredentialsProvider.js"
 import { Elicitation } from "./Elicitation.js"
 import * as Html from "./internal/html.js"
 import * as Oidc from "./internal/oidc.js"
+import * as PageSession from "./internal/pageSession.js"
 import { type PendingEntry, PendingStore } from "./PendingStore.js"
 
 /**
@@ -135,7 +136,7 @@ export const router = (options: Options): HttpRouter.HttpRouter<never, Credentia
     const value = new URL(request.url, "http://local").searchParams.get(name)
     return value === null || value === "" ? undefined : value
   }
-  const tokenShape = /^[A-Za-z0-9_-]{20,128}$/
+  const tokenShape = PageSession.tokenShape
 
   const pendingEntryOf = (provider: CredentialsProvider.CredentialsProvider, t: string | undefined) =>
     Effect.gen(function*() {
@@ -145,31 +146,7 @@ export const router = (options: Options): HttpRouter.HttpRouter<never, Credentia
       return Option.filter(entry, (e) => e.provider === provider.name)
     })
 
-  const sessionOf = (request: HttpServerRequest.HttpServerRequest) =>
-    Effect.gen(function*() {
-      const id = request.cookies[sessionCookie]
-      if (id === undefined || !tokenShape.test(id)) return Option.none<PendingEntry>()
-      const pending = yield* PendingStore
-      return Option.filter(yield* pending.get(id), (e) => e.provider === sessionProvider)
-    })
-
-  /** Sends the browser to the identity provider; `next` is where to come back (our own path). */
-  const startLogin = (next: string) =>
-    Effect.gen(function*() {
-      const pending = yield* PendingStore
-      const state = Oidc.randomToken()
-      const nonce = Oidc.randomToken()
-      const verifier = Oidc.randomToken()
-      const binding = Oidc.randomToken()
-      yield* pending.create({
-        id: state,
-        provider: loginProvider,
-        subject: "login",
-        data: { nonce, verifier, next, binding: Oidc.s256(binding) }
-      }, loginTtl)
-      const url = yield* oidc.authorizationUrl({ state, nonce, verifier })
-      return redirect(url).pipe(HttpServerResponse.unsafeSetCookie(loginCookie, binding, cookieOptions(loginTtl)))
-    })
+  const { sessionOf, startLogin } = PageSession.make({ oidc, basePath, secure, loginTtl, sessionCookie, loginCookie })
 
   const userLabel = (session: PendingEntry) => {
     const label = session.data.label
@@ -279,7 +256,7 @@ export const router = (options: Options): HttpRouter.HttpRouter<never, Credentia
     if (state === undefined || !tokenShape.test(state)) return yield* fail(400, "Invalid sign-in response.")
     const pending = yield* PendingStore
     const tx = yield* pending.take(state)
-    if (Option.isNone(tx) || tx.value.provider !== loginProvider) {
+    if (Option.isNone(tx) || tx.value.provider !== PageSession.loginProvider) {
       return yield* fail(400, "The sign-in expired or was already used. Open the link again.")
     }
     const binding = request.cookies[loginCookie]
@@ -300,7 +277,7 @@ export const router = (options: Options): HttpRouter.HttpRouter<never, Credentia
     }
     const name = claims.right.preferred_username ?? claims.right.email ?? claims.right.name
     const session = yield* pending.create({
-      provider: sessionProvider,
+      provider: PageSession.sessionProvider,
       subject: claims.right.sub,
       data: { csrf: Oidc.randomToken(), label: typeof name === "string" ? name : claims.right.sub }
     }, sessionTtl)
@@ -343,9 +320,6 @@ export const router = (options: Options): HttpRouter.HttpRouter<never, Credentia
 // -----------------------------------------------------------------------------
 // internals
 // -----------------------------------------------------------------------------
-
-const sessionProvider = "__session"
-const loginProvider = "__login"
 
 const basePathOf = (options: { readonly basePath?: string | undefined }) =>
   (options.basePath ?? CredentialsProvider.defaultBasePath).replace(/\/+$/, "")
