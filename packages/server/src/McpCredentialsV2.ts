@@ -8,6 +8,13 @@
  * This module (with `McpHttpServerV2`) is the only one that imports the v2 SDK; the pipeline
  * underneath (`internal/pipeline.ts`) is the same as v1's.
  *
+ * Multi-round-trip requests (2026-07-28): a credential backend whose failure carries
+ * `ToolContext.InputRequiredTypeId` (the vault's URL elicitation) ends the call with the SDK's
+ * input-required result; on the client's retry, the call's `ToolContext` holds the echoed
+ * `requestState` (raw and untrusted: the backend verifies it) and `inputResponses`, and
+ * `protocolVersion` says which revision the call was sent on. On 2025-era calls the failure
+ * stays an error, as on v1.
+ *
  * @since 0.1.0
  */
 import { CredentialMiddleware, CurrentCredential, ResolvedCredential as ResolvedCredentialModule } from "@mcp-credentials/core"
@@ -15,7 +22,10 @@ import type { CredentialKind, ResolvedCredential } from "@mcp-credentials/core/R
 import {
   type CallToolResult,
   type Icon,
+  inputRequired,
+  type InputRequests,
   type McpServer,
+  PROTOCOL_VERSION_META_KEY,
   ProtocolError,
   type RegisteredTool,
   type ServerContext,
@@ -243,6 +253,8 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
         return result as Pipeline.ToolResult
       }
       const authInfo = ctx.http?.authInfo
+      // only calls that resolve credentials can elicit (off the hot path otherwise)
+      const round = requirements.length > 0 ? roundOf(ctx, server) : noRound
       try {
         return await Pipeline.callTool({
           toolName,
@@ -253,7 +265,10 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
           extraSecrets: Pipeline.plainSecret(authInfo?.token),
           errors,
           // backends that elicit (the vault's CredentialsProvider) read the call's ToolContext
-          services: () => Context.make(ToolContext.ToolContext, makeToolContext(toolName, toolCtx, server, request?.params))
+          services: () => Context.make(ToolContext.ToolContext, makeToolContext(toolName, toolCtx, server, request?.params, round)),
+          // 2026-07-28: an elicitation ends the call with an input-required result (the client
+          // retries with the requestState); on 2025-era requests it stays an error
+          inputRequired: round.modern ? toInputRequiredResult : undefined
         }, invoke, run, ctx.mcpReq.signal)
       } catch (e) {
         if (e instanceof Pipeline.JsonRpcFailure) throw new ProtocolError(e.code, e.message, e.data)
@@ -483,15 +498,53 @@ const userOf = (ctx: Ctx): { readonly subject: string } | undefined => {
 const requestDigest = (toolName: string, args: unknown): string =>
   createHash("sha256").update(JSON.stringify(["tools/call", toolName, args ?? null]), "utf8").digest("base64url")
 
+/** What a call knows of its multi-round-trip round (2026-07-28). */
+interface Round {
+  readonly modern: boolean
+  readonly protocolVersion?: string | undefined
+  readonly requestState?: string | undefined
+  readonly inputResponses?: Readonly<Record<string, unknown>> | undefined
+}
+
+const noRound: Round = { modern: false }
+
+/** The first protocol revision with input-required results. */
+const modernRevision = "2026-07-28"
+
+const roundOf = (ctx: Ctx, server: McpServer): Round => {
+  const fromEnvelope = (ctx.mcpReq.envelope as Readonly<Record<string, unknown>> | undefined)?.[PROTOCOL_VERSION_META_KEY]
+  const protocolVersion = typeof fromEnvelope === "string" ? fromEnvelope : server.server.getNegotiatedProtocolVersion()
+  // the raw echoed value (a server-level `requestState.verify` hook would give its decoded value
+  // instead: only strings are passed on)
+  const state = ctx.mcpReq.requestState?.()
+  return {
+    modern: protocolVersion !== undefined && protocolVersion >= modernRevision,
+    protocolVersion,
+    requestState: typeof state === "string" ? state : undefined,
+    inputResponses: ctx.mcpReq.inputResponses
+  }
+}
+
+/** The SDK's input-required result for an input-required failure of resolution. */
+const toInputRequiredResult = (signal: ToolContext.InputRequired): Pipeline.ToolResult =>
+  inputRequired({
+    inputRequests: signal.inputRequests as InputRequests,
+    ...(signal.requestState !== undefined ? { requestState: signal.requestState } : {})
+  }) as unknown as Pipeline.ToolResult
+
 const makeToolContext = (
   toolName: string,
   ctx: Ctx,
   server?: McpServer,
-  params?: { readonly name?: unknown; readonly arguments?: unknown }
+  params?: { readonly name?: unknown; readonly arguments?: unknown },
+  round?: Round
 ): ToolContext.ToolContextShape => {
   const info = ctx.http?.authInfo
   let headers: Readonly<Record<string, string>> | undefined
   return {
+    protocolVersion: round?.protocolVersion,
+    requestState: round?.requestState,
+    inputResponses: round?.inputResponses,
     // on 2026-07-28 the SDK seeds them from the request envelope (there is no initialize)
     clientCapabilities: server?.server.getClientCapabilities() as Readonly<Record<string, unknown>> | undefined,
     requestDigest: params === undefined ? undefined : requestDigest(toolName, params.arguments),

@@ -77,6 +77,22 @@ export interface ToolContextShape {
    * can be bound to the request that started it. Never holds the arguments themselves.
    */
   readonly requestDigest?: string | undefined
+  /**
+   * The protocol revision the call was sent on (`"2026-07-28"`), when the SDK line knows it;
+   * `undefined` on the v1 line (2025-11-25 and earlier).
+   */
+  readonly protocolVersion?: string | undefined
+  /**
+   * 2026-07-28 multi-round-trip retries: the `requestState` the client echoed, as received. It
+   * round-trips through the client, so it is attacker-controlled: verify it before trusting it
+   * (the vault's `RequestState.unseal`). Never log it.
+   */
+  readonly requestState?: string | undefined
+  /**
+   * 2026-07-28 multi-round-trip retries: the client's bare answers to the embedded input requests
+   * of the previous round, keyed as the server keyed them. Untrusted input.
+   */
+  readonly inputResponses?: Readonly<Record<string, unknown>> | undefined
 }
 
 /**
@@ -106,6 +122,47 @@ export interface JsonRpcErrorCarrier {
  */
 export const isJsonRpcErrorCarrier = (u: unknown): u is JsonRpcErrorCarrier =>
   typeof u === "object" && u !== null && JsonRpcErrorTypeId in u
+
+/**
+ * Marks a failure that ends a 2026-07-28 tool call with an input-required result instead of an
+ * error: the property holds the embedded input requests (wire shape, e.g. `{ method:
+ * "elicitation/create", params: { mode: "url", message, url } }`) and the `requestState` the client
+ * echoes on its retry. An SDK line that has no input-required result treats it as a plain failure
+ * (its `message`).
+ *
+ * @since 0.1.0
+ * @category symbols
+ */
+export const InputRequiredTypeId: unique symbol = Symbol.for("@mcp-credentials/server/InputRequired") as any
+
+/**
+ * What an input-required failure carries (SDK-neutral).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface InputRequired {
+  readonly inputRequests: Readonly<Record<string, { readonly method: string; readonly params?: Readonly<Record<string, unknown>> }>>
+  readonly requestState?: string | undefined
+}
+
+/**
+ * A failure that ends the call with an input-required result.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface InputRequiredCarrier {
+  readonly message: string
+  readonly [InputRequiredTypeId]: InputRequired
+}
+
+/**
+ * @since 0.1.0
+ * @category refinements
+ */
+export const isInputRequiredCarrier = (u: unknown): u is InputRequiredCarrier =>
+  typeof u === "object" && u !== null && InputRequiredTypeId in u
 
 /**
  * @since 0.1.0

@@ -14,6 +14,7 @@
  */
 import { CredentialBackend, ResolvedCredential } from "@mcp-credentials/core"
 import { ToolContext } from "@mcp-credentials/server"
+import * as Clock from "effect/Clock"
 import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -30,7 +31,7 @@ import {
   NoAuthenticatedUserError,
   ProviderConfigError
 } from "./CredentialsProviderError.js"
-import { Elicitation, type ElicitationRequest, type Mode } from "./Elicitation.js"
+import { Elicitation, type ElicitationRequest, type Mode, type Resumed } from "./Elicitation.js"
 import { PendingStore } from "./PendingStore.js"
 import type { VaultError } from "./VaultError.js"
 
@@ -408,17 +409,47 @@ const makeFlow = (
       const user = userOf(tool, request)
       if (Option.isNone(user)) return yield* new NoAuthenticatedUserError({ provider: self.name })
       const { label, subject } = user.value
+      // computed only when needed (a stored credential is the hot path)
+      const digestOf = () =>
+        Option.match(tool, { onNone: () => undefined, onSome: (t) => t.requestDigest }) ??
+          crypto.createHash("sha256").update(self.name).digest("base64url")
+
+      // 2026-07-28 retry: the requestState it carries is verified and consumed before anything else
+      const resumed = elicitation.resume === undefined || !Option.exists(tool, (t) => t.requestState !== undefined)
+        ? Option.none<Resumed>()
+        : yield* elicitation.resume({ provider: { name: self.name, title: self.title }, user: user.value, requestDigest: digestOf() })
 
       const stored = yield* store.get(key(subject)).pipe(Effect.catchAll(unavailable("get")))
       if (Option.isSome(stored)) return stored.value.credential
+
+      if (Option.isSome(resumed)) {
+        // the user was sent to the page by the previous round: wait for the form (on any replica)
+        const { expiresAt, outcome, pendingId } = resumed.value
+        const discard = pending.take(pendingId).pipe(Effect.ignore)
+        if (outcome._tag !== "Accepted") {
+          yield* discard
+          return yield* notProvided(outcome._tag === "Declined" ? "declined" : outcome._tag === "Cancelled" ? "cancelled" : "failed")
+        }
+        const now = yield* Clock.currentTimeMillis
+        const result = yield* pending.await(pendingId, Duration.millis(Math.max(0, expiresAt.epochMillis - now))).pipe(
+          Effect.catchAll(unavailable("await")),
+          Effect.onInterrupt(() => discard)
+        )
+        if (Option.isNone(result)) {
+          yield* discard
+          return yield* notProvided("timeout")
+        }
+        const fresh = yield* store.get(key(subject)).pipe(Effect.catchAll(unavailable("get")))
+        if (Option.isNone(fresh)) return yield* notProvided("failed")
+        return fresh.value.credential
+      }
 
       if (!(yield* elicitation.supportsUrl)) {
         return yield* new CredentialsRequiredError({ provider: self.name, title: self.title, connectUrl: connectUrl(self, options) })
       }
 
       const elicitationId = crypto.randomBytes(16).toString("base64url")
-      const digest = Option.match(tool, { onNone: () => undefined, onSome: (t) => t.requestDigest }) ??
-        crypto.createHash("sha256").update(self.name).digest("base64url")
+      const digest = digestOf()
       const entry = yield* pending.create(
         { provider: self.name, subject, data: { elicitationId, requestDigest: digest } },
         self.timeout

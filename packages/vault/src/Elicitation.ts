@@ -20,17 +20,29 @@
  *   `notifications/elicitation/complete`), and `submitted(entry)` when the page stored a
  *   credential (on whichever replica): the 2025-11-25 fail-fast implementation notifies the
  *   session that started it if it lives in this process.
+ * - `resume(request)` (2026-07-28 only) on a retried call that carries a `requestState`: unseal it
+ *   (`RequestState.unseal`: integrity, expiry, user, call digest, single use) and name the pending
+ *   entry it resumes, so the flow waits for the form instead of eliciting again.
+ *
+ * Layers: `layer2025_11_25` (v1 SDK), `layer2026_07_28` (v2 SDK on 2026-07-28; needs `Keyring` and
+ * `PendingStore`), and `layer`, which picks one per call from `ToolContext.protocolVersion` (set
+ * by `McpCredentialsV2`): a server on either line, or serving both eras, gives `layer`.
  *
  * @since 0.1.0
  */
 import { ToolContext } from "@mcp-credentials/server"
 import * as Context from "effect/Context"
+import * as Clock from "effect/Clock"
 import type * as DateTime from "effect/DateTime"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
-import type { PendingEntry } from "./PendingStore.js"
+import { CredentialsUnavailableError } from "./CredentialsProviderError.js"
+import { Keyring } from "./Keyring.js"
+import { type PendingEntry, PendingStore } from "./PendingStore.js"
+import * as RequestState from "./RequestState.js"
 
 /**
  * One elicitation, as the flow hands it to the era implementation. Nothing here is secret except
@@ -108,8 +120,42 @@ export class Elicitation extends Context.Tag("@mcp-credentials/vault/Elicitation
     readonly completed: (request: ElicitationRequest) => Effect.Effect<void>
     /** The page stored the credential of `entry` (called on the replica that served the form). */
     readonly submitted: (entry: PendingEntry) => Effect.Effect<void>
+    /**
+     * 2026-07-28 retries: verifies and consumes the `requestState` the retried call carries when it
+     * was issued for this provider, and answers the elicitation it resumes (`None` when the call
+     * resumes nothing). Refusals fail with `RequestState`'s tagged errors. The flow asks only when
+     * the call's `ToolContext.requestState` is set. Absent on 2025-11-25.
+     */
+    readonly resume?: ((request: ResumeRequest) => Effect.Effect<Option.Option<Resumed>, ElicitationEnded>) | undefined
   }
 >() {}
+
+/**
+ * What the flow asks `resume` about: the provider, the user and the digest of the retried call
+ * (the same digest the elicitation was sealed with).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ResumeRequest {
+  readonly provider: { readonly name: string; readonly title: string }
+  readonly user: { readonly subject: string; readonly label: string }
+  readonly requestDigest: string
+}
+
+/**
+ * A retried call resumes an elicitation: the pending entry to wait on (server-side: it never
+ * travelled in the `requestState`), until when, and what the client answered to the URL
+ * elicitation (`Accepted` when the retry carries no answer).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Resumed {
+  readonly pendingId: string
+  readonly expiresAt: DateTime.Utc
+  readonly outcome: ElicitationOutcome
+}
 
 /**
  * The JSON-RPC error -32042 of the 2025-11-25 fail-fast mode: `data.elicitations` holds the URL
@@ -241,3 +287,176 @@ export const make2025_11_25: Effect.Effect<Elicitation["Type"]> = Effect.sync(()
  * @category layers
  */
 export const layer2025_11_25: Layer.Layer<Elicitation> = Layer.effect(Elicitation, make2025_11_25)
+
+/**
+ * The 2026-07-28 input-required answer: the call ends with an input-required result whose
+ * embedded URL elicitation (keyed by the provider's name) points at the vault's identity-bound
+ * page, and whose `requestState` is sealed by `RequestState` (user, expiry, digest of the call).
+ * The client opens the link, then retries the call with the `requestState`. The message names
+ * the provider only; `url` and `requestState` go to the client and are never logged.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InputRequiredError extends Schema.TaggedError<InputRequiredError>(
+  "@mcp-credentials/vault/InputRequiredError"
+)("InputRequiredError", {
+  title: Schema.String,
+  key: Schema.String,
+  text: Schema.String,
+  url: Schema.String,
+  requestState: Schema.String
+}) {
+  /** The input-required result this becomes (see `ToolContext.InputRequiredTypeId`). */
+  get [ToolContext.InputRequiredTypeId](): ToolContext.InputRequired {
+    return {
+      inputRequests: { [this.key]: { method: "elicitation/create", params: { mode: "url", message: this.text, url: this.url } } },
+      requestState: this.requestState
+    }
+  }
+  override get message(): string {
+    return `${this.title} credentials required: open the link the client shows, then call the tool again.`
+  }
+}
+
+/**
+ * The first protocol revision with input-required results.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const modernRevision = "2026-07-28"
+
+/**
+ * Whether the current call was sent on 2026-07-28 or later (reads the call's `ToolContext`;
+ * `false` on the v1 line, which does not set `protocolVersion`).
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const isModernCall: Effect.Effect<boolean> = Effect.map(
+  Effect.serviceOption(ToolContext.ToolContext),
+  Option.match({
+    onNone: () => false,
+    onSome: (tool) => tool.protocolVersion !== undefined && tool.protocolVersion >= modernRevision
+  })
+)
+
+/**
+ * The 2026-07-28 implementation (`@modelcontextprotocol/server` v2): `elicit` seals a
+ * `requestState` for the user and the call's digest — recording, server-side, the pending entry
+ * it resumes — and ends the call with `InputRequiredError` (the v2 integration turns it into the
+ * SDK's input-required result). On the retry, `resume` unseals it (single-use, on any replica
+ * sharing the `PendingStore`): tampered, expired, replayed, other-user and other-call states are
+ * refused with `RequestState`'s tagged errors. There is no `elicitationId` and no completion
+ * notification on this revision.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make2026_07_28: Effect.Effect<Elicitation["Type"], never, Keyring | PendingStore> = Effect.gen(function*() {
+  const keyring = yield* Keyring
+  const pending = yield* PendingStore
+  const provide = <A, E>(effect: Effect.Effect<A, E, Keyring | PendingStore>) =>
+    effect.pipe(Effect.provideService(Keyring, keyring), Effect.provideService(PendingStore, pending))
+  return Elicitation.of({
+    protocol: modernRevision,
+    supportsUrl: clientSupportsUrl,
+    elicit: (request) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const requestState = yield* provide(RequestState.seal({
+          subject: request.user.subject,
+          requestDigest: request.requestDigest,
+          provider: request.provider.name,
+          ttl: Duration.millis(Math.max(1, request.expiresAt.epochMillis - now)),
+          data: { pendingId: request.pendingId }
+        })).pipe(
+          Effect.catchAll((e) =>
+            Effect.zipRight(
+              Effect.logError(`${request.provider.name} requestState could not be recorded: ${e._tag}`),
+              new CredentialsUnavailableError({ provider: request.provider.name, operation: "seal" })
+            )
+          )
+        )
+        return yield* new InputRequiredError({
+          title: request.provider.title,
+          key: request.provider.name,
+          text: request.message,
+          url: request.url,
+          requestState
+        })
+      }),
+    completed: () => Effect.void,
+    submitted: () => Effect.void,
+    resume: (request) =>
+      Effect.gen(function*() {
+        const tool = yield* Effect.serviceOption(ToolContext.ToolContext)
+        const sealed = Option.flatMap(tool, (t) => Option.fromNullable(t.requestState))
+        if (Option.isNone(sealed)) return Option.none<Resumed>()
+        // integrity and expiry first, whoever the state was issued for
+        const opened = yield* provide(RequestState.open(sealed.value))
+        if (!Option.contains(opened.provider, request.provider.name)) return Option.none<Resumed>()
+        const state = yield* provide(RequestState.unseal(sealed.value, {
+          subject: request.user.subject,
+          requestDigest: request.requestDigest
+        })).pipe(
+          Effect.catchTags({
+            StoreError: () => new CredentialsUnavailableError({ provider: request.provider.name, operation: "unseal" }),
+            DecryptionError: () => new CredentialsUnavailableError({ provider: request.provider.name, operation: "unseal" })
+          })
+        )
+        const pendingId = state.data?.pendingId
+        if (typeof pendingId !== "string") return yield* new RequestState.RequestStateInvalidError({ reason: "no elicitation recorded" })
+        const answer = Option.getOrUndefined(tool)?.inputResponses?.[request.provider.name] as { action?: unknown } | undefined
+        const outcome: ElicitationOutcome = answer?.action === "decline"
+          ? { _tag: "Declined" }
+          : answer?.action === "cancel"
+          ? { _tag: "Cancelled" }
+          : { _tag: "Accepted" }
+        return Option.some<Resumed>({ pendingId, expiresAt: state.expiresAt, outcome })
+      })
+  })
+})
+
+/**
+ * The 2026-07-28 implementation as a layer (needs the `Keyring` that seals the `requestState`
+ * and the shared `PendingStore` that makes it single-use).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer2026_07_28: Layer.Layer<Elicitation, never, Keyring | PendingStore> = Layer.effect(Elicitation, make2026_07_28)
+
+/**
+ * Both eras, chosen per call from the line and the negotiated revision: calls on 2026-07-28 (v2
+ * line, `McpCredentialsV2`, client pinned to or negotiating 2026-07-28) use `make2026_07_28`;
+ * everything else — the v1 line, and 2025-era clients served by the v2 line's legacy fallback —
+ * uses `make2025_11_25`. Give an era layer instead to force one.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeAuto: Effect.Effect<Elicitation["Type"], never, Keyring | PendingStore> = Effect.gen(function*() {
+  const legacy = yield* make2025_11_25
+  const modern = yield* make2026_07_28
+  const pick = <A, E>(f: (era: Elicitation["Type"]) => Effect.Effect<A, E>) =>
+    Effect.flatMap(isModernCall, (m) => f(m ? modern : legacy))
+  return Elicitation.of({
+    protocol: `${legacy.protocol} | ${modern.protocol}`,
+    supportsUrl: clientSupportsUrl,
+    elicit: (request) => pick((era) => era.elicit(request)),
+    completed: (request) => pick((era) => era.completed(request)),
+    submitted: (entry) => Effect.zipRight(legacy.submitted(entry), modern.submitted(entry)),
+    resume: (request) => pick((era) => era.resume === undefined ? Effect.succeed(Option.none<Resumed>()) : era.resume(request))
+  })
+})
+
+/**
+ * Both eras, chosen per call (see `makeAuto`): the layer to give a server that may run on either
+ * SDK line.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer: Layer.Layer<Elicitation, never, Keyring | PendingStore> = Layer.effect(Elicitation, makeAuto)

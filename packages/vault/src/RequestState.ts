@@ -43,6 +43,11 @@ export interface RequestState {
   readonly expiresAt: DateTime.Utc
   /** The digest bound into the state: `requestDigest` of the call, or a hash of the caller's digest. */
   readonly requestDigest: string
+  /**
+   * Server-side data recorded with the state at `seal` (it stays in the `PendingStore`, never in
+   * the sealed value); given by `unseal` only.
+   */
+  readonly data?: Readonly<Record<string, unknown>> | undefined
 }
 
 /**
@@ -75,6 +80,11 @@ export type SealInput = Request & {
   readonly provider?: string | undefined
   /** Lifetime. Default `defaultTtl` (10 minutes). */
   readonly ttl?: Duration.DurationInput | undefined
+  /**
+   * JSON kept server-side with the state's `PendingStore` record (not in the sealed value, which
+   * the client holds) and returned by `unseal`, e.g. the id of the elicitation it resumes.
+   */
+  readonly data?: Readonly<Record<string, unknown>> | undefined
 }
 
 /**
@@ -207,7 +217,10 @@ export const seal = (input: SealInput): Effect.Effect<string, VaultError, Keyrin
       ...digestsOf(input),
       ...(input.provider !== undefined ? { prv: input.provider } : {})
     }
-    yield* pending.create({ id: pendingId(id), provider: pendingProvider, subject: input.subject }, Duration.millis(ttlMs))
+    yield* pending.create(
+      { id: pendingId(id), provider: pendingProvider, subject: input.subject, ...(input.data !== undefined ? { data: input.data } : {}) },
+      Duration.millis(ttlMs)
+    )
     return keyring.seal(JSON.stringify(payload), aad)
   })
 
@@ -259,7 +272,7 @@ export const unseal = (
     if (Option.isNone(taken) || taken.value.subject !== state.subject || taken.value.provider !== pendingProvider) {
       return yield* new RequestStateReplayedError()
     }
-    return state
+    return { ...state, data: taken.value.data }
   })
 
 /**

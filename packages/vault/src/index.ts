@@ -70,3 +70,13 @@ export * as OAuthProviderError from "./OAuthProviderError.js"
  * @since 0.1.0
  */
 export * as TokenRefresh from "./TokenRefresh.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as OAuthAuthorization from "./OAuthAuthorization.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as OAuthAuthorizationError from "./OAuthAuthorizationError.js"

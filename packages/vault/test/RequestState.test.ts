@@ -49,6 +49,16 @@ describe("RequestState (memory store)", () => {
       assert.strictEqual(yield* refusal(sealed, call), "RequestStateReplayedError")
     }).pipe(Effect.provide(memory())))
 
+  it.effect("server-side data given at seal stays out of the sealed value and comes back from unseal only", () =>
+    Effect.gen(function*() {
+      const sealed = yield* RequestState.seal({ ...call, data: { pendingId: "pending-capability-0123456789" } })
+      assert.notInclude(sealed, "pending-capability-0123456789")
+      const opened = yield* RequestState.open(sealed)
+      assert.isUndefined(opened.data)
+      const state = yield* RequestState.unseal(sealed, call)
+      assert.deepStrictEqual(state.data, { pendingId: "pending-capability-0123456789" })
+    }).pipe(Effect.provide(memory())))
+
   it.effect("tampered, truncated, foreign-key and non-state values are refused as invalid", () =>
     Effect.gen(function*() {
       const sealed = yield* RequestState.seal(call)

@@ -38,4 +38,30 @@ describe("examples/pat-elicitation", () => {
     assert.notInclude(run.stdout, "UNEXPECTED")
     assert.notInclude(run.stderr, "jira-pat-alice-7f3a9c")
   })
+
+  it("the v2 line (main-v2.js, 2026-07-28 input-required + requestState) runs end to end and exits 0", { timeout: 90_000 }, async () => {
+    const mainV2 = `${root}examples/dist/pat-elicitation/main-v2.js`
+    if (!existsSync(mainV2)) throw new Error("examples/dist is missing: run `npx tsc -b` first")
+    const run = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+      const child = spawn(process.execPath, [mainV2], { cwd: root, stdio: ["ignore", "pipe", "pipe"], timeout: 80_000 })
+      let stdout = ""
+      let stderr = ""
+      child.stdout.on("data", (d: Buffer) => (stdout += d.toString("utf8")))
+      child.stderr.on("data", (d: Buffer) => (stderr += d.toString("utf8")))
+      child.on("error", reject)
+      child.on("close", (code) => resolve({ code, stdout, stderr }))
+    })
+    assert.strictEqual(run.code, 0, `stdout:\n${run.stdout}\nstderr:\n${run.stderr}`)
+    for (const line of [
+      "ok: the client speaks 2026-07-28",
+      "<- input required: elicitation/create (mode url): Jira credentials required for 'alice'.",
+      "ok: another user is refused",
+      "<- You are Alice Example on Jira.",
+      "ok: a tampered requestState is refused",
+      "ok: a replayed requestState is refused",
+      "Done: every step behaved as shown."
+    ]) assert.include(run.stdout, line)
+    assert.notInclude(run.stdout, "UNEXPECTED")
+    assert.notInclude(run.stderr, "jira-pat-alice-7f3a9c")
+  })
 })

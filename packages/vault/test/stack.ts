@@ -8,7 +8,9 @@ import * as HttpServer from "@effect/platform/HttpServer"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { McpAuth, StaticTokenVerifier } from "@mcp-credentials/auth"
 import { CurrentCredential } from "@mcp-credentials/core"
-import { McpCredentials, McpHttpServer, ToolError } from "@mcp-credentials/server"
+import { McpCredentials, McpCredentialsV2, McpHttpServer, McpHttpServerV2, ToolError } from "@mcp-credentials/server"
+import { Client as ClientV2, StreamableHTTPClientTransport as TransportV2 } from "@modelcontextprotocol/client"
+import { McpServer as McpServerV2 } from "@modelcontextprotocol/server"
 import { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js"
@@ -29,6 +31,7 @@ import {
   CredentialsProviderError,
   CredentialStore,
   Elicitation,
+  Keyring,
   PendingStore
 } from "../src/index.js"
 
@@ -138,6 +141,15 @@ export interface StackOptions {
   /** Share an identity provider and a fake API with another stack (two replicas). */
   readonly idp?: Idp | undefined
   readonly api?: FakeApi | undefined
+  /** The SDK line of the MCP server. Default `"v1"`. */
+  readonly line?: "v1" | "v2" | undefined
+  /**
+   * The elicitation era(s). Default: `Elicitation.layer2025_11_25` on v1, `Elicitation.layer`
+   * (chosen per call: 2026-07-28 for 2026 clients) on v2.
+   */
+  readonly elicitation?: Layer.Layer<Elicitation.Elicitation, never, Keyring.Keyring | PendingStore.PendingStore> | undefined
+  /** The keyring that seals request states (replicas share one). Default: a fresh key. */
+  readonly keyring?: Layer.Layer<Keyring.Keyring, unknown> | undefined
 }
 
 export interface Stack {
@@ -198,6 +210,31 @@ const makeServer = (api: FakeApi, jira: CredentialsProvider.CredentialsProvider)
   return server
 }
 
+const makeServerV2 = (api: FakeApi, jira: CredentialsProvider.CredentialsProvider) => (runtime: any) => {
+  const server = new McpServerV2({ name: "vault-test-v2", version: "0.1.0" })
+  const tools = McpCredentialsV2.install(server, { runtime, context: McpAuth.toolServices })
+  tools.registerTool(
+    "jira_whoami",
+    { description: "Who am I on Jira (per-user PAT).", credentials: CredentialsProvider.declaration(jira) },
+    () =>
+      Effect.gen(function*() {
+        const credential = yield* CurrentCredential.getStatic("jira")
+        const res = yield* Effect.promise(() =>
+          fetch(`${api.url}/rest/api/2/myself`, { headers: { authorization: `Bearer ${Redacted.value(credential.fields.pat!)}` } })
+        )
+        if (!res.ok) return yield* new ToolError.ToolError({ message: `Jira answered ${res.status}` })
+        const body = (yield* Effect.promise(() => res.json())) as { displayName: string }
+        return `Jira says you are ${body.displayName}`
+      })
+  )
+  tools.registerTool(
+    "jira_echo_pat",
+    { description: "A careless tool that returns the PAT (the scrubber must catch it).", credentials: CredentialsProvider.declaration(jira) },
+    async () => `the PAT is ${McpCredentialsV2.getField("pat", "jira")}`
+  )
+  return server
+}
+
 export const startStack = async (options: StackOptions = {}): Promise<Stack> => {
   const api = options.api ?? await startFakeApi()
   const idp = options.idp ?? await startIdp()
@@ -212,7 +249,11 @@ export const startStack = async (options: StackOptions = {}): Promise<Stack> => 
   await idp.configure(CredentialsPage.redirectUri({ baseUrl }))
 
   const stores = options.stores ?? Layer.merge(CredentialStore.layerMemory, PendingStore.layerMemory)
-  const shared = Layer.mergeAll(stores, Elicitation.layer2025_11_25)
+  const v2 = options.line === "v2"
+  const keyring = options.keyring ?? Keyring.layer(Redacted.make(Keyring.generateSpec("stack")))
+  const shared = (options.elicitation ?? (v2 ? Elicitation.layer : Elicitation.layer2025_11_25)).pipe(
+    Layer.provideMerge(Layer.merge(stores, keyring))
+  )
   const app = Layer.mergeAll(
     CredentialsProvider.layer(jira, { baseUrl, mode: options.mode ?? "blocking" }),
     StaticTokenVerifier.layer({
@@ -223,16 +264,25 @@ export const startStack = async (options: StackOptions = {}): Promise<Stack> => 
       ]
     })
   ).pipe(Layer.provideMerge(shared))
-  const served = McpHttpServer.serve({
-    server: makeServer(api, jira),
-    allowedHosts: McpHttpServer.localhostNames,
-    authenticate: McpAuth.authenticate({}),
-    routes: CredentialsPage.router({
-      baseUrl,
-      providers: [jira],
-      oidc: { issuer: idp.issuer, clientId: PAGE_CLIENT.id, clientSecret: Redacted.make(PAGE_CLIENT.secret) }
+  const routes = CredentialsPage.router({
+    baseUrl,
+    providers: [jira],
+    oidc: { issuer: idp.issuer, clientId: PAGE_CLIENT.id, clientSecret: Redacted.make(PAGE_CLIENT.secret) }
+  })
+  const serving = v2
+    ? McpHttpServerV2.serve({
+      server: makeServerV2(api, jira),
+      allowedHosts: McpHttpServerV2.localhostNames,
+      authenticate: McpAuth.authenticate({}),
+      routes
+    } as any)
+    : McpHttpServer.serve({
+      server: makeServer(api, jira),
+      allowedHosts: McpHttpServer.localhostNames,
+      authenticate: McpAuth.authenticate({}),
+      routes
     })
-  }).pipe(Layer.provideMerge(app), Layer.provide(Layer.succeedContext(httpCtx)))
+  const served = (serving as typeof serving).pipe(Layer.provideMerge(app), Layer.provide(Layer.succeedContext(httpCtx)))
   const ctx = await Effect.runPromise(Layer.buildWithScope(served, scope))
   return {
     mcpUrl: new URL(`${baseUrl}/mcp`),
@@ -295,6 +345,51 @@ export const connectClient = async (
   const transport = new StreamableHTTPClientTransport(stack.mcpUrl, { requestInit: { headers: { authorization: `Bearer ${token}` } } })
   await client.connect(transport)
   return { client, elicitations, completed, close: () => client.close() }
+}
+
+export interface TestClientV2 {
+  readonly client: ClientV2
+  /** The URL elicitations received (embedded in input-required results). */
+  readonly elicitations: Array<Record<string, unknown>>
+  readonly close: () => Promise<void>
+}
+
+/**
+ * A real v2 client (`@modelcontextprotocol/client`, pinned to 2026-07-28) declaring
+ * `elicitation.url`. Each URL elicitation of an input-required result is answered with `answer`
+ * (default: accept); `onUrl` runs the user's browser, awaited before answering when
+ * `awaitBrowser`, otherwise in the background (the retry then waits on the server for the form).
+ */
+export const connectClientV2 = async (
+  stack: Stack,
+  token: string,
+  options: {
+    readonly onUrl?: (url: string) => Promise<void>
+    readonly awaitBrowser?: boolean
+    readonly answer?: "accept" | "decline" | "cancel"
+    /** Declare `elicitation.url` (default `true`). */
+    readonly url?: boolean
+  } = {}
+): Promise<TestClientV2> => {
+  const elicitations: Array<Record<string, unknown>> = []
+  const url = options.url ?? true
+  const client = new ClientV2(
+    { name: "vault-test-client-v2", version: "1.0.0" },
+    { capabilities: url ? { elicitation: { url: {} } } : {}, versionNegotiation: { mode: { pin: "2026-07-28" } } }
+  )
+  if (url) client.setRequestHandler("elicitation/create", async (request: any) => {
+    const params = request.params as Record<string, unknown>
+    elicitations.push(params)
+    const action = options.answer ?? "accept"
+    if (action === "accept" && options.onUrl !== undefined && params.mode === "url") {
+      const opened = options.onUrl(String(params.url))
+      if (options.awaitBrowser) await opened
+      else void opened.catch((e) => console.error("browser failed", e))
+    }
+    return { action }
+  })
+  await client.connect(new TransportV2(stack.mcpUrl, { requestInit: { headers: { authorization: `Bearer ${token}` } } }))
+  return { client, elicitations, close: () => client.close() }
 }
 
 export const textOf = (result: unknown): string =>

@@ -9,7 +9,13 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Redacted from "effect/Redacted"
 import * as Scrubber from "../Scrubber.js"
-import { isJsonRpcErrorCarrier, JsonRpcErrorTypeId } from "../ToolContext.js"
+import {
+  type InputRequired,
+  InputRequiredTypeId,
+  isInputRequiredCarrier,
+  isJsonRpcErrorCarrier,
+  JsonRpcErrorTypeId
+} from "../ToolContext.js"
 import * as ToolError from "../ToolError.js"
 
 /** A tool result as MCP defines it (only the parts this pipeline touches). */
@@ -92,6 +98,11 @@ export interface CallInput {
    * backend can elicit from the client). Built only when the tool declares credentials.
    */
   readonly services?: (() => Context.Context<never>) | undefined
+  /**
+   * Turns an input-required failure of resolution (`ToolContext.InputRequiredTypeId`) into the
+   * SDK's input-required result. Lines without one leave it out: the failure is then an error.
+   */
+  readonly inputRequired?: ((signal: InputRequired) => ToolResult) | undefined
 }
 
 /** The required scopes the caller lacks. */
@@ -180,6 +191,10 @@ export const callTool = async (
     const failure = Cause.failureOption(resolved.cause)
     if (failure._tag === "None") return unexpected(input, resolved.cause, Scrubber.make(input.extraSecrets), run)
     const e = failure.value
+    if (input.inputRequired !== undefined && isInputRequiredCarrier(e)) {
+      // 2026-07-28: the call ends with an input-required result; the client retries
+      return input.inputRequired(e[InputRequiredTypeId])
+    }
     if (isJsonRpcErrorCarrier(e)) {
       // a failure that must reach the client as its own JSON-RPC error (URL elicitation required)
       const rpc = e[JsonRpcErrorTypeId]
