@@ -8,6 +8,7 @@ import * as Auth from "./auth.js"
 import * as Http from "./http.js"
 import * as InProcess from "./inprocess.js"
 import * as Micro from "./micro.js"
+import * as Vault from "./vault.js"
 import { fmt, table, us } from "./stats.js"
 
 const quick = process.env.BENCH_QUICK === "1"
@@ -18,6 +19,9 @@ const inProcessOptions: InProcess.Options = quick ? { rounds: 6, warmup: 2, call
 const perRequestOptions: InProcess.Options = quick ? { rounds: 4, warmup: 1, calls: 50 } : { rounds: 30, warmup: 4, calls: 100, budgetMs: 20_000 }
 const peerOptions: InProcess.Options = quick ? { rounds: 3, warmup: 1, calls: 20 } : { rounds: 10, warmup: 2, calls: 100, budgetMs: 20_000 }
 const microOptions = quick ? { rounds: 5, warmup: 1, batchMs: 2 } : { rounds: 30, warmup: 5, batchMs: 8 }
+const vaultOptions: Vault.Options = quick
+  ? { callers: 100, rounds: 20, warmup: 3, resumeSamples: 10, refreshSamples: 10 }
+  : { callers: 100, rounds: 200, warmup: 20, resumeSamples: 50, refreshSamples: 50 }
 const authOptions: Auth.Options = quick ? { rounds: 5, warmup: 1, batchMs: 5 } : { rounds: 50, warmup: 5, batchMs: 20 }
 const httpOptions: Http.Options = quick
   ? { clients: Number(process.env.BENCH_HTTP_CLIENTS ?? 16), callsPerRound: 200, roundMs: 1000, rounds: 2, warmup: 1, budgetMs: 25_000 }
@@ -31,7 +35,7 @@ const log = (s = "") => process.stdout.write(s + "\n")
 const seconds = (t0: number) => ((Date.now() - t0) / 1000).toFixed(1)
 
 const main = async () => {
-  if (!["inprocess", "perrequest", "http", "micro", "peer", "auth"].includes(section)) throw new Error(`unknown section '${section}'`)
+  if (!["inprocess", "perrequest", "http", "micro", "peer", "auth", "vault"].includes(section)) throw new Error(`unknown section '${section}'`)
   const results: Record<string, unknown> = {}
 
   if (want("inprocess")) {
@@ -186,6 +190,43 @@ const main = async () => {
       log(`${c.name}: ${fmt(c.ratio, 3)}× (per-round ${fmt(c.roundRatio, 3)}×; CPU time per-round ${fmt(c.cpuRoundRatio, 3)}×), goal ≥ ${c.goal}× — ${c.met ? "met" : "NOT met"}`)
       log()
     }
+  }
+
+
+  if (want("vault")) {
+    const t = Date.now()
+    const o = vaultOptions
+    const r = await Vault.run(o)
+    results.vault = r
+    const ms = (ns: number) => fmt(ns / 1e6, 3)
+    const verdict = (p: number, goal: number | undefined) => (goal === undefined ? "—" : p / 1e6 <= goal ? `met (≤ ${goal} ms)` : `NOT met (≤ ${goal} ms)`)
+    log()
+    log(`## 6. Vault: credential store get, submit → resume, downstream OAuth refresh (${seconds(t)} s)`)
+    log()
+    log(`(a) \`CredentialStore.get\`, ${o.callers} concurrent callers (fibers) per round, each reading its own user's sealed credential, ${o.rounds} rounds after ${o.warmup} warm-up; each call timed from its fiber's start to the decrypted credential`)
+    log()
+    log(table(
+      ["backend", "calls", "p50 ms", "p90 ms", "p99 ms", "max ms", "goal (p99)", "1 caller p50 ms", "1 caller p99 ms"],
+      r.gets.map((g) => g.latency === undefined
+        ? [g.backend, "skipped", "", "", "", "", g.skipped ?? "", "", ""]
+        : [g.backend, String(g.latency.n), ms(g.latency.p50), ms(g.latency.p90), ms(g.latency.p99), ms(g.latency.max), verdict(g.latency.p99, g.goalMs), ms(g.sequential?.p50 ?? NaN), ms(g.sequential?.p99 ?? NaN)])
+    ))
+    log()
+    log(`CPU to open one sealed credential (every backend but memory, per get): ${fmt(r.open.openUs, 1)} µs, of which AES-256-GCM decryption ${fmt(r.open.decryptUs, 1)} µs (the rest: JSON parse + Schema decode)`)
+    log()
+    log(`(b) submit → resume: \`PendingStore.complete\` start → the parked \`await\` wakes; ${o.resumeSamples} samples each after 3 warm-up; cross replica = a second store instance with its own connections`)
+    log()
+    log(table(
+      ["backend", "mode", "p50 ms", "p90 ms", "p99 ms", "max ms", "goal (p99)"],
+      r.resumes.map((x) => x.latency === undefined
+        ? [x.backend, x.mode, "skipped", "", "", "", x.skipped ?? ""]
+        : [x.backend, x.mode, ms(x.latency.p50), ms(x.latency.p90), ms(x.latency.p99), ms(x.latency.max), verdict(x.latency.p99, x.goalMs)])
+    ))
+    log()
+    const f = r.refresh
+    log(`(c) downstream OAuth refresh against oidc-provider in this process (loopback, rotating refresh tokens, memory store), ${f.latency.n} sequential refreshes: p50 ${ms(f.latency.p50)} ms, p90 ${ms(f.latency.p90)} ms, max ${ms(f.latency.max)} ms`)
+    log()
+    log(`${f.concurrentCalls} concurrent \`TokenRefresh.require\` calls on one expired token: ${f.tokenRequests} token-endpoint request(s) counted at the provider, ${f.distinctTokens} distinct access token(s) returned, ${fmt(f.concurrentWallMs, 1)} ms wall — goal exactly 1: ${f.tokenRequests === 1 ? "met" : "NOT met"}`)
   }
 
   await writeFile(new URL(`./results-${section}.json`, import.meta.url), JSON.stringify(results, null, 2))

@@ -1,0 +1,441 @@
+/**
+ * Benchmark 6: the vault (`@mcp-credentials/vault`).
+ *
+ * (a) `CredentialStore.get` latency with 100 concurrent callers, per backend (memory, file, Redis,
+ *     Postgres): each round starts 100 fibers at once, each reading its own user's credential
+ *     (sealed with AES-256-GCM on every backend but memory, so the figure includes decryption);
+ *     each call is timed from its fiber's start to the decoded credential. Goals (p99): memory
+ *     ≤ 0.05 ms, Redis ≤ 2 ms, Postgres ≤ 5 ms (file: no goal).
+ * (b) submit → resume: a waiter is parked in `PendingStore.await` (20 ms before the submit), then
+ *     `complete` is called; the figure is from the start of `complete` to the waiter's wake-up.
+ *     Same replica: one store instance; cross replica: two store instances with their own
+ *     connections (Redis pub/sub, Postgres LISTEN/NOTIFY; memory and file are single-process
+ *     stores, measured same replica only). Goals: ≤ 20 ms same replica, ≤ 100 ms cross replica.
+ * (c) Downstream OAuth refresh (issue 7) against `oidc-provider` in this process on loopback: one
+ *     `TokenRefresh.require` on an expired token (memory store; HTTP round trip to the token
+ *     endpoint, rotating refresh token, re-sealing the record), p50/p90; and 1,000 concurrent
+ *     `require` calls on one expired token → token-endpoint requests counted at the provider.
+ *
+ * Redis (127.0.0.1:6379, or MCP_CREDENTIALS_TEST_REDIS_URL) and Postgres (127.0.0.1:5432, database
+ * `test`, user postgres or root) rows are skipped with a note when the service is absent. Each run
+ * uses its own key prefix / schema / directory and removes it.
+ */
+import { PgClient } from "@effect/sql-pg"
+import { ResolvedCredential } from "@mcp-credentials/core"
+import { CredentialStore, FileStore, Keyring, OAuthProvider, PendingStore, TokenRefresh } from "@mcp-credentials/vault"
+import * as PgStore from "@mcp-credentials/vault/PgStore"
+import * as RedisStore from "@mcp-credentials/vault/RedisStore"
+import * as Context from "effect/Context"
+import * as DateTime from "effect/DateTime"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import * as Scope from "effect/Scope"
+import { Redis } from "ioredis"
+// @ts-expect-error oidc-provider ships no type declarations
+import Provider from "oidc-provider"
+import * as crypto from "node:crypto"
+import * as fs from "node:fs"
+import { createServer } from "node:http"
+import type { AddressInfo } from "node:net"
+import * as os from "node:os"
+import * as path from "node:path"
+// internal, not exported: imported from the build output for attribution only
+import * as Records from "../../packages/vault/dist/internal/records.js"
+import { now, quantile } from "./stats.js"
+
+export interface Options {
+  readonly callers: number
+  readonly rounds: number
+  readonly warmup: number
+  readonly resumeSamples: number
+  readonly refreshSamples: number
+}
+
+export interface Latency {
+  readonly n: number
+  readonly p50: number
+  readonly p90: number
+  readonly p99: number
+  readonly max: number
+}
+
+export interface GetRow {
+  readonly backend: string
+  readonly skipped?: string
+  readonly latency?: Latency
+  /** The same `get`, one caller at a time (no queueing behind other callers). */
+  readonly sequential?: Latency
+  /** p99 goal in ms; undefined: none. */
+  readonly goalMs?: number
+}
+
+export interface ResumeRow {
+  readonly backend: string
+  readonly mode: "same replica" | "cross replica"
+  readonly skipped?: string
+  readonly latency?: Latency
+  readonly goalMs?: number
+}
+
+export interface RefreshResult {
+  readonly latency: Latency
+  readonly concurrentCalls: number
+  readonly tokenRequests: number
+  readonly concurrentWallMs: number
+  readonly distinctTokens: number
+}
+
+/** CPU cost of opening one sealed credential (what every backend but memory does per `get`). */
+export interface OpenCost {
+  /** `Keyring.open`: AES-256-GCM decryption with the additional data, µs per record (median of 20 batches). */
+  readonly decryptUs: number
+  /** The whole `openCredential`: decryption + JSON parse + Schema decode of the credential, µs. */
+  readonly openUs: number
+}
+
+export interface Report {
+  readonly options: Options
+  readonly open: OpenCost
+  readonly gets: ReadonlyArray<GetRow>
+  readonly resumes: ReadonlyArray<ResumeRow>
+  readonly refresh: RefreshResult
+}
+
+type Stores = CredentialStore.CredentialStore | PendingStore.PendingStore
+
+const summarizeNs = (samples: ReadonlyArray<number>): Latency => {
+  const s = [...samples].sort((a, b) => a - b)
+  return { n: s.length, p50: quantile(s, 0.5), p90: quantile(s, 0.9), p99: quantile(s, 0.99), max: s[s.length - 1] ?? Number.NaN }
+}
+
+const redisUrl = process.env.MCP_CREDENTIALS_TEST_REDIS_URL ?? "redis://127.0.0.1:6379"
+const runId = crypto.randomBytes(4).toString("hex")
+const redisPrefix = `mcv-bench:${runId}:`
+const pgSchema = `mcv_bench_${runId}`
+const keyring = Keyring.layer(Redacted.make(Keyring.generateSpec("bench")))
+
+const pgClient = (username: string) =>
+  PgClient.layer({ host: "127.0.0.1", port: 5432, database: "test", username, connectTimeout: "3 seconds" })
+
+const probeRedis = async (): Promise<string | undefined> => {
+  const client = new Redis(redisUrl, { lazyConnect: true, connectTimeout: 1500, maxRetriesPerRequest: 0, retryStrategy: () => null })
+  client.on("error", () => {})
+  try {
+    await client.connect()
+    await client.ping()
+    await client.quit()
+    return undefined
+  } catch {
+    client.disconnect()
+    return `Redis at ${new URL(redisUrl).host} is not reachable`
+  }
+}
+
+const probePg = async (): Promise<{ user?: string; reason?: string }> => {
+  for (const user of ["postgres", "root"]) {
+    try {
+      await Effect.runPromise(Effect.scoped(Effect.flatMap(PgClient.PgClient, (sql) => sql`SELECT 1`).pipe(Effect.provide(pgClient(user)))))
+      return { user }
+    } catch {
+      // next
+    }
+  }
+  return { reason: "Postgres at 127.0.0.1:5432 database test is not reachable" }
+}
+
+/** Builds a store layer into `scope`, returning both services. */
+const build = (layer: Layer.Layer<Stores, unknown>, scope: Scope.Scope) =>
+  Effect.map(Layer.buildWithScope(layer, scope), (ctx) => ({
+    cs: Context.get(ctx, CredentialStore.CredentialStore),
+    ps: Context.get(ctx, PendingStore.PendingStore)
+  }))
+
+const pat = (i: number) => ResolvedCredential.StaticCredential.fromFields({ pat: `pat-bench-${i}-0123456789abcdef` })
+
+/** (a) 100 concurrent callers per round, each reading its own key; latency of every call in ns. */
+const measureGets = (cs: CredentialStore.CredentialStore["Type"], o: Options) =>
+  Effect.gen(function*() {
+    const keys = Array.from({ length: o.callers }, (_, i) => ({ provider: "jira", subject: `bench-user-${i}` }))
+    yield* Effect.forEach(keys, (k, i) => cs.set(k, pat(i)), { concurrency: 10, discard: true })
+    const samples: Array<number> = []
+    for (let r = 0; r < o.warmup + o.rounds; r++) {
+      const lat = yield* Effect.forEach(
+        keys,
+        (k) =>
+          Effect.suspend(() => {
+            const t0 = now()
+            return Effect.map(cs.get(k), (got) => {
+              if (Option.isNone(got)) throw new Error("credential missing")
+              return Number(now() - t0)
+            })
+          }),
+        { concurrency: "unbounded" }
+      )
+      if (r >= o.warmup) samples.push(...lat)
+    }
+    const one: Array<number> = []
+    for (let i = 0; i < o.rounds * 5; i++) {
+      const t0 = now()
+      yield* cs.get(keys[i % keys.length]!)
+      if (i >= o.warmup) one.push(Number(now() - t0))
+    }
+    return { concurrent: summarizeNs(samples), sequential: summarizeNs(one) }
+  })
+
+/** (b) a parked waiter on `waiter`, `complete` on `completer`: start of complete → wake-up, ns. */
+const measureResume = (waiter: PendingStore.PendingStore["Type"], completer: PendingStore.PendingStore["Type"], o: Options) =>
+  Effect.gen(function*() {
+    const samples: Array<number> = []
+    const warm = 3
+    for (let i = 0; i < warm + o.resumeSamples; i++) {
+      const entry = yield* waiter.create({ provider: "jira", subject: `resume-${i}` }, "1 minute")
+      let woke = 0n
+      const fiber = yield* Effect.fork(Effect.tap(waiter.await(entry.id, "10 seconds"), () => Effect.sync(() => (woke = now()))))
+      yield* Effect.sleep("20 millis")
+      const t0 = now()
+      yield* completer.complete(entry.id, { ok: "1" })
+      const result = yield* Fiber.join(fiber)
+      if (Option.isNone(result)) throw new Error("await timed out")
+      if (i >= warm) samples.push(Number(woke - t0))
+    }
+    return summarizeNs(samples)
+  })
+
+// -- (c) a small oidc-provider harness (the tests' one lives in packages/vault/test) -------------
+
+const CLIENT = { id: "bench-app", secret: "bench-app-secret-0123456789abcdef" }
+const REDIRECT_URI = "http://127.0.0.1:9/callback"
+
+const startProvider = async () => {
+  let tokenRequests = 0
+  let provider: any
+  const server = createServer((req, res) => {
+    if (req.method === "POST" && req.url?.split("?")[0] === "/token") tokenRequests++
+    provider.callback()(req, res)
+  })
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+  const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  provider = new Provider(issuer, {
+    clients: [{
+      client_id: CLIENT.id,
+      client_secret: CLIENT.secret,
+      grant_types: ["authorization_code", "refresh_token"],
+      redirect_uris: [REDIRECT_URI],
+      response_types: ["code"],
+      token_endpoint_auth_method: "client_secret_basic"
+    }],
+    scopes: ["openid", "offline_access", "api:read"],
+    pkce: { required: () => true },
+    rotateRefreshToken: () => true,
+    issueRefreshToken: async (_ctx: unknown, client: any) => client.grantTypeAllowed("refresh_token"),
+    findAccount: async (_ctx: unknown, id: string) => ({ accountId: id, claims: async () => ({ sub: id }) }),
+    ttl: { AccessToken: 3600, RefreshToken: 86400, AuthorizationCode: 60, Grant: 86400, Interaction: 600, Session: 86400, IdToken: 3600 },
+    features: { devInteractions: { enabled: true } }
+  })
+  return {
+    issuer,
+    tokenRequests: () => tokenRequests,
+    close: async () => {
+      server.closeAllConnections()
+      await new Promise((resolve) => server.close(resolve))
+    }
+  }
+}
+
+/** Drives the provider's dev login and consent pages as `subject`; the redirect back. */
+const authorize = async (url: URL, subject: string): Promise<URL> => {
+  const jar = new Map<string, string>()
+  let next = url.href
+  let body: URLSearchParams | undefined
+  for (let step = 0; step < 12; step++) {
+    const res = await fetch(next, {
+      method: body === undefined ? "GET" : "POST",
+      redirect: "manual",
+      headers: {
+        cookie: [...jar].map(([k, v]) => `${k}=${v}`).join("; "),
+        ...(body === undefined ? {} : { "content-type": "application/x-www-form-urlencoded" })
+      },
+      ...(body === undefined ? {} : { body })
+    })
+    for (const line of res.headers.getSetCookie()) {
+      const [pair] = line.split(";")
+      const i = pair!.indexOf("=")
+      jar.set(pair!.slice(0, i).trim(), pair!.slice(i + 1))
+    }
+    body = undefined
+    const location = res.headers.get("location")
+    if (location !== null) {
+      await res.body?.cancel()
+      const target = new URL(location, next)
+      if (target.href.startsWith(REDIRECT_URI)) return target
+      next = target.href
+      continue
+    }
+    const html = await res.text()
+    const prompt = /name="prompt" value="(\w+)"/.exec(html)?.[1]
+    const action = /action="([^"]+)"/.exec(html)?.[1]
+    if (res.status !== 200 || prompt === undefined || action === undefined) throw new Error(`unexpected page at step ${step}: HTTP ${res.status}`)
+    next = new URL(action.replace(/&amp;/g, "&"), next).href
+    body = new URLSearchParams(prompt === "login" ? { prompt, login: subject, password: "x" } : { prompt })
+  }
+  throw new Error("too many steps")
+}
+
+const expiredCredential = (provider: OAuthProvider.OAuthProvider, subject: string) =>
+  Effect.gen(function*() {
+    const pkce = yield* OAuthProvider.makePkce
+    const state = yield* OAuthProvider.makeState
+    const url = yield* OAuthProvider.authorizationUrl(provider, { redirectUri: REDIRECT_URI, state, pkce })
+    const back = yield* Effect.promise(() => authorize(url, subject))
+    const code = back.searchParams.get("code")
+    if (code === null) throw new Error("no code")
+    const tokens = yield* OAuthProvider.exchangeCode(provider, { code: Redacted.make(code), redirectUri: REDIRECT_URI, codeVerifier: pkce.verifier })
+    return expire(yield* OAuthProvider.toCredential(provider, tokens))
+  })
+
+const expire = (c: ResolvedCredential.OAuthCredential) =>
+  new ResolvedCredential.OAuthCredential({ ...c, expiresAt: DateTime.unsafeMake(Date.now() - 1000) })
+
+const measureRefresh = (o: Options) =>
+  Effect.gen(function*() {
+    const h = yield* Effect.acquireRelease(Effect.promise(startProvider), (p) => Effect.promise(p.close))
+    const provider = yield* OAuthProvider.make({
+      name: "downstream",
+      issuer: h.issuer,
+      clientId: CLIENT.id,
+      clientSecret: Redacted.make(CLIENT.secret),
+      scopes: ["openid", "offline_access", "api:read"],
+      extraAuthorizeParams: { prompt: "consent" }
+    })
+    const store = yield* CredentialStore.makeMemory
+    const refresher = yield* TokenRefresh.make({ providers: [provider] }).pipe(Effect.provideService(CredentialStore.CredentialStore, store))
+
+    // one refresh at a time: expire the stored token (keeping its rotated refresh token), refresh
+    const key = { provider: provider.name, subject: "bench-refresh" }
+    yield* store.set(key, yield* expiredCredential(provider, key.subject))
+    const samples: Array<number> = []
+    for (let i = 0; i < 3 + o.refreshSamples; i++) {
+      const stored = Option.getOrThrow(yield* store.get(key)).credential as ResolvedCredential.OAuthCredential
+      yield* store.set(key, expire(stored))
+      const t0 = now()
+      yield* refresher.require(key)
+      if (i >= 3) samples.push(Number(now() - t0))
+    }
+
+    // 1,000 concurrent calls on one expired token
+    const many = { provider: provider.name, subject: "bench-thousand" }
+    yield* store.set(many, yield* expiredCredential(provider, many.subject))
+    const before = h.tokenRequests()
+    const t0 = now()
+    const results = yield* Effect.all(Array.from({ length: 1000 }, () => refresher.require(many)), { concurrency: "unbounded" })
+    const wall = Number(now() - t0)
+    const tokens = new Set(results.map((s) => Redacted.value((s.credential as ResolvedCredential.OAuthCredential).accessToken)))
+    return {
+      latency: summarizeNs(samples),
+      concurrentCalls: 1000,
+      tokenRequests: h.tokenRequests() - before,
+      concurrentWallMs: wall / 1e6,
+      distinctTokens: tokens.size
+    } satisfies RefreshResult
+  })
+
+const measureOpen = Effect.gen(function*() {
+  const kr = yield* Keyring.Keyring
+  const key = { provider: "jira", subject: "bench-user-0" }
+  const sealed = Records.sealCredential(kr, key, pat(0), Date.now(), null)
+  const aad = Records.credentialAad(key)
+  const perOp = (f: () => unknown) => {
+    const batches: Array<number> = []
+    for (let b = 0; b < 25; b++) {
+      const t0 = now()
+      for (let i = 0; i < 1000; i++) f()
+      if (b >= 5) batches.push(Number(now() - t0) / 1000 / 1000)
+    }
+    return quantile(batches.sort((x, y) => x - y), 0.5)
+  }
+  return {
+    decryptUs: perOp(() => Effect.runSync(kr.open(sealed, aad))),
+    openUs: perOp(() => Effect.runSync(Records.openCredential(kr, key, sealed, 1)))
+  } satisfies OpenCost
+}).pipe(Effect.provide(keyring))
+
+export const run = async (o: Options): Promise<Report> => {
+  const redisReason = await probeRedis()
+  const pg = await probePg()
+  const directory = fs.mkdtempSync(path.join(os.tmpdir(), "mcp-vault-bench-"))
+  const gets: Array<GetRow> = []
+  const resumes: Array<ResumeRow> = []
+  const backends: ReadonlyArray<{
+    readonly name: string
+    readonly skipped: string | undefined
+    readonly layer: () => Layer.Layer<Stores, unknown>
+    readonly getGoal?: number
+    readonly crossGoal?: number
+  }> = [
+    { name: "memory", skipped: undefined, layer: () => Layer.merge(CredentialStore.layerMemory, PendingStore.layerMemory), getGoal: 0.05 },
+    { name: "file", skipped: undefined, layer: () => FileStore.layer({ directory, namespace: "bench" }).pipe(Layer.provide(keyring)) },
+    {
+      name: "redis",
+      skipped: redisReason,
+      layer: () => RedisStore.layer({ url: Redacted.make(redisUrl), prefix: redisPrefix }).pipe(Layer.provide(keyring)),
+      getGoal: 2,
+      crossGoal: 100
+    },
+    {
+      name: "postgres",
+      skipped: pg.reason,
+      layer: () => PgStore.layer({ schema: pgSchema }).pipe(Layer.provide(keyring), Layer.provide(pgClient(pg.user ?? "postgres"))),
+      getGoal: 5,
+      crossGoal: 100
+    }
+  ]
+  try {
+    for (const b of backends) {
+      if (b.skipped !== undefined) {
+        gets.push({ backend: b.name, skipped: b.skipped })
+        resumes.push({ backend: b.name, mode: "same replica", skipped: b.skipped }, { backend: b.name, mode: "cross replica", skipped: b.skipped })
+        continue
+      }
+      const row = await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+        const scope = yield* Effect.scope
+        const a = yield* build(b.layer(), scope)
+        const getLatency = yield* measureGets(a.cs, o)
+        const same = yield* measureResume(a.ps, a.ps, o)
+        const cross = b.crossGoal === undefined ? undefined : yield* measureResume(a.ps, (yield* build(b.layer(), scope)).ps, o)
+        return { getLatency, same, cross }
+      })))
+      gets.push({ backend: b.name, latency: row.getLatency.concurrent, sequential: row.getLatency.sequential, ...(b.getGoal !== undefined ? { goalMs: b.getGoal } : {}) })
+      resumes.push({ backend: b.name, mode: "same replica", latency: row.same, goalMs: 20 })
+      if (row.cross !== undefined) {
+        resumes.push({ backend: b.name, mode: "cross replica", latency: row.cross, ...(b.crossGoal !== undefined ? { goalMs: b.crossGoal } : {}) })
+      }
+    }
+    const open = await Effect.runPromise(measureOpen)
+    const refresh = await Effect.runPromise(Effect.scoped(measureRefresh(o)))
+    return { options: o, open, gets, resumes, refresh }
+  } finally {
+    fs.rmSync(directory, { recursive: true, force: true })
+    if (redisReason === undefined) {
+      const admin = new Redis(redisUrl)
+      let cursor = "0"
+      do {
+        const [next, keys] = await admin.scan(cursor, "MATCH", `${redisPrefix}*`, "COUNT", 500)
+        cursor = next
+        if (keys.length > 0) await admin.del(...keys)
+      } while (cursor !== "0")
+      await admin.quit()
+    }
+    if (pg.user !== undefined) {
+      const exit = await Effect.runPromiseExit(Effect.scoped(
+        Effect.flatMap(PgClient.PgClient, (sql) => sql.unsafe(`DROP SCHEMA IF EXISTS "${pgSchema}" CASCADE`)).pipe(
+          Effect.provide(pgClient(pg.user))
+        )
+      ))
+      if (Exit.isFailure(exit)) process.stderr.write("could not drop the bench schema\n")
+    }
+  }
+}
