@@ -93,7 +93,7 @@ export interface RefreshResult {
 export interface OpenCost {
   /** `Keyring.open`: AES-256-GCM decryption with the additional data, µs per record (median of 20 batches). */
   readonly decryptUs: number
-  /** The whole `openCredential`: decryption + JSON parse + Schema decode of the credential, µs. */
+  /** The whole `openCredential`: decryption + JSON parse + the check of the record (hand-written, the Schema as fallback), µs. */
   readonly openUs: number
 }
 

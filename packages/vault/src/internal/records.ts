@@ -3,9 +3,11 @@ import * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as PubSub from "effect/PubSub"
 import * as Queue from "effect/Queue"
+import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as crypto from "node:crypto"
 import { CredentialStore, type StoredCredential, type StoreKey } from "../CredentialStore.js"
@@ -31,13 +33,18 @@ export const ttlToExpiry = (now: number, ttl: Duration.DurationInput | undefined
   ttl === undefined ? null : now + Math.max(1, Duration.toMillis(Duration.decode(ttl)))
 
 const encodeCredential = Schema.encodeSync(ResolvedCredential.ResolvedCredential)
-const decodeCredential = Schema.decodeUnknown(ResolvedCredential.ResolvedCredential)
 
-const CredentialPayload = Schema.Struct({
-  credential: Schema.Unknown,
+/**
+ * The decrypted credential record, decoded in one Schema pass. The decoder is compiled once; it is
+ * the reference for what a valid record is, and the fallback of `fastCredentialPayload`.
+ */
+const CredentialRecord = Schema.Struct({
+  credential: ResolvedCredential.ResolvedCredential,
   createdAt: Schema.Number,
   expiresAt: Schema.NullOr(Schema.Number)
 })
+const decodeCredentialRecord = Schema.decodeUnknownEither(CredentialRecord)
+
 const PendingPayload = Schema.Struct({
   id: Schema.String,
   provider: Schema.String,
@@ -46,17 +53,126 @@ const PendingPayload = Schema.Struct({
   createdAt: Schema.Number,
   expiresAt: Schema.Number
 })
+const decodePendingPayload = Schema.decodeUnknownEither(PendingPayload)
 const ResultPayload = Schema.Struct({
   result: Schema.Record({ key: Schema.String, value: Schema.Unknown }),
   expiresAt: Schema.Number
 })
+const decodeResultPayload = Schema.decodeUnknownEither(ResultPayload)
 
 const invalid = (keyId: string) => () => new DecryptionError({ keyId, reason: "the decrypted record is not valid" })
 
-const keyIdOf = (sealed: string): string => sealed.split(".")[1] ?? ""
+const keyIdOf = (sealed: string): string => {
+  const a = sealed.indexOf(".")
+  if (a < 0) return ""
+  const b = sealed.indexOf(".", a + 1)
+  return b < 0 ? sealed.slice(a + 1) : sealed.slice(a + 1, b)
+}
 
-const parseJson = (s: string, keyId: string) =>
-  Effect.try({ try: () => JSON.parse(s) as unknown, catch: invalid(keyId) })
+/** JSON-parses and decodes a decrypted record; `undefined` when it is not valid. */
+const decodeJson = <A>(json: string, decode: (u: unknown) => Either.Either<A, unknown>): A | undefined => {
+  let u: unknown
+  try {
+    u = JSON.parse(json)
+  } catch {
+    return undefined
+  }
+  const r = decode(u)
+  return Either.isRight(r) ? r.right : undefined
+}
+
+const decodeOrFail = <A>(
+  json: string,
+  sealed: string,
+  decode: (u: unknown) => Either.Either<A, unknown>
+): Effect.Effect<A, DecryptionError> => {
+  const a = decodeJson(json, decode)
+  return a === undefined ? Effect.fail(invalid(keyIdOf(sealed))()) : Effect.succeed(a)
+}
+
+// -- hot path: a hand-written check of the two credential shapes the Schema accepts -------------
+// Returns `undefined` for anything it is not sure about; the Schema then decides (and reports).
+
+type Plain = Record<string, unknown>
+
+const isPlain = (u: unknown): u is Plain => typeof u === "object" && u !== null && !Array.isArray(u)
+
+const redactedFields = (u: unknown): Record<string, Redacted.Redacted<string>> | undefined => {
+  if (!isPlain(u)) return undefined
+  const out: Record<string, Redacted.Redacted<string>> = {}
+  for (const k in u) {
+    if (!Object.hasOwn(u, k)) continue
+    const v = u[k]
+    if (typeof v !== "string" || k === "__proto__") return undefined
+    out[k] = Redacted.make(v)
+  }
+  return out
+}
+
+const fastOAuth = (c: Plain): ResolvedCredential.OAuthCredential | undefined => {
+  const { accessToken, clientId, clientSecret, expiresAt, extra, refreshToken, scopes, tokenUri } = c
+  if (typeof accessToken !== "string") return undefined
+  const props: {
+    -readonly [K in keyof ResolvedCredential.OAuthCredential]?: ResolvedCredential.OAuthCredential[K]
+  } = { type: "oauth", accessToken: Redacted.make(accessToken) }
+  if (refreshToken !== undefined) {
+    if (typeof refreshToken !== "string") return undefined
+    props.refreshToken = Redacted.make(refreshToken)
+  }
+  if (clientId !== undefined) {
+    if (typeof clientId !== "string") return undefined
+    props.clientId = clientId
+  }
+  if (clientSecret !== undefined) {
+    if (typeof clientSecret !== "string") return undefined
+    props.clientSecret = Redacted.make(clientSecret)
+  }
+  if (tokenUri !== undefined) {
+    if (typeof tokenUri !== "string") return undefined
+    props.tokenUri = tokenUri
+  }
+  if (scopes !== undefined) {
+    if (!Array.isArray(scopes) || !scopes.every((s) => typeof s === "string")) return undefined
+    props.scopes = [...scopes]
+  }
+  if (expiresAt !== undefined) {
+    if (typeof expiresAt !== "string") return undefined
+    const dt = DateTime.make(expiresAt)
+    if (Option.isNone(dt)) return undefined
+    props.expiresAt = DateTime.toUtc(dt.value)
+  }
+  if (extra === undefined) props.extra = {}
+  else if (isPlain(extra) && !Object.hasOwn(extra, "__proto__")) props.extra = { ...extra }
+  else return undefined
+  return new ResolvedCredential.OAuthCredential(props as ResolvedCredential.OAuthCredential, {
+    disableValidation: true
+  })
+}
+
+const fastCredentialRecord = (u: unknown): typeof CredentialRecord.Type | undefined => {
+  if (!isPlain(u)) return undefined
+  const { createdAt, credential: c, expiresAt } = u
+  if (typeof createdAt !== "number" || (expiresAt !== null && typeof expiresAt !== "number")) return undefined
+  if (!isPlain(c)) return undefined
+  let credential: ResolvedCredential.ResolvedCredential | undefined
+  if (c.type === "static") {
+    const fields = redactedFields(c.fields)
+    if (fields === undefined) return undefined
+    credential = new ResolvedCredential.StaticCredential({ type: "static", fields }, { disableValidation: true })
+  } else if (c.type === "oauth") {
+    credential = fastOAuth(c)
+  }
+  return credential === undefined ? undefined : { credential, createdAt, expiresAt }
+}
+
+/** @internal exported for the equivalence test of the hot path against the Schema */
+export const decodeCredentialRecordFast = (u: unknown): Either.Either<typeof CredentialRecord.Type, unknown> => {
+  const fast = fastCredentialRecord(u)
+  return fast !== undefined ? Either.right(fast) : decodeCredentialRecord(u)
+}
+
+/** @internal the Schema alone, for the equivalence test */
+export const decodeCredentialRecordSchema = decodeCredentialRecord
 
 /** @internal */
 export const makeStored = (
@@ -91,14 +207,11 @@ export const openCredential = (
   sealed: string,
   generation: number
 ): Effect.Effect<StoredCredential, DecryptionError> =>
-  Effect.gen(function*() {
-    const keyId = keyIdOf(sealed)
-    const json = yield* keyring.open(sealed, credentialAad(key))
-    const payload = yield* Effect.flatMap(parseJson(json, keyId), Schema.decodeUnknown(CredentialPayload)).pipe(
-      Effect.mapError(invalid(keyId))
-    )
-    const credential = yield* decodeCredential(payload.credential).pipe(Effect.mapError(invalid(keyId)))
-    return makeStored(key, credential, payload.createdAt, payload.expiresAt, generation)
+  Effect.flatMap(keyring.open(sealed, credentialAad(key)), (json) => {
+    const p = decodeJson(json, decodeCredentialRecordFast)
+    return p === undefined
+      ? Effect.fail(invalid(keyIdOf(sealed))())
+      : Effect.succeed(makeStored(key, p.credential, p.createdAt, p.expiresAt, generation))
   })
 
 /** @internal */
@@ -124,9 +237,7 @@ export const openPending = (
   Effect.gen(function*() {
     const keyId = keyIdOf(sealed)
     const json = yield* keyring.open(sealed, pendingAad(id))
-    const p = yield* Effect.flatMap(parseJson(json, keyId), Schema.decodeUnknown(PendingPayload)).pipe(
-      Effect.mapError(invalid(keyId))
-    )
+    const p = yield* decodeOrFail(json, sealed, decodePendingPayload)
     if (p.id !== id) return yield* invalid(keyId)()
     return {
       id: p.id,
@@ -153,11 +264,8 @@ export const openResult = (
   sealed: string
 ): Effect.Effect<{ readonly result: PendingResult; readonly expiresAt: number }, DecryptionError> =>
   Effect.gen(function*() {
-    const keyId = keyIdOf(sealed)
     const json = yield* keyring.open(sealed, resultAad(id))
-    return yield* Effect.flatMap(parseJson(json, keyId), Schema.decodeUnknown(ResultPayload)).pipe(
-      Effect.mapError(invalid(keyId))
-    )
+    return yield* decodeOrFail(json, sealed, decodeResultPayload)
   })
 
 /** @internal */
