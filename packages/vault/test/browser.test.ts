@@ -1,6 +1,7 @@
 /**
  * The credentials form in a real browser (Chromium through playwright-core): a real MCP client
- * calls a tool, receives the URL elicitation, and the browser signs in at the identity provider
+ * (v1 and v2 SDK lines) calls a tool, receives the URL elicitation (v2: in an input-required
+ * result, then retries), and the browser signs in at the identity provider
  * (oidc-provider's dev login and consent pages), opens the link, fills and submits the form; the
  * tool result arrives, made with the entered PAT against the fake Jira. Also: another user's
  * browser is refused, replay and expiry are refused, XSS payloads in labels, hints and the guide
@@ -14,7 +15,7 @@ import { existsSync, mkdirSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core"
 import { CredentialsProvider } from "../src/index.js"
-import { connectClient, type Stack, startStack, textOf, TOKENS } from "./stack.js"
+import { connectClient, connectLine, LINES, type Stack, startStack, textOf, TOKENS } from "./stack.js"
 
 const CHROMIUM = "/usr/bin/chromium"
 const required = process.env.MCP_CREDENTIALS_REQUIRE_SERVICES === "1"
@@ -93,42 +94,57 @@ describe.skipIf(!available)("browser (chromium): the credential form", () => {
     vi.restoreAllMocks()
   })
 
-  it("MCP client → URL elicitation → browser signs in, fills and submits → the tool result is made with the entered PAT", async () => {
-    const alice = await newUser()
-    let formShot = false
-    let browsing: Promise<void> = Promise.resolve()
-    const c = await connectClient(stack, TOKENS.alice, {
-      url: true,
-      onUrl: (url) => (browsing = (async () => {
-        await alice.page.goto(url)
-        await signIn(alice.page, "alice")
-        await alice.page.waitForSelector("#credentials-form")
-        assert.strictEqual(await alice.page.textContent("#user"), "alice")
-        await alice.page.screenshot({ path: `${artifacts}credentials-form.png`, fullPage: true })
-        formShot = true
-        await alice.page.fill('input[name="pat"]', ALICE_PAT)
-        await Promise.all([alice.page.waitForLoadState("load"), alice.page.click('button[type="submit"]')])
-        await alice.page.waitForSelector("#saved")
-      })())
+  // The full flow on both SDK lines: on v1 (2025-11-25) the call blocks while the browser fills
+  // the form; on v2 (2026-07-28) it ends input-required and the client's retry waits for the form.
+  // The other tests here are about the page (identity binding, expiry, XSS) and stay on v1; the
+  // same page behaviours are checked on both lines in flow.test.ts.
+  describe.each(LINES)("on the %s line", (line) => {
+    let lineStack: Stack
+    beforeAll(async () => {
+      lineStack = line === "v1" ? stack : await startStack({ line, mode: "blocking", idp: stack.idp, api: stack.api })
     })
-    try {
-      const result = await c.client.callTool({ name: "jira_whoami" })
-      assert.strictEqual(textOf(result), "Jira says you are Alice Jira")
-      await browsing
-      assert.isTrue(formShot)
-      assert.isTrue(existsSync(`${artifacts}credentials-form.png`))
-      assert.include(stack.api.seen, `Bearer ${ALICE_PAT}`)
+    afterAll(async () => {
+      if (line !== "v1") await lineStack?.close()
+    })
 
-      // replay: the same link again, in the same (signed-in) browser
-      const url = String(c.elicitations[0]!.url)
-      await alice.page.goto(url)
-      assert.strictEqual(await alice.page.textContent("#error"), "Invalid or expired credential request.")
-      assert.strictEqual(await alice.page.locator("form").count(), 0)
-    } finally {
-      await c.close()
-      await alice.context.close()
-      await stack.runStores(CredentialsProvider.revoke("alice"))
-    }
+    it("MCP client → URL elicitation → browser signs in, fills and submits → the tool result is made with the entered PAT", async () => {
+      const alice = await newUser()
+      const shot = `${artifacts}credentials-form${line === "v1" ? "" : `-${line}`}.png`
+      let formShot = false
+      let browsing: Promise<void> = Promise.resolve()
+      const c = await connectLine(line, lineStack, TOKENS.alice, {
+        onUrl: (url) => (browsing = (async () => {
+          await alice.page.goto(url)
+          await signIn(alice.page, "alice")
+          await alice.page.waitForSelector("#credentials-form")
+          assert.strictEqual(await alice.page.textContent("#user"), "alice")
+          await alice.page.screenshot({ path: shot, fullPage: true })
+          formShot = true
+          await alice.page.fill('input[name="pat"]', ALICE_PAT)
+          await Promise.all([alice.page.waitForLoadState("load"), alice.page.click('button[type="submit"]')])
+          await alice.page.waitForSelector("#saved")
+        })())
+      })
+      try {
+        const result = await c.callTool("jira_whoami")
+        assert.strictEqual(textOf(result), "Jira says you are Alice Jira", JSON.stringify(result).slice(0, 300))
+        await browsing
+        assert.isTrue(formShot)
+        assert.isTrue(existsSync(shot))
+        assert.include(lineStack.api.seen, `Bearer ${ALICE_PAT}`)
+        assert.strictEqual(c.elicitations.length, 1)
+
+        // replay: the same link again, in the same (signed-in) browser
+        const url = String(c.elicitations[0]!.url)
+        await alice.page.goto(url)
+        assert.strictEqual(await alice.page.textContent("#error"), "Invalid or expired credential request.")
+        assert.strictEqual(await alice.page.locator("form").count(), 0)
+      } finally {
+        await c.close()
+        await alice.context.close()
+        await lineStack.runStores(CredentialsProvider.revoke("alice"))
+      }
+    })
   })
 
   it("another user's browser opening the link is refused", async () => {

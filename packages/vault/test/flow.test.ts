@@ -2,13 +2,16 @@
  * The credentials-provider flow end to end, over real HTTP on loopback: a real MCP client (v1 SDK,
  * `elicitation.url` declared or not), the MCP server with `McpAuth`, the credential pages, a real
  * OpenID provider (oidc-provider, dev login) and a fake Jira that checks the PAT. The "browser" is
- * scripted with fetch and a cookie jar (the real-browser test is browser.test.ts).
+ * scripted with fetch and a cookie jar (the real-browser test is browser.test.ts). The page cases
+ * that follow a call to its end (other user, validation, CSRF, replay) and expiry run on both SDK
+ * lines (v2: a v2 client, input-required result and retry); the v1-protocol cases (blocking,
+ * fail-fast -32042, elicitation/complete) stay on v1 (mrtr.test.ts has their v2 counterparts).
  */
 import { UrlElicitationRequiredError } from "@modelcontextprotocol/sdk/types.js"
 import { afterAll, afterEach, assert, beforeAll, describe, it, vi } from "@effect/vitest"
 import { Effect, Option, Redacted } from "effect"
 import { CredentialsProvider, CredentialStore, PendingStore } from "../src/index.js"
-import { Browser, connectClient, errorText, startStack, type Stack, textOf, TOKENS } from "./stack.js"
+import { Browser, connectClient, connectLine, errorText, type Line, LINES, startStack, type Stack, textOf, TOKENS } from "./stack.js"
 
 const ALICE_PAT = "pat-alice-0123456789"
 
@@ -133,23 +136,39 @@ describe("blocking mode (2025-11-25, elicitation/create mode url)", () => {
   })
 })
 
-describe("the page: identity binding, one-time links, validation before use", () => {
-  /** Starts an elicitation for alice and returns its link, leaving the call waiting. */
-  const pendingLink = async () => {
-    let resolveUrl!: (url: string) => void
-    const link = new Promise<string>((r) => (resolveUrl = r))
-    const c = await connectClient(stack, TOKENS.alice, {
-      url: true,
-      onUrl: async (url) => {
-        resolveUrl(url)
-      }
-    })
-    const call = c.client.callTool({ name: "jira_whoami" })
-    return { c, call, url: await link }
-  }
+/**
+ * Starts a credentials request for alice on `line` and returns its link, leaving the call waiting:
+ * on v1 the tool call blocks; on v2 it ended input-required and the client's retry waits for the form.
+ */
+const pendingLink = async (line: Line, s: Stack) => {
+  let resolveUrl!: (url: string) => void
+  const link = new Promise<string>((r) => (resolveUrl = r))
+  const c = await connectLine(line, s, TOKENS.alice, {
+    onUrl: async (url) => {
+      resolveUrl(url)
+    }
+  })
+  const call = c.callTool("jira_whoami")
+  return { c, call, url: await link }
+}
+
+// The page behaviours that follow an MCP call to its end run on both SDK lines (the link comes from
+// a v1 `elicitation/create` or from a v2 input-required result; the waiting call or retry completes).
+describe.each(LINES)("the page on the %s line: identity binding, one-time links, validation before use", (line) => {
+  let s: Stack
+  beforeAll(async () => {
+    s = line === "v1" ? stack : await startStack({ line, mode: "blocking", idp: stack.idp, api: stack.api })
+  })
+  afterAll(async () => {
+    if (line !== "v1") await s?.close()
+  })
+  afterEach(async () => {
+    await s.runStores(CredentialsProvider.revoke("alice"))
+    await s.runStores(CredentialsProvider.revoke("bob"))
+  })
 
   it("fix: another user's browser opening alice's link is refused (after signing in); the link stays usable for alice", async () => {
-    const { c, call, url } = await pendingLink()
+    const { c, call, url } = await pendingLink(line, s)
     try {
       const bob = new Browser()
       const refused = await bob.open(url, "bob")
@@ -170,42 +189,8 @@ describe("the page: identity binding, one-time links, validation before use", ()
     }
   })
 
-  it("fix: the link is never pre-authenticated: opening it first sends the browser to the identity provider", async () => {
-    const { c, call, url } = await pendingLink()
-    try {
-      const browser = new Browser()
-      const first = await browser.request(url.replace("/entry", "/entry"), {})
-      // after the redirects we land on the IdP's login page, not on a form of ours
-      assert.include(first.url, stack.idp.issuer)
-      assert.include(first.body, 'name="prompt" value="login"')
-      const redirect = browser.history[0]!
-      assert.strictEqual(redirect.status, 302)
-      const authorize = new URL(redirect.headers.get("location")!)
-      assert.strictEqual(authorize.searchParams.get("code_challenge_method"), "S256")
-      assert.isString(authorize.searchParams.get("state"))
-      assert.isString(authorize.searchParams.get("nonce"))
-      assert.strictEqual(authorize.searchParams.get("client_id"), "mcp-credentials-page")
-      const setCookie = redirect.headers.getSetCookie().join("\n")
-      assert.match(setCookie, /mcpc_login=[^;]+;.*HttpOnly/i)
-      assert.match(setCookie, /SameSite=Lax/i)
-      assert.match(setCookie, /Path=\/credentials/)
-      // the sign-in ends with the session cookie: HttpOnly, SameSite=Lax, scoped to /credentials
-      const form = await browser.open(url, "alice")
-      assert.strictEqual(form.status, 200)
-      const session = browser.history.flatMap((r) => r.headers.getSetCookie()).find((c) => c.startsWith("mcpc_session="))
-      assert.isDefined(session)
-      assert.match(session!, /HttpOnly/i)
-      assert.match(session!, /SameSite=Lax/i)
-      assert.match(session!, /Path=\/credentials(;|$)/)
-      assert.strictEqual((await browser.submit(form, { pat: ALICE_PAT })).status, 200)
-      assert.strictEqual(textOf(await call), "Jira says you are Alice Jira")
-    } finally {
-      await c.close()
-    }
-  })
-
   it("fix: validation happens before the link is used up: a missing field and a refused PAT can be corrected", async () => {
-    const { c, call, url } = await pendingLink()
+    const { c, call, url } = await pendingLink(line, s)
     try {
       const browser = new Browser()
       const form = await browser.open(url, "alice")
@@ -239,7 +224,7 @@ describe("the page: identity binding, one-time links, validation before use", ()
       assert.include(done.body, "Credentials saved")
       assert.strictEqual(textOf(await call), "Jira says you are Alice Jira")
       // keep (case 29): values trimmed, an empty optional field stored as "", undeclared fields ignored
-      const stored = await stack.runStores(Effect.flatMap(CredentialStore.CredentialStore, (s) => s.get({ provider: "jira", subject: "alice" })))
+      const stored = await s.runStores(Effect.flatMap(CredentialStore.CredentialStore, (store) => store.get({ provider: "jira", subject: "alice" })))
       const fields = Option.getOrThrow(stored).credential
       assert.deepStrictEqual(
         fields.type === "static" ? Object.fromEntries(Object.entries(fields.fields).map(([k, v]) => [k, Redacted.value(v)])) : {},
@@ -257,7 +242,7 @@ describe("the page: identity binding, one-time links, validation before use", ()
   })
 
   it("fix: CSRF — a submit without the session's token, or from another origin, is refused", async () => {
-    const { c, call, url } = await pendingLink()
+    const { c, call, url } = await pendingLink(line, s)
     try {
       const browser = new Browser()
       const form = await browser.open(url, "alice")
@@ -268,14 +253,52 @@ describe("the page: identity binding, one-time links, validation before use", ()
       const noSession = await new Browser().submit(form, { pat: ALICE_PAT })
       assert.strictEqual(noSession.status, 403)
       assert.strictEqual((await browser.submit(form, { pat: ALICE_PAT })).status, 200)
-      await call
+      assert.strictEqual(textOf(await call), "Jira says you are Alice Jira")
+    } finally {
+      await c.close()
+    }
+  })
+})
+
+// Page-only behaviours (the sign-in redirect and cookies, malformed links, the sign-in bound to its
+// browser): the MCP line only supplies the link, so they run on v1 alone.
+describe("the page: sign-in, malformed links", () => {
+  it("fix: the link is never pre-authenticated: opening it first sends the browser to the identity provider", async () => {
+    const { c, call, url } = await pendingLink("v1", stack)
+    try {
+      const browser = new Browser()
+      const first = await browser.request(url.replace("/entry", "/entry"), {})
+      // after the redirects we land on the IdP's login page, not on a form of ours
+      assert.include(first.url, stack.idp.issuer)
+      assert.include(first.body, 'name="prompt" value="login"')
+      const redirect = browser.history[0]!
+      assert.strictEqual(redirect.status, 302)
+      const authorize = new URL(redirect.headers.get("location")!)
+      assert.strictEqual(authorize.searchParams.get("code_challenge_method"), "S256")
+      assert.isString(authorize.searchParams.get("state"))
+      assert.isString(authorize.searchParams.get("nonce"))
+      assert.strictEqual(authorize.searchParams.get("client_id"), "mcp-credentials-page")
+      const setCookie = redirect.headers.getSetCookie().join("\n")
+      assert.match(setCookie, /mcpc_login=[^;]+;.*HttpOnly/i)
+      assert.match(setCookie, /SameSite=Lax/i)
+      assert.match(setCookie, /Path=\/credentials/)
+      // the sign-in ends with the session cookie: HttpOnly, SameSite=Lax, scoped to /credentials
+      const form = await browser.open(url, "alice")
+      assert.strictEqual(form.status, 200)
+      const session = browser.history.flatMap((r) => r.headers.getSetCookie()).find((c) => c.startsWith("mcpc_session="))
+      assert.isDefined(session)
+      assert.match(session!, /HttpOnly/i)
+      assert.match(session!, /SameSite=Lax/i)
+      assert.match(session!, /Path=\/credentials(;|$)/)
+      assert.strictEqual((await browser.submit(form, { pat: ALICE_PAT })).status, 200)
+      assert.strictEqual(textOf(await call), "Jira says you are Alice Jira")
     } finally {
       await c.close()
     }
   })
 
   it("keep (cases 23, 24, 27): tampered, unknown and malformed links are refused", async () => {
-    const { c, call, url } = await pendingLink()
+    const { c, call, url } = await pendingLink("v1", stack)
     try {
       const browser = new Browser()
       const t = new URL(url).searchParams.get("t")!
@@ -293,7 +316,7 @@ describe("the page: identity binding, one-time links, validation before use", ()
   })
 
   it("fix: the sign-in is bound to the browser that started it (state + cookie)", async () => {
-    const { c, call, url } = await pendingLink()
+    const { c, call, url } = await pendingLink("v1", stack)
     try {
       const starter = new Browser()
       await starter.request(url)
@@ -311,19 +334,18 @@ describe("the page: identity binding, one-time links, validation before use", ()
   })
 })
 
-describe("expiry", () => {
-  it("keep: an expired link is refused (the blocking call times out with 'not provided')", async () => {
-    const short = await startStack({ mode: "blocking", timeout: "1 second" })
+describe.each(LINES)("expiry on the %s line", (line) => {
+  it("keep: an expired link is refused (the blocking call, or the v2 retry, ends with 'not provided')", async () => {
+    const short = await startStack({ line, mode: "blocking", timeout: "1 second", idp: stack.idp, api: stack.api })
     try {
       let link = ""
-      const c = await connectClient(short, TOKENS.alice, {
-        url: true,
+      const c = await connectLine(line, short, TOKENS.alice, {
         onUrl: async (u) => {
           link = u
         }
       })
       try {
-        const result = await c.client.callTool({ name: "jira_whoami" })
+        const result = await c.callTool("jira_whoami")
         assert.isTrue(result.isError)
         assert.include(textOf(result), "not provided or the request timed out")
         const page = await new Browser().open(link, "alice")

@@ -392,6 +392,36 @@ export const connectClientV2 = async (
   return { client, elicitations, close: () => client.close() }
 }
 
+export type Line = "v1" | "v2"
+export const LINES: ReadonlyArray<Line> = ["v1", "v2"]
+
+export interface LineClient {
+  /** Calls a tool; on v2 the client fulfils input-required results and retries by itself. */
+  readonly callTool: (name: string) => Promise<any>
+  /** The URL elicitations received (v1: `elicitation/create` requests; v2: embedded in input-required results). */
+  readonly elicitations: Array<Record<string, unknown>>
+  readonly close: () => Promise<void>
+}
+
+/**
+ * A client of either line: v1 (2025-11-25: the call blocks while the user fills the form) or v2
+ * (2026-07-28: the call ends input-required, the client's retry waits on the server for the form).
+ * `elicitation.url` is declared unless `url: false`; `onUrl` runs the user's browser in the background.
+ */
+export const connectLine = async (
+  line: Line,
+  s: Stack,
+  token: string,
+  options: { readonly url?: boolean; readonly onUrl?: (url: string) => Promise<void>; readonly answer?: "accept" | "decline" | "cancel" } = {}
+): Promise<LineClient> => {
+  if (line === "v1") {
+    const c = await connectClient(s, token, { ...options, url: options.url ?? true })
+    return { callTool: (name) => c.client.callTool({ name }), elicitations: c.elicitations, close: c.close }
+  }
+  const c = await connectClientV2(s, token, options)
+  return { callTool: (name) => c.client.callTool({ name }) as Promise<any>, elicitations: c.elicitations, close: c.close }
+}
+
 export const textOf = (result: unknown): string =>
   ((result as { content?: Array<{ text?: string }> }).content ?? []).map((c) => c.text ?? "").join("\n")
 
