@@ -6,7 +6,7 @@
  *
  * @since 0.1.0
  */
-import { CredentialMiddleware, CurrentCredential, ResolvedCredential as ResolvedCredentialModule } from "@mcp-credentials/core"
+import { CredentialMiddleware, CurrentCredential } from "@mcp-credentials/core"
 import type { CredentialKind, ResolvedCredential } from "@mcp-credentials/core/ResolvedCredential"
 import type { McpServer, RegisteredTool } from "@modelcontextprotocol/sdk/server/mcp.js"
 import type { AnySchema, SchemaOutput, ShapeOutput, ZodRawShapeCompat } from "@modelcontextprotocol/sdk/server/zod-compat.js"
@@ -25,18 +25,15 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
-import * as Logger from "effect/Logger"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Runtime from "effect/Runtime"
-import { createHash } from "node:crypto"
+import * as Accessors from "./internal/accessors.js"
 import * as CallContext from "./internal/callContext.js"
 import * as Pipeline from "./internal/pipeline.js"
 import * as Runner from "./internal/runner.js"
-import * as Scrubber from "./Scrubber.js"
 import * as ToolContext from "./ToolContext.js"
-import * as ToolError from "./ToolError.js"
 
 /**
  * The SDK's per-request context as tool callbacks receive it.
@@ -237,7 +234,7 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
           requirements: declarations.get(toolName) ?? [],
           requiredScopes: requiredScopes(toolName),
           grantedScopes: extra.authInfo?.scopes,
-          context: { headers: rawHeaders, user: userOf(extra) },
+          context: { headers: rawHeaders, user: Pipeline.userOf(extra.authInfo) },
           extraSecrets: Pipeline.plainSecret(extra.authInfo?.token),
           errors,
           // backends that elicit (the vault's CredentialsProvider) read the call's ToolContext
@@ -267,38 +264,17 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
   }
 
   // -- tools registered through the integration ------------------------------------------------
-  const runHandler = async (toolName: string, handler: (...args: Array<any>) => unknown, args: ReadonlyArray<any>, extra: Extra) => {
-    const state = callStates.get(extra)
-    const scope = CurrentCredential.unsafeCurrentScope()
-    const fail = async (cause: Cause.Cause<unknown>): Promise<CallToolResult> => {
-      const d = Pipeline.describeFailure(toolName, cause)
-      if (d.log) await run(Pipeline.logUnexpected(toolName, d.correlationId!, cause, scrubberOf(scope, extra)))
-      if (errors === "jsonrpc" && state !== undefined) state.failure = new Pipeline.JsonRpcFailure(d.code, d.message)
-      return Pipeline.errorResult(d.message) as CallToolResult
-    }
-    let output: unknown
-    try {
-      output = handler(...args)
-    } catch (thrown) {
-      return fail(Cause.fail(thrown))
-    }
-    if (Effect.isEffect(output)) {
-      const toolContext = makeToolContext(toolName, extra, server)
-      let effect = Effect.provideService(output as Effect.Effect<unknown, unknown, any>, ToolContext.ToolContext, toolContext)
-      if (options.context !== undefined) effect = Effect.provide(effect, options.context(toolContext))
-      if (scope !== undefined) effect = CurrentCredential.inScope(effect, scope)
-      const exit = await run(effect, extra.signal)
-      return Exit.isSuccess(exit) ? toCallToolResult(exit.value) : fail(exit.cause)
-    }
-    if (Runner.isPromiseLike(output)) {
-      try {
-        return toCallToolResult(await output)
-      } catch (thrown) {
-        return fail(Cause.fail(thrown))
-      }
-    }
-    return toCallToolResult(output)
-  }
+  const runHandler = (toolName: string, handler: (...args: Array<any>) => unknown, args: ReadonlyArray<any>, extra: Extra) =>
+    Pipeline.runToolHandler({
+      toolName,
+      run,
+      errors,
+      state: callStates.get(extra),
+      bearerToken: extra.authInfo?.token,
+      toolContext: () => makeToolContext(toolName, extra, server),
+      context: options.context,
+      signal: extra.signal
+    }, handler, args) as Promise<CallToolResult>
 
   const registerTool: Installed<R, X>["registerTool"] = (name, config, handler) => {
     const { credentials, scopes: required, ...sdkConfig } = config
@@ -340,12 +316,7 @@ export const installationOf = (server: McpServer): Installed<any> | undefined =>
  * @since 0.1.0
  * @category layers
  */
-export const layerLoggerStderr: Layer.Layer<never> = Logger.replace(
-  Logger.defaultLogger,
-  Logger.map(Logger.logfmtLogger, (line) => {
-    process.stderr.write(line + "\n")
-  })
-)
+export const layerLoggerStderr: Layer.Layer<never> = Accessors.layerLoggerStderr
 
 /**
  * The credential of the current tool call, for plain (non-Effect) tool code: synchronous, no
@@ -356,7 +327,7 @@ export const layerLoggerStderr: Layer.Layer<never> = Logger.replace(
  * @since 0.1.0
  * @category accessors
  */
-export const getCredentials = (name?: string): ResolvedCredential => CurrentCredential.unsafeGet(name)
+export const getCredentials: (name?: string) => ResolvedCredential = Accessors.getCredentials
 
 /**
  * The value of a static credential's field, for plain tool code. Call it where the secret leaves
@@ -365,38 +336,11 @@ export const getCredentials = (name?: string): ResolvedCredential => CurrentCred
  * @since 0.1.0
  * @category accessors
  */
-export const getField = (field: string, name?: string): string => {
-  const credential = CurrentCredential.unsafeGet(name)
-  const value = credential.type === "static" ? credential.fields[field] : undefined
-  if (value === undefined) {
-    throw new ToolError.ToolError({ message: `The credential has no field '${field}'.` })
-  }
-  return Redacted.value(value)
-}
+export const getField: (field: string, name?: string) => string = Accessors.getField
 
 // -----------------------------------------------------------------------------
 // internals
 // -----------------------------------------------------------------------------
-
-/** A scrubber for the secrets of an open scope and the request's bearer token. */
-const scrubberOf = (scope: CurrentCredential.CredentialScope | undefined, extra: Extra): Scrubber.Scrubber => {
-  const secrets = [...Pipeline.plainSecret(extra.authInfo?.token)]
-  for (const name of scope?.names() ?? []) {
-    const credential = scope?.get(name)
-    if (credential !== undefined) secrets.push(...ResolvedCredentialModule.secretValues(credential))
-  }
-  return Scrubber.make(secrets)
-}
-
-const requestDigest = (toolName: string, args: unknown): string =>
-  createHash("sha256").update(JSON.stringify(["tools/call", toolName, args ?? null]), "utf8").digest("base64url")
-
-const userOf = (extra: Extra): { readonly subject: string } | undefined => {
-  const info = extra.authInfo
-  if (info === undefined) return undefined
-  const sub = info.extra?.sub
-  return { subject: typeof sub === "string" ? sub : info.clientId }
-}
 
 /** Turns a handler's output into a `CallToolResult`. */
 export const toCallToolResult = (output: unknown): CallToolResult => Runner.toToolResult(output) as CallToolResult
@@ -430,7 +374,7 @@ const makeToolContext = (
     // computed on first read: only an elicitation needs it, and hashing the arguments costs per call
     get requestDigest() {
       if (params === undefined) return undefined
-      digest ??= requestDigest(toolName, params.arguments)
+      digest ??= Pipeline.requestDigest(toolName, params.arguments)
       return digest
     },
     notify: (method, notificationParams, opts) =>

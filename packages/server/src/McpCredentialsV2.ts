@@ -17,7 +17,7 @@
  *
  * @since 0.1.0
  */
-import { CredentialMiddleware, CurrentCredential, ResolvedCredential as ResolvedCredentialModule } from "@mcp-credentials/core"
+import { CredentialMiddleware, CurrentCredential } from "@mcp-credentials/core"
 import type { CredentialKind, ResolvedCredential } from "@mcp-credentials/core/ResolvedCredential"
 import {
   type CallToolResult,
@@ -38,18 +38,15 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
-import * as Logger from "effect/Logger"
 import type * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import type * as Runtime from "effect/Runtime"
-import { createHash } from "node:crypto"
+import * as Accessors from "./internal/accessors.js"
 import * as CallContext from "./internal/callContext.js"
 import * as Pipeline from "./internal/pipeline.js"
 import * as Runner from "./internal/runner.js"
-import * as Scrubber from "./Scrubber.js"
 import * as ToolContext from "./ToolContext.js"
-import * as ToolError from "./ToolError.js"
 
 /**
  * The SDK's per-request context as tool callbacks receive it (`ctx`): `ctx.mcpReq` (id, signal,
@@ -203,6 +200,10 @@ type ProtocolHandler = (request: any, ctx: Ctx) => Promise<unknown>
 
 /** Per call: a failure to send as a JSON-RPC error ("jsonrpc" mode). */
 const callStates = new WeakMap<CallContext.Call, { failure?: Pipeline.JsonRpcFailure }>()
+const currentCallState = () => {
+  const call = CallContext.current()
+  return call === undefined ? undefined : callStates.get(call)
+}
 
 /**
  * Installs the integration on `server`. Every `tools/call` is intercepted, whatever order tools
@@ -261,7 +262,7 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
           requirements,
           requiredScopes: requiredScopes(toolName),
           grantedScopes: authInfo?.scopes,
-          context: { headers: rawHeaders, user: userOf(ctx) },
+          context: { headers: rawHeaders, user: Pipeline.userOf(ctx.http?.authInfo) },
           extraSecrets: Pipeline.plainSecret(authInfo?.token),
           errors,
           // backends that elicit (the vault's CredentialsProvider) read the call's ToolContext
@@ -299,39 +300,17 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
   }
 
   // -- tools registered through the integration ------------------------------------------------
-  const runHandler = async (toolName: string, handler: (...args: Array<any>) => unknown, args: ReadonlyArray<any>, ctx: Ctx) => {
-    const call = CallContext.current()
-    const state = call === undefined ? undefined : callStates.get(call)
-    const scope = CurrentCredential.unsafeCurrentScope()
-    const fail = async (cause: Cause.Cause<unknown>): Promise<CallToolResult> => {
-      const d = Pipeline.describeFailure(toolName, cause)
-      if (d.log) await run(Pipeline.logUnexpected(toolName, d.correlationId!, cause, scrubberOf(scope, ctx)))
-      if (errors === "jsonrpc" && state !== undefined) state.failure = new Pipeline.JsonRpcFailure(d.code, d.message)
-      return Pipeline.errorResult(d.message) as CallToolResult
-    }
-    let output: unknown
-    try {
-      output = handler(...args)
-    } catch (thrown) {
-      return fail(Cause.fail(thrown))
-    }
-    if (Effect.isEffect(output)) {
-      const toolContext = makeToolContext(toolName, ctx, server)
-      let effect = Effect.provideService(output as Effect.Effect<unknown, unknown, any>, ToolContext.ToolContext, toolContext)
-      if (options.context !== undefined) effect = Effect.provide(effect, options.context(toolContext))
-      if (scope !== undefined) effect = CurrentCredential.inScope(effect, scope)
-      const exit = await run(effect, ctx.mcpReq.signal)
-      return Exit.isSuccess(exit) ? toCallToolResult(exit.value) : fail(exit.cause)
-    }
-    if (Runner.isPromiseLike(output)) {
-      try {
-        return toCallToolResult(await output)
-      } catch (thrown) {
-        return fail(Cause.fail(thrown))
-      }
-    }
-    return toCallToolResult(output)
-  }
+  const runHandler = (toolName: string, handler: (...args: Array<any>) => unknown, args: ReadonlyArray<any>, ctx: Ctx) =>
+    Pipeline.runToolHandler({
+      toolName,
+      run,
+      errors,
+      state: currentCallState(),
+      bearerToken: ctx.http?.authInfo?.token,
+      toolContext: () => makeToolContext(toolName, ctx, server),
+      context: options.context,
+      signal: ctx.mcpReq.signal
+    }, handler, args) as Promise<CallToolResult>
 
   const registerTool: Installed<R, X>["registerTool"] = (name, config, handler) => {
     const { credentials, scopes: required, ...sdkConfig } = config
@@ -372,12 +351,7 @@ export const installationOf = (server: McpServer): Installed<any> | undefined =>
  * @since 0.1.0
  * @category layers
  */
-export const layerLoggerStderr: Layer.Layer<never> = Logger.replace(
-  Logger.defaultLogger,
-  Logger.map(Logger.logfmtLogger, (line) => {
-    process.stderr.write(line + "\n")
-  })
-)
+export const layerLoggerStderr: Layer.Layer<never> = Accessors.layerLoggerStderr
 
 /**
  * The credential of the current tool call, for plain (non-Effect) tool code (the same function
@@ -386,7 +360,7 @@ export const layerLoggerStderr: Layer.Layer<never> = Logger.replace(
  * @since 0.1.0
  * @category accessors
  */
-export const getCredentials = (name?: string): ResolvedCredential => CurrentCredential.unsafeGet(name)
+export const getCredentials: (name?: string) => ResolvedCredential = Accessors.getCredentials
 
 /**
  * The value of a static credential's field, for plain tool code.
@@ -394,14 +368,7 @@ export const getCredentials = (name?: string): ResolvedCredential => CurrentCred
  * @since 0.1.0
  * @category accessors
  */
-export const getField = (field: string, name?: string): string => {
-  const credential = CurrentCredential.unsafeGet(name)
-  const value = credential.type === "static" ? credential.fields[field] : undefined
-  if (value === undefined) {
-    throw new ToolError.ToolError({ message: `The credential has no field '${field}'.` })
-  }
-  return Redacted.value(value)
-}
+export const getField: (field: string, name?: string) => string = Accessors.getField
 
 /**
  * The request context of the current tool call for plain (non-Effect) code, or `undefined`
@@ -477,27 +444,6 @@ const hideHeaders = (ctx: Ctx, prefixes: ReadonlyArray<string>): Ctx => {
   return { ...ctx, http: hidden }
 }
 
-/** A scrubber for the secrets of an open scope and the request's bearer token. */
-const scrubberOf = (scope: CurrentCredential.CredentialScope | undefined, ctx: Ctx): Scrubber.Scrubber => {
-  const secrets = [...Pipeline.plainSecret(ctx.http?.authInfo?.token)]
-  for (const name of scope?.names() ?? []) {
-    const credential = scope?.get(name)
-    if (credential !== undefined) secrets.push(...ResolvedCredentialModule.secretValues(credential))
-  }
-  return Scrubber.make(secrets)
-}
-
-const userOf = (ctx: Ctx): { readonly subject: string } | undefined => {
-  const info = ctx.http?.authInfo
-  if (info === undefined) return undefined
-  const sub = info.extra?.sub
-  return { subject: typeof sub === "string" ? sub : info.clientId }
-}
-
-/** The same digest as v1's `ToolContext.requestDigest`: SHA-256 (base64url) of the method, tool and arguments. */
-const requestDigest = (toolName: string, args: unknown): string =>
-  createHash("sha256").update(JSON.stringify(["tools/call", toolName, args ?? null]), "utf8").digest("base64url")
-
 /** What a call knows of its multi-round-trip round (2026-07-28). */
 interface Round {
   readonly modern: boolean
@@ -547,7 +493,7 @@ const makeToolContext = (
     inputResponses: round?.inputResponses,
     // on 2026-07-28 the SDK seeds them from the request envelope (there is no initialize)
     clientCapabilities: server?.server.getClientCapabilities() as Readonly<Record<string, unknown>> | undefined,
-    requestDigest: params === undefined ? undefined : requestDigest(toolName, params.arguments),
+    requestDigest: params === undefined ? undefined : Pipeline.requestDigest(toolName, params.arguments),
     notify: (method, notificationParams, opts) =>
       Effect.promise(async () => {
         const notification = { method, params: notificationParams } as any

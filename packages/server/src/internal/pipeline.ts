@@ -9,14 +9,18 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Redacted from "effect/Redacted"
 import * as Scrubber from "../Scrubber.js"
+import { createHash } from "node:crypto"
 import {
   type InputRequired,
   InputRequiredTypeId,
   isInputRequiredCarrier,
   isJsonRpcErrorCarrier,
-  JsonRpcErrorTypeId
+  JsonRpcErrorTypeId,
+  ToolContext as ToolContextTag,
+  type ToolContextShape
 } from "../ToolContext.js"
 import * as ToolError from "../ToolError.js"
+import { isPromiseLike, toToolResult } from "./runner.js"
 
 /** A tool result as MCP defines it (only the parts this pipeline touches). */
 export interface ToolResult {
@@ -223,3 +227,83 @@ export const callTool = async (
 /** The plain value of a token, for the scrubber. */
 export const plainSecret = (token: string | Redacted.Redacted<string> | undefined): ReadonlyArray<string> =>
   token === undefined ? [] : [typeof token === "string" ? token : Redacted.value(token)]
+
+/** A scrubber for the secrets of an open scope and the request's bearer token. */
+export const scrubberOf = (
+  scope: CurrentCredential.CredentialScope | undefined,
+  bearerToken: string | undefined
+): Scrubber.Scrubber => {
+  const secrets = [...plainSecret(bearerToken)]
+  for (const name of scope?.names() ?? []) {
+    const credential = scope?.get(name)
+    if (credential !== undefined) secrets.push(...ResolvedCredential.secretValues(credential))
+  }
+  return Scrubber.make(secrets)
+}
+
+/** The caller, from the SDK's `AuthInfo`: its `sub` claim, else its client id. */
+export const userOf = (
+  authInfo: { readonly clientId: string; readonly extra?: Record<string, unknown> | undefined } | undefined
+): { readonly subject: string } | undefined => {
+  if (authInfo === undefined) return undefined
+  const sub = authInfo.extra?.sub
+  return { subject: typeof sub === "string" ? sub : authInfo.clientId }
+}
+
+/** `ToolContext.requestDigest`: SHA-256 (base64url) of the method, tool and arguments; the same on both SDK lines. */
+export const requestDigest = (toolName: string, args: unknown): string =>
+  createHash("sha256").update(JSON.stringify(["tools/call", toolName, args ?? null]), "utf8").digest("base64url")
+
+/** What running a tool handler registered through the integration needs from its SDK line. */
+export interface HandlerCall<X> {
+  readonly toolName: string
+  readonly run: Run
+  readonly errors: ErrorMode
+  /** Where a "jsonrpc"-mode failure is left for the interception to throw (undefined: none). */
+  readonly state: { failure?: JsonRpcFailure } | undefined
+  readonly bearerToken: string | undefined
+  /** Built only for Effect handlers. */
+  readonly toolContext: () => ToolContextShape
+  readonly context: ((tool: ToolContextShape) => Context.Context<X>) | undefined
+  readonly signal: AbortSignal | undefined
+}
+
+/**
+ * Runs a tool handler (Effect, promise or plain value) inside the call's credential scope and
+ * turns its output, or its failure, into a tool result. SDK-neutral: both lines call it.
+ */
+export const runToolHandler = async <X>(
+  call: HandlerCall<X>,
+  handler: (...args: Array<any>) => unknown,
+  args: ReadonlyArray<any>
+): Promise<ToolResult> => {
+  const scope = CurrentCredential.unsafeCurrentScope()
+  const fail = async (cause: Cause.Cause<unknown>): Promise<ToolResult> => {
+    const d = describeFailure(call.toolName, cause)
+    if (d.log) await call.run(logUnexpected(call.toolName, d.correlationId!, cause, scrubberOf(scope, call.bearerToken)))
+    if (call.errors === "jsonrpc" && call.state !== undefined) call.state.failure = new JsonRpcFailure(d.code, d.message)
+    return errorResult(d.message)
+  }
+  let output: unknown
+  try {
+    output = handler(...args)
+  } catch (thrown) {
+    return fail(Cause.fail(thrown))
+  }
+  if (Effect.isEffect(output)) {
+    const toolContext = call.toolContext()
+    let effect = Effect.provideService(output as Effect.Effect<unknown, unknown, any>, ToolContextTag, toolContext)
+    if (call.context !== undefined) effect = Effect.provide(effect, call.context(toolContext))
+    if (scope !== undefined) effect = CurrentCredential.inScope(effect, scope)
+    const exit = await call.run(effect, call.signal)
+    return Exit.isSuccess(exit) ? toToolResult(exit.value) : fail(exit.cause)
+  }
+  if (isPromiseLike(output)) {
+    try {
+      return toToolResult(await output)
+    } catch (thrown) {
+      return fail(Cause.fail(thrown))
+    }
+  }
+  return toToolResult(output)
+}
