@@ -32,6 +32,7 @@ import {
   ProviderConfigError
 } from "./CredentialsProviderError.js"
 import { Elicitation, type ElicitationRequest, type Mode, type Resumed } from "./Elicitation.js"
+import * as CallUser from "./internal/callUser.js"
 import { PendingStore } from "./PendingStore.js"
 import type { VaultError } from "./VaultError.js"
 
@@ -368,24 +369,6 @@ const infoOf = (s: StoredCredential): CredentialInfo => ({
   expiresAt: s.expiresAt
 })
 
-/** The user of the call: the access token's `sub` (never the client id), and a label. */
-const userOf = (
-  tool: Option.Option<ToolContext.ToolContextShape>,
-  request: CredentialBackend.CredentialRequest
-): Option.Option<{ readonly subject: string; readonly label: string }> => {
-  if (Option.isSome(tool)) {
-    const info = tool.value.authInfo
-    if (Option.isNone(info)) return Option.none()
-    const sub = info.value.extra?.sub
-    if (typeof sub !== "string" || sub === "") return Option.none()
-    const claims = info.value.extra?.claims as Record<string, unknown> | undefined
-    const name = claims?.preferred_username
-    return Option.some({ subject: sub, label: typeof name === "string" && name !== "" ? name : sub })
-  }
-  const subject = request.user?.subject
-  return subject === undefined || subject === "" ? Option.none() : Option.some({ subject, label: subject })
-}
-
 const makeFlow = (
   self: CredentialsProvider,
   options: LayerOptions,
@@ -406,7 +389,7 @@ const makeFlow = (
   return (request: CredentialBackend.CredentialRequest) =>
     Effect.gen(function*() {
       const tool = yield* Effect.serviceOption(ToolContext.ToolContext)
-      const user = userOf(tool, request)
+      const user = CallUser.userOf(tool, request)
       if (Option.isNone(user)) return yield* new NoAuthenticatedUserError({ provider: self.name })
       const { label, subject } = user.value
       // computed only when needed (a stored credential is the hot path)

@@ -40,6 +40,7 @@ import { CredentialStore } from "./CredentialStore.js"
 import * as CredentialsPage from "./CredentialsPage.js"
 import { NoAuthenticatedUserError } from "./CredentialsProviderError.js"
 import { Elicitation, type ElicitationRequest, type Mode } from "./Elicitation.js"
+import * as CallUser from "./internal/callUser.js"
 import * as Html from "./internal/html.js"
 import * as Oidc from "./internal/oidc.js"
 import * as PageSession from "./internal/pageSession.js"
@@ -461,24 +462,6 @@ const wrongUserMessage = (self: OAuthAuthorization) =>
   `This ${self.title} authorization request was made for a different user than the one you signed in as. ` +
   `Only the user who asked for it can complete it: sign in to the identity provider as that user and open the link again.`
 
-/** The user of the call: the access token's `sub` (never the client id), and a label. */
-const userOf = (
-  tool: Option.Option<ToolContext.ToolContextShape>,
-  request: CredentialBackend.CredentialRequest
-): Option.Option<{ readonly subject: string; readonly label: string }> => {
-  if (Option.isSome(tool)) {
-    const info = tool.value.authInfo
-    if (Option.isNone(info)) return Option.none()
-    const sub = info.value.extra?.sub
-    if (typeof sub !== "string" || sub === "") return Option.none()
-    const claims = info.value.extra?.claims as Record<string, unknown> | undefined
-    const name = claims?.preferred_username
-    return Option.some({ subject: sub, label: typeof name === "string" && name !== "" ? name : sub })
-  }
-  const subject = request.user?.subject
-  return subject === undefined || subject === "" ? Option.none() : Option.some({ subject, label: subject })
-}
-
 const reasons: ReadonlyArray<AuthorizationNotCompletedError["reason"]> = [
   "declined",
   "cancelled",
@@ -532,7 +515,7 @@ const makeFlow = (
   return (request: CredentialBackend.CredentialRequest) =>
     Effect.gen(function*() {
       const tool = yield* Effect.serviceOption(ToolContext.ToolContext)
-      const user = userOf(tool, request)
+      const user = CallUser.userOf(tool, request)
       if (Option.isNone(user)) return yield* new NoAuthenticatedUserError({ provider: self.name })
       const { label, subject } = user.value
       const digest = Option.match(tool, { onNone: () => undefined, onSome: (t) => t.requestDigest }) ??
