@@ -54,6 +54,23 @@ export interface SetOptions {
 }
 
 /**
+ * The cache of opened records of the encrypted backends (file, Redis, Postgres). Every `get` still
+ * reads the backend; when the sealed bytes it reads are exactly those of a record this instance
+ * opened within `ttl` for the same key, the decrypted credential is reused instead of decrypting
+ * and checking the record again. A changed, deleted or tampered record is never served from it
+ * (its bytes differ); it only holds plaintext that this process already decrypted, for at most
+ * `ttl` (default 60 s), and at most `maxEntries` records (default 10,000, oldest dropped first).
+ * `false` turns it off.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface OpenCacheOptions {
+  readonly maxEntries?: number | undefined
+  readonly ttl?: Duration.DurationInput | undefined
+}
+
+/**
  * The credential store. `get` never returns an expired credential; a record that fails to
  * decrypt is a `DecryptionError`, never a silent miss.
  *

@@ -18,15 +18,16 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as PubSub from "effect/PubSub"
+import type * as Scope from "effect/Scope"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
-import { CredentialStore } from "./CredentialStore.js"
+import { CredentialStore, type OpenCacheOptions, type StoreKey } from "./CredentialStore.js"
 import {
   awaitResult,
   credentialId,
   makeStored,
-  openCredential,
+  makeCredentialOpener,
   openPending,
   openResult,
   sealCredential,
@@ -52,6 +53,11 @@ export interface FileStoreOptions {
   readonly namespace?: string | undefined
   /** How often a waiter re-reads the file, for completions written by another process. Default 250 ms. */
   readonly pollInterval?: Duration.DurationInput | undefined
+  /**
+   * The cache of opened records (see `OpenCacheOptions`): default on (60 s, 10,000 records);
+   * `false` decrypts every read.
+   */
+  readonly openCache?: OpenCacheOptions | false | undefined
 }
 
 interface CredentialRecord {
@@ -95,7 +101,7 @@ export const filePath = (options: FileStoreOptions): string =>
 
 /**
  * Builds both stores over one file. Fails with `StoreError` when the directory cannot be created
- * or the file exists but cannot be read.
+ * or the file exists but cannot be read. The cache of opened records is released with the scope.
  *
  * @since 0.1.0
  * @category constructors
@@ -105,7 +111,7 @@ export const make = (
 ): Effect.Effect<
   { readonly credentials: CredentialStore["Type"]; readonly pending: PendingStore["Type"] },
   StoreError,
-  Keyring
+  Keyring | Scope.Scope
 > =>
   Effect.gen(function*() {
     const keyring = yield* Keyring
@@ -176,8 +182,11 @@ export const make = (
     yield* Effect.tryPromise({ try: () => fs.mkdir(options.directory, { recursive: true, mode: 0o700 }), catch: fail("open") })
     yield* read
 
-    const openRecord = (r: CredentialRecord) =>
-      openCredential(keyring, { provider: r.provider, subject: r.subject }, r.sealed, r.generation)
+    // Opened with the key the caller asked for as the AAD, so a record copied verbatim into another
+    // user's slot fails to decrypt; `list` opens each record as the owner it names.
+    const openCredential = yield* makeCredentialOpener(keyring, options.openCache)
+    const openRecord = (r: CredentialRecord, owner?: StoreKey) =>
+      openCredential(owner ?? { provider: r.provider, subject: r.subject }, r.sealed, r.generation)
 
     const credentials = CredentialStore.of({
       get: (key) =>
@@ -185,7 +194,7 @@ export const make = (
           const now = yield* Clock.currentTimeMillis
           const r = (yield* read).credentials[credentialId(key)]
           if (r === undefined || (r.expiresAt !== null && r.expiresAt <= now)) return Option.none()
-          return Option.some(yield* openRecord(r))
+          return Option.some(yield* openRecord(r, key))
         }),
       set: (key, credential, setOptions) =>
         modify((content, now) => {
@@ -237,7 +246,7 @@ export const make = (
           const records = Object.values((yield* read).credentials).filter((r) =>
             (r.expiresAt === null || r.expiresAt > now) && (subject === undefined || r.subject === subject)
           )
-          return yield* Effect.forEach(records, openRecord)
+          return yield* Effect.forEach(records, (r) => openRecord(r))
         })
     })
 
@@ -293,7 +302,7 @@ export const make = (
  * @category layers
  */
 export const layer = (options: FileStoreOptions): Layer.Layer<CredentialStore | PendingStore, StoreError, Keyring> =>
-  Layer.effectContext(Effect.map(make(options), toContext))
+  Layer.scopedContext(Effect.map(make(options), toContext))
 
 /**
  * Both stores over one file, with options read from `Config` (the application picks the
@@ -305,4 +314,4 @@ export const layer = (options: FileStoreOptions): Layer.Layer<CredentialStore | 
 export const layerConfig = (
   options: Config.Config.Wrap<FileStoreOptions>
 ): Layer.Layer<CredentialStore | PendingStore, StoreError | ConfigError.ConfigError, Keyring> =>
-  Layer.effectContext(Effect.map(Effect.flatMap(Config.unwrap(options), make), toContext))
+  Layer.scopedContext(Effect.map(Effect.flatMap(Config.unwrap(options), make), toContext))

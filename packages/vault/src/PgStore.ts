@@ -18,12 +18,12 @@ import * as PubSub from "effect/PubSub"
 import * as Queue from "effect/Queue"
 import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
-import { CredentialStore, type StoreKey } from "./CredentialStore.js"
+import { CredentialStore, type OpenCacheOptions, type StoreKey } from "./CredentialStore.js"
 import {
   awaitResult,
   credentialId,
   makeStored,
-  openCredential,
+  makeCredentialOpener,
   openPending,
   openResult,
   randomId,
@@ -34,6 +34,7 @@ import {
   toContext,
   ttlToExpiry
 } from "./internal/records.js"
+import { makeBatcher } from "./internal/batch.js"
 import { Keyring } from "./Keyring.js"
 import { defaultResultTtl, makeEntry, PendingStore } from "./PendingStore.js"
 import { StoreError, type VaultError } from "./VaultError.js"
@@ -57,6 +58,11 @@ export interface PgStoreOptions {
    * replaced. Default 5 s.
    */
   readonly listenCheckInterval?: Duration.DurationInput | undefined
+  /**
+   * The cache of opened records (see `OpenCacheOptions`): default on (60 s, 10,000 records);
+   * `false` decrypts every read.
+   */
+  readonly openCache?: OpenCacheOptions | false | undefined
 }
 
 /**
@@ -158,19 +164,41 @@ export const make = (options: PgStoreOptions = {}) =>
     yield* roundTrip("ready", "250 millis").pipe(Effect.retry(Schedule.recurs(40)))
 
     const now = Clock.currentTimeMillis
-    const openRow = (r: CredentialRow) =>
-      openCredential(keyring, { provider: r.provider, subject: r.subject }, r.sealed, Number(r.generation))
+    // Opened with the key the caller asked for (or the subject it listed) as the AAD, so a row
+    // copied verbatim into another user's id fails to decrypt.
+    const openCredential = yield* makeCredentialOpener(keyring, options.openCache)
+    const openRow = (r: CredentialRow, owner: StoreKey | string | undefined) =>
+      openCredential(
+        typeof owner === "object" ? owner : { provider: r.provider, subject: owner ?? r.subject },
+        r.sealed,
+        Number(r.generation)
+      )
+    // concurrent gets share one query per turn of the event loop; each caller applies its own
+    // clock to the row's expiry
+    const getRows = makeBatcher({
+      maxBatch: 500,
+      run: (ids: ReadonlyArray<string>) =>
+        Effect.map(
+          q<CredentialRow & { readonly id: string; readonly expires_at: string | number | null }>(
+            "get",
+            `SELECT id, provider, subject, generation, sealed, expires_at FROM ${t("credentials")} WHERE id = ANY($1)`,
+            [ids]
+          ),
+          (rows) => {
+            const byId = new Map(rows.map((r) => [r.id, r]))
+            return ids.map((id) => byId.get(id))
+          }
+        )
+    })
 
     const credentials = CredentialStore.of({
       get: (key: StoreKey) =>
         Effect.gen(function*() {
-          const rows = yield* q<CredentialRow>(
-            "get",
-            `SELECT provider, subject, generation, sealed FROM ${t("credentials")} WHERE id = $1 AND (expires_at IS NULL OR expires_at > $2)`,
-            [credentialId(key), yield* now]
-          )
-          const [row] = rows
-          return row === undefined ? Option.none() : Option.some(yield* openRow(row))
+          const at = yield* now
+          const row = yield* getRows(credentialId(key))
+          return row === undefined || (row.expires_at !== null && Number(row.expires_at) <= at)
+            ? Option.none()
+            : Option.some(yield* openRow(row, key))
         }),
       set: (key, credential, setOptions) =>
         Effect.gen(function*() {
@@ -252,7 +280,7 @@ export const make = (options: PgStoreOptions = {}) =>
               `SELECT provider, subject, generation, sealed FROM ${t("credentials")} WHERE subject = $1 AND (expires_at IS NULL OR expires_at > $2)`,
               [subject, at]
             )
-          return yield* Effect.forEach(rows, openRow)
+          return yield* Effect.forEach(rows, (row) => openRow(row, subject))
         })
     })
 

@@ -21,11 +21,12 @@ import * as Option from "effect/Option"
 import * as PubSub from "effect/PubSub"
 import * as Redacted from "effect/Redacted"
 import { Redis, type RedisOptions as IORedisOptions } from "ioredis"
-import { CredentialStore, type StoreKey } from "./CredentialStore.js"
+import { CredentialStore, type OpenCacheOptions, type StoreKey } from "./CredentialStore.js"
+import { makeBatcher } from "./internal/batch.js"
 import {
   awaitResult,
   makeStored,
-  openCredential,
+  makeCredentialOpener,
   openPending,
   openResult,
   sealCredential,
@@ -54,6 +55,11 @@ export interface RedisStoreOptions {
   readonly redis?: IORedisOptions | undefined
   /** Safety net for a missed pub/sub message: how often a waiter re-checks. Default 1 s. */
   readonly pollInterval?: Duration.DurationInput | undefined
+  /**
+   * The cache of opened records (see `OpenCacheOptions`): default on (60 s, 10,000 records);
+   * `false` decrypts every read.
+   */
+  readonly openCache?: OpenCacheOptions | false | undefined
 }
 
 /**
@@ -178,10 +184,25 @@ export const make = (options: RedisStoreOptions = {}) =>
     const resultKey = (id: string) => `${prefix}result:${sha256(id)}`
     const glob = (s: string) => s.replace(/[*?[\]\\]/g, (c) => `\\${c}`)
 
-    const openRecord = (raw: string) =>
+    // `owner`: the key the caller asked for (or the subject it listed). The record is opened with
+    // it as the AAD, so a record copied verbatim (owner fields and all) into another user's slot
+    // fails to decrypt; only what the caller did not name comes from the record (authenticated).
+    const openCredential = yield* makeCredentialOpener(keyring, options.openCache)
+    const openRecord = (raw: string, owner?: StoreKey | string) =>
       Effect.try({ try: () => JSON.parse(raw) as CredentialRecord, catch: fail("decode") }).pipe(
-        Effect.flatMap((r) => openCredential(keyring, { provider: r.p, subject: r.s }, r.c, r.g))
+        Effect.flatMap((r) =>
+          openCredential(
+            typeof owner === "object" ? owner : { provider: r.p, subject: owner ?? r.s },
+            r.c,
+            r.g
+          )
+        )
       )
+    // concurrent gets share one MGET per turn of the event loop
+    const getRaw = makeBatcher({
+      maxBatch: 500,
+      run: (keys: ReadonlyArray<string>) => run("get", () => client.mget(...keys))
+    })
 
     const scan = (match: string) =>
       run("list", async () => {
@@ -199,8 +220,8 @@ export const make = (options: RedisStoreOptions = {}) =>
 
     const credentials = CredentialStore.of({
       get: (key) =>
-        Effect.flatMap(run("get", () => client.get(credKey(key))), (raw) =>
-          raw === null ? Effect.succeed(Option.none()) : Effect.asSome(openRecord(raw))),
+        Effect.flatMap(getRaw(credKey(key)), (raw) =>
+          raw === null ? Effect.succeed(Option.none()) : Effect.asSome(openRecord(raw, key))),
       set: (key, credential, setOptions) =>
         Effect.gen(function*() {
           const now = yield* Clock.currentTimeMillis
@@ -243,7 +264,7 @@ export const make = (options: RedisStoreOptions = {}) =>
       list: (subject) =>
         Effect.flatMap(
           scan(`${glob(prefix)}cred:${subject === undefined ? "*" : `${sha256(subject)}:*`}`),
-          (raws) => Effect.forEach(raws, openRecord)
+          (raws) => Effect.forEach(raws, (raw) => openRecord(raw, subject))
         )
     })
 

@@ -14,6 +14,8 @@ export interface RawAccess {
   readonly sealed: (key: StoreKey) => Effect.Effect<string | undefined, unknown>
   /** Copies the record of `from` into the slot of `to`, as an attacker with database access would. */
   readonly move: (from: StoreKey, to: StoreKey) => Effect.Effect<void, unknown>
+  /** Copies the record of `from` into the slot of `to` unchanged, owner fields included. */
+  readonly copyVerbatim: (from: StoreKey, to: StoreKey) => Effect.Effect<void, unknown>
   /** Replaces the sealed value of a credential. */
   readonly replace: (key: StoreKey, sealed: string) => Effect.Effect<void, unknown>
 }
@@ -429,6 +431,22 @@ export const contract = (harness: Harness) => {
               assert.strictEqual(error._tag, "DecryptionError")
               const listed = yield* Effect.exit(cs.list(mallory.subject))
               assert.isTrue(Exit.isFailure(listed), "list fails rather than skipping the record")
+              assert.strictEqual(apiKey(Option.getOrThrow(yield* cs.get(alice))), "sk-alice")
+            }))
+        })
+
+        it.live("a record copied verbatim (owner fields and all) into another user's slot fails to decrypt", () => {
+          const inst = harness.fresh()
+          const alice = { provider: "github", subject: uniq("alice") }
+          const mallory = { provider: "github", subject: uniq("mallory") }
+          return use(inst.layer(), (cs) =>
+            Effect.gen(function*() {
+              yield* cs.set(alice, staticCred("sk-alice"))
+              yield* cs.set(mallory, staticCred("sk-mallory"))
+              yield* inst.raw!.copyVerbatim(alice, mallory)
+              const error = yield* Effect.flip(cs.get(mallory))
+              assert.strictEqual(error._tag, "DecryptionError")
+              assert.notInclude(error.message, "sk-alice")
               assert.strictEqual(apiKey(Option.getOrThrow(yield* cs.get(alice))), "sk-alice")
             }))
         })

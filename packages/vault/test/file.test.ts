@@ -36,6 +36,11 @@ contract({
             c.credentials[credentialId(to)] = { ...c.credentials[credentialId(from)]!, ...to }
             return writeJson(c)
           }),
+        copyVerbatim: (from: StoreKey, to: StoreKey) =>
+          Effect.flatMap(readJson, (c) => {
+            c.credentials[credentialId(to)] = { ...c.credentials[credentialId(from)]! }
+            return writeJson(c)
+          }),
         replace: (key: StoreKey, sealed: string) =>
           Effect.flatMap(readJson, (c) => {
             c.credentials[credentialId(key)] = { ...c.credentials[credentialId(key)]!, sealed }

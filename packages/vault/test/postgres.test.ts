@@ -73,6 +73,13 @@ contract({
               [credentialId(from), credentialId(to)]
             )
           ),
+        copyVerbatim: (from: StoreKey, to: StoreKey) =>
+          sql((s) =>
+            s.unsafe(
+              `UPDATE ${t} SET (provider, subject, generation, sealed) = (SELECT provider, subject, generation, sealed FROM ${t} WHERE id = $1) WHERE id = $2`,
+              [credentialId(from), credentialId(to)]
+            )
+          ),
         replace: (key: StoreKey, sealed: string) =>
           sql((s) => s.unsafe(`UPDATE ${t} SET sealed = $1 WHERE id = $2`, [sealed, credentialId(key)]))
       }

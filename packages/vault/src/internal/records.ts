@@ -8,9 +8,11 @@ import * as Option from "effect/Option"
 import * as PubSub from "effect/PubSub"
 import * as Queue from "effect/Queue"
 import * as Redacted from "effect/Redacted"
+import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
 import * as crypto from "node:crypto"
-import { CredentialStore, type StoredCredential, type StoreKey } from "../CredentialStore.js"
+import { CredentialStore, type OpenCacheOptions, type StoredCredential, type StoreKey } from "../CredentialStore.js"
 import type * as Keyring from "../Keyring.js"
 import { type PendingEntry, type PendingResult, PendingStore } from "../PendingStore.js"
 import { DecryptionError } from "../VaultError.js"
@@ -212,6 +214,56 @@ export const openCredential = (
     return p === undefined
       ? Effect.fail(invalid(keyIdOf(sealed))())
       : Effect.succeed(makeStored(key, p.credential, p.createdAt, p.expiresAt, generation))
+  })
+
+/**
+ * `openCredential` behind the cache of opened records (see `OpenCacheOptions`): the cache key is
+ * the exact sealed bytes with the owner and generation they were read for, so only a byte-identical
+ * record read for the same key is served from it.
+ *
+ * @internal
+ */
+export const makeCredentialOpener = (
+  keyring: Keyring.Keyring["Type"],
+  options: OpenCacheOptions | false | undefined
+): Effect.Effect<
+  (key: StoreKey, sealed: string, generation: number) => Effect.Effect<StoredCredential, DecryptionError>,
+  never,
+  Scope.Scope
+> =>
+  Effect.gen(function*() {
+    if (options === false) {
+      return (key: StoreKey, sealed: string, generation: number) => openCredential(keyring, key, sealed, generation)
+    }
+    const maxEntries = Math.max(1, options?.maxEntries ?? 10_000)
+    const ttlMs = Duration.toMillis(Duration.decode(options?.ttl ?? "60 seconds"))
+    const entries = new Map<string, { readonly stored: StoredCredential; readonly at: number }>()
+    // entries are in insertion order, which is time order: drop the expired ones from the front,
+    // so no plaintext outlives `ttl` by more than one sweep interval, traffic or not
+    const sweep = Effect.sync(() => {
+      const now = performance.now()
+      for (const [id, entry] of entries) {
+        if (now - entry.at < ttlMs) break
+        entries.delete(id)
+      }
+    })
+    yield* Effect.forkScoped(Effect.repeat(sweep, Schedule.spaced(Duration.millis(Math.max(10, ttlMs / 4)))))
+    yield* Effect.addFinalizer(() => Effect.sync(() => entries.clear()))
+    return (key: StoreKey, sealed: string, generation: number) =>
+      Effect.suspend(() => {
+        const id = `${generation}\0${credentialAad(key)}\0${sealed}`
+        const now = performance.now()
+        const hit = entries.get(id)
+        if (hit !== undefined) {
+          if (now - hit.at < ttlMs) return Effect.succeed(hit.stored)
+          entries.delete(id)
+        }
+        return Effect.map(openCredential(keyring, key, sealed, generation), (stored) => {
+          entries.set(id, { stored, at: now })
+          if (entries.size > maxEntries) entries.delete(entries.keys().next().value!)
+          return stored
+        })
+      })
   })
 
 /** @internal */
