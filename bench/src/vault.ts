@@ -2,10 +2,12 @@
  * Benchmark 6: the vault (`@mcp-credentials/vault`).
  *
  * (a) `CredentialStore.get` latency with 100 concurrent callers, per backend (memory, file, Redis,
- *     Postgres): each round starts 100 fibers at once, each reading its own user's credential
+ *     Postgres): each round starts 100 callers at once, each reading its own user's credential
  *     (sealed with AES-256-GCM on every backend but memory, so the figure includes decryption);
- *     each call is timed from its fiber's start to the decoded credential. Goals (p99): memory
- *     ≤ 0.05 ms, Redis ≤ 2 ms, Postgres ≤ 5 ms (file: no goal).
+ *     each call is timed from its fiber's start to the decoded credential. Callers are root fibers
+ *     as a server's tool calls are, and, alternating round by round, children of one fiber (see
+ *     `Callers`); a `floor` row measures the callers alone. Goals (p99): memory ≤ 0.05 ms,
+ *     Redis ≤ 2 ms, Postgres ≤ 5 ms (file: no goal).
  * (b) submit → resume: a waiter is parked in `PendingStore.await` (20 ms before the submit), then
  *     `complete` is called; the figure is from the start of `complete` to the waiter's wake-up.
  *     Same replica: one store instance; cross replica: two store instances with their own
@@ -33,6 +35,7 @@ import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import * as Runtime from "effect/Runtime"
 import * as Scope from "effect/Scope"
 import { Redis } from "ioredis"
 // @ts-expect-error oidc-provider ships no type declarations
@@ -67,6 +70,8 @@ export interface GetRow {
   readonly backend: string
   readonly skipped?: string
   readonly latency?: Latency
+  /** The same, callers started as children of one fiber (see `Callers`). */
+  readonly children?: Latency
   /** The same `get`, one caller at a time (no queueing behind other callers). */
   readonly sequential?: Latency
   /** p99 goal in ms; undefined: none. */
@@ -156,26 +161,44 @@ const build = (layer: Layer.Layer<Stores, unknown>, scope: Scope.Scope) =>
 
 const pat = (i: number) => ResolvedCredential.StaticCredential.fromFields({ pat: `pat-bench-${i}-0123456789abcdef` })
 
+/**
+ * How the concurrent callers of (a) are started:
+ * - `independent`: each caller is its own root fiber (`Runtime.runPromise`), all started in the
+ *   same turn of the event loop. This is how a server runs them: every tool call is a separate
+ *   `runPromise` of the application's runtime (`@mcp-credentials/server`'s pipeline), so this is
+ *   the figure the goal is judged on.
+ * - `children`: the 100 callers are children of one fiber (`Effect.forEach` with unbounded
+ *   concurrency). Effect's structured concurrency costs ~20 µs per child here, and every caller
+ *   waits behind the start of all its siblings, so this figure is dominated by the harness (see the
+ *   `floor` row: a store that does nothing but one event-loop hop).
+ */
+export type Callers = "independent" | "children"
+
 /** (a) 100 concurrent callers per round, each reading its own key; latency of every call in ns. */
 const measureGets = (cs: CredentialStore.CredentialStore["Type"], o: Options) =>
   Effect.gen(function*() {
     const keys = Array.from({ length: o.callers }, (_, i) => ({ provider: "jira", subject: `bench-user-${i}` }))
     yield* Effect.forEach(keys, (k, i) => cs.set(k, pat(i)), { concurrency: 10, discard: true })
-    const samples: Array<number> = []
+    const runtime = yield* Effect.runtime<never>()
+    const timed = (k: CredentialStore.StoreKey) =>
+      Effect.suspend(() => {
+        const t0 = now()
+        return Effect.map(cs.get(k), (got) => {
+          if (Option.isNone(got)) throw new Error("credential missing")
+          return Number(now() - t0)
+        })
+      })
+    const round = (callers: Callers) =>
+      callers === "children"
+        ? Effect.forEach(keys, timed, { concurrency: "unbounded" })
+        : Effect.promise(() => Promise.all(keys.map((k) => Runtime.runPromise(runtime, timed(k)))))
+    const samples: Record<Callers, Array<number>> = { independent: [], children: [] }
     for (let r = 0; r < o.warmup + o.rounds; r++) {
-      const lat = yield* Effect.forEach(
-        keys,
-        (k) =>
-          Effect.suspend(() => {
-            const t0 = now()
-            return Effect.map(cs.get(k), (got) => {
-              if (Option.isNone(got)) throw new Error("credential missing")
-              return Number(now() - t0)
-            })
-          }),
-        { concurrency: "unbounded" }
-      )
-      if (r >= o.warmup) samples.push(...lat)
+      // alternate the two caller models round by round, so both see the same machine state
+      for (const callers of ["independent", "children"] as const) {
+        const lat = yield* round(callers)
+        if (r >= o.warmup) samples[callers].push(...lat)
+      }
     }
     const one: Array<number> = []
     for (let i = 0; i < o.rounds * 5; i++) {
@@ -183,8 +206,31 @@ const measureGets = (cs: CredentialStore.CredentialStore["Type"], o: Options) =>
       yield* cs.get(keys[i % keys.length]!)
       if (i >= o.warmup) one.push(Number(now() - t0))
     }
-    return { concurrent: summarizeNs(samples), sequential: summarizeNs(one) }
+    return {
+      concurrent: summarizeNs(samples.independent),
+      children: summarizeNs(samples.children),
+      sequential: summarizeNs(one)
+    }
   })
+
+/**
+ * The harness floor of (a): a "store" whose `get` does no work but one event-loop hop
+ * (`setImmediate`, the least a network round trip costs) and returns a credential opened in
+ * advance. What it measures is the cost of the callers themselves.
+ */
+const floorStore: Effect.Effect<CredentialStore.CredentialStore["Type"]> = Effect.gen(function*() {
+  const memory = yield* CredentialStore.makeMemory
+  const stored = new Map<string, CredentialStore.StoredCredential>()
+  return {
+    ...memory,
+    set: (key, credential, options) =>
+      Effect.tap(memory.set(key, credential, options), (s) => Effect.sync(() => stored.set(`${key.provider}\0${key.subject}`, s))),
+    get: (key) =>
+      Effect.async((resume) => {
+        setImmediate(() => resume(Effect.succeed(Option.fromNullable(stored.get(`${key.provider}\0${key.subject}`)))))
+      })
+  }
+})
 
 /** (b) a parked waiter on `waiter`, `complete` on `completer`: start of complete → wake-up, ns. */
 const measureResume = (waiter: PendingStore.PendingStore["Type"], completer: PendingStore.PendingStore["Type"], o: Options) =>
@@ -375,7 +421,14 @@ export const run = async (o: Options): Promise<Report> => {
     readonly layer: () => Layer.Layer<Stores, unknown>
     readonly getGoal?: number
     readonly crossGoal?: number
+    readonly getOnly?: boolean
   }> = [
+    {
+      name: "floor",
+      skipped: undefined,
+      layer: () => Layer.merge(Layer.effect(CredentialStore.CredentialStore, floorStore), PendingStore.layerMemory),
+      getOnly: true
+    },
     { name: "memory", skipped: undefined, layer: () => Layer.merge(CredentialStore.layerMemory, PendingStore.layerMemory), getGoal: 0.05 },
     { name: "file", skipped: undefined, layer: () => FileStore.layer({ directory, namespace: "bench" }).pipe(Layer.provide(keyring)) },
     {
@@ -404,11 +457,19 @@ export const run = async (o: Options): Promise<Report> => {
         const scope = yield* Effect.scope
         const a = yield* build(b.layer(), scope)
         const getLatency = yield* measureGets(a.cs, o)
+        if (b.getOnly === true) return { getLatency, same: undefined, cross: undefined }
         const same = yield* measureResume(a.ps, a.ps, o)
         const cross = b.crossGoal === undefined ? undefined : yield* measureResume(a.ps, (yield* build(b.layer(), scope)).ps, o)
         return { getLatency, same, cross }
       })))
-      gets.push({ backend: b.name, latency: row.getLatency.concurrent, sequential: row.getLatency.sequential, ...(b.getGoal !== undefined ? { goalMs: b.getGoal } : {}) })
+      gets.push({
+        backend: b.name,
+        latency: row.getLatency.concurrent,
+        children: row.getLatency.children,
+        sequential: row.getLatency.sequential,
+        ...(b.getGoal !== undefined ? { goalMs: b.getGoal } : {})
+      })
+      if (row.same === undefined) continue
       resumes.push({ backend: b.name, mode: "same replica", latency: row.same, goalMs: 20 })
       if (row.cross !== undefined) {
         resumes.push({ backend: b.name, mode: "cross replica", latency: row.cross, ...(b.crossGoal !== undefined ? { goalMs: b.crossGoal } : {}) })
