@@ -27,6 +27,7 @@ import {
   awaitResult,
   makeStored,
   makeCredentialOpener,
+  makeNameDigest,
   openPending,
   openResult,
   sealCredential,
@@ -178,8 +179,9 @@ export const make = (options: RedisStoreOptions = {}) =>
     yield* Effect.tryPromise({ try: () => subscriber.subscribe(channel), catch: fail("subscribe") })
 
     const run = <A>(operation: string, f: () => Promise<A>) => Effect.tryPromise({ try: f, catch: fail(operation) })
-    const credKey = (key: StoreKey) => `${prefix}cred:${sha256(key.subject)}:${sha256(key.provider)}`
-    const genKey = (key: StoreKey) => `${prefix}gen:${sha256(key.subject)}:${sha256(key.provider)}`
+    const digest = makeNameDigest()
+    const credKey = (key: StoreKey) => `${prefix}cred:${digest(key.subject)}:${digest(key.provider)}`
+    const genKey = (key: StoreKey) => `${prefix}gen:${digest(key.subject)}:${digest(key.provider)}`
     const pendingKey = (id: string) => `${prefix}pending:${sha256(id)}`
     const resultKey = (id: string) => `${prefix}result:${sha256(id)}`
     const glob = (s: string) => s.replace(/[*?[\]\\]/g, (c) => `\\${c}`)

@@ -20,6 +20,25 @@ import { DecryptionError } from "../VaultError.js"
 /** @internal */
 export const sha256 = (s: string): string => crypto.createHash("sha256").update(s, "utf8").digest("hex")
 
+/**
+ * `sha256` for the names a store derives from subjects and providers on every call, remembered
+ * for the last 10,000 inputs (they are not secrets: key names hold these digests anyway).
+ *
+ * @internal
+ */
+export const makeNameDigest = (max = 10_000): (s: string) => string => {
+  const memo = new Map<string, string>()
+  return (s) => {
+    let d = memo.get(s)
+    if (d === undefined) {
+      d = sha256(s)
+      memo.set(s, d)
+      if (memo.size > max) memo.delete(memo.keys().next().value!)
+    }
+    return d
+  }
+}
+
 /** @internal */
 export const credentialAad = (key: StoreKey): string => `${key.provider}\0${key.subject}`
 /** @internal */
@@ -27,8 +46,10 @@ export const pendingAad = (id: string): string => `pending\0${id}`
 /** @internal */
 export const resultAad = (id: string): string => `result\0${id}`
 
+const credentialIds = makeNameDigest()
+
 /** @internal */
-export const credentialId = (key: StoreKey): string => sha256(credentialAad(key))
+export const credentialId = (key: StoreKey): string => credentialIds(credentialAad(key))
 
 /** @internal */
 export const ttlToExpiry = (now: number, ttl: Duration.DurationInput | undefined): number | null =>
@@ -217,9 +238,9 @@ export const openCredential = (
   })
 
 /**
- * `openCredential` behind the cache of opened records (see `OpenCacheOptions`): the cache key is
- * the exact sealed bytes with the owner and generation they were read for, so only a byte-identical
- * record read for the same key is served from it.
+ * `openCredential` behind the cache of opened records (see `OpenCacheOptions`): one entry per
+ * owner (provider + subject), the record last opened for it; it is served only when the record
+ * read now has the same generation and byte-identical sealed value.
  *
  * @internal
  */
@@ -237,7 +258,14 @@ export const makeCredentialOpener = (
     }
     const maxEntries = Math.max(1, options?.maxEntries ?? 10_000)
     const ttlMs = Duration.toMillis(Duration.decode(options?.ttl ?? "60 seconds"))
-    const entries = new Map<string, { readonly stored: StoredCredential; readonly at: number }>()
+    // one entry per owner: the record last opened for it
+    interface Entry {
+      readonly generation: number
+      readonly sealed: string
+      readonly stored: StoredCredential
+      readonly at: number
+    }
+    const entries = new Map<string, Entry>()
     // entries are in insertion order, which is time order: drop the expired ones from the front,
     // so no plaintext outlives `ttl` by more than one sweep interval, traffic or not
     const sweep = Effect.sync(() => {
@@ -251,15 +279,15 @@ export const makeCredentialOpener = (
     yield* Effect.addFinalizer(() => Effect.sync(() => entries.clear()))
     return (key: StoreKey, sealed: string, generation: number) =>
       Effect.suspend(() => {
-        const id = `${generation}\0${credentialAad(key)}\0${sealed}`
+        const owner = credentialAad(key)
         const now = performance.now()
-        const hit = entries.get(id)
-        if (hit !== undefined) {
-          if (now - hit.at < ttlMs) return Effect.succeed(hit.stored)
-          entries.delete(id)
+        const hit = entries.get(owner)
+        if (hit !== undefined && hit.generation === generation && hit.sealed === sealed && now - hit.at < ttlMs) {
+          return Effect.succeed(hit.stored)
         }
         return Effect.map(openCredential(keyring, key, sealed, generation), (stored) => {
-          entries.set(id, { stored, at: now })
+          entries.delete(owner)
+          entries.set(owner, { generation, sealed, stored, at: now })
           if (entries.size > maxEntries) entries.delete(entries.keys().next().value!)
           return stored
         })
