@@ -185,6 +185,8 @@ export const run = async (options: Options): Promise<AuthReport> => {
       batch: (n) => Effect.runPromise(Effect.repeatN(jwtVerifyEffect, n - 1)).then(() => undefined)
     },
     { id: "jwtCached", name: "JwtVerifier, cache on, same token (hit)", batch: perOp(() => verify(jwtCached, jwtToken)) },
+    { id: "jwtUncachedPromise", name: "JwtVerifier.verifyPromise, cache off", batch: perOp(() => jwtUncached.verifyPromise(jwtToken)) },
+    { id: "jwtCachedPromise", name: "JwtVerifier.verifyPromise, cache on, same token (hit)", batch: perOp(() => jwtCached.verifyPromise(jwtToken)) },
     { id: "joseJwe", name: "jose.compactDecrypt + jwtVerify, JWE (raw, for scale)", batch: perOp(rawJwe) },
     { id: "jweUncached", name: "JweVerifier (nested JWT), cache off", batch: perOp(() => verify(jweUncached, jweToken)) },
     { id: "jweCached", name: "JweVerifier (nested JWT), cache on, same token (hit)", batch: perOp(() => verify(jweCached, jweToken)) },
@@ -238,7 +240,9 @@ export const run = async (options: Options): Promise<AuthReport> => {
   const comparisons = [
     compare("(a) JwtVerifier (cache off) vs raw jose.jwtVerify, throughput", "joseJwt", "jwtUncached", 0.95),
     compare("(a') the same, verifier run inside one fiber (no runtime entry per token)", "joseJwt", "jwtUncachedFiber", 0.95),
+    compare("(a'') the same through verifyPromise (no Effect runtime per token)", "joseJwt", "jwtUncachedPromise", 0.95),
     compare("(b) cache-hit speedup, RS256 JWT", "jwtUncached", "jwtCached", 20),
+    compare("(b') the same through verifyPromise", "jwtUncachedPromise", "jwtCachedPromise", 20),
     compare("(b) cache-hit speedup, JWE RSA-OAEP-256 + nested RS256 JWT", "jweUncached", "jweCached", 50)
   ]
   return {

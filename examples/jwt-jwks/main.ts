@@ -8,7 +8,8 @@
  * (RFC 9728) that the 401's `WWW-Authenticate` points to; a tool reading the caller with
  * `yield* AuthUser.CurrentUser` (installed with `context: McpAuth.toolServices`); a tool declaring
  * `scopes: ["admin"]`; the IdP rotating its signing key (new `kid`), picked up by a JWKS refetch;
- * and an expired token refused.
+ * an expired token refused; and the same verification outside Effect with `verifyPromise` (as an
+ * Express middleware would use it).
  *
  * The IdP is a tiny local stand-in (node:http on 127.0.0.1, random port): it publishes an RS256
  * public key set at `/jwks.json` and mints RFC 9068 access tokens with `jose`. A real IdP (Keycloak,
@@ -20,12 +21,13 @@
  */
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as HttpServer from "@effect/platform/HttpServer"
-import { AccessToken, AuthUser, JwtVerifier, McpAuth } from "@mcp-credentials/auth"
+import { AccessToken, type AuthError, AuthUser, JwtVerifier, McpAuth } from "@mcp-credentials/auth"
 import { McpCredentials, McpHttpServer } from "@mcp-credentials/server"
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
 import type * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import * as jose from "jose"
@@ -282,6 +284,16 @@ const main = Effect.gen(function*() {
 
     Example.section("an expired token (expired 5 minutes ago; the clock tolerance is 30 s)")
     await probe(url, await idp.mint({ user: "alice", scope: "read admin", audience: resource, expiresIn: -300 }))
+
+    Example.section("outside Effect: the same verifier as a plain async function (verifyPromise)")
+    // e.g. in an Express middleware in front of other routes of the same app
+    const plain = await Effect.runPromise(JwtVerifier.make({ jwksUri: idp.jwksUri, issuer: idp.issuer, audience: resource }))
+    const who = await plain.verifyPromise(Redacted.make(await idp.mint({ user: "alice", scope: "read", audience: resource })))
+    console.log(`   verifyPromise(alice's token) -> subject ${who.subject}, scopes ${who.scopes.join(" ")}`)
+    const refused = await plain
+      .verifyPromise(Redacted.make(await idp.mint({ user: "alice", scope: "read", audience: resource, expiresIn: -300 })))
+      .catch((e: AuthError.AuthError) => e)
+    console.log(`   verifyPromise(an expired token) -> rejected with ${(refused as AuthError.AuthError)._tag}: ${(refused as AuthError.AuthError).message}`)
 
     for (const client of [alice, bob, alice2]) await client.close()
   })

@@ -27,6 +27,14 @@ import * as Lru from "./internal/lru.js"
  */
 export interface Verifier {
   readonly verify: (token: Redacted.Redacted<string>) => Effect.Effect<AccessToken.AccessToken, AuthError>
+  /**
+   * The same verification for code outside Effect (an Express middleware, a plain-async tool):
+   * resolves with the `AccessToken` or rejects with the same tagged `AuthError` as `verify`. It
+   * reads the system clock, not the `Clock`. `JwtVerifier` with a fixed key (secret or public
+   * key) and the cache answer it without entering the Effect runtime; other verifiers run
+   * `verify`.
+   */
+  readonly verifyPromise: (token: Redacted.Redacted<string>) => Promise<AccessToken.AccessToken>
 }
 
 /**
@@ -60,12 +68,21 @@ export const defaultCacheOptions: { readonly capacity: number; readonly maxTtl: 
 }
 
 /**
- * Wraps a verify function as a verifier.
+ * Wraps a verify function as a verifier. Without `verifyPromise`, the promise form runs `verify`
+ * in the default runtime and rejects with its `AuthError` (not a `FiberFailure`).
  *
  * @since 0.1.0
  * @category constructors
  */
-export const make = (verify: Verifier["verify"]): Verifier => TokenVerifier.of({ verify })
+export const make = (verify: Verifier["verify"], verifyPromise?: Verifier["verifyPromise"]): Verifier =>
+  TokenVerifier.of({
+    verify,
+    verifyPromise: verifyPromise ??
+      ((token) =>
+        Effect.runPromise(Effect.either(verify(token))).then((result) =>
+          result._tag === "Right" ? result.right : Promise.reject(result.left)
+        ))
+  })
 
 /**
  * Verifies a token with the verifier in context.
@@ -114,29 +131,33 @@ export const cached = (self: Verifier, options?: CacheOptions): Effect.Effect<Ve
     if (capacity <= 0) return self
     const maxTtl = Duration.toMillis(Duration.decode(options?.maxTtl ?? defaultCacheOptions.maxTtl))
     const lru = Lru.make<AccessToken.AccessToken>(capacity)
-    return make((token) =>
-      Effect.gen(function*() {
+    const remember = (key: string, verified: AccessToken.AccessToken, after: number) => {
+      const exp = verified.expiresAt === undefined ? Infinity : DateTime.toEpochMillis(verified.expiresAt)
+      const until = Math.min(after + maxTtl, exp)
+      if (until > after) lru.set(key, verified, until)
+    }
+    // a hit is a digest and a map lookup: no generator, no fiber step beyond reading the clock
+    return make(
+      (token) =>
+        Effect.clockWith((clock) => {
+          const key = cacheKey(token)
+          const hit = lru.get(key, clock.unsafeCurrentTimeMillis())
+          if (hit !== undefined) return Effect.succeed(hit)
+          return Effect.tap(self.verify(token), (verified) =>
+            Effect.sync(() => remember(key, verified, clock.unsafeCurrentTimeMillis())))
+        }),
+      (token) => {
         const key = cacheKey(token)
-        const now = yield* Clock.currentTimeMillis
-        const hit = lru.get(key, now)
-        if (hit !== undefined) return hit
-        const verified = yield* self.verify(token)
-        const after = yield* Clock.currentTimeMillis
-        const exp = verified.expiresAt === undefined ? Infinity : DateTime.toEpochMillis(verified.expiresAt)
-        const until = Math.min(after + maxTtl, exp)
-        if (until > after) lru.set(key, verified, until)
-        return verified
-      })
+        const hit = lru.get(key, Date.now())
+        if (hit !== undefined) return Promise.resolve(hit)
+        return self.verifyPromise(token).then((verified) => {
+          remember(key, verified, Date.now())
+          return verified
+        })
+      }
     )
   })
 
-/**
- * Applies `cached` unless the options say `false`: how every verifier layer of this package
- * honours its `cache` option.
- *
- * @since 0.1.0
- * @category combinators
- */
 export const withCache = (options: CacheOptions | false | undefined) =>
 <E, R>(self: Effect.Effect<Verifier, E, R>): Effect.Effect<Verifier, E, R> =>
   options === false ? self : Effect.flatMap(self, (verifier) => cached(verifier, options))

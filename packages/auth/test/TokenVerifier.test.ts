@@ -156,6 +156,41 @@ describe("TokenVerifier.cached", () => {
       assert.isFalse(yield* first(JwtVerifier.layer({ ...jwtOptions, cache: false })))
     }))
 
+  it.live("verifyPromise shares the cache with verify; refusals reject with the tagged error and are not cached", () =>
+    Effect.gen(function*() {
+      const calls = { n: 0 }
+      const inner = yield* JwtVerifier.make(jwtOptions)
+      const counted = TokenVerifier.make(
+        (token) => Effect.suspend(() => (calls.n++, inner.verify(token))),
+        (token) => (calls.n++, inner.verifyPromise(token))
+      )
+      const cached = yield* TokenVerifier.cached(counted)
+      const now = Math.floor(Date.now() / 1000)
+      const token = Redacted.make(yield* jwtFor({ sub: "u" }, { iat: now, exp: now + 600 }))
+      const a = yield* Effect.promise(() => cached.verifyPromise(token))
+      const b = yield* Effect.promise(() => cached.verifyPromise(token))
+      const c = yield* cached.verify(token)
+      assert.strictEqual(a.subject, "u")
+      assert.isTrue(a === b && b === c)
+      assert.strictEqual(calls.n, 1)
+      const bad = Redacted.make(yield* jwtFor({ sub: "u" }, { iat: now, exp: now + 600, aud: "other" }))
+      for (let i = 0; i < 2; i++) {
+        const e = yield* Effect.promise(() => cached.verifyPromise(bad).then(() => undefined, (e: unknown) => e))
+        assertInvalid(e, "wrong audience")
+      }
+      assert.strictEqual(calls.n, 3)
+    }))
+
+  it.effect("the default verifyPromise (a verifier made from verify alone) rejects with the AuthError itself", () =>
+    Effect.gen(function*() {
+      const v = yield* StaticTokenVerifier.make(staticOptions)
+      const ok = yield* Effect.promise(() => v.verifyPromise(Redacted.make("key-123")))
+      assert.strictEqual(ok.clientId, "service_account")
+      const e = yield* Effect.promise(() => v.verifyPromise(Redacted.make("nope")).then(() => undefined, (e: unknown) => e))
+      assert.isTrue(AuthError.isAuthError(e), String(e))
+      assert.strictEqual((e as AuthError.AuthError)._tag, "InvalidTokenError")
+    }))
+
   it("the cache key is the SHA-256 of the token, never the token", () => {
     const key = TokenVerifier.cacheKey(Redacted.make("secret-token"))
     assert.match(key, /^[0-9a-f]{64}$/)

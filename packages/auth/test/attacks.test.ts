@@ -139,6 +139,68 @@ describe("attack suite — JWT", () => {
     }))
 })
 
+describe("attack suite — JWT, fixed public key (one jose pass; verify and verifyPromise)", () => {
+  const fixed = JwtVerifier.make({ publicKey: issuer.publicPem, audience: AUD, issuer: ISS })
+  const now = () => Math.floor(Date.now() / 1000)
+  // verifyPromise reads the system clock: tokens for it are dated now
+  const fresh = (claims: Record<string, unknown> = { sub: "alice" }, o: Parameters<typeof sign>[2] = {}) =>
+    sign(claims, issuer.privateKey, { kid: "sig-1", aud: AUD, iss: ISS, iat: now(), exp: now() + 3600, ...o })
+  const both = (token: string, reason: string | ReadonlyArray<string>) =>
+    Effect.gen(function*() {
+      const v = yield* Effect.orDie(fixed)
+      const viaEffect = yield* refusal(v.verify(Redacted.make(token)))
+      assertInvalid(viaEffect, reason)
+      assertSafe(viaEffect, token)
+      const viaPromise = yield* Effect.promise(() =>
+        v.verifyPromise(Redacted.make(token)).then(() => assert.fail("the token was accepted"), (e: unknown) => e)
+      )
+      assertInvalid(viaPromise, reason)
+      assertSafe(viaPromise as AuthError.AuthError, token)
+    })
+
+  it.live("sanity: a good token is accepted by both", () =>
+    Effect.gen(function*() {
+      const v = yield* Effect.orDie(fixed)
+      const token = Redacted.make(yield* Effect.promise(() => fresh({ sub: "alice", scope: "a b" })))
+      const a = yield* v.verify(token)
+      const b = yield* Effect.promise(() => v.verifyPromise(token))
+      assert.strictEqual(a.subject, "alice")
+      assert.deepStrictEqual(b.scopes, ["a", "b"])
+    }))
+
+  it.live("alg none, HS256 with the public key, tampered payload, expired, wrong audience, empty, too large", () =>
+    Effect.gen(function*() {
+      yield* both(rawJws({ alg: "none" }, { sub: "admin", aud: AUD, iss: ISS, exp: now() + 3600 }), "unsupported algorithm")
+      const header = b64({ alg: "HS256" })
+      const payload = b64({ sub: "admin", aud: AUD, iss: ISS, iat: now(), exp: now() + 3600 })
+      const hs = `${header}.${payload}.${createHmac("sha256", issuer.publicPem).update(`${header}.${payload}`).digest("base64url")}`
+      yield* both(hs, "unsupported algorithm")
+      const token = yield* Effect.promise(() => fresh())
+      const [h, , sig] = token.split(".")
+      yield* both(`${h}.${b64({ sub: "admin", aud: AUD, iss: ISS, exp: now() + 3600 })}.${sig}`, "bad signature")
+      yield* both(yield* Effect.promise(() => fresh({ sub: "a" }, { iat: now() - 7200, exp: now() - 3600 })), "expired")
+      yield* both(yield* Effect.promise(() => fresh({ sub: "a" }, { aud: "https://other.example" })), "wrong audience")
+      yield* both("x".repeat(17 * 1024), "too large")
+      const v = yield* Effect.orDie(fixed)
+      const missing = yield* Effect.promise(() => v.verifyPromise(Redacted.make("")).catch((e: unknown) => e))
+      assert.strictEqual((missing as AuthError.AuthError)._tag, "MissingTokenError")
+    }))
+
+  it.live("crit: an extension not declared by the application is refused, also one jose understands (b64)", () =>
+    Effect.gen(function*() {
+      yield* both(
+        yield* Effect.promise(() => fresh({ sub: "a" }, { header: { crit: ["urn:example:ext"], "urn:example:ext": 1 }, crit: { "urn:example:ext": true } })),
+        "unsupported crit header"
+      )
+      yield* both(yield* Effect.promise(() => fresh({ sub: "a" }, { header: { crit: ["b64"], b64: true } })), "unsupported crit header")
+      // declared as understood: accepted
+      const v = yield* JwtVerifier.make({ publicKey: issuer.publicPem, audience: AUD, issuer: ISS, crit: ["urn:example:ext"] })
+      const token = yield* Effect.promise(() => fresh({ sub: "a" }, { header: { crit: ["urn:example:ext"], "urn:example:ext": 1 }, crit: { "urn:example:ext": true } }))
+      assert.strictEqual((yield* v.verify(Redacted.make(token))).subject, "a")
+      assert.strictEqual((yield* Effect.promise(() => v.verifyPromise(Redacted.make(token)))).subject, "a")
+    }))
+})
+
 describe("attack suite — JWE", () => {
   it.effect("sanity: a JWE carrying a signed JWT is accepted", () =>
     atNow(Effect.gen(function*() {

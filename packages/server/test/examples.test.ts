@@ -113,7 +113,9 @@ describe.concurrent("examples", () => {
       "<- ERROR Tool purge_cache requires the scope(s) admin",
       "the unknown kid made the server refetch the JWKS (2 fetches in all)",
       `error_description="wrong audience"`,
-      `error_description="expired"`
+      `error_description="expired"`,
+      "verifyPromise(alice's token) -> subject user-alice-01, scopes read",
+      "verifyPromise(an expired token) -> rejected with InvalidTokenError: Invalid bearer token: expired"
     )
     // after the rotation, a token signed with the new kid is accepted
     expect(run.stdout).toMatch(/signed with key-2[^\n]*\n-> whoami\n   <- \{"name":"Alice Admin"/)
