@@ -20,10 +20,8 @@ import {
   type ServerRequest,
   type ToolAnnotations
 } from "@modelcontextprotocol/sdk/types.js"
-import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Option from "effect/Option"
@@ -265,7 +263,7 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
 
   // -- tools registered through the integration ------------------------------------------------
   const runHandler = (toolName: string, handler: (...args: Array<any>) => unknown, args: ReadonlyArray<any>, extra: Extra) =>
-    Pipeline.runToolHandler({
+    Pipeline.runToolHandler<X>({
       toolName,
       run,
       errors,
@@ -276,15 +274,12 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
       signal: extra.signal
     }, handler, args) as Promise<CallToolResult>
 
-  const registerTool: Installed<R, X>["registerTool"] = (name, config, handler) => {
-    const { credentials, scopes: required, ...sdkConfig } = config
-    declare(name, credentials)
-    requireScopes(name, required ?? [])
-    const callback = sdkConfig.inputSchema === undefined
-      ? (extra: Extra) => runHandler(name, handler as any, [extra], extra)
-      : (args: unknown, extra: Extra) => runHandler(name, handler as any, [args, extra], extra)
-    return (server.registerTool as any)(name, sdkConfig, callback)
-  }
+  const registerTool: Installed<R, X>["registerTool"] = Pipeline.makeRegisterTool<Extra>({
+    sdkRegister: (name, config, callback) => (server.registerTool as any)(name, config, callback),
+    declare,
+    requireScopes,
+    runHandler
+  }) as Installed<R, X>["registerTool"]
 
   const result: Installed<R, X> = {
     server,
@@ -292,8 +287,7 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
     requireScopes,
     requiredScopes,
     registerTool,
-    runPromise: (effect, opts) =>
-      run(effect, opts?.signal).then((exit) => (Exit.isSuccess(exit) ? exit.value : Promise.reject(Cause.squash(exit.cause)))),
+    runPromise: Pipeline.runPromiseWith(run),
     dispose
   }
   installed.set(server, result)

@@ -33,10 +33,8 @@ import {
   type StandardSchemaWithJSON,
   type ToolAnnotations
 } from "@modelcontextprotocol/server"
-import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import type * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Option from "effect/Option"
@@ -301,7 +299,7 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
 
   // -- tools registered through the integration ------------------------------------------------
   const runHandler = (toolName: string, handler: (...args: Array<any>) => unknown, args: ReadonlyArray<any>, ctx: Ctx) =>
-    Pipeline.runToolHandler({
+    Pipeline.runToolHandler<X>({
       toolName,
       run,
       errors,
@@ -312,15 +310,12 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
       signal: ctx.mcpReq.signal
     }, handler, args) as Promise<CallToolResult>
 
-  const registerTool: Installed<R, X>["registerTool"] = (name, config, handler) => {
-    const { credentials, scopes: required, ...sdkConfig } = config
-    declare(name, credentials)
-    requireScopes(name, required ?? [])
-    const callback = sdkConfig.inputSchema === undefined
-      ? (ctx: Ctx) => runHandler(name, handler as any, [ctx], ctx)
-      : (args: unknown, ctx: Ctx) => runHandler(name, handler as any, [args, ctx], ctx)
-    return (server.registerTool as any)(name, sdkConfig, callback)
-  }
+  const registerTool: Installed<R, X>["registerTool"] = Pipeline.makeRegisterTool<Ctx>({
+    sdkRegister: (name, config, callback) => (server.registerTool as any)(name, config, callback),
+    declare,
+    requireScopes,
+    runHandler
+  }) as Installed<R, X>["registerTool"]
 
   const result: Installed<R, X> = {
     server,
@@ -328,8 +323,7 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
     requireScopes,
     requiredScopes,
     registerTool,
-    runPromise: (effect, opts) =>
-      run(effect, opts?.signal).then((exit) => (Exit.isSuccess(exit) ? exit.value : Promise.reject(Cause.squash(exit.cause)))),
+    runPromise: Pipeline.runPromiseWith(run),
     dispose
   }
   installed.set(server, result)

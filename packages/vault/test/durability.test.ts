@@ -39,9 +39,8 @@ import { fileURLToPath } from "node:url"
 import { CredentialStore, FileStore, Keyring, PendingStore } from "../src/index.js"
 import * as PgStore from "../src/PgStore.js"
 import * as RedisStore from "../src/RedisStore.js"
+import { deleteRedisPrefix, dropPgSchemas, pgClient, probePg, probeRedis, redisUrl, required } from "./services.js"
 
-const required = process.env.MCP_CREDENTIALS_REQUIRE_SERVICES === "1"
-const redisUrl = process.env.MCP_CREDENTIALS_TEST_REDIS_URL ?? "redis://127.0.0.1:6379"
 const runId = crypto.randomBytes(4).toString("hex")
 const redisPrefix = `mcv-durability:${runId}:`
 const pgSchemaPrefix = `mcv_durability_${runId}`
@@ -51,60 +50,14 @@ const directory = fs.mkdtempSync(path.join(os.tmpdir(), "mcp-vault-durability-")
 
 type Stores = CredentialStore.CredentialStore | PendingStore.PendingStore
 
-const pgClient = (username: string, port = 5432) =>
-  PgClient.layer({ host: "127.0.0.1", port, database: "test", username, connectTimeout: "2 seconds" })
-
-const probeRedis = async (): Promise<string | undefined> => {
-  const client = new Redis(redisUrl, { lazyConnect: true, connectTimeout: 1500, maxRetriesPerRequest: 0, retryStrategy: () => null })
-  client.on("error", () => {})
-  try {
-    await client.connect()
-    await client.ping()
-    await client.quit()
-    return undefined
-  } catch (e) {
-    client.disconnect()
-    return `Redis at ${new URL(redisUrl).host} is not reachable (${(e as Error).message})`
-  }
-}
-
-const probePg = async (): Promise<{ user?: string; reason?: string }> => {
-  for (const user of ["postgres", "root"]) {
-    try {
-      await Effect.runPromise(Effect.scoped(Effect.flatMap(PgClient.PgClient, (sql) => sql`SELECT 1`).pipe(Effect.provide(pgClient(user)))))
-      return { user }
-    } catch {
-      // next
-    }
-  }
-  return { reason: "Postgres at 127.0.0.1:5432 database test is not reachable" }
-}
-
 const redisReason = await probeRedis()
 const pg = await probePg()
 const pgUser = pg.user ?? "postgres"
 
 afterAll(async () => {
   fs.rmSync(directory, { recursive: true, force: true })
-  if (redisReason === undefined) {
-    const admin = new Redis(redisUrl)
-    let cursor = "0"
-    do {
-      const [next, keys] = await admin.scan(cursor, "MATCH", `${redisPrefix}*`, "COUNT", 500)
-      cursor = next
-      if (keys.length > 0) await admin.del(...keys)
-    } while (cursor !== "0")
-    await admin.quit()
-  }
-  if (pg.user !== undefined) {
-    await Effect.runPromise(Effect.scoped(
-      Effect.gen(function*() {
-        const sql = yield* PgClient.PgClient
-        const rows = yield* sql<{ schema_name: string }>`SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE ${pgSchemaPrefix + "%"}`
-        for (const r of rows) yield* sql.unsafe(`DROP SCHEMA "${r.schema_name}" CASCADE`)
-      }).pipe(Effect.provide(pgClient(pgUser)))
-    ))
-  }
+  if (redisReason === undefined) await deleteRedisPrefix(redisPrefix)
+  if (pg.user !== undefined) await dropPgSchemas(pgUser, pgSchemaPrefix)
 })
 
 // -- helpers ----------------------------------------------------------------------------------------
@@ -340,7 +293,7 @@ serviceSuite("durability: redis", redisReason, () => {
 
 serviceSuite("durability: postgres", pg.reason, () => {
   const pgLayer = (port: number, schema: string) =>
-    PgStore.layer({ schema, pollInterval: "30 seconds", listenCheckInterval: "300 millis" }).pipe(Layer.provide(keyring), Layer.provide(pgClient(pgUser, port)))
+    PgStore.layer({ schema, pollInterval: "30 seconds", listenCheckInterval: "300 millis" }).pipe(Layer.provide(keyring), Layer.provide(pgClient(pgUser, { port, connectTimeout: "2 seconds" })))
 
   it.live("credentials survive a restart (pool closed, new store); no plaintext in the tables", () => {
     const schema = `${pgSchemaPrefix}_${++counter}`
@@ -351,7 +304,7 @@ serviceSuite("durability: postgres", pg.reason, () => {
           const out: Array<unknown> = []
           for (const table of ["credentials", "pending", "results"]) out.push(yield* sql.unsafe(`SELECT * FROM "${schema}".${table}`))
           return JSON.stringify(out)
-        }).pipe(Effect.provide(pgClient(pgUser)))
+        }).pipe(Effect.provide(pgClient(pgUser, { connectTimeout: "2 seconds" })))
       ))
     return restartCase(() => pgLayer(5432, schema), dump)
   })

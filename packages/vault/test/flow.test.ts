@@ -11,34 +11,25 @@ import { UrlElicitationRequiredError } from "@modelcontextprotocol/sdk/types.js"
 import { afterAll, afterEach, assert, beforeAll, describe, it, vi } from "@effect/vitest"
 import { Effect, Option, Redacted } from "effect"
 import { CredentialsProvider, CredentialStore, PendingStore } from "../src/index.js"
-import { Browser, connectClient, connectLine, errorText, type Line, LINES, startStack, type Stack, textOf, TOKENS } from "./stack.js"
+import {
+  aliceFillsTheForm,
+  Browser,
+  connectClient,
+  connectLine,
+  errorText,
+  type Line,
+  LINES,
+  startStack,
+  type Stack,
+  textOf,
+  TOKENS,
+  useSuiteStack
+} from "./stack.js"
 
 const ALICE_PAT = "pat-alice-0123456789"
 
 let stack: Stack
-
-beforeAll(async () => {
-  vi.spyOn(console, "warn").mockImplementation(() => undefined)
-  vi.spyOn(console, "info").mockImplementation(() => undefined)
-  stack = await startStack({ mode: "blocking" })
-})
-afterAll(async () => {
-  await stack?.close()
-  vi.restoreAllMocks()
-})
-afterEach(async () => {
-  await stack.runStores(CredentialsProvider.revoke("alice"))
-  await stack.runStores(CredentialsProvider.revoke("bob"))
-})
-
-/** Alice's browser: signs in as alice and submits her PAT. */
-const aliceFillsTheForm = (pat = ALICE_PAT) => async (url: string) => {
-  const browser = new Browser()
-  const form = await browser.open(url, "alice")
-  assert.strictEqual(form.status, 200, form.body.slice(0, 400))
-  const done = await browser.submit(form, { pat, base_url: "" })
-  assert.strictEqual(done.status, 200, errorText(done.body))
-}
+useSuiteStack({ mode: "blocking" }, (s) => (stack = s))
 
 describe("blocking mode (2025-11-25, elicitation/create mode url)", () => {
   it("keep: no stored credential → URL elicitation → the user signs in and fills the form → the tool runs with the PAT", async () => {

@@ -16,34 +16,23 @@ import { Redis } from "ioredis"
 import * as crypto from "node:crypto"
 import { CredentialsProvider, Elicitation, Keyring, PendingStore } from "../src/index.js"
 import * as RedisStore from "../src/RedisStore.js"
-import { Browser, connectClient, connectClientV2, errorText, type Stack, startStack, textOf, TOKENS } from "./stack.js"
+import {
+  aliceFillsTheForm,
+  Browser,
+  connectClient,
+  connectClientV2,
+  errorText,
+  type Stack,
+  startStack,
+  textOf,
+  TOKENS,
+  useSuiteStack
+} from "./stack.js"
 
 const ALICE_PAT = "pat-alice-0123456789"
 
 let stack: Stack
-
-beforeAll(async () => {
-  vi.spyOn(console, "warn").mockImplementation(() => undefined)
-  vi.spyOn(console, "info").mockImplementation(() => undefined)
-  stack = await startStack({ line: "v2" })
-})
-afterAll(async () => {
-  await stack?.close()
-  vi.restoreAllMocks()
-})
-afterEach(async () => {
-  await stack.runStores(CredentialsProvider.revoke("alice"))
-  await stack.runStores(CredentialsProvider.revoke("bob"))
-})
-
-/** Alice's browser: signs in as alice and submits her PAT. */
-const aliceFillsTheForm = (pat = ALICE_PAT) => async (url: string) => {
-  const browser = new Browser()
-  const form = await browser.open(url, "alice")
-  assert.strictEqual(form.status, 200, form.body.slice(0, 400))
-  const done = await browser.submit(form, { pat, base_url: "" })
-  assert.strictEqual(done.status, 200, errorText(done.body))
-}
+useSuiteStack({ line: "v2" }, (s) => (stack = s))
 
 interface InputRequiredValue {
   readonly resultType: "input_required"

@@ -9,10 +9,8 @@
  * Skipped with a printed reason when a service is absent; failed instead when
  * MCP_CREDENTIALS_REQUIRE_SERVICES=1. Each run uses its own key prefix / schema and removes it.
  */
-import { PgClient } from "@effect/sql-pg"
 import { afterAll, assert, describe, it, vi } from "@effect/vitest"
 import { Effect } from "effect"
-import { Redis } from "ioredis"
 import { type ChildProcess, spawn } from "node:child_process"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
@@ -20,9 +18,8 @@ import * as net from "node:net"
 import { fileURLToPath } from "node:url"
 import { CredentialsPage, Keyring } from "../src/index.js"
 import { Browser, connectClient, errorText, type Stack, startFakeApi, startIdp, textOf, TOKENS } from "./stack.js"
+import { deleteRedisPrefix, dropPgSchemas, pgClient, probePg, probeRedis, redisUrl, required } from "./services.js"
 
-const required = process.env.MCP_CREDENTIALS_REQUIRE_SERVICES === "1"
-const redisUrl = process.env.MCP_CREDENTIALS_TEST_REDIS_URL ?? "redis://127.0.0.1:6379"
 const runId = crypto.randomBytes(4).toString("hex")
 const redisPrefix = `mcv-processes:${runId}:`
 const pgSchema = `mcv_processes_${runId}`
@@ -30,57 +27,13 @@ const keySpec = Keyring.generateSpec("procs")
 const fixture = fileURLToPath(new URL("./fixtures/replicaServer.mjs", import.meta.url))
 const built = fileURLToPath(new URL("../dist/index.js", import.meta.url))
 
-const pgClient = (username: string) =>
-  PgClient.layer({ host: "127.0.0.1", port: 5432, database: "test", username, connectTimeout: "3 seconds" })
-
-const probeRedis = async (): Promise<string | undefined> => {
-  const client = new Redis(redisUrl, { lazyConnect: true, connectTimeout: 1500, maxRetriesPerRequest: 0, retryStrategy: () => null })
-  client.on("error", () => {})
-  try {
-    await client.connect()
-    await client.ping()
-    await client.quit()
-    return undefined
-  } catch (e) {
-    client.disconnect()
-    return `Redis at ${new URL(redisUrl).host} is not reachable (${(e as Error).message})`
-  }
-}
-
-const probePg = async (): Promise<{ user?: string; reason?: string }> => {
-  for (const user of ["postgres", "root"]) {
-    try {
-      await Effect.runPromise(Effect.scoped(Effect.flatMap(PgClient.PgClient, (sql) => sql`SELECT 1`).pipe(Effect.provide(pgClient(user)))))
-      return { user }
-    } catch {
-      // next
-    }
-  }
-  return { reason: "Postgres at 127.0.0.1:5432 database test is not reachable" }
-}
-
 const redisReason = await probeRedis()
 const pg = await probePg()
 const notBuilt = fs.existsSync(built) ? undefined : "packages/vault/dist is missing (run `npx tsc -b`)"
 
 afterAll(async () => {
-  if (redisReason === undefined) {
-    const admin = new Redis(redisUrl)
-    let cursor = "0"
-    do {
-      const [next, keys] = await admin.scan(cursor, "MATCH", `${redisPrefix}*`, "COUNT", 500)
-      cursor = next
-      if (keys.length > 0) await admin.del(...keys)
-    } while (cursor !== "0")
-    await admin.quit()
-  }
-  if (pg.user !== undefined) {
-    await Effect.runPromise(Effect.scoped(
-      Effect.flatMap(PgClient.PgClient, (sql) => sql.unsafe(`DROP SCHEMA IF EXISTS "${pgSchema}" CASCADE`)).pipe(
-        Effect.provide(pgClient(pg.user))
-      )
-    ))
-  }
+  if (redisReason === undefined) await deleteRedisPrefix(redisPrefix)
+  if (pg.user !== undefined) await dropPgSchemas(pg.user, pgSchema)
 })
 
 const freePort = () =>

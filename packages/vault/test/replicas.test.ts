@@ -6,74 +6,27 @@
  * sent to B instead also runs. Skipped with a printed reason when a service is absent; failed
  * instead when MCP_CREDENTIALS_REQUIRE_SERVICES=1. Each run uses its own key prefix / schema and removes it.
  */
-import { PgClient } from "@effect/sql-pg"
 import { afterAll, assert, describe, it, vi } from "@effect/vitest"
 import { Effect, Layer, Redacted } from "effect"
-import { Redis } from "ioredis"
 import * as crypto from "node:crypto"
 import { CredentialsProvider, Keyring } from "../src/index.js"
 import * as PgStore from "../src/PgStore.js"
 import * as RedisStore from "../src/RedisStore.js"
 import { Browser, connectClientV2, connectLine, errorText, LINES, startStack, textOf, TOKENS } from "./stack.js"
+import { deleteRedisPrefix, dropPgSchemas, pgClient, probePg, probeRedis, redisUrl, required } from "./services.js"
 
-const required = process.env.MCP_CREDENTIALS_REQUIRE_SERVICES === "1"
-const redisUrl = process.env.MCP_CREDENTIALS_TEST_REDIS_URL ?? "redis://127.0.0.1:6379"
 const runId = crypto.randomBytes(4).toString("hex")
 const redisPrefix = `mcv-replicas:${runId}:`
 const pgSchema = `mcv_replicas_${runId}`
 const keySpec = Keyring.generateSpec("replicas")
 const keyring = Keyring.layer(Redacted.make(keySpec))
 
-const pgClient = (username: string) =>
-  PgClient.layer({ host: "127.0.0.1", port: 5432, database: "test", username, connectTimeout: "3 seconds" })
-
-const probeRedis = async (): Promise<string | undefined> => {
-  const client = new Redis(redisUrl, { lazyConnect: true, connectTimeout: 1500, maxRetriesPerRequest: 0, retryStrategy: () => null })
-  client.on("error", () => {})
-  try {
-    await client.connect()
-    await client.ping()
-    await client.quit()
-    return undefined
-  } catch (e) {
-    client.disconnect()
-    return `Redis at ${new URL(redisUrl).host} is not reachable (${(e as Error).message})`
-  }
-}
-
-const probePg = async (): Promise<{ user?: string; reason?: string }> => {
-  for (const user of ["postgres", "root"]) {
-    try {
-      await Effect.runPromise(Effect.scoped(Effect.flatMap(PgClient.PgClient, (sql) => sql`SELECT 1`).pipe(Effect.provide(pgClient(user)))))
-      return { user }
-    } catch {
-      // next
-    }
-  }
-  return { reason: "Postgres at 127.0.0.1:5432 database test is not reachable" }
-}
-
 const redisReason = await probeRedis()
 const pg = await probePg()
 
 afterAll(async () => {
-  if (redisReason === undefined) {
-    const admin = new Redis(redisUrl)
-    let cursor = "0"
-    do {
-      const [next, keys] = await admin.scan(cursor, "MATCH", `${redisPrefix}*`, "COUNT", 500)
-      cursor = next
-      if (keys.length > 0) await admin.del(...keys)
-    } while (cursor !== "0")
-    await admin.quit()
-  }
-  if (pg.user !== undefined) {
-    await Effect.runPromise(Effect.scoped(
-      Effect.flatMap(PgClient.PgClient, (sql) => sql.unsafe(`DROP SCHEMA IF EXISTS "${pgSchema}" CASCADE`)).pipe(
-        Effect.provide(pgClient(pg.user))
-      )
-    ))
-  }
+  if (redisReason === undefined) await deleteRedisPrefix(redisPrefix)
+  if (pg.user !== undefined) await dropPgSchemas(pg.user, pgSchema)
 })
 
 const backends = [

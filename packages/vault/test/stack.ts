@@ -20,6 +20,7 @@ import {
   type ElicitResult
 } from "@modelcontextprotocol/sdk/types.js"
 import { Context, Effect, Exit, Layer, Redacted, Scope } from "effect"
+import { afterAll, afterEach, assert, beforeAll, vi } from "vitest"
 import * as jose from "jose"
 // @ts-expect-error oidc-provider ships no type declarations
 import Provider from "oidc-provider"
@@ -534,3 +535,35 @@ export const errorText = (html: string): string => {
 }
 
 export { Server }
+
+/**
+ * A stack for a whole suite: started before its tests (console warn/info muted), closed after
+ * them; alice's and bob's stored credentials are revoked after each test. `set` receives the
+ * stack once started.
+ */
+export const useSuiteStack = (options: StackOptions, set: (stack: Stack) => void): void => {
+  let stack: Stack | undefined
+  beforeAll(async () => {
+    vi.spyOn(console, "warn").mockImplementation(() => undefined)
+    vi.spyOn(console, "info").mockImplementation(() => undefined)
+    stack = await startStack(options)
+    set(stack)
+  })
+  afterAll(async () => {
+    await stack?.close()
+    vi.restoreAllMocks()
+  })
+  afterEach(async () => {
+    await stack!.runStores(CredentialsProvider.revoke("alice"))
+    await stack!.runStores(CredentialsProvider.revoke("bob"))
+  })
+}
+
+/** Alice's browser: signs in as alice and submits her PAT on the page at the elicited URL. */
+export const aliceFillsTheForm = (pat = "pat-alice-0123456789") => async (url: string) => {
+  const browser = new Browser()
+  const form = await browser.open(url, "alice")
+  assert.strictEqual(form.status, 200, form.body.slice(0, 400))
+  const done = await browser.submit(form, { pat, base_url: "" })
+  assert.strictEqual(done.status, 200, errorText(done.body))
+}

@@ -307,3 +307,39 @@ export const runToolHandler = async <X>(
   }
   return toToolResult(output)
 }
+
+/**
+ * An installation's `registerTool`, the same on both SDK lines: declares the tool's credentials
+ * and scopes, then registers it with the SDK (`sdkRegister`, the server's own `registerTool`)
+ * with a callback that runs the handler through `runHandler` (with `(ctx)` or `(args, ctx)`, as
+ * the SDK calls it).
+ */
+export const makeRegisterTool = <Ctx>(options: {
+  readonly sdkRegister: (name: string, config: object, callback: (...args: Array<any>) => unknown) => unknown
+  readonly declare: (toolName: string, credentials: any) => void
+  readonly requireScopes: (toolName: string, scopes: ReadonlyArray<string>) => void
+  readonly runHandler: (
+    toolName: string,
+    handler: (...args: Array<any>) => unknown,
+    args: ReadonlyArray<any>,
+    ctx: Ctx
+  ) => Promise<unknown>
+}) =>
+(
+  name: string,
+  config: { readonly credentials?: unknown; readonly scopes?: ReadonlyArray<string> | undefined; readonly inputSchema?: unknown },
+  handler: (...args: Array<any>) => unknown
+): any => {
+  const { credentials, scopes, ...sdkConfig } = config
+  options.declare(name, credentials)
+  options.requireScopes(name, scopes ?? [])
+  const callback = sdkConfig.inputSchema === undefined
+    ? (ctx: Ctx) => options.runHandler(name, handler, [ctx], ctx)
+    : (args: unknown, ctx: Ctx) => options.runHandler(name, handler, [args, ctx], ctx)
+  return options.sdkRegister(name, sdkConfig, callback)
+}
+
+/** An installation's `runPromise`: the effect's value, or a rejection with its squashed cause. */
+export const runPromiseWith = (run: Run) =>
+<A, E>(effect: Effect.Effect<A, E, any>, options?: { readonly signal?: AbortSignal | undefined }): Promise<A> =>
+  run(effect, options?.signal).then((exit) => (Exit.isSuccess(exit) ? exit.value : Promise.reject(Cause.squash(exit.cause))))
