@@ -164,7 +164,7 @@ const program = Effect.gen(function*() {
     })
   ).pipe(Layer.provideMerge(shared))
   const ctx = yield* Layer.build(
-    McpHttpServerV2.serve<any>({
+    McpHttpServerV2.serve({
       server: makeServer(jiraApi.url, jira),
       allowedHosts: McpHttpServerV2.localhostNames,
       authenticate: McpAuth.authenticate({}),

@@ -195,9 +195,7 @@ const program = Effect.gen(function*() {
     })
   ).pipe(Layer.provideMerge(Layer.merge(stores, Elicitation.layer2025_11_25)))
   const ctx = yield* Layer.build(
-    McpHttpServer.serve<
-      TokenVerifier.TokenVerifier | CredentialStore.CredentialStore | PendingStore.PendingStore | Elicitation.Elicitation
-    >({
+    McpHttpServer.serve({
       server: makeServer(jiraApi.url, jira),
       allowedHosts: McpHttpServer.localhostNames,
       authenticate: McpAuth.authenticate({}),

@@ -35,7 +35,7 @@ import { installationOf } from "./McpCredentialsV2.js"
  * @since 0.1.0
  * @category models
  */
-export interface Options<R> {
+export interface Options<R, RR = never> {
   /**
    * Builds a server; called once per request (the SDK's `McpRequestContext` says which era and
    * caller). Install the credentials integration on it with the given runtime:
@@ -70,8 +70,11 @@ export interface Options<R> {
    * an `isError` result. `McpAuth.insufficientScope` fits.
    */
   readonly insufficientScope?: ((missing: ReadonlyArray<string>, request: Request) => Response) | undefined
-  /** More routes served beside the MCP endpoint (well-known documents, health checks). */
-  readonly routes?: HttpRouter.HttpRouter<never, R> | undefined
+  /**
+   * More routes served beside the MCP endpoint (well-known documents, health checks, pages). Their
+   * requirements (`RR`) are the served layer's, beside the authenticator's and tools' (`R`).
+   */
+  readonly routes?: HttpRouter.HttpRouter<never, RR> | undefined
 }
 
 /**
@@ -108,8 +111,8 @@ const prebuilt = new AsyncLocalStorage<{ server?: McpServer | undefined }>()
  * @since 0.1.0
  * @category constructors
  */
-export const makeWebHandler = <R>(
-  options: Options<R>
+export const makeWebHandler = <R, RR = never>(
+  options: Options<R, RR>
 ): Effect.Effect<WebHandler, never, R | Scope.Scope> =>
   Effect.gen(function*() {
     const runtime = yield* Effect.runtime<R>()
@@ -198,7 +201,7 @@ export const makeWebHandler = <R>(
  * @since 0.1.0
  * @category constructors
  */
-export const router = <R>(options: Options<R>) =>
+export const router = <R, RR = never>(options: Options<R, RR>) =>
   Effect.map(makeWebHandler(options), (handler) => {
     const mcp = HttpRouter.empty.pipe(
       HttpRouter.all((options.path ?? "/mcp") as HttpRouter.PathInput, HttpApp.fromWebHandler((req) => handler(req)))
@@ -212,7 +215,7 @@ export const router = <R>(options: Options<R>) =>
  * @since 0.1.0
  * @category layers
  */
-export const serve = <R>(options: Options<R>): Layer.Layer<never, never, R | HttpServer.HttpServer> =>
+export const serve = <R, RR = never>(options: Options<R, RR>): Layer.Layer<never, never, R | RR | HttpServer.HttpServer> =>
   Layer.unwrapScoped(Effect.map(router(options), (r) => HttpServer.serve(r)))
 
 /**
@@ -222,8 +225,8 @@ export const serve = <R>(options: Options<R>): Layer.Layer<never, never, R | Htt
  * @since 0.1.0
  * @category layers
  */
-export const layer = <R>(
-  options: Options<R> & { readonly port?: number | undefined; readonly host?: string | undefined }
+export const layer = <R, RR = never>(
+  options: Options<R, RR> & { readonly port?: number | undefined; readonly host?: string | undefined }
 ) => {
   const host = options.host ?? "127.0.0.1"
   const allowedHosts = options.allowedHosts ?? (Http.isLoopback(host) ? localhostNames : "any")
@@ -239,8 +242,8 @@ export const layer = <R>(
  * @since 0.1.0
  * @category constructors
  */
-export const toNodeHandler = async <R>(
-  options: Options<R> & { readonly runtime: Runtime.Runtime<R> | ManagedRuntime.ManagedRuntime<R, unknown> }
+export const toNodeHandler = async <R, RR = never>(
+  options: Options<R, RR> & { readonly runtime: Runtime.Runtime<R> | ManagedRuntime.ManagedRuntime<R, unknown> }
 ): Promise<{
   readonly handler: (req: IncomingMessage & { auth?: AuthInfo }, res: ServerResponse) => Promise<void>
   readonly close: () => Promise<void>

@@ -166,7 +166,7 @@ describe("McpHttpServer.layer", () => {
       return res.status
     })
     const status = await Effect.runPromise(
-      Effect.scoped(Effect.zipRight(Layer.build(McpHttpServer.layer({ server: build, port }).pipe(Layer.provide(HeaderCredentialBackend.layer()))), program))
+      Effect.scoped(Effect.zipRight(Layer.build(McpHttpServer.layer<CredentialBackend.CredentialBackend>({ server: build, port }).pipe(Layer.provide(HeaderCredentialBackend.layer()))), program))
     )
     expect(status).toBe(200)
     await expect(initialize(new URL(`http://127.0.0.1:${port}/mcp`), {})).rejects.toThrow()

@@ -12,6 +12,7 @@ import { Client as ClientV1 } from "@modelcontextprotocol/sdk/client/index.js"
 import { StreamableHTTPClientTransport as TransportV1 } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
 import { McpServer as McpServerV1 } from "@modelcontextprotocol/sdk/server/mcp.js"
 import { McpServer as McpServerV2 } from "@modelcontextprotocol/server"
+import type { CredentialBackend } from "@mcp-credentials/core"
 import { Effect, Exit, Layer, type Runtime, Scope } from "effect"
 import { McpCredentials, McpCredentialsV2, McpHttpServer, McpHttpServerV2 } from "../src/index.js"
 
@@ -62,7 +63,9 @@ export interface Line {
     runtime: Runtime.Runtime<any>
   ) => Promise<{ readonly handler: (req: any, res: any) => Promise<void>; readonly close: () => Promise<void> }>
   /** The line's `McpHttpServer.layer` (a Node server bound to `host:port`). */
-  readonly layer: (options: { readonly server: (runtime: Runtime.Runtime<any>) => any; readonly port: number }) => Layer.Layer<never, never, any>
+  readonly layer: (
+    options: { readonly server: (runtime: Runtime.Runtime<any>) => any; readonly port: number }
+  ) => Layer.Layer<never, never, CredentialBackend.CredentialBackend>
   /** The code a `ToolError` arrives with in `errors: "jsonrpc"` mode (the v2 SDK rewrites -32002). */
   readonly toolErrorCode: number
 }

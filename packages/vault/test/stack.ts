@@ -19,7 +19,7 @@ import {
   ElicitRequestSchema,
   type ElicitResult
 } from "@modelcontextprotocol/sdk/types.js"
-import { Context, Effect, Exit, Layer, Redacted, Scope } from "effect"
+import { Context, type Duration, Effect, Exit, Layer, Redacted, Scope } from "effect"
 import { afterAll, afterEach, assert, beforeAll, vi } from "vitest"
 import * as jose from "jose"
 // @ts-expect-error oidc-provider ships no type declarations
@@ -135,7 +135,7 @@ export const TOKENS = {
 
 export interface StackOptions {
   readonly mode?: Elicitation.Mode | undefined
-  readonly timeout?: string | undefined
+  readonly timeout?: Duration.DurationInput | undefined
   /** Labels, hints and guide of the provider (the XSS tests put payloads here). */
   readonly labels?: { readonly pat?: string; readonly hint?: string; readonly guide?: string } | undefined
   readonly stores?: Layer.Layer<CredentialStore.CredentialStore | PendingStore.PendingStore, unknown> | undefined
@@ -276,14 +276,14 @@ export const startStack = async (options: StackOptions = {}): Promise<Stack> => 
       allowedHosts: McpHttpServerV2.localhostNames,
       authenticate: McpAuth.authenticate({}),
       routes
-    } as any)
+    })
     : McpHttpServer.serve({
       server: makeServer(api, jira),
       allowedHosts: McpHttpServer.localhostNames,
       authenticate: McpAuth.authenticate({}),
       routes
     })
-  const served = (serving as typeof serving).pipe(Layer.provideMerge(app), Layer.provide(Layer.succeedContext(httpCtx)))
+  const served = serving.pipe(Layer.provideMerge(app), Layer.provide(Layer.succeedContext(httpCtx)))
   const ctx = await Effect.runPromise(Layer.buildWithScope(served, scope))
   return {
     mcpUrl: new URL(`${baseUrl}/mcp`),
@@ -534,7 +534,7 @@ export const errorText = (html: string): string => {
   return m === null ? "" : decode(m[1]!)
 }
 
-export { Server }
+export type { Server }
 
 /**
  * A stack for a whole suite: started before its tests (console warn/info muted), closed after
