@@ -7,22 +7,21 @@
  *
  * @since 0.1.0
  */
-import * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServer from "@effect/platform/HttpServer"
-import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js"
 import type { AuthInfo } from "@modelcontextprotocol/sdk/server/auth/types.js"
 import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js"
 import { isInitializeRequest } from "@modelcontextprotocol/sdk/types.js"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as ManagedRuntime from "effect/ManagedRuntime"
+import type * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import { randomUUID } from "node:crypto"
 import type { IncomingMessage, ServerResponse } from "node:http"
 import * as Http from "./internal/http.js"
+import * as Serve from "./internal/serve.js"
 import { missingScopes } from "./internal/pipeline.js"
 import { installationOf } from "./McpCredentials.js"
 
@@ -94,7 +93,6 @@ export type WebHandler = (request: Request, options?: { readonly authInfo?: Auth
  */
 export const localhostNames: ReadonlyArray<string> = Http.localhostNames
 
-const isLoopback = Http.isLoopback
 
 const jsonRpcError = Http.jsonRpcError
 
@@ -225,12 +223,7 @@ export const makeWebHandler = <R, RR = never>(
  * @category constructors
  */
 export const router = <R, RR = never>(options: Options<R, RR>) =>
-  Effect.map(makeWebHandler(options), (handler) => {
-    const mcp = HttpRouter.empty.pipe(
-      HttpRouter.all((options.path ?? "/mcp") as HttpRouter.PathInput, HttpApp.fromWebHandler((req) => handler(req)))
-    )
-    return options.routes === undefined ? mcp : HttpRouter.concat(mcp, options.routes)
-  })
+  Serve.router(makeWebHandler(options), options.path, options.routes)
 
 /**
  * Serves the MCP endpoint on the `HttpServer` in context.
@@ -239,7 +232,7 @@ export const router = <R, RR = never>(options: Options<R, RR>) =>
  * @category layers
  */
 export const serve = <R, RR = never>(options: Options<R, RR>): Layer.Layer<never, never, R | RR | HttpServer.HttpServer> =>
-  Layer.unwrapScoped(Effect.map(router(options), (r) => HttpServer.serve(r)))
+  Serve.serve(router(options))
 
 /**
  * Serves the MCP endpoint on a Node HTTP server bound to `host:port` (default
@@ -252,9 +245,8 @@ export const layer = <R, RR = never>(
   options: Options<R, RR> & { readonly port?: number | undefined; readonly host?: string | undefined }
 ) => {
   const host = options.host ?? "127.0.0.1"
-  const allowedHosts = options.allowedHosts ?? (isLoopback(host) ? localhostNames : "any")
-  return serve({ ...options, allowedHosts }).pipe(
-    Layer.provideMerge(NodeHttpServer.layer(createClosingServer, { port: options.port ?? 3000, host }))
+  return serve({ ...options, allowedHosts: Serve.allowedHostsFor(host, options.allowedHosts) }).pipe(
+    Layer.provideMerge(Serve.nodeServer(host, options.port))
   )
 }
 
@@ -271,31 +263,11 @@ export const toNodeHandler = async <R, RR = never>(
 ): Promise<{
   readonly handler: (req: IncomingMessage & { auth?: AuthInfo }, res: ServerResponse) => Promise<void>
   readonly close: () => Promise<void>
-}> => {
-  const runtime: Runtime.Runtime<R> = ManagedRuntime.isManagedRuntime(options.runtime)
-    ? await options.runtime.runtime() as Runtime.Runtime<R>
-    : options.runtime as Runtime.Runtime<R>
-  const scope = await Effect.runPromise(ScopeMake)
-  const web = await Effect.runPromise(
-    makeWebHandler(options).pipe(Effect.provide(runtime.context), Scope_extend(scope))
-  )
-  const handler = async (req: IncomingMessage & { auth?: AuthInfo }, res: ServerResponse) => {
-    const response = await web(Http.toWebRequest(req, res), { authInfo: req.auth })
-    Http.writeWebResponse(response, res)
-  }
-  return { handler, close: () => Effect.runPromise(ScopeClose(scope)) }
-}
+}> => Serve.toNodeHandler(options.runtime, makeWebHandler(options))
 
 // -----------------------------------------------------------------------------
 // internals
 // -----------------------------------------------------------------------------
-
-import * as Exit from "effect/Exit"
-import * as ScopeModule from "effect/Scope"
-
-const ScopeMake = ScopeModule.make()
-const ScopeClose = (scope: ScopeModule.CloseableScope) => ScopeModule.close(scope, Exit.void)
-const Scope_extend = (scope: ScopeModule.Scope) => <A, E, R>(self: Effect.Effect<A, E, R>) => ScopeModule.extend(self, scope)
 
 /**
  * A Node server whose `close` also drops idle keep-alive connections: clients' fetch pools keep

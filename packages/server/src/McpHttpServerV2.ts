@@ -7,10 +7,8 @@
  *
  * @since 0.1.0
  */
-import * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServer from "@effect/platform/HttpServer"
-import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import {
   type AuthInfo,
   createMcpHandler,
@@ -20,14 +18,14 @@ import {
   type McpServer
 } from "@modelcontextprotocol/server"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
-import * as ManagedRuntime from "effect/ManagedRuntime"
+import type * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Runtime from "effect/Runtime"
-import * as Scope from "effect/Scope"
+import type * as Scope from "effect/Scope"
 import { AsyncLocalStorage } from "node:async_hooks"
 import type { IncomingMessage, ServerResponse } from "node:http"
 import * as Http from "./internal/http.js"
+import * as Serve from "./internal/serve.js"
 import { missingScopes } from "./internal/pipeline.js"
 import { installationOf } from "./McpCredentialsV2.js"
 
@@ -202,12 +200,7 @@ export const makeWebHandler = <R, RR = never>(
  * @category constructors
  */
 export const router = <R, RR = never>(options: Options<R, RR>) =>
-  Effect.map(makeWebHandler(options), (handler) => {
-    const mcp = HttpRouter.empty.pipe(
-      HttpRouter.all((options.path ?? "/mcp") as HttpRouter.PathInput, HttpApp.fromWebHandler((req) => handler(req)))
-    )
-    return options.routes === undefined ? mcp : HttpRouter.concat(mcp, options.routes)
-  })
+  Serve.router(makeWebHandler(options), options.path, options.routes)
 
 /**
  * Serves the MCP endpoint on the `HttpServer` in context.
@@ -216,7 +209,7 @@ export const router = <R, RR = never>(options: Options<R, RR>) =>
  * @category layers
  */
 export const serve = <R, RR = never>(options: Options<R, RR>): Layer.Layer<never, never, R | RR | HttpServer.HttpServer> =>
-  Layer.unwrapScoped(Effect.map(router(options), (r) => HttpServer.serve(r)))
+  Serve.serve(router(options))
 
 /**
  * Serves the MCP endpoint on a Node HTTP server bound to `host:port` (default
@@ -229,9 +222,8 @@ export const layer = <R, RR = never>(
   options: Options<R, RR> & { readonly port?: number | undefined; readonly host?: string | undefined }
 ) => {
   const host = options.host ?? "127.0.0.1"
-  const allowedHosts = options.allowedHosts ?? (Http.isLoopback(host) ? localhostNames : "any")
-  return serve({ ...options, allowedHosts }).pipe(
-    Layer.provideMerge(NodeHttpServer.layer(Http.createClosingServer, { port: options.port ?? 3000, host }))
+  return serve({ ...options, allowedHosts: Serve.allowedHostsFor(host, options.allowedHosts) }).pipe(
+    Layer.provideMerge(Serve.nodeServer(host, options.port))
   )
 }
 
@@ -247,17 +239,4 @@ export const toNodeHandler = async <R, RR = never>(
 ): Promise<{
   readonly handler: (req: IncomingMessage & { auth?: AuthInfo }, res: ServerResponse) => Promise<void>
   readonly close: () => Promise<void>
-}> => {
-  const runtime: Runtime.Runtime<R> = ManagedRuntime.isManagedRuntime(options.runtime)
-    ? await options.runtime.runtime() as Runtime.Runtime<R>
-    : options.runtime as Runtime.Runtime<R>
-  const scope = Effect.runSync(Scope.make())
-  const web = await Effect.runPromise(
-    makeWebHandler(options).pipe(Effect.provide(runtime.context), (self) => Scope.extend(self, scope))
-  )
-  const handler = async (req: IncomingMessage & { auth?: AuthInfo }, res: ServerResponse) => {
-    const response = await web(Http.toWebRequest(req, res), { authInfo: req.auth })
-    Http.writeWebResponse(response, res)
-  }
-  return { handler, close: () => Effect.runPromise(Scope.close(scope, Exit.void)) }
-}
+}> => Serve.toNodeHandler(options.runtime, makeWebHandler(options))

@@ -1,0 +1,75 @@
+/**
+ * Serving a web handler, the same on both SDK lines (`McpHttpServer`, `McpHttpServerV2`): the
+ * Effect router with the MCP endpoint beside the application's routes, the `HttpServer` layer, a
+ * Node server bound to `host:port`, and the plain Node `(req, res)` handler. Each line passes its
+ * own `makeWebHandler`.
+ */
+import * as HttpApp from "@effect/platform/HttpApp"
+import * as HttpRouter from "@effect/platform/HttpRouter"
+import * as HttpServer from "@effect/platform/HttpServer"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as ManagedRuntime from "effect/ManagedRuntime"
+import type * as Runtime from "effect/Runtime"
+import * as Scope from "effect/Scope"
+import type { IncomingMessage, ServerResponse } from "node:http"
+import * as Http from "./http.js"
+
+/** A web-standard handler, with the caller's `AuthInfo` when a Node middleware set one. */
+export type WebHandler<Auth> = (request: Request, options?: { readonly authInfo?: Auth | undefined }) => Promise<Response>
+
+/** The MCP endpoint on `path` (default `/mcp`, all methods), then `routes`. */
+export const router = <Auth, R, RR>(
+  makeWebHandler: Effect.Effect<WebHandler<Auth>, never, R | Scope.Scope>,
+  path: string | undefined,
+  routes: HttpRouter.HttpRouter<never, RR> | undefined
+) =>
+  Effect.map(makeWebHandler, (handler) => {
+    const mcp = HttpRouter.empty.pipe(
+      HttpRouter.all((path ?? "/mcp") as HttpRouter.PathInput, HttpApp.fromWebHandler((req) => handler(req)))
+    )
+    return routes === undefined ? mcp : HttpRouter.concat(mcp, routes)
+  })
+
+/** Serves a router (built in the layer's scope) on the `HttpServer` in context. */
+export const serve = <E, R, RR>(
+  router: Effect.Effect<HttpRouter.HttpRouter<E, RR>, never, R | Scope.Scope>
+): Layer.Layer<never, never, Exclude<R, Scope.Scope> | RR | HttpServer.HttpServer> =>
+  Layer.unwrapScoped(Effect.map(router, (r) => HttpServer.serve(r))) as any
+
+/** The Host/Origin allow-list of a bind: the loopback names for a loopback host, unless given. */
+export const allowedHostsFor = (
+  host: string,
+  allowedHosts: ReadonlyArray<string> | "any" | undefined
+): ReadonlyArray<string> | "any" => allowedHosts ?? (Http.isLoopback(host) ? Http.localhostNames : "any")
+
+/** A Node HTTP server on `host:port` (default port 3000) that closes promptly. */
+export const nodeServer = (host: string, port: number | undefined) =>
+  NodeHttpServer.layer(Http.createClosingServer, { port: port ?? 3000, host })
+
+/**
+ * A plain Node `(req, res)` handler around the web handler, built in its own scope with the
+ * runtime's services; `close()` closes that scope (sessions, the SDK handler).
+ */
+export const toNodeHandler = async <Auth, R>(
+  runtimeOrManaged: Runtime.Runtime<R> | ManagedRuntime.ManagedRuntime<R, unknown>,
+  makeWebHandler: Effect.Effect<WebHandler<Auth>, never, R | Scope.Scope>
+): Promise<{
+  readonly handler: (req: IncomingMessage & { auth?: Auth }, res: ServerResponse) => Promise<void>
+  readonly close: () => Promise<void>
+}> => {
+  const runtime: Runtime.Runtime<R> = ManagedRuntime.isManagedRuntime(runtimeOrManaged)
+    ? await runtimeOrManaged.runtime() as Runtime.Runtime<R>
+    : runtimeOrManaged as Runtime.Runtime<R>
+  const scope = Effect.runSync(Scope.make())
+  const web = await Effect.runPromise(
+    makeWebHandler.pipe(Effect.provide(runtime.context), (self) => Scope.extend(self, scope))
+  )
+  const handler = async (req: IncomingMessage & { auth?: Auth }, res: ServerResponse) => {
+    const response = await web(Http.toWebRequest(req, res), { authInfo: req.auth })
+    Http.writeWebResponse(response, res)
+  }
+  return { handler, close: () => Effect.runPromise(Scope.close(scope, Exit.void)) }
+}
