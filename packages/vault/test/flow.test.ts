@@ -19,6 +19,7 @@ import {
   errorText,
   type Line,
   LINES,
+  startIdp,
   startStack,
   type Stack,
   textOf,
@@ -253,6 +254,25 @@ describe.each(LINES)("the page on the %s line: identity binding, one-time links,
 
 // Page-only behaviours (the sign-in redirect and cookies, malformed links, the sign-in bound to its
 // browser): the MCP line only supplies the link, so they run on v1 alone.
+describe("an identity provider whose issuer ends in \"/\" (as Auth0's does)", () => {
+  it("fix: the sign-in verifies its id_token (iss compared exactly with the discovery document's issuer) and the flow completes", async () => {
+    const idp = await startIdp({ trailingSlash: true })
+    assert.isTrue(idp.issuer.endsWith("/"))
+    const own = await startStack({ mode: "blocking", idp })
+    try {
+      const c = await connectClient(own, TOKENS.alice, { url: true, onUrl: aliceFillsTheForm() })
+      try {
+        assert.strictEqual(textOf(await c.client.callTool({ name: "jira_whoami" })), "Jira says you are Alice Jira")
+      } finally {
+        await c.close()
+      }
+    } finally {
+      await own.close()
+      await idp.close()
+    }
+  })
+})
+
 describe("the page: sign-in, malformed links", () => {
   it("fix: the link is never pre-authenticated: opening it first sends the browser to the identity provider", async () => {
     const { c, call, url } = await pendingLink("v1", stack)

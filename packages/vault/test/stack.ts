@@ -88,7 +88,8 @@ export interface Idp {
   readonly close: () => Promise<void>
 }
 
-export const startIdp = async (): Promise<Idp> => {
+/** `trailingSlash`: the issuer ends in "/" (as Auth0's does), in discovery and in its tokens. */
+export const startIdp = async (options: { readonly trailingSlash?: boolean } = {}): Promise<Idp> => {
   let provider: { callback: () => (req: unknown, res: unknown) => void } | undefined
   const { close, url } = await listen((req, res) => {
     if (provider === undefined) {
@@ -100,11 +101,12 @@ export const startIdp = async (): Promise<Idp> => {
   const { privateKey } = await jose.generateKeyPair("RS256", { extractable: true })
   const key = { ...(await jose.exportJWK(privateKey)), kid: "idp-key-1", alg: "RS256", use: "sig" }
   const redirectUris: Array<string> = []
+  const issuer = options.trailingSlash === true ? `${url}/` : url
   return {
-    issuer: url,
+    issuer,
     configure: async (redirectUri) => {
       redirectUris.push(redirectUri)
-      provider = new Provider(url, {
+      provider = new Provider(issuer, {
         clients: [{
           client_id: PAGE_CLIENT.id,
           client_secret: PAGE_CLIENT.secret,

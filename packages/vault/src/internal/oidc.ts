@@ -29,6 +29,7 @@ export class OidcError extends Data.TaggedError("OidcError")<{
 }
 
 interface Discovery {
+  readonly issuer: string
   readonly authorization_endpoint: string
   readonly token_endpoint: string
   readonly jwks_uri: string
@@ -128,7 +129,10 @@ export const makeClient = (config: OidcConfig) => {
       const idToken = body.id_token
       if (typeof idToken !== "string") return yield* new OidcError({ step: "token", reason: "no id_token in the response" })
       const { payload } = yield* Effect.tryPromise({
-        try: () => jose.jwtVerify(idToken, jwks, { issuer, audience: config.clientId, clockTolerance: 30 }),
+        // the id_token's `iss` must equal the discovery document's `issuer` exactly (OIDC Core
+        // §3.1.3.7), trailing slash included (Auth0's ends in "/"); the configured value was only
+        // compared with it up to trailing slashes
+        try: () => jose.jwtVerify(idToken, jwks, { issuer: doc.issuer, audience: config.clientId, clockTolerance: 30 }),
         catch: (e) =>
           new OidcError({ step: "id_token", reason: e instanceof jose.errors.JOSEError ? e.code : "verification failed" })
       })
