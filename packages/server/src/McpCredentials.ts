@@ -79,7 +79,7 @@ export interface Options<R, X = never> {
   readonly errors?: Pipeline.ErrorMode | undefined
   /**
    * Header prefixes hidden from tools (besides `Authorization`, `Cookie` and `X-MCP-Gateway-*`).
-   * Default `["X-MCP-Cred-"]`; add the prefixes of named header backends.
+   * `X-MCP-Cred-` is always hidden; list here the prefixes of named header backends (added to it).
    */
   readonly credentialHeaderPrefixes?: ReadonlyArray<string> | undefined
   /**
@@ -205,7 +205,8 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
   for (const [name, required] of Object.entries(options.toolScopes ?? {})) requireScopes(name, required)
 
   const errors: Pipeline.ErrorMode = options.errors ?? "result"
-  const prefixes = options.credentialHeaderPrefixes ?? ["X-MCP-Cred-"]
+  // the default prefix is always hidden; configured ones are added to it
+  const prefixes = ["X-MCP-Cred-", ...(options.credentialHeaderPrefixes ?? [])]
   const { dispose, run } = Runner.makeRunner<R>(options)
   const callStates = new WeakMap<object, { failure?: Pipeline.JsonRpcFailure }>()
 
@@ -361,6 +362,10 @@ const makeToolContext = (
   params?: { readonly name?: unknown; readonly arguments?: unknown }
 ): ToolContext.ToolContextShape => {
   const info = extra.authInfo
+  // what the tool sends to the client (progress messages, log data, notifications, elicitation
+  // requests) is scrubbed of the call's secrets, as its result is
+  const scrubber = Pipeline.scrubberSnapshot(CurrentCredential.unsafeCurrentScope(), info?.token)
+  const clean = <A>(value: A): A => scrubber().scrub(value).value
   const capabilities = server?.server.getClientCapabilities()
   let digest: string | undefined
   return {
@@ -373,7 +378,7 @@ const makeToolContext = (
     },
     notify: (method, notificationParams, opts) =>
       Effect.promise(() => {
-        const notification = { method, params: notificationParams } as any
+        const notification = { method, params: clean(notificationParams) } as any
         const sent = opts?.related === false && server !== undefined
           ? server.server.notification(notification)
           : extra.sendNotification(notification)
@@ -401,19 +406,19 @@ const makeToolContext = (
             progressToken: token,
             progress,
             ...(opts?.total !== undefined ? { total: opts.total } : {}),
-            ...(opts?.message !== undefined ? { message: opts.message } : {})
+            ...(opts?.message !== undefined ? { message: clean(opts.message) } : {})
           }
         }).catch(() => undefined)
       )
     },
     log: (level, data) =>
       Effect.promise(() =>
-        extra.sendNotification({ method: "notifications/message", params: { level, data, logger: toolName } })
+        extra.sendNotification({ method: "notifications/message", params: { level, data: clean(data), logger: toolName } })
           .catch(() => undefined)
       ),
     elicit: (params) =>
       Effect.tryPromise({
-        try: () => extra.sendRequest({ method: "elicitation/create", params: params as any }, ElicitResultSchema),
+        try: () => extra.sendRequest({ method: "elicitation/create", params: clean(params) as any }, ElicitResultSchema),
         catch: (e) => new ToolContext.ElicitationError(e instanceof Error ? e.message : "Elicitation failed")
       }) as Effect.Effect<ToolContext.ElicitResult, ToolContext.ElicitationError>
   }

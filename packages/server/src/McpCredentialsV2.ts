@@ -231,7 +231,8 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
   for (const [name, required] of Object.entries(options.toolScopes ?? {})) requireScopes(name, required)
 
   const errors: Pipeline.ErrorMode = options.errors ?? "result"
-  const prefixes = options.credentialHeaderPrefixes ?? ["X-MCP-Cred-"]
+  // the default prefix is always hidden; configured ones are added to it
+  const prefixes = ["X-MCP-Cred-", ...(options.credentialHeaderPrefixes ?? [])]
   const { dispose, run } = Runner.makeRunner<R>(options)
 
   // -- protocol layer: every tools/call ------------------------------------------------------
@@ -480,6 +481,10 @@ const makeToolContext = (
   round?: Round
 ): ToolContext.ToolContextShape => {
   const info = ctx.http?.authInfo
+  // what the tool sends to the client (progress messages, log data, notifications, elicitation
+  // requests) is scrubbed of the call's secrets, as its result is
+  const scrubber = Pipeline.scrubberSnapshot(CurrentCredential.unsafeCurrentScope(), info?.token)
+  const clean = <A>(value: A): A => scrubber().scrub(value).value
   let headers: Readonly<Record<string, string>> | undefined
   return {
     protocolVersion: round?.protocolVersion,
@@ -490,7 +495,7 @@ const makeToolContext = (
     requestDigest: params === undefined ? undefined : Pipeline.requestDigest(toolName, params.arguments),
     notify: (method, notificationParams, opts) =>
       Effect.promise(async () => {
-        const notification = { method, params: notificationParams } as any
+        const notification = { method, params: clean(notificationParams) } as any
         // 2026-07-28 has no session stream: an unrelated notification goes out only where the
         // SDK still has a channel (2025-era connections), otherwise it is dropped
         try {
@@ -533,17 +538,17 @@ const makeToolContext = (
             progressToken: token,
             progress,
             ...(opts?.total !== undefined ? { total: opts.total } : {}),
-            ...(opts?.message !== undefined ? { message: opts.message } : {})
+            ...(opts?.message !== undefined ? { message: clean(opts.message) } : {})
           }
         }).catch(() => undefined)
       )
     },
-    log: (level, data) => Effect.promise(() => ctx.mcpReq.log(level, data, toolName).catch(() => undefined)),
+    log: (level, data) => Effect.promise(() => ctx.mcpReq.log(level, clean(data), toolName).catch(() => undefined)),
     // a server→client request: on 2026-07-28 calls the SDK refuses it (the tool returns an
     // input-required result instead), which fails here with ElicitationError
     elicit: (params) =>
       Effect.tryPromise({
-        try: () => ctx.mcpReq.elicitInput(params as any),
+        try: () => ctx.mcpReq.elicitInput(clean(params) as any),
         catch: (e) => new ToolContext.ElicitationError(e instanceof Error ? e.message : "Elicitation failed")
       }) as Effect.Effect<ToolContext.ElicitResult, ToolContext.ElicitationError>
   }

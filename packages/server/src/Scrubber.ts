@@ -108,34 +108,67 @@ export const make = (secrets: Iterable<string>): Scrubber => {
   const scrub = <A>(input: A): { readonly value: A; readonly count: number } => {
     if (list.length === 0) return { value: input, count: 0 }
     let count = 0
-    const walk = (u: unknown, depth: number): unknown => {
+    // Walks the value as `JSON.stringify` will serialise it (the SDK sends results as JSON):
+    // `toJSON` is applied and a class instance contributes its own enumerable properties, so a
+    // secret inside an `Option`, a `Data`/`Schema.Class` value or any user class is found too.
+    const walk = (u: unknown, depth: number, key: string): unknown => {
       if (typeof u === "string") {
         const r = scrubString(u)
         count += r.count
         return r.value
       }
-      if (depth > 64 || u === null || typeof u !== "object") return u
+      if (u === null || typeof u !== "object") return u
+      if (depth > 64) return deep(u)
+      if (typeof (u as { toJSON?: unknown }).toJSON === "function") {
+        let json: unknown
+        try {
+          json = (u as { toJSON: (key: string) => unknown }).toJSON(key)
+        } catch {
+          return u
+        }
+        if (json === u) return u
+        const y = walk(json, depth + 1, key)
+        return y === json ? u : y
+      }
       if (Array.isArray(u)) {
         let changed = false
-        const out = u.map((x) => {
-          const y = walk(x, depth + 1)
+        const out = u.map((x, i) => {
+          const y = walk(x, depth + 1, String(i))
           if (y !== x) changed = true
           return y
         })
         return changed ? out : u
       }
-      if (Object.getPrototypeOf(u) !== Object.prototype && Object.getPrototypeOf(u) !== null) return u
       let changed = false
       const out: Record<string, unknown> = {}
       for (const [k, v] of Object.entries(u)) {
-        const key = typeof k === "string" ? walk(k, depth + 1) as string : k
-        const y = walk(v, depth + 1)
-        if (y !== v || key !== k) changed = true
-        out[key] = y
+        const scrubbedKey = walk(k, depth + 1, k) as string
+        const y = walk(v, depth + 1, k)
+        if (y !== v || scrubbedKey !== k) changed = true
+        out[scrubbedKey] = y
       }
       return changed ? out : u
     }
-    const value = walk(input, 0) as A
+    // past 64 levels: scrub the serialised form instead of walking further (fail closed: a
+    // subtree that cannot be serialised back after scrubbing is replaced)
+    const deep = (u: unknown): unknown => {
+      let text: string | undefined
+      try {
+        text = JSON.stringify(u)
+      } catch {
+        return u
+      }
+      if (text === undefined) return u
+      const r = scrubString(text)
+      if (r.count === 0) return u
+      count += r.count
+      try {
+        return JSON.parse(r.value)
+      } catch {
+        return replacement
+      }
+    }
+    const value = walk(input, 0, "") as A
     return { value, count }
   }
   return { isEmpty: list.length === 0, scrub, scrubString }

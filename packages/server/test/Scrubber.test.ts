@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest"
 import * as fc from "fast-check"
+import { Option } from "effect"
 import { Scrubber } from "../src/index.js"
 
 const secret = "sk-live-4f9a2b7c"
@@ -38,6 +39,32 @@ describe("Scrubber", () => {
     expect(value.structuredContent.n).toBe(42)
     expect(value.content[1]).toBe(result.content[1])
     expect(JSON.stringify(result)).toContain(secret) // the input is not mutated
+  })
+
+  it("walks values as JSON.stringify serialises them: class instances, toJSON (Option), depth beyond 64", () => {
+    class Repo {
+      constructor(readonly url: string, readonly safe = "ok") {}
+    }
+    const date = new Date(0)
+    let deep: unknown = { leaf: `token=${secret}` }
+    for (let i = 0; i < 100; i++) deep = { next: deep }
+    const input = {
+      repo: new Repo(`https://x/?k=${secret}`),
+      opt: Option.some(secret),
+      untouched: new Repo("https://x/"),
+      date,
+      deep
+    }
+    const { count, value } = s.scrub(input)
+    const text = JSON.stringify(value)
+    expect(text).not.toContain(secret)
+    expect(count).toBe(3)
+    expect(text).toContain("https://x/?k=[redacted]")
+    expect(text).toContain("token=[redacted]")
+    // what holds no secret keeps its identity (and serialises as before)
+    expect(value.untouched).toBe(input.untouched)
+    expect(value.date).toBe(date)
+    expect(JSON.stringify(input)).toContain(secret) // the input is not mutated
   })
 
   it("ignores secrets shorter than the minimum", () => {

@@ -6,9 +6,9 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest"
 import { CredentialBackend, CurrentCredential, EnvCredentialBackend, HeaderCredentialBackend } from "@mcp-credentials/core"
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js"
-import { ConfigProvider, Effect, Layer, Logger, Redacted, type Runtime } from "effect"
+import { ConfigProvider, Effect, Layer, Logger, Option, Redacted, type Runtime } from "effect"
 import { createServer, type Server } from "node:http"
-import { getCredentials, McpCredentials, ToolError } from "../src/index.js"
+import { getCredentials, McpCredentials, ToolContext, ToolError } from "../src/index.js"
 import { connect, startHttp } from "./helpers.js"
 
 const CANARIES = {
@@ -39,6 +39,14 @@ const occurrences = (text: string): number => {
   }
   return n
 }
+
+/** A user class holding a secret (serialised by JSON.stringify through its own properties). */
+class Repo {
+  constructor(readonly url: string) {}
+}
+
+/** `depth` nested objects with `leaf` at the bottom. */
+const nested = (depth: number, leaf: unknown): unknown => (depth === 0 ? leaf : { next: nested(depth - 1, leaf) })
 
 /** A downstream API that answers 401 and echoes the credentials it received. */
 const startDownstream = async () => {
@@ -98,6 +106,27 @@ describe("leak oracle", () => {
         structuredContent: { nested: { deeper: [k, { [k]: k }] } }
       }
     })
+    creds.registerTool("slow_then_throws", { description: "awaits, then throws with the key", credentials: "static" }, async () => {
+      const k = key()
+      await new Promise((r) => setTimeout(r, 300))
+      throw new Error(`upstream rejected key ${k}`)
+    })
+    creds.registerTool("structured_classes", { description: "secrets inside class instances and deep structures", credentials: "static" }, async () => {
+      const k = key()
+      return {
+        content: [{ type: "text", text: "structured" }],
+        structuredContent: { opt: Option.some(k), repo: new Repo(`https://x.example/?k=${k}`), deep: nested(80, `token=${k}`) }
+      }
+    })
+    creds.registerTool("context_notifications", { description: "progress, log and notify through ToolContext", credentials: "static" }, () =>
+      Effect.gen(function*() {
+        const k = key()
+        const t = yield* ToolContext.ToolContext
+        yield* t.progress(1, { total: 2, message: `calling upstream with Bearer ${k}` })
+        yield* t.log("info", { note: "upstream auth", header: `Bearer ${k}` })
+        yield* t.notify!("notifications/message", { level: "warning", data: `key=${encodeURIComponent(k)}` })
+        return "notified"
+      }))
     creds.registerTool("progress_and_log", { description: "notifications", credentials: "static" }, (extra) =>
       Effect.promise(async () => {
         await extra.sendNotification({ method: "notifications/message", params: { level: "info", data: "working" } })
@@ -143,7 +172,7 @@ describe("leak oracle", () => {
   })
 
   it("no canary appears in any message or log line, in any encoded form", async () => {
-    const tools = ["downstream_401", "oauth_401", "throws", "dies", "encodes", "progress_and_log"]
+    const tools = ["downstream_401", "oauth_401", "throws", "dies", "encodes", "structured_classes", "context_notifications", "progress_and_log"]
     const credHeaders = {
       "X-MCP-Cred-Fields": JSON.stringify({ apiKey: CANARIES.hdrKey }),
       "X-MCP-Cred-Access-Token": CANARIES.hdrToken
@@ -161,7 +190,8 @@ describe("leak oracle", () => {
     for (const [i, headers] of sessions) {
       const client = await connect(servers[i]!.url, headers, messages)
       for (const name of tools) {
-        const r = await client.callTool({ name }).catch((e) => ({ error: String(e) }))
+        const r = await client.callTool({ name }, undefined, { onprogress: (p) => void messages.push(JSON.stringify(p)) })
+          .catch((e) => ({ error: String(e) }))
         messages.push(JSON.stringify(r))
         results++
       }
@@ -174,6 +204,10 @@ describe("leak oracle", () => {
     expect(all).toContain("correlation id")
     expect(all).toContain("Credential headers rejected")
     expect(all).toContain("Invalid X-MCP-Cred-Fields header")
+    // the new tools really sent what they were meant to (scrubbed)
+    expect(all).toContain("calling upstream with Bearer [redacted]")
+    expect(all).toContain("https://x.example/?k=[redacted]")
+    expect(all).toContain("token=[redacted]")
     expect(logLines.some((l) => l.includes("Scrubbed"))).toBe(true)
     expect(results).toBe(sessions.length * tools.length)
     expect(messages.length).toBeGreaterThan(60)
@@ -182,6 +216,22 @@ describe("leak oracle", () => {
     console.info(`leak audit: ${messages.length} messages, ${logLines.length} log lines, ${found} secret occurrences`)
     expect(found).toBe(0)
   }, 60_000)
+
+  it("a cancelled call whose tool then fails with the key in its error logs it scrubbed", async () => {
+    const before = logLines.length
+    const client = await connect(servers[0]!.url, {}, messages)
+    try {
+      const controller = new AbortController()
+      setTimeout(() => controller.abort(), 50)
+      await client.callTool({ name: "slow_then_throws" }, undefined, { signal: controller.signal }).catch(() => undefined)
+      await vi.waitFor(() => expect(logLines.slice(before).some((l) => l.includes("slow_then_throws"))).toBe(true), { timeout: 3000 })
+    } finally {
+      await client.close()
+    }
+    const lines = logLines.slice(before).join("\n")
+    expect(lines).toContain("upstream rejected key [redacted]")
+    expect(occurrences(lines)).toBe(0)
+  })
 
   it("the oracle itself detects every form it claims to (self-test)", () => {
     const c = CANARIES.envKey

@@ -200,13 +200,16 @@ describe.each(lines)("$name line over Streamable HTTP", (line) => {
     await http.close()
   })
 
-  it("credentialHeaderPrefixes: headers of named header backends are hidden from ToolContext.headers", async () => {
-    const http = await line.start(build(line, { credentialHeaderPrefixes: ["X-MCP-Cred-", "X-Github-"] }), HeaderCredentialBackend.layer())
-    const client = await line.connect(http.url, { "X-Github-Token": "ghp-hidden-0009", "X-Trace": "t-9" })
+  it("credentialHeaderPrefixes: headers of named header backends are hidden from ToolContext.headers, besides X-MCP-Cred-*", async () => {
+    // only the named backend's prefix is listed: X-MCP-Cred- stays hidden all the same
+    const http = await line.start(build(line, { credentialHeaderPrefixes: ["X-Github-"] }), HeaderCredentialBackend.layer())
+    const client = await line.connect(http.url, { "X-Github-Token": "ghp-hidden-0009", "X-MCP-Cred-Access-Token": "mcp-hidden-0010", "X-Trace": "t-9" })
     const seen = (await client.callTool({ name: "headers" })).structuredContent as Record<string, string>
     expect(seen["x-trace"]).toBe("t-9")
     expect(seen["x-github-token"]).toBeUndefined()
+    expect(seen["x-mcp-cred-access-token"]).toBeUndefined()
     expect(JSON.stringify(seen)).not.toContain("ghp-hidden")
+    expect(JSON.stringify(seen)).not.toContain("mcp-hidden")
     await client.close()
     await http.close()
   })

@@ -241,6 +241,24 @@ export const scrubberOf = (
   return Scrubber.make(secrets)
 }
 
+/**
+ * A scrubber for the secrets in `scope` at this moment and the bearer token, built on first use.
+ * The secrets are read now, so it still knows them after the scope closes (a cancelled call that
+ * logs its failure, a notification sent late).
+ */
+export const scrubberSnapshot = (
+  scope: CurrentCredential.CredentialScope | undefined,
+  bearerToken: string | undefined
+): () => Scrubber.Scrubber => {
+  const secrets = [...plainSecret(bearerToken)]
+  for (const name of scope?.names() ?? []) {
+    const credential = scope?.get(name)
+    if (credential !== undefined) secrets.push(...ResolvedCredential.secretValues(credential))
+  }
+  let built: Scrubber.Scrubber | undefined
+  return () => (built ??= Scrubber.make(secrets))
+}
+
 /** The caller, from the SDK's `AuthInfo`: its `sub` claim, else its client id. */
 export const userOf = (
   authInfo: { readonly clientId: string; readonly extra?: Record<string, unknown> | undefined } | undefined
@@ -278,9 +296,12 @@ export const runToolHandler = async <X>(
   args: ReadonlyArray<any>
 ): Promise<ToolResult> => {
   const scope = CurrentCredential.unsafeCurrentScope()
+  // the secrets of the call as they are now: a cancellation closes the scope before the failure
+  // is logged
+  const scrubber = scrubberSnapshot(scope, call.bearerToken)
   const fail = async (cause: Cause.Cause<unknown>): Promise<ToolResult> => {
     const d = describeFailure(call.toolName, cause)
-    if (d.log) await call.run(logUnexpected(call.toolName, d.correlationId!, cause, scrubberOf(scope, call.bearerToken)))
+    if (d.log) await call.run(logUnexpected(call.toolName, d.correlationId!, cause, scrubber()))
     if (call.errors === "jsonrpc" && call.state !== undefined) call.state.failure = new JsonRpcFailure(d.code, d.message)
     return errorResult(d.message)
   }
