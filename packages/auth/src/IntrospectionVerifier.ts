@@ -134,6 +134,8 @@ export const make = (options: Options): Effect.Effect<TokenVerifier.Verifier, Au
         if (!claims.active) return yield* new InvalidTokenError({ reason: "inactive" })
 
         const now = yield* Clock.currentTimeMillis
+        const timeProblem = Jose.timeClaimsProblem(claims)
+        if (timeProblem !== undefined) return yield* timeProblem
         if (typeof claims.exp === "number" && claims.exp * 1000 <= now) {
           return yield* new InvalidTokenError({ reason: "expired" })
         }

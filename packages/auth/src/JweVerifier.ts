@@ -352,6 +352,8 @@ const toAccessToken = (
   if (Object.keys(claims).length === 0) return Effect.fail(new InvalidTokenError({ reason: "empty claims" }))
   const merged: Record<string, unknown> = { ...claims }
   for (const k of STANDARD) if (payload[k] !== undefined) merged[k] = payload[k]
+  const timeProblem = Jose.timeClaimsProblem(merged)
+  if (timeProblem !== undefined) return Effect.fail(timeProblem)
   const base = AccessToken.fromClaims(token, merged)
   return Effect.succeed(AccessToken.make({ ...base, claims }))
 }

@@ -166,7 +166,7 @@ export const make = (options: Options): Effect.Effect<TokenVerifier.Verifier, Au
         if (typeof raw !== "string") return Promise.reject(raw)
         return jose.jwtVerify(raw, staticKey, optionsAt(now)).then(
           ({ payload, protectedHeader }) => {
-            const problem = Jose.critProblem(protectedHeader, understood)
+            const problem = Jose.critProblem(protectedHeader, understood) ?? Jose.timeClaimsProblem(payload)
             if (problem !== undefined) throw problem
             return AccessToken.fromClaims(token, payload)
           },
@@ -202,6 +202,8 @@ export const make = (options: Options): Effect.Effect<TokenVerifier.Verifier, Au
         const key = yield* resolveKey(header)
         const now = yield* Clock.currentTimeMillis
         const { payload } = yield* verifyWith(raw, key, now)
+        const problem = Jose.timeClaimsProblem(payload)
+        if (problem !== undefined) return yield* problem
         return AccessToken.fromClaims(token, payload)
       })
     )

@@ -148,7 +148,7 @@ export const authenticate = (options: AuthenticateOptions = {}) => {
               unauthorized("invalid_token", e._tag === "InvalidTokenError" ? e.reason : "invalid token")
             ),
         onSuccess: (accessToken) => {
-          const missing = required.filter((claim) => !(claim in accessToken.claims))
+          const missing = required.filter((claim) => !Object.hasOwn(accessToken.claims, claim))
           if (missing.length > 0) {
             return Effect.as(
               Effect.logWarning(`Rejecting request with missing scopes: ${where} (missing=${missing.join(",")})`),

@@ -186,6 +186,23 @@ describe("attack suite — JWT, fixed public key (one jose pass; verify and veri
       assert.strictEqual((missing as AuthError.AuthError)._tag, "MissingTokenError")
     }))
 
+  it.live("fix: exp/nbf/iat that are not finite or past any date (1e400 parses to Infinity, 1e13) → malformed, on both paths", () =>
+    Effect.gen(function*() {
+      // signed by the trusted key: the JSON text carries the literal (SignJWT would refuse it)
+      const signed = (claimsJson: string) =>
+        Effect.promise(() =>
+          new jose.CompactSign(new TextEncoder().encode(claimsJson)).setProtectedHeader({ alg: "RS256", kid: "sig-1" }).sign(issuer.privateKey)
+        )
+      for (const exp of ["1e400", "1e13"]) {
+        const token = yield* signed(`{"sub":"a","aud":"${AUD}","iss":"${ISS}","iat":${now()},"exp":${exp}}`)
+        yield* both(token, "malformed")
+        const v = yield* Effect.orDie(jwt)
+        const e = yield* refusal(v.verify(Redacted.make(token)))
+        assertInvalid(e, "malformed")
+      }
+      yield* both(yield* signed(`{"sub":"a","aud":"${AUD}","iss":"${ISS}","exp":${now() + 600},"nbf":-1e400}`), "malformed")
+    }))
+
   it.live("crit: an extension not declared by the application is refused, also one jose understands (b64)", () =>
     Effect.gen(function*() {
       yield* both(

@@ -106,6 +106,28 @@ describe("JwtVerifier — remote JWKS", () => {
       // the token's exp is NOW + 1 h: still valid
       assert.strictEqual((yield* verify(v, token)).subject, "k1")
       assert.strictEqual(server.state.hits, 2)
+      // fix: the failed refresh is not retried by every verification: 10 more within the back-off
+      // are served from the previous set without a fetch; after it, one new attempt
+      for (let i = 0; i < 10; i++) assert.strictEqual((yield* verify(v, token)).subject, "k1")
+      assert.strictEqual(server.state.hits, 2)
+      yield* TestClock.adjust("6 seconds")
+      server.state.status = 200
+      yield* verify(v, token)
+      assert.strictEqual(server.state.hits, 3)
+    }))
+
+  it.scoped("fix: after a failed cold fetch, verifications fail at once during the back-off, then fetch again", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(NOW * 1000)
+      const server = yield* jwksServer({ keys: [k1.publicJwk] }, { status: 503 })
+      const v = yield* remote(server.url)
+      const token = yield* tokenFor(k1, "k1")
+      for (let i = 0; i < 10; i++) assert.strictEqual((yield* refusal(verify(v, token)))._tag, "JwksFetchError")
+      assert.strictEqual(server.state.hits, 1)
+      yield* TestClock.adjust("6 seconds")
+      server.state.status = 200
+      assert.strictEqual((yield* verify(v, token)).subject, "k1")
+      assert.strictEqual(server.state.hits, 2)
     }))
 
   it.scoped("an unusable JWKS is a JwksFetchError: not a key set, too large", () =>

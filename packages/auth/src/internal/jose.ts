@@ -69,6 +69,20 @@ export const critProblem = (
     : invalid("unsupported crit header")
 }
 
+/**
+ * `exp`, `nbf` and `iat`, when present, must be finite numbers of seconds within the range of a
+ * date: `1e400` parses to `Infinity` (a token that never expires, even under `requireExpiry`) and
+ * `1e13` is past any representable date. `undefined` when they are fine.
+ */
+export const timeClaimsProblem = (claims: Readonly<Record<string, unknown>>): InvalidTokenError | undefined => {
+  for (const name of ["exp", "nbf", "iat"]) {
+    const v = claims[name]
+    if (v === undefined) continue
+    if (typeof v !== "number" || !Number.isFinite(v) || Math.abs(v) > 8.64e12) return invalid("malformed")
+  }
+  return undefined
+}
+
 /** `critProblem` as an effect. */
 export const checkCrit = (
   header: jose.ProtectedHeaderParameters,

@@ -2,7 +2,10 @@
  * Key sets for JWS verification: a fixed set, or a remote JWKS fetched over HTTP, cached,
  * fetched single-flight, refetched on an unknown `kid` at most once per cooldown (so rotation is
  * picked up and random `kid`s cannot hammer the issuer), refreshed after `maxAge` (keeping the old
- * set if the refresh fails), each fetch bounded by a timeout and a size limit.
+ * set if the refresh fails), each fetch bounded by a timeout and a size limit. After a failed fetch
+ * nothing is fetched again for `min(cooldown, 5 s)`: meanwhile a stale set keeps serving, and
+ * without any set the verification fails at once with the last error instead of waiting on the
+ * endpoint again.
  */
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
@@ -130,14 +133,20 @@ export const remote = (uri: string, options: RemoteOptions = {}): Effect.Effect<
         })
       )
 
+    // after a failed fetch, back off: a down or hanging endpoint must not cost every request a
+    // fetch (and its timeout)
+    const failureBackoff = Math.min(cooldown, 5_000)
+    const backingOff = (now: number) => lastError !== undefined && now - lastAttemptAt < failureBackoff
+
     const resolve = (header: jose.ProtectedHeaderParameters) =>
       Effect.gen(function*() {
         const seen = attempts
         const now = yield* Clock.currentTimeMillis
         let loaded = current
         if (loaded === undefined) {
+          if (backingOff(now)) return yield* lastError!
           loaded = yield* refresh(seen)
-        } else if (now - loaded.fetchedAt >= maxAge) {
+        } else if (now - loaded.fetchedAt >= maxAge && !backingOff(now)) {
           const stale = loaded
           loaded = yield* refresh(seen).pipe(
             Effect.catchAll((e) =>
