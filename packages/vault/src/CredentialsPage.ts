@@ -255,14 +255,19 @@ export const router = (options: Options): HttpRouter.HttpRouter<never, Credentia
     const state = query(request, "state")
     if (state === undefined || !tokenShape.test(state)) return yield* fail(400, "Invalid sign-in response.")
     const pending = yield* PendingStore
-    const tx = yield* pending.take(state)
-    if (Option.isNone(tx) || tx.value.provider !== PageSession.loginProvider) {
+    // checked before it is consumed: a state that is not a sign-in (an elicitation's id) or a
+    // request from another browser must not burn the entry
+    const found = yield* pending.get(state)
+    if (Option.isNone(found) || found.value.provider !== PageSession.loginProvider) {
       return yield* fail(400, "The sign-in expired or was already used. Open the link again.")
     }
     const binding = request.cookies[loginCookie]
-    if (binding === undefined || !Oidc.sameSecret(Oidc.s256(binding), String(tx.value.data.binding ?? ""))) {
+    if (binding === undefined || !Oidc.sameSecret(Oidc.s256(binding), String(found.value.data.binding ?? ""))) {
       return yield* fail(400, "The sign-in was not started in this browser. Open the link again.")
     }
+    // single use from here on
+    const tx = yield* pending.take(state)
+    if (Option.isNone(tx)) return yield* fail(400, "The sign-in expired or was already used. Open the link again.")
     if (query(request, "error") !== undefined) return yield* fail(400, "The sign-in was refused at the identity provider.")
     const code = query(request, "code")
     if (code === undefined) return yield* fail(400, "Invalid sign-in response.")

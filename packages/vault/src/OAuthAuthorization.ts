@@ -336,19 +336,25 @@ export const router = (options: RouterOptions): HttpRouter.HttpRouter<never, Cre
       const state = query(request, "state")
       if (state === undefined || !PageSession.tokenShape.test(state)) return yield* fail(400, "Invalid authorization response.", self)
       const pending = yield* PendingStore
-      // single use: the state is gone whatever happens next
-      const tx = yield* pending.take(state)
-      if (Option.isNone(tx) || tx.value.provider !== stateProvider || tx.value.data.provider !== self.name) {
+      // checked before it is consumed: an unknown state or a request from another browser session
+      // must not burn the entry; once accepted, it is single use
+      const found = yield* pending.get(state)
+      if (Option.isNone(found) || found.value.provider !== stateProvider || found.value.data.provider !== self.name) {
         yield* Effect.logWarning(`${self.name} authorization callback with an unknown or used state: refused`)
         return yield* fail(400, "The authorization expired or was already used. Open the link from your MCP client again.", self)
       }
       const session = yield* sessionOf(request)
       if (
-        Option.isNone(session) || session.value.subject !== tx.value.subject ||
-        !Oidc.sameSecret(Oidc.s256(session.value.id), String(tx.value.data.session ?? ""))
+        Option.isNone(session) || session.value.subject !== found.value.subject ||
+        !Oidc.sameSecret(Oidc.s256(session.value.id), String(found.value.data.session ?? ""))
       ) {
         yield* Effect.logWarning(`${self.name} authorization callback from another browser session or user: refused`)
         return yield* fail(403, "This authorization was not started in this browser by the signed-in user.", self)
+      }
+      const tx = yield* pending.take(state)
+      if (Option.isNone(tx)) {
+        yield* Effect.logWarning(`${self.name} authorization callback with an unknown or used state: refused`)
+        return yield* fail(400, "The authorization expired or was already used. Open the link from your MCP client again.", self)
       }
       const pendingId = String(tx.value.data.pendingId ?? "")
       const error = query(request, "error")

@@ -181,6 +181,21 @@ describe.each(LINES)("the page on the %s line: identity binding, one-time links,
     }
   })
 
+  it("fix: a forwarded link's id presented at the sign-in callback is refused without using up the elicitation", async () => {
+    const { c, call, url } = await pendingLink(line, s)
+    try {
+      const id = new URL(url).searchParams.get("t")!
+      const mallory = new Browser()
+      const res = await mallory.request(`${s.baseUrl}/credentials/callback?state=${id}&code=${"c".repeat(43)}`, {})
+      assert.strictEqual(res.status, 400)
+      // the elicitation is still pending: alice completes it
+      await aliceFillsTheForm()(url)
+      assert.strictEqual(textOf(await call), "Jira says you are Alice Jira")
+    } finally {
+      await c.close()
+    }
+  })
+
   it("fix: validation happens before the link is used up: a missing field and a refused PAT can be corrected", async () => {
     const { c, call, url } = await pendingLink(line, s)
     try {
