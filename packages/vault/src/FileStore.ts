@@ -27,6 +27,7 @@ import {
   awaitResult,
   credentialId,
   makeStored,
+  isLiveAt,
   makeCredentialOpener,
   openPending,
   openResult,
@@ -194,7 +195,8 @@ export const make = (
           const now = yield* Clock.currentTimeMillis
           const r = (yield* read).credentials[credentialId(key)]
           if (r === undefined || (r.expiresAt !== null && r.expiresAt <= now)) return Option.none()
-          return Option.some(yield* openRecord(r, key))
+          const stored = yield* openRecord(r, key)
+          return isLiveAt(stored, now) ? Option.some(stored) : Option.none()
         }),
       set: (key, credential, setOptions) =>
         modify((content, now) => {
@@ -246,7 +248,8 @@ export const make = (
           const records = Object.values((yield* read).credentials).filter((r) =>
             (r.expiresAt === null || r.expiresAt > now) && (subject === undefined || r.subject === subject)
           )
-          return yield* Effect.forEach(records, (r) => openRecord(r))
+          const all = yield* Effect.forEach(records, (r) => openRecord(r))
+          return all.filter((stored) => isLiveAt(stored, now))
         })
     })
 

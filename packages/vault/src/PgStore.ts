@@ -23,6 +23,7 @@ import {
   awaitResult,
   credentialId,
   makeStored,
+  isLiveAt,
   makeCredentialOpener,
   openPending,
   openResult,
@@ -196,9 +197,9 @@ export const make = (options: PgStoreOptions = {}) =>
         Effect.gen(function*() {
           const at = yield* now
           const row = yield* getRows(credentialId(key))
-          return row === undefined || (row.expires_at !== null && Number(row.expires_at) <= at)
-            ? Option.none()
-            : Option.some(yield* openRow(row, key))
+          if (row === undefined || (row.expires_at !== null && Number(row.expires_at) <= at)) return Option.none()
+          const stored = yield* openRow(row, key)
+          return isLiveAt(stored, at) ? Option.some(stored) : Option.none()
         }),
       set: (key, credential, setOptions) =>
         Effect.gen(function*() {
@@ -280,7 +281,8 @@ export const make = (options: PgStoreOptions = {}) =>
               `SELECT provider, subject, generation, sealed FROM ${t("credentials")} WHERE subject = $1 AND (expires_at IS NULL OR expires_at > $2)`,
               [subject, at]
             )
-          return yield* Effect.forEach(rows, (row) => openRow(row, subject))
+          const all = yield* Effect.forEach(rows, (row) => openRow(row, subject))
+          return all.filter((stored) => isLiveAt(stored, at))
         })
     })
 

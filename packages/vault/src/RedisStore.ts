@@ -26,6 +26,7 @@ import { makeBatcher } from "./internal/batch.js"
 import {
   awaitResult,
   makeStored,
+  isLiveAt,
   makeCredentialOpener,
   makeNameDigest,
   openPending,
@@ -223,7 +224,10 @@ export const make = (options: RedisStoreOptions = {}) =>
     const credentials = CredentialStore.of({
       get: (key) =>
         Effect.flatMap(getRaw(credKey(key)), (raw) =>
-          raw === null ? Effect.succeed(Option.none()) : Effect.asSome(openRecord(raw, key))),
+          raw === null
+            ? Effect.succeed(Option.none())
+            : Effect.flatMap(openRecord(raw, key), (stored) =>
+              Effect.map(Clock.currentTimeMillis, (now) => isLiveAt(stored, now) ? Option.some(stored) : Option.none()))),
       set: (key, credential, setOptions) =>
         Effect.gen(function*() {
           const now = yield* Clock.currentTimeMillis
@@ -266,7 +270,9 @@ export const make = (options: RedisStoreOptions = {}) =>
       list: (subject) =>
         Effect.flatMap(
           scan(`${glob(prefix)}cred:${subject === undefined ? "*" : `${sha256(subject)}:*`}`),
-          (raws) => Effect.forEach(raws, (raw) => openRecord(raw, subject))
+          (raws) =>
+            Effect.flatMap(Effect.forEach(raws, (raw) => openRecord(raw, subject)), (all) =>
+              Effect.map(Clock.currentTimeMillis, (now) => all.filter((stored) => isLiveAt(stored, now))))
         )
     })
 

@@ -16,6 +16,8 @@ export interface RawAccess {
   readonly move: (from: StoreKey, to: StoreKey) => Effect.Effect<void, unknown>
   /** Copies the record of `from` into the slot of `to` unchanged, owner fields included. */
   readonly copyVerbatim: (from: StoreKey, to: StoreKey) => Effect.Effect<void, unknown>
+  /** Removes the backend's own expiry of a credential (Redis PERSIST, expires_at = NULL), as an attacker with write access could. */
+  readonly stripExpiry: (key: StoreKey) => Effect.Effect<void, unknown>
   /** Replaces the sealed value of a credential. */
   readonly replace: (key: StoreKey, sealed: string) => Effect.Effect<void, unknown>
 }
@@ -443,6 +445,20 @@ export const contract = (harness: Harness) => {
               }))
           })
         }
+
+        it.live("fix: the expiry sealed in the record applies even when the backend's own expiry is removed", () => {
+          const inst = harness.fresh()
+          const key = { provider: "github", subject: uniq("persist") }
+          return use(inst.layer(), (cs) =>
+            Effect.gen(function*() {
+              yield* cs.set(key, staticCred("sk-short"), { ttl: "300 millis" })
+              yield* inst.raw!.stripExpiry(key)
+              assert.isTrue(Option.isSome(yield* cs.get(key)))
+              yield* Effect.sleep("500 millis")
+              assert.isTrue(Option.isNone(yield* cs.get(key)), "an expired record is not served")
+              assert.deepStrictEqual(yield* cs.list(key.subject), [])
+            }))
+        })
 
         it.live("key rotation: old records readable, new ones sealed with the newest key", () => {
           const inst = harness.fresh()

@@ -36,6 +36,11 @@ contract({
             c.credentials[credentialId(to)] = { ...c.credentials[credentialId(from)]!, ...to }
             return writeJson(c)
           }),
+        stripExpiry: (key: StoreKey) =>
+          Effect.flatMap(readJson, (c) => {
+            c.credentials[credentialId(key)] = { ...c.credentials[credentialId(key)]!, expiresAt: null } as any
+            return writeJson(c)
+          }),
         copyVerbatim: (from: StoreKey, to: StoreKey) =>
           Effect.flatMap(readJson, (c) => {
             c.credentials[credentialId(to)] = { ...c.credentials[credentialId(from)]! }

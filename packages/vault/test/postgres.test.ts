@@ -73,6 +73,8 @@ contract({
               [credentialId(from), credentialId(to)]
             )
           ),
+        stripExpiry: (key: StoreKey) =>
+          sql((s) => s.unsafe(`UPDATE ${t} SET expires_at = NULL WHERE id = $1`, [credentialId(key)])),
         copyVerbatim: (from: StoreKey, to: StoreKey) =>
           sql((s) =>
             s.unsafe(

@@ -72,6 +72,7 @@ contract({
         }),
         sealed: (key) => Effect.map(get(key), (r) => r?.c),
         move: (from, to) => Effect.flatMap(get(from), (r) => put(to, { ...r!, p: to.provider, s: to.subject })),
+        stripExpiry: (key) => Effect.promise(() => admin!.persist(credKey(key))),
         copyVerbatim: (from, to) => Effect.flatMap(get(from), (r) => put(to, r!)),
         replace: (key, sealed) => Effect.flatMap(get(key), (r) => put(key, { ...r!, c: sealed }))
       }

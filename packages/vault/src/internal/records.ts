@@ -213,6 +213,16 @@ export const makeStored = (
   generation
 })
 
+/**
+ * Whether a stored credential is live at `now` by the expiry sealed inside it (authenticated),
+ * whatever the backend's own expiry metadata says: a record whose outer TTL was stripped (Redis
+ * `PERSIST`, a Postgres `expires_at` set to NULL) is not served after its sealed expiry.
+ *
+ * @internal
+ */
+export const isLiveAt = (stored: StoredCredential, now: number): boolean =>
+  Option.isNone(stored.expiresAt) || stored.expiresAt.value.epochMillis > now
+
 /** @internal */
 export const sealCredential = (
   keyring: Keyring.Keyring["Type"],
