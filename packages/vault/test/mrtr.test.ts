@@ -12,7 +12,6 @@
  */
 import { afterAll, afterEach, assert, beforeAll, describe, it, vi } from "@effect/vitest"
 import { Effect, Layer, Option, Redacted } from "effect"
-import { Redis } from "ioredis"
 import * as crypto from "node:crypto"
 import { CredentialsProvider, Elicitation, Keyring, PendingStore } from "../src/index.js"
 import * as RedisStore from "../src/RedisStore.js"
@@ -28,6 +27,7 @@ import {
   TOKENS,
   useSuiteStack
 } from "./stack.js"
+import { deleteRedisPrefix, probeRedis, redisUrl, required } from "./services.js"
 
 const ALICE_PAT = "pat-alice-0123456789"
 
@@ -195,35 +195,12 @@ describe("2026-07-28 URL elicitation (input-required result + requestState)", ()
 
 // -- two replicas sharing Redis -------------------------------------------------------------------
 
-const required = process.env.MCP_CREDENTIALS_REQUIRE_SERVICES === "1"
-const redisUrl = process.env.MCP_CREDENTIALS_TEST_REDIS_URL ?? "redis://127.0.0.1:6379"
 const redisPrefix = `mcv-mrtr:${crypto.randomBytes(4).toString("hex")}:`
 
-const probeRedis = async (): Promise<string | undefined> => {
-  const client = new Redis(redisUrl, { lazyConnect: true, connectTimeout: 1500, maxRetriesPerRequest: 0, retryStrategy: () => null })
-  client.on("error", () => {})
-  try {
-    await client.connect()
-    await client.ping()
-    await client.quit()
-    return undefined
-  } catch (e) {
-    client.disconnect()
-    return `Redis at ${new URL(redisUrl).host} is not reachable (${(e as Error).message})`
-  }
-}
 const redisReason = await probeRedis()
 
 afterAll(async () => {
-  if (redisReason !== undefined) return
-  const admin = new Redis(redisUrl)
-  let cursor = "0"
-  do {
-    const [next, keys] = await admin.scan(cursor, "MATCH", `${redisPrefix}*`, "COUNT", 500)
-    cursor = next
-    if (keys.length > 0) await admin.del(...keys)
-  } while (cursor !== "0")
-  await admin.quit()
+  if (redisReason === undefined) await deleteRedisPrefix(redisPrefix)
 })
 
 if (redisReason !== undefined && !required) console.log(`[vault mrtr tests] redis replicas skipped: ${redisReason}`)

@@ -7,24 +7,11 @@ import { sha256 } from "../src/internal/records.js"
 import { Keyring } from "../src/index.js"
 import * as RedisStore from "../src/RedisStore.js"
 import { contract, keyA } from "./contract.js"
+import { probeRedis, redisUrl as url } from "./services.js"
 
-const url = process.env.MCP_CREDENTIALS_TEST_REDIS_URL ?? "redis://127.0.0.1:6379"
 const run = `mcv-test:${crypto.randomBytes(4).toString("hex")}:`
 
-const probe = async (): Promise<string | undefined> => {
-  const client = new Redis(url, { lazyConnect: true, connectTimeout: 1500, maxRetriesPerRequest: 0, retryStrategy: () => null })
-  client.on("error", () => {})
-  try {
-    await client.connect()
-    await client.ping()
-    await client.quit()
-    return undefined
-  } catch (e) {
-    client.disconnect()
-    return `Redis at ${new URL(url).host} is not reachable (${(e as Error).message})`
-  }
-}
-const unavailable = await probe()
+const unavailable = await probeRedis()
 
 const admin = unavailable === undefined ? new Redis(url) : undefined
 const keysUnder = async (prefix: string) => {

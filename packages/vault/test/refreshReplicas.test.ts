@@ -9,34 +9,20 @@ import { afterAll, assert, beforeAll, describe, it, vi } from "@effect/vitest"
 import { PgClient } from "@effect/sql-pg"
 import { ResolvedCredential } from "@mcp-credentials/core"
 import { Context, DateTime, Effect, Layer, Option, Redacted } from "effect"
-import { Redis } from "ioredis"
 import * as crypto from "node:crypto"
 import { CredentialStore, Keyring, OAuthProvider, TokenRefresh } from "../src/index.js"
 import * as PgStore from "../src/PgStore.js"
 import * as RedisStore from "../src/RedisStore.js"
 import { keyA } from "./contract.js"
 import { downstream, type Harness, startProvider, tokensFor } from "./oauthHarness.js"
+import { deleteRedisPrefix, probeRedis, redisUrl } from "./services.js"
 
-const redisUrl = process.env.MCP_CREDENTIALS_TEST_REDIS_URL ?? "redis://127.0.0.1:6379"
 const run = crypto.randomBytes(4).toString("hex")
 const redisPrefix = `mcv-refresh-test:${run}:`
 const pgSchema = `mcv_refresh_test_${run}`
 const pgLayer = (username: string) =>
   PgClient.layer({ host: "127.0.0.1", port: 5432, database: "test", username, connectTimeout: "3 seconds" })
 
-const probeRedis = async (): Promise<string | undefined> => {
-  const client = new Redis(redisUrl, { lazyConnect: true, connectTimeout: 1500, maxRetriesPerRequest: 0, retryStrategy: () => null })
-  client.on("error", () => {})
-  try {
-    await client.connect()
-    await client.ping()
-    await client.quit()
-    return undefined
-  } catch (e) {
-    client.disconnect()
-    return `Redis at ${new URL(redisUrl).host} is not reachable (${(e as Error).message})`
-  }
-}
 const probePg = async (): Promise<{ user?: string; reason?: string }> => {
   const reasons: Array<string> = []
   for (const user of ["postgres", "root"]) {
@@ -62,16 +48,7 @@ afterAll(async () => {
   await h.close()
   vi.restoreAllMocks()
   if (redisUnavailable === undefined) {
-    const admin = new Redis(redisUrl)
-    const keys: Array<string> = []
-    let cursor = "0"
-    do {
-      const [next, batch] = await admin.scan(cursor, "MATCH", `${redisPrefix}*`, "COUNT", 500)
-      cursor = next
-      keys.push(...batch)
-    } while (cursor !== "0")
-    if (keys.length > 0) await admin.del(...keys)
-    await admin.quit()
+    await deleteRedisPrefix(redisPrefix)
   }
   if (pg.user !== undefined) {
     await Effect.runPromise(Effect.scoped(

@@ -16,27 +16,14 @@ import { afterAll } from "vitest"
 import { sha256 } from "../src/internal/records.js"
 import { CredentialStore, FileStore, Keyring, PendingStore } from "../src/index.js"
 import * as RedisStore from "../src/RedisStore.js"
+import { probeRedis, redisUrl } from "./services.js"
 
 const directory = fs.mkdtempSync(path.join(os.tmpdir(), "mcp-vault-seed-"))
-const redisUrl = process.env.MCP_CREDENTIALS_TEST_REDIS_URL ?? "redis://127.0.0.1:6379"
 const runPrefix = `mcv-seed:${crypto.randomBytes(4).toString("hex")}:`
 const keyA = Keyring.generateSpec("a")
 const keyB = Keyring.generateSpec("b")
 const keyring = (spec = keyA) => Keyring.layer(Redacted.make(spec))
 
-const probeRedis = async (): Promise<string | undefined> => {
-  const client = new Redis(redisUrl, { lazyConnect: true, connectTimeout: 1500, maxRetriesPerRequest: 0, retryStrategy: () => null })
-  client.on("error", () => {})
-  try {
-    await client.connect()
-    await client.ping()
-    await client.quit()
-    return undefined
-  } catch (e) {
-    client.disconnect()
-    return `Redis at ${new URL(redisUrl).host} is not reachable (${(e as Error).message})`
-  }
-}
 const redisReason = await probeRedis()
 const admin = redisReason === undefined ? new Redis(redisUrl) : undefined
 
