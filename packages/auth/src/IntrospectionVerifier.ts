@@ -41,8 +41,13 @@ export interface Options {
   readonly timeout?: Duration.DurationInput | undefined
   /** Accepted `iss` value(s); when set, the response must carry a matching `iss`. */
   readonly issuer?: string | ReadonlyArray<string> | undefined
-  /** Accepted `aud` value(s); when set, the response must carry a matching `aud`. */
-  readonly audience?: string | ReadonlyArray<string> | undefined
+  /**
+   * Accepted `aud` value(s), normally the MCP server's own resource URL; when set, the response
+   * must carry a matching `aud` (RFC 8707: the MCP spec forbids accepting tokens minted for another
+   * resource). Unset, any audience is accepted and a warning is logged when the verifier is built;
+   * `false` accepts any audience knowingly, without the warning.
+   */
+  readonly audience?: string | ReadonlyArray<string> | false | undefined
   /** Extra request headers (the seed's `headers`). */
   readonly headers?: Readonly<Record<string, string>> | undefined
   /** Largest accepted response body in bytes. Default 64 KiB. */
@@ -87,7 +92,12 @@ export const make = (options: Options): Effect.Effect<TokenVerifier.Verifier, Au
     const maxBytes = options.maxResponseSize ?? 64 * 1024
     const maxTokenSize = options.maxTokenSize ?? Jose.defaultMaxTokenSize
     const issuer = options.issuer === undefined ? undefined : [options.issuer].flat()
-    const audience = options.audience === undefined ? undefined : [options.audience].flat()
+    const audience = options.audience === undefined || options.audience === false ? undefined : [options.audience].flat()
+    if (options.audience === undefined) {
+      yield* Effect.logWarning(
+        "IntrospectionVerifier: no audience is set, so tokens minted for any resource are accepted; set audience to this server's resource URL (or false to accept any, knowingly)"
+      )
+    }
 
     const failure = (reason: IntrospectionError["reason"], status?: number) =>
       new IntrospectionError(status === undefined ? { reason } : { reason, status })

@@ -3,7 +3,7 @@
  * authorization server (oidc-provider) backs the verifier in oidc.test.ts.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Duration, Effect, Layer, Redacted, TestClock } from "effect"
+import { Context, Duration, Effect, Layer, Logger, Redacted, TestClock } from "effect"
 import type { IncomingHttpHeaders } from "node:http"
 import { IntrospectionVerifier, TokenVerifier } from "../src/index.js"
 import { assertInvalid, NOW, readBody, refusal, serveHttp } from "./helpers.js"
@@ -125,6 +125,21 @@ describe("IntrospectionVerifier — RFC 7662", () => {
       yield* verify(yield* IntrospectionVerifier.make({ endpoint: server.url, audience: ["x", "https://rs"], issuer: "https://as" }))
       assertInvalid(yield* refusal(verify(yield* IntrospectionVerifier.make({ endpoint: server.url, audience: "x" }))), "wrong audience")
       assertInvalid(yield* refusal(verify(yield* IntrospectionVerifier.make({ endpoint: server.url, issuer: "https://evil" }))), "wrong issuer")
+    }))
+
+  it.scoped("fix: without an audience a warning is logged when the verifier is built; audience: false is silent; a non-finite exp is malformed", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(NOW * 1000)
+      const lines: Array<string> = []
+      const capture = Logger.replace(Logger.defaultLogger, Logger.make(({ message }) => void lines.push(String(message))))
+      yield* IntrospectionVerifier.make({ endpoint: "https://as.example/introspect" }).pipe(Effect.provide(capture))
+      assert.isTrue(lines.some((l) => l.includes("no audience is set")), lines.join("\n"))
+      lines.length = 0
+      yield* IntrospectionVerifier.make({ endpoint: "https://as.example/introspect", audience: false }).pipe(Effect.provide(capture))
+      assert.deepStrictEqual(lines, [])
+      const infinite = yield* endpoint(() => ({ body: `{"active":true,"sub":"a","exp":1e400}` }))
+      const v = yield* IntrospectionVerifier.make({ endpoint: infinite.url, audience: false })
+      assertInvalid(yield* refusal(verify(v)), "malformed")
     }))
 
   it.scoped("answers are cached until exp, and never longer than 60 s by default", () =>
