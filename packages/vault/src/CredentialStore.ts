@@ -170,7 +170,7 @@ export const makeMemory: Effect.Effect<CredentialStore["Type"]> = Effect.sync(()
         const found = lookup(key, now)
         const id = credentialId(key)
         entries.delete(id)
-        generations.delete(id)
+        // the generation counter stays: a later record never reuses a generation
         return Option.isSome(found)
       }),
     list: (subject) =>

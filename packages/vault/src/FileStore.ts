@@ -237,10 +237,9 @@ export const make = (
           const id = credentialId(key)
           const r = content.credentials[id]
           const existed = r !== undefined && (r.expiresAt === null || r.expiresAt > now)
-          const changed = r !== undefined || content.generations[id] !== undefined
+          // the generation counter stays: a later record never reuses a generation
           delete content.credentials[id]
-          delete content.generations[id]
-          return Effect.succeed([existed, changed] as const)
+          return Effect.succeed([existed, r !== undefined] as const)
         }),
       list: (subject) =>
         Effect.gen(function*() {

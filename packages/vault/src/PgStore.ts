@@ -50,7 +50,7 @@ import { StoreError, type VaultError } from "./VaultError.js"
  */
 export interface PgStoreOptions {
   readonly schema?: string | undefined
-  /** How often expired rows are deleted. Default 60 s. */
+  /** How often expired credentials are emptied (the ciphertext is removed; the row keeps the key's generation counter so a generation is never reused) and expired pending entries deleted. Default 60 s. */
   readonly sweepInterval?: Duration.DurationInput | undefined
   /** Safety net for a missed notification: how often a waiter re-checks. Default 1 s. */
   readonly pollInterval?: Duration.DurationInput | undefined
@@ -121,7 +121,7 @@ export const make = (options: PgStoreOptions = {}) =>
 
     const sweep = Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
-      yield* q("sweep", `DELETE FROM ${t("credentials")} WHERE expires_at IS NOT NULL AND expires_at <= $1`, [now])
+      yield* q("sweep", `UPDATE ${t("credentials")} SET sealed = '' WHERE expires_at IS NOT NULL AND expires_at <= $1 AND sealed <> ''`, [now])
       yield* q("sweep", `DELETE FROM ${t("pending")} WHERE expires_at <= $1`, [now])
       yield* q("sweep", `DELETE FROM ${t("results")} WHERE expires_at <= $1`, [now])
     })
@@ -251,7 +251,7 @@ export const make = (options: PgStoreOptions = {}) =>
         Effect.gen(function*() {
           const rows = yield* q<{ id: string }>(
             "compareAndDelete",
-            `DELETE FROM ${t("credentials")} WHERE id = $1 AND generation = $2 AND (expires_at IS NULL OR expires_at > $3)
+            `UPDATE ${t("credentials")} SET expires_at = 0, sealed = '' WHERE id = $1 AND generation = $2 AND (expires_at IS NULL OR expires_at > $3)
              RETURNING id`,
             [credentialId(key), expected, yield* now]
           )
@@ -259,13 +259,14 @@ export const make = (options: PgStoreOptions = {}) =>
         }),
       delete: (key) =>
         Effect.gen(function*() {
-          const rows = yield* q<{ expires_at: string | null }>(
-            "delete",
-            `DELETE FROM ${t("credentials")} WHERE id = $1 RETURNING expires_at`,
-            [credentialId(key)]
-          )
           const at = yield* now
-          return rows.some((r) => r.expires_at === null || Number(r.expires_at) > at)
+          const rows = yield* q<{ id: string }>(
+            "delete",
+            `UPDATE ${t("credentials")} SET expires_at = 0, sealed = '' WHERE id = $1 AND (expires_at IS NULL OR expires_at > $2)
+             RETURNING id`,
+            [credentialId(key), at]
+          )
+          return rows.length > 0
         }),
       list: (subject) =>
         Effect.gen(function*() {

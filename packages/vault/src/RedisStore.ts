@@ -72,17 +72,17 @@ export interface RedisStoreOptions {
  */
 export const defaultPrefix = "mcp:credentials:"
 
-// Atomically: bump the generation, write the record, give both the same TTL (0 = none).
+// Atomically: bump the generation, write the record with its TTL (0 = none). The generation counter
+// never expires and is never deleted, so a generation is never reused for a key (a compare-and-set
+// that straddles a delete or an expiry cannot match a newer record).
 const setScript = `
 local g = redis.call('INCR', KEYS[2])
 local rec = cjson.encode({ p = ARGV[1], s = ARGV[2], g = g, c = ARGV[3] })
 local px = tonumber(ARGV[4])
 if px > 0 then
   redis.call('SET', KEYS[1], rec, 'PX', px)
-  redis.call('PEXPIRE', KEYS[2], px)
 else
   redis.call('SET', KEYS[1], rec)
-  redis.call('PERSIST', KEYS[2])
 end
 return g
 `
@@ -102,16 +102,14 @@ local rec = cjson.encode({ p = ARGV[1], s = ARGV[2], g = g, c = ARGV[3] })
 local px = tonumber(ARGV[4])
 if px > 0 then
   redis.call('SET', KEYS[1], rec, 'PX', px)
-  redis.call('PEXPIRE', KEYS[2], px)
 else
   redis.call('SET', KEYS[1], rec)
-  redis.call('PERSIST', KEYS[2])
 end
 return g
 `
 
 // Compare-and-delete: removes the record only if it has generation ARGV[1]. The generation
-// counter stays (with the record's remaining TTL, if any), so a later record does not reuse it.
+// counter stays, so a later record does not reuse it.
 const compareAndDeleteScript = `
 local cur = redis.call('GET', KEYS[1])
 if not cur or cjson.decode(cur).g ~= tonumber(ARGV[1]) then return 0 end
@@ -266,7 +264,8 @@ export const make = (options: RedisStoreOptions = {}) =>
           run("compareAndDelete", () => client.eval(compareAndDeleteScript, 1, credKey(key), expected) as Promise<number>),
           (n) => n === 1
         ),
-      delete: (key) => Effect.map(run("delete", () => client.del(credKey(key), genKey(key))), (n) => n > 0),
+      // the generation counter stays (see setScript)
+      delete: (key) => Effect.map(run("delete", () => client.del(credKey(key))), (n) => n > 0),
       list: (subject) =>
         Effect.flatMap(
           scan(`${glob(prefix)}cred:${subject === undefined ? "*" : `${sha256(subject)}:*`}`),

@@ -157,6 +157,33 @@ export const contract = (harness: Harness) => {
         }))
     })
 
+    it.live("fix: a generation is never reused for a key — not after delete, compareAndDelete or expiry", () => {
+      const inst = harness.fresh()
+      const key = { provider: "github", subject: uniq("gen") }
+      return use(inst.layer(), (cs) =>
+        Effect.gen(function*() {
+          const seen: Array<number> = []
+          seen.push((yield* cs.set(key, staticCred("sk-1"))).generation)
+          seen.push((yield* cs.set(key, staticCred("sk-2"))).generation)
+          assert.isTrue(yield* cs.delete(key))
+          assert.isFalse(yield* cs.delete(key), "nothing live to delete")
+          seen.push((yield* cs.set(key, staticCred("sk-3"))).generation)
+          assert.isTrue(yield* cs.compareAndDelete(key, seen.at(-1)!))
+          seen.push(Option.getOrThrow(yield* cs.compareAndSet(key, Option.none(), staticCred("sk-4"))).generation)
+          seen.push((yield* cs.set(key, staticCred("sk-5"), { ttl: "100 millis" })).generation)
+          yield* Effect.sleep("250 millis")
+          assert.isTrue(Option.isNone(yield* cs.get(key)))
+          seen.push((yield* cs.set(key, staticCred("sk-6"))).generation)
+          for (let i = 1; i < seen.length; i++) assert.isAbove(seen[i]!, seen[i - 1]!, `generations ${seen.join(", ")}`)
+          // a writer still holding an old generation matches nothing
+          for (const old of seen.slice(0, -1)) {
+            assert.isTrue(Option.isNone(yield* cs.compareAndSet(key, Option.some(old), staticCred("sk-stale"))))
+            assert.isFalse(yield* cs.compareAndDelete(key, old))
+          }
+          assert.strictEqual(apiKey(Option.getOrThrow(yield* cs.get(key))), "sk-6")
+        }))
+    })
+
     it.live("compareAndDelete never removes a newer generation", () => {
       const inst = harness.fresh()
       const key = { provider: "github", subject: uniq("cad") }
