@@ -159,8 +159,19 @@ export const k8s = Command.make(
         dataKey: o.dataKey
       })
       yield* Console.log(manifest.replace(/\n$/, ""))
-      yield* Console.error("# Apply: mcp-credentials keys k8s | kubectl apply -f -")
-      yield* Console.error("# Then clean local keys: mcp-credentials keys clean")
+      // the hints repeat the options given, so following them applies what was printed; `keys
+      // clean` is not suggested: it also removes keys this Secret does not hold (the signing pair)
+      const quote = (v: string) => (/^[\w./:@=-]+$/.test(v) ? v : `'${v.replace(/'/g, `'\\''`)}'`)
+      const args = [
+        ...(o.name !== KubernetesSecret.defaults.name ? ["--name", quote(o.name)] : []),
+        ...(o.namespace !== KubernetesSecret.defaults.namespace ? ["--namespace", quote(o.namespace)] : []),
+        ...(o.keyFile !== KubernetesSecret.defaultKeyFile ? ["--key-file", quote(o.keyFile)] : []),
+        ...(o.dataKey !== KubernetesSecret.defaults.dataKey ? ["--data-key", quote(o.dataKey)] : [])
+      ]
+      yield* Console.error(`# Apply: mcp-credentials keys k8s${args.map((a) => ` ${a}`).join("")} | kubectl apply -f -`)
+      yield* Console.error(
+        `# Once applied, remove the local copy of ${quote(o.keyFile)} (it is the only key in this Secret; other key files in its directory are not)`
+      )
     })
 ).pipe(Command.withDescription(
   "Print a Kubernetes Secret manifest (YAML, base64 data) holding the private key file, for kubectl apply -f -."

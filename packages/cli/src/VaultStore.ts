@@ -358,9 +358,14 @@ export const renderTable = (list: ReadonlyArray<Entry>): string => {
  * @category rendering
  */
 export const printable = (name: string): string =>
-  name !== "" && /^[\x21-\x7e\u00a0-\u2027\u202a-\uffff]+$/.test(name) && !/[\u202a-\u202e\u2066-\u2069]/.test(name)
+  name !== "" && /^[\x21-\x7e\u00a0-\u2027\u202a-\uffff]+$/.test(name) && !/[\u200e\u200f\u202a-\u202e\u2066-\u2069]/.test(name)
     ? name
-    : JSON.stringify(name)
+    // JSON quoting escapes C0 controls; C1 controls (U+009B can start an escape sequence in some
+    // terminals) and bidirectional marks and overrides are escaped too
+    : JSON.stringify(name).replace(
+      /[\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g,
+      (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`
+    )
 
 // -----------------------------------------------------------------------------
 // internals

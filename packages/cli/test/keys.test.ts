@@ -190,8 +190,15 @@ describe.concurrent("keys k8s", () => {
     assert.deepStrictEqual(doc.metadata, { name: "mcp-auth-keys", namespace: "default" })
     const file = readFileSync(join(tmp.dir, ".keys", "mcp-private.json"))
     assert.isTrue(Buffer.from(doc.data.mcp_jwks, "base64").equals(file))
-    assert.include(r.stderr, "kubectl apply -f -")
-    assert.include(r.stderr, "keys clean")
+    assert.include(r.stderr, "# Apply: mcp-credentials keys k8s | kubectl apply -f -")
+    assert.include(r.stderr, "remove the local copy of .keys/mcp-private.json")
+    // fix: the hint never suggests `keys clean` (it also removes the signing keys this Secret does not hold)
+    assert.notInclude(r.stderr, "keys clean")
+    // the hints repeat the options given
+    const custom = await run(["keys", "k8s", "--namespace", "mcp", "--key-file", "./.keys/mcp-private.json", "--name", "my-keys"], { cwd: tmp.dir })
+    assert.strictEqual(custom.code, 0, custom.stderr)
+    assert.include(custom.stderr, "# Apply: mcp-credentials keys k8s --name my-keys --namespace mcp --key-file ./.keys/mcp-private.json | kubectl apply -f -")
+    assert.include(custom.stderr, "remove the local copy of ./.keys/mcp-private.json")
 
     // what kubectl generates itself for the same file
     let kubectl: string

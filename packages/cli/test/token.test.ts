@@ -153,14 +153,16 @@ describe.concurrent("token mint", () => {
       [["--claims", "{}", "--secret-env", "S", "--sign-key", "x.json"], 2, "--sign-key"],
       [["--claims", "{}", "--secret-env", "UNSET_VARIABLE"], 2, "UNSET_VARIABLE"],
       [["--claims", "{}", "--secret-env", SECRET], 2, "--secret-env"],
+      // a secret that is a valid identifier (a hex secret starting with a letter) is not echoed
+      [["--claims", "{}", "--secret-env", "a3f9c2e1b7d0CANARY0123456789abcdef0123456789"], 2, "--secret-env"],
       [["--claims", "{}", "--sign-key", "missing.json"], 1, "missing.json: file not found"],
       [["--claims", "{}", "--sign-key", ".keys/mcp-private.json"], 1, "--use sig"],
       [["--claims", "{}", "--secret-env", "S", "--encrypt-key", ".keys/mcp-signing-public.json"], 1, "no encryption key"],
       [["--claims", "{}", "--sign-key", ".keys"], 1, "is a directory"],
       [["--secret-env", "S"], 2, "--claims"]
     ]
-    // three through the binary (a bad option, an unreadable file, a secret given as the variable name), the rest in process
-    const viaBinary = new Set([0, 4, 5])
+    // three through the binary (a bad option, a secret given as the variable name, an unreadable file), the rest in process
+    const viaBinary = new Set([0, 4, 6])
     const absolute = (args: ReadonlyArray<string>) => args.map((a) => (a === ".keys" || a.startsWith(".keys/") || a.endsWith(".json") ? join(tmp.dir, a) : a))
     const results = await Promise.all(cases.map(([args], i) =>
       viaBinary.has(i) ? mint(args, { S: SECRET }) : mintInProcess(absolute(args), { S: SECRET })
