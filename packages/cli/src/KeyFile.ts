@@ -297,8 +297,9 @@ export const clean = (
       const { privatePath, publicPath } = yield* paths(directory, use)
       for (const path of [privatePath, publicPath]) {
         if (!(yield* Files.exists(path))) continue
-        yield* Files.overwriteAndRemove(path)
-        removed.push(path)
+        const what = yield* Files.overwriteAndRemove(path)
+        // a symbolic link is removed, never followed: say so, the key it points to is still there
+        removed.push(what === "link" ? `${path} (a symbolic link: the link was removed, the file it points to was kept)` : path)
       }
     }
     return removed

@@ -91,7 +91,7 @@ export const writeAtomic = (
  * snapshots: the only sure protection of a key is never writing it to an unencrypted disk.
  * @internal
  */
-export const overwriteAndRemove = (path: string): Effect.Effect<void, FileError, FileSystem.FileSystem> =>
+export const overwriteAndRemove = (path: string): Effect.Effect<"file" | "link", FileError, FileSystem.FileSystem> =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     // a symbolic link is removed, never followed: overwriting would destroy the file it points to
@@ -116,4 +116,5 @@ export const overwriteAndRemove = (path: string): Effect.Effect<void, FileError,
       ).pipe(Effect.mapError(fail(path, "remove")))
     }
     yield* fs.remove(path).pipe(Effect.mapError(fail(path, "remove")))
+    return isLink ? "link" as const : "file" as const
   })
