@@ -12,7 +12,7 @@
  *
  * @since 0.1.0
  */
-import type * as FileSystem from "@effect/platform/FileSystem"
+import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
 import * as Effect from "effect/Effect"
 import * as jose from "jose"
@@ -229,7 +229,14 @@ export const generate = (
     }
     const key = yield* generateKey(keyOptions)
     yield* Files.ensureDirectory(yield* Effect.map(Path.Path, (p) => p.resolve(directory)))
-    yield* writeKeySets(privatePath, publicPath, [key.privateJwk])
+    // without --force the files are published only if they still do not exist (another run may
+    // have written them while this key was being generated)
+    yield* writeKeySets(privatePath, publicPath, [key.privateJwk], { exclusive: options.force !== true }).pipe(
+      Effect.catchIf(
+        (e) => e._tag === "FileError" && e.reason === "already exists",
+        (e) => Effect.fail(new KeyFileExistsError({ path: (e as FileError).path }))
+      )
+    )
     return { use, privatePath, publicPath, kid: key.kid, keyCount: 1 }
   })
 
@@ -448,13 +455,22 @@ const thumbprint = (jwk: jose.JWK, path: string): Effect.Effect<string, KeyForma
 const writeKeySets = (
   privatePath: string,
   publicPath: string,
-  keys: ReadonlyArray<jose.JWK>
+  keys: ReadonlyArray<jose.JWK>,
+  options: { readonly exclusive?: boolean } = {}
 ): Effect.Effect<void, FileError | CryptoError, FileSystem.FileSystem | Path.Path> =>
   Effect.gen(function*() {
     const publicKeys = yield* Effect.try({
       try: () => keys.map(publicJwk),
       catch: () => new CryptoError({ operation: "derive the public keys", reason: "a key cannot be imported" })
     })
-    yield* Files.writeAtomic(privatePath, format(keys), 0o600)
-    yield* Files.writeAtomic(publicPath, format(publicKeys), 0o644)
+    yield* Files.writeAtomic(privatePath, format(keys), 0o600, options)
+    // exclusive: a public file that appeared meanwhile (a concurrent run) fails this run, and the
+    // private file it just created is taken back, so no mismatched pair is left
+    yield* Files.writeAtomic(publicPath, format(publicKeys), 0o644, options).pipe(
+      Effect.tapError(() =>
+        options.exclusive === true
+          ? Effect.ignore(Effect.flatMap(FileSystem.FileSystem, (fs) => fs.remove(privatePath)))
+          : Effect.void
+      )
+    )
   })

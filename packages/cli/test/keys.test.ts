@@ -69,6 +69,23 @@ describe.concurrent("keys generate", () => {
     assert.strictEqual(mode(priv), 0o600)
   })
 
+  it("fix: two runs at once without --force: exactly one writes the pair, the other fails as 'already exists'; the files hold the winner's key", async () => {
+    const dir = cwd("race")
+    const runs = await Promise.all([0, 1, 2].map(() => run(["keys", "generate", "--size", "2048"], { cwd: dir })))
+    const won = runs.filter((r) => r.code === 0)
+    assert.strictEqual(won.length, 1, runs.map((r) => `${r.code}: ${r.stderr}`).join("\n"))
+    for (const r of runs.filter((r) => r.code !== 0)) {
+      assert.strictEqual(r.code, 1, r.stderr)
+      assert.include(r.stderr, "already exists")
+    }
+    const priv = readJson(join(dir, ".keys", "mcp-private.json")).keys
+    const pub = readJson(join(dir, ".keys", "mcp-public.json")).keys
+    assert.strictEqual(priv.length, 1)
+    assert.strictEqual(pub[0].kid, priv[0].kid)
+    assert.include(won[0]!.stdout, priv[0].kid)
+    assert.strictEqual(mode(join(dir, ".keys", "mcp-private.json")), 0o600)
+  })
+
   it("--dir, --alg RSA-OAEP (the seed's), default size 4096", async () => {
     const r = await run(["keys", "generate", "--dir", "other/keys", "--alg", "RSA-OAEP"], { cwd: tmp.dir })
     assert.strictEqual(r.code, 0, r.stderr)

@@ -70,15 +70,25 @@ export const ensureDirectory = (dir: string): Effect.Effect<void, FileError, Fil
 export const writeAtomic = (
   path: string,
   content: string,
-  mode: number
+  mode: number,
+  options: {
+    /**
+     * Fail with "already exists" instead of replacing a file that exists at the moment of
+     * publishing (a hard link, which the OS refuses atomically), not only when it was checked.
+     */
+    readonly exclusive?: boolean
+  } = {}
 ): Effect.Effect<void, FileError, FileSystem.FileSystem | Path.Path> =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const p = yield* Path.Path
     const temp = p.join(p.dirname(path), `.${p.basename(path)}.${randomBytes(6).toString("hex")}.tmp`)
+    const publish = options.exclusive === true
+      ? Effect.zipRight(fs.link(temp, path), Effect.ignore(fs.remove(temp)))
+      : fs.rename(temp, path)
     yield* fs.writeFileString(temp, content, { flag: "wx", mode }).pipe(
       Effect.zipRight(fs.chmod(temp, mode)),
-      Effect.zipRight(fs.rename(temp, path)),
+      Effect.zipRight(publish),
       Effect.mapError(fail(path, "write")),
       Effect.tapError(() => Effect.ignore(fs.remove(temp)))
     )
