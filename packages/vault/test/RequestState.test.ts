@@ -12,6 +12,7 @@ import { afterAll } from "vitest"
 import { Keyring, PendingStore } from "../src/index.js"
 import * as RedisStore from "../src/RedisStore.js"
 import * as RequestState from "../src/RequestState.js"
+import { deleteRedisPrefix, probeRedis, redisUrl as url } from "./services.js"
 
 const keyA = Keyring.generateSpec("a")
 const keyB = Keyring.generateSpec("b")
@@ -168,34 +169,11 @@ describe("RequestState (memory store)", () => {
 // two replicas sharing Redis
 // -----------------------------------------------------------------------------
 
-const url = process.env.MCP_CREDENTIALS_TEST_REDIS_URL ?? "redis://127.0.0.1:6379"
 const prefix = `mcv-test-rs:${crypto.randomBytes(4).toString("hex")}:`
-
-const probe = async (): Promise<string | undefined> => {
-  const client = new Redis(url, { lazyConnect: true, connectTimeout: 1500, maxRetriesPerRequest: 0, retryStrategy: () => null })
-  client.on("error", () => {})
-  try {
-    await client.connect()
-    await client.ping()
-    await client.quit()
-    return undefined
-  } catch (e) {
-    client.disconnect()
-    return `Redis at ${new URL(url).host} is not reachable (${(e as Error).message})`
-  }
-}
-const unavailable = await probe()
+const unavailable = await probeRedis()
 
 afterAll(async () => {
-  if (unavailable !== undefined) return
-  const admin = new Redis(url)
-  let cursor = "0"
-  do {
-    const [next, keys] = await admin.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 500)
-    cursor = next
-    if (keys.length > 0) await admin.del(...keys)
-  } while (cursor !== "0")
-  await admin.quit()
+  if (unavailable === undefined) await deleteRedisPrefix(prefix)
 })
 
 /** One replica: its own Redis connections, the shared prefix and keyring. */
