@@ -278,8 +278,11 @@ export const rotate = (options: {
       ? Buffer.from(current.n, "base64url").length * 8
       : undefined)
     const key = yield* generateKey({ use, alg, size: isRsa(alg) ? size : options.size })
+    // read the file again now that the (slow) generation is done: a rotation that finished in
+    // the meantime keeps its key, instead of being overwritten by the set read before
+    const latest = yield* readPrivateKeys(privatePath, use)
     const keys: Array<jose.JWK> = [key.privateJwk]
-    for (const jwk of existing) {
+    for (const jwk of latest) {
       keys.push(jwk.kid !== undefined ? jwk : { ...jwk, kid: yield* thumbprint(jwk, privatePath) })
     }
     yield* writeKeySets(privatePath, publicPath, keys)
