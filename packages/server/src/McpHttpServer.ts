@@ -131,16 +131,8 @@ export const makeWebHandler = <R, RR = never>(
       return undefined
     }
 
-    const parseBody = async (request: Request): Promise<{ readonly body: unknown } | Response> => {
-      try {
-        return { body: await request.json() }
-      } catch {
-        return new Response(JSON.stringify({ jsonrpc: "2.0", error: { code: -32700, message: "Parse error" }, id: null }), {
-          status: 400,
-          headers: { "content-type": "application/json" }
-        })
-      }
-    }
+    // capped like the SDK's own reader (which `parsedBody` bypasses)
+    const parseBody = (request: Request): Promise<{ readonly body: unknown } | Response> => Http.readJsonBody(request)
 
     const stateless = async (request: Request, authInfo: AuthInfo | undefined): Promise<Response> => {
       // no session, so no standalone SSE stream and nothing to delete: answering GET would make

@@ -141,12 +141,10 @@ export const makeWebHandler = <R, RR = never>(
       authInfo: AuthInfo | undefined
     ): Promise<{ readonly refused?: Response; readonly server?: McpServer; readonly body?: unknown }> => {
       if (options.insufficientScope === undefined || request.method !== "POST") return {}
-      let body: unknown
-      try {
-        body = await request.clone().json()
-      } catch {
-        return {} // the SDK answers the parse error
-      }
+      // capped like the SDK's own reader; what is too large or not JSON is answered here
+      const read = await Http.readJsonBody(request.clone())
+      if (read instanceof Response) return { refused: read }
+      const body = read.body
       const messages: Array<any> = Array.isArray(body) ? body : [body]
       if (!messages.some((m) => m?.method === "tools/call")) return { body }
       const legacy = await isLegacyRequest(request, body).catch(() => false)

@@ -3,6 +3,7 @@ import { CredentialBackend, HeaderCredentialBackend, ResolvedCredential } from "
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js"
 import { Effect, Layer, ManagedRuntime, Redacted } from "effect"
 import { createServer, request as httpRequest, type Server } from "node:http"
+import { connect as connectTcp } from "node:net"
 import { getCredentials, McpCredentials, McpHttpServer } from "../src/index.js"
 import { connect, startHttp, textOf } from "./helpers.js"
 import { type Line, lines } from "./lines.js"
@@ -155,6 +156,63 @@ describe("plain Node handler (Express / node:http)", () => {
     const client = await connect(url, { "X-MCP-Cred-Fields": '{"apiKey":"sk-node-handler"}' })
     expect(textOf(await client.callTool({ name: "key_length" }))).toBe("length 15")
     await client.close()
+  })
+
+  it("fix: a malformed Host header gets an answer and does not end the process (the handler never rejects)", async () => {
+    const status = await new Promise<string>((resolve, reject) => {
+      const socket = connectTcp(Number(url.port), "127.0.0.1", () => socket.end("GET /mcp HTTP/1.1\r\nHost: a b\r\nConnection: close\r\n\r\n"))
+      let data = ""
+      socket.on("data", (d) => (data += d.toString("latin1")))
+      socket.on("end", () => resolve(data.split("\r\n")[0] ?? ""))
+      socket.on("error", reject)
+    })
+    expect(status).toMatch(/^HTTP\/1\.1 [45]\d\d /)
+    // still serving
+    const client = await connect(url, { "X-MCP-Cred-Fields": '{"apiKey":"sk-after-bad-host"}' })
+    expect(textOf(await client.callTool({ name: "key_length" }))).toBe("length 17")
+    await client.close()
+  })
+
+  it("fix: a request body over 4 MB is refused with 413, declared or streamed, before it is all read", async () => {
+    const headers = { "content-type": "application/json", accept: "application/json, text/event-stream" }
+    // fetch sets Content-Length itself for a string body
+    const declared = await fetch(url, { method: "POST", headers, body: " ".repeat(5 * 1024 * 1024) })
+    expect(declared.status).toBe(413)
+    let sent = 0
+    const streamed = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent > 64 * 1024 * 1024) return controller.close()
+        sent += 1024 * 1024
+        controller.enqueue(new Uint8Array(1024 * 1024).fill(32))
+      }
+    })
+    const r = await fetch(url, { method: "POST", headers, body: streamed, duplex: "half" } as RequestInit)
+    expect(r.status).toBe(413)
+    expect(sent).toBeLessThan(64 * 1024 * 1024)
+  })
+
+  it("fix: a standalone SSE stream whose client went away is released (the next GET is 200, not 409)", async () => {
+    const init = await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "application/json, text/event-stream", "X-MCP-Cred-Fields": '{"apiKey":"sk-sse-release"}' },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "raw", version: "1" } } })
+    })
+    const id = init.headers.get("mcp-session-id")!
+    await init.body?.cancel()
+    expect(id).toBeTruthy()
+    const stream = async () => {
+      const controller = new AbortController()
+      const res = await fetch(url, { headers: { accept: "text/event-stream", "mcp-session-id": id, "mcp-protocol-version": "2025-06-18" }, signal: controller.signal })
+      return { status: res.status, close: () => controller.abort() }
+    }
+    const first = await stream()
+    expect(first.status).toBe(200)
+    first.close()
+    await new Promise((r) => setTimeout(r, 200))
+    const second = await stream()
+    second.close()
+    expect(second.status).toBe(200)
+    await fetch(url, { method: "DELETE", headers: { "mcp-session-id": id, "mcp-protocol-version": "2025-06-18" } }).then((r) => r.body?.cancel())
   })
 })
 

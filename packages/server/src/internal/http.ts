@@ -60,7 +60,14 @@ export const createClosingServer = () => {
 export const toWebRequest = (req: IncomingMessage, res: ServerResponse): Request => {
   const controller = new AbortController()
   res.on("close", () => controller.abort())
-  const url = `http://${req.headers.host ?? "localhost"}${req.url ?? "/"}`
+  // a malformed Host must not make the URL throw (the Host check answers it later): fall back to
+  // a fixed origin, keeping the Host header itself for that check
+  let url: string
+  try {
+    url = new URL(`http://${req.headers.host ?? "localhost"}${req.url ?? "/"}`).href
+  } catch {
+    url = new URL(req.url ?? "/", "http://invalid-host.invalid").href
+  }
   const headers = new Headers()
   for (const [k, v] of Object.entries(req.headers)) {
     if (v === undefined) continue
@@ -75,14 +82,71 @@ export const toWebRequest = (req: IncomingMessage, res: ServerResponse): Request
   } as RequestInit)
 }
 
-/** Writes a web `Response` to a Node response (streaming its body). */
+/**
+ * Writes a web `Response` to a Node response (streaming its body). When the client goes away
+ * before the end, the body is cancelled, so the SDK's stream clean-up runs (its SSE streams and
+ * keep-alive timers) instead of leaking.
+ */
 export const writeWebResponse = (response: Response, res: ServerResponse): void => {
   res.writeHead(response.status, Object.fromEntries(response.headers.entries()))
   if (response.body === null) {
     res.end()
     return
   }
+  // send the status and headers now: an SSE stream may stay silent until its first event
+  res.flushHeaders()
   const body = Readable.fromWeb(response.body as any)
   body.on("error", () => res.destroy())
+  res.on("close", () => {
+    if (!res.writableFinished) body.destroy()
+  })
   body.pipe(res)
 }
+
+/** The largest JSON-RPC request body read (the MCP SDK's own limit). */
+export const maxRequestBodyBytes = 4 * 1024 * 1024
+
+/**
+ * Reads a request body as JSON with a byte cap: a declared `Content-Length` over the cap is
+ * refused before reading, and a streamed body is cut off as soon as it passes the cap (413);
+ * anything that is not JSON is a JSON-RPC parse error (400).
+ */
+export const readJsonBody = async (
+  request: Request,
+  maxBytes: number = maxRequestBodyBytes
+): Promise<{ readonly body: unknown } | Response> => {
+  const tooLarge = () => jsonRpcError(413, `Request body larger than ${maxBytes} bytes`)
+  const declared = Number(request.headers.get("content-length") ?? "")
+  if (Number.isFinite(declared) && declared > maxBytes) return tooLarge()
+  const chunks: Array<Uint8Array> = []
+  let size = 0
+  if (request.body !== null) {
+    const reader = request.body.getReader()
+    for (;;) {
+      let next: ReadableStreamReadResult<Uint8Array>
+      try {
+        next = await reader.read()
+      } catch {
+        return parseError()
+      }
+      if (next.done) break
+      size += next.value.byteLength
+      if (size > maxBytes) {
+        void reader.cancel().catch(() => undefined)
+        return tooLarge()
+      }
+      chunks.push(next.value)
+    }
+  }
+  try {
+    return { body: JSON.parse(Buffer.concat(chunks).toString("utf8")) }
+  } catch {
+    return parseError()
+  }
+}
+
+const parseError = () =>
+  new Response(JSON.stringify({ jsonrpc: "2.0", error: { code: -32700, message: "Parse error" }, id: null }), {
+    status: 400,
+    headers: { "content-type": "application/json" }
+  })

@@ -67,9 +67,21 @@ export const toNodeHandler = async <Auth, R>(
   const web = await Effect.runPromise(
     makeWebHandler.pipe(Effect.provide(runtime.context), (self) => Scope.extend(self, scope))
   )
+  // never rejects: a failure (a malformed request, a defect in `authenticate` or in the server
+  // factory) is answered with a generic 500 and never becomes an unhandled rejection that ends
+  // the process
   const handler = async (req: IncomingMessage & { auth?: Auth }, res: ServerResponse) => {
-    const response = await web(Http.toWebRequest(req, res), { authInfo: req.auth })
-    Http.writeWebResponse(response, res)
+    try {
+      const response = await web(Http.toWebRequest(req, res), { authInfo: req.auth })
+      Http.writeWebResponse(response, res)
+    } catch {
+      if (!res.headersSent) {
+        res.writeHead(500, { "content-type": "application/json" })
+        res.end(JSON.stringify({ jsonrpc: "2.0", error: { code: -32603, message: "Internal server error" }, id: null }))
+      } else {
+        res.destroy()
+      }
+    }
   }
   return { handler, close: () => Effect.runPromise(Scope.close(scope, Exit.void)) }
 }
