@@ -13,10 +13,12 @@ import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js"
 import type { AuthInfo } from "@modelcontextprotocol/sdk/server/auth/types.js"
 import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js"
 import { isInitializeRequest } from "@modelcontextprotocol/sdk/types.js"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Runtime from "effect/Runtime"
+import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import { randomUUID } from "node:crypto"
 import type { IncomingMessage, ServerResponse } from "node:http"
@@ -61,6 +63,13 @@ export interface Options<R, RR = never> {
    */
   readonly insufficientScope?: ((missing: ReadonlyArray<string>, request: Request) => Response) | undefined
   /**
+   * Stateful mode: a session without any request for this long is closed (clients often go away
+   * without `DELETE`). Default 30 minutes; `Duration.infinity` keeps sessions until deleted.
+   */
+  readonly sessionIdleTimeout?: Duration.DurationInput | undefined
+  /** Stateful mode: the most sessions open at once; a new `initialize` beyond it gets 503. Default 10,000. */
+  readonly maxSessions?: number | undefined
+  /**
    * More routes served beside the MCP endpoint (well-known documents, health checks, pages). Their
    * requirements (`RR`) are the served layer's, beside the authenticator's and tools' (`R`).
    */
@@ -97,7 +106,8 @@ export const localhostNames: ReadonlyArray<string> = Http.localhostNames
 const jsonRpcError = Http.jsonRpcError
 
 /**
- * Builds the web handler. Sessions live until the client deletes them or the scope closes.
+ * Builds the web handler. Sessions live until the client deletes them, they stay idle for
+ * `sessionIdleTimeout`, or the scope closes; each belongs to the caller that initialized it.
  *
  * @since 0.1.0
  * @category constructors
@@ -108,7 +118,14 @@ export const makeWebHandler = <R, RR = never>(
   Effect.gen(function*() {
     const runtime = yield* Effect.runtime<R>()
     const runAuth = options.authenticate === undefined ? undefined : Runtime.runPromise(runtime)
-    const sessions = new Map<string, { transport: WebStandardStreamableHTTPServerTransport; server: McpServer }>()
+    // a session belongs to the caller that initialized it (client id and subject of its token, or
+    // anonymous): another caller presenting its id gets 404, as for an unknown session
+    const principalOf = (authInfo: AuthInfo | undefined): string =>
+      authInfo === undefined ? "" : `${authInfo.clientId}\0${String(authInfo.extra?.sub ?? "")}`
+    const sessions = new Map<
+      string,
+      { transport: WebStandardStreamableHTTPServerTransport; server: McpServer; principal: string; lastSeen: number }
+    >()
     yield* Effect.addFinalizer(() =>
       Effect.promise(async () => {
         const all = Array.from(sessions.values())
@@ -116,6 +133,22 @@ export const makeWebHandler = <R, RR = never>(
         await Promise.all(all.map((s) => s.server.close().catch(() => undefined)))
       })
     )
+    // sessions a client abandoned without DELETE are closed after `sessionIdleTimeout`, and at most
+    // `maxSessions` are open at once
+    const maxSessions = options.maxSessions ?? 10_000
+    const idleMs = Duration.toMillis(Duration.decode(options.sessionIdleTimeout ?? Duration.minutes(30)))
+    if (!options.stateless && Number.isFinite(idleMs)) {
+      const sweep = Effect.sync(() => {
+        const now = Date.now()
+        for (const [id, s] of sessions) {
+          if (now - s.lastSeen < idleMs) continue
+          sessions.delete(id)
+          void s.transport.close().catch(() => undefined)
+          void s.server.close().catch(() => undefined)
+        }
+      })
+      yield* Effect.forkScoped(Effect.repeat(sweep, Schedule.spaced(Duration.millis(Math.max(100, Math.min(idleMs / 4, 60_000))))))
+    }
     const checkHost = Http.makeHostCheck(options.allowedHosts)
 
     /** Refuses a tools/call whose tool requires scopes the token lacks, when asked to. */
@@ -167,7 +200,8 @@ export const makeWebHandler = <R, RR = never>(
       if (parsed instanceof Response) return parsed
       if (sessionId !== null) {
         const session = sessions.get(sessionId)
-        if (session === undefined) return jsonRpcError(404, "Session not found")
+        if (session === undefined || session.principal !== principalOf(authInfo)) return jsonRpcError(404, "Session not found")
+        session.lastSeen = Date.now()
         const refused = parsed === undefined ? undefined : checkScopes(session.server, parsed.body, request, authInfo)
         if (refused !== undefined) return refused
         return session.transport.handleRequest(request, { ...authOptions, ...(parsed !== undefined ? { parsedBody: parsed.body } : {}) })
@@ -175,12 +209,14 @@ export const makeWebHandler = <R, RR = never>(
       if (parsed === undefined) return jsonRpcError(400, "Bad Request: no session id")
       const messages = Array.isArray(parsed.body) ? parsed.body : [parsed.body]
       if (!messages.some(isInitializeRequest)) return jsonRpcError(400, "Bad Request: no session id")
+      if (sessions.size >= maxSessions) return jsonRpcError(503, "Too many sessions; try again later")
       const server = await options.server(runtime)
+      const principal = principalOf(authInfo)
       const transport: WebStandardStreamableHTTPServerTransport = new WebStandardStreamableHTTPServerTransport({
         sessionIdGenerator: () => randomUUID(),
         enableJsonResponse: options.enableJsonResponse ?? false,
         onsessioninitialized: (id) => {
-          sessions.set(id, { transport, server })
+          sessions.set(id, { transport, server, principal, lastSeen: Date.now() })
         },
         onsessionclosed: (id) => {
           sessions.delete(id)

@@ -230,3 +230,63 @@ describe("McpHttpServer.layer", () => {
     await expect(initialize(new URL(`http://127.0.0.1:${port}/mcp`), {})).rejects.toThrow()
   })
 })
+
+describe("McpHttpServer sessions (stateful): bound to their caller, closed when idle, capped", () => {
+  const initBody = JSON.stringify({
+    jsonrpc: "2.0",
+    id: 1,
+    method: "initialize",
+    params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "raw", version: "1" } }
+  })
+  const post = (token: string | undefined, body: string, sessionId?: string) =>
+    new Request("http://localhost/mcp", {
+      method: "POST",
+      headers: {
+        host: "localhost",
+        "content-type": "application/json",
+        accept: "application/json, text/event-stream",
+        ...(token !== undefined ? { authorization: `Bearer ${token}` } : {}),
+        ...(sessionId !== undefined ? { "mcp-session-id": sessionId, "mcp-protocol-version": "2025-06-18" } : {})
+      },
+      body
+    })
+  const list = JSON.stringify({ jsonrpc: "2.0", id: 2, method: "tools/list" })
+  // a stand-in authenticator: the bearer token is the user's name
+  const authenticate = (request: Request) =>
+    Effect.sync(() => {
+      const token = request.headers.get("authorization")?.slice(7)
+      return token === undefined ? undefined : { token, clientId: "test-client", scopes: [], extra: { sub: token } }
+    })
+  const withHandler = <A>(
+    options: Partial<McpHttpServer.Options<CredentialBackend.CredentialBackend>>,
+    f: (handler: McpHttpServer.WebHandler) => Promise<A>
+  ) =>
+    Effect.runPromise(Effect.scoped(
+      Effect.flatMap(
+        McpHttpServer.makeWebHandler({ server: build, enableJsonResponse: true, authenticate, ...options }),
+        (handler) => Effect.promise(() => f(handler))
+      ).pipe(Effect.provide(HeaderCredentialBackend.layer()))
+    ))
+
+  it("fix: another caller presenting a session's id gets 404; the owner keeps using it", async () => {
+    await withHandler({}, async (handler) => {
+      const init = await handler(post("alice", initBody))
+      const id = init.headers.get("mcp-session-id")!
+      expect(init.status).toBe(200)
+      expect((await handler(post("bob", list, id))).status).toBe(404)
+      expect((await handler(post(undefined, list, id))).status).toBe(404)
+      expect((await handler(post("alice", list, id))).status).toBe(200)
+    })
+  })
+
+  it("fix: a session idle for sessionIdleTimeout is closed; maxSessions caps new sessions with 503", async () => {
+    await withHandler({ sessionIdleTimeout: "300 millis", maxSessions: 1 }, async (handler) => {
+      const id = (await handler(post("alice", initBody))).headers.get("mcp-session-id")!
+      expect((await handler(post("bob", initBody))).status).toBe(503)
+      await new Promise((r) => setTimeout(r, 800))
+      expect((await handler(post("alice", list, id))).status).toBe(404)
+      // the slot is free again
+      expect((await handler(post("bob", initBody))).status).toBe(200)
+    })
+  })
+})
