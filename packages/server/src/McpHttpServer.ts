@@ -102,7 +102,6 @@ export type WebHandler = (request: Request, options?: { readonly authInfo?: Auth
  */
 export const localhostNames: ReadonlyArray<string> = Http.localhostNames
 
-
 const jsonRpcError = Http.jsonRpcError
 
 /**
@@ -164,8 +163,8 @@ export const makeWebHandler = <R, RR = never>(
       return undefined
     }
 
-    // capped like the SDK's own reader (which `parsedBody` bypasses)
-    const parseBody = (request: Request): Promise<{ readonly body: unknown } | Response> => Http.readJsonBody(request)
+    // bodies are read with the SDK's own cap (`parsedBody` bypasses its reader)
+    const parseBody = Http.readJsonBody
 
     const stateless = async (request: Request, authInfo: AuthInfo | undefined): Promise<Response> => {
       // no session, so no standalone SSE stream and nothing to delete: answering GET would make

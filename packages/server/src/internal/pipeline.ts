@@ -228,19 +228,6 @@ export const callTool = async (
 export const plainSecret = (token: string | Redacted.Redacted<string> | undefined): ReadonlyArray<string> =>
   token === undefined ? [] : [typeof token === "string" ? token : Redacted.value(token)]
 
-/** A scrubber for the secrets of an open scope and the request's bearer token. */
-export const scrubberOf = (
-  scope: CurrentCredential.CredentialScope | undefined,
-  bearerToken: string | undefined
-): Scrubber.Scrubber => {
-  const secrets = [...plainSecret(bearerToken)]
-  for (const name of scope?.names() ?? []) {
-    const credential = scope?.get(name)
-    if (credential !== undefined) secrets.push(...ResolvedCredential.secretValues(credential))
-  }
-  return Scrubber.make(secrets)
-}
-
 /**
  * A scrubber for the secrets in `scope` at this moment and the bearer token, built on first use.
  * The secrets are read now, so it still knows them after the scope closes (a cancelled call that
