@@ -31,6 +31,7 @@ import {
   makeCredentialOpener,
   openPending,
   openResult,
+  ownerFor,
   sealCredential,
   sealPending,
   sealResult,
@@ -183,11 +184,10 @@ export const make = (
     yield* Effect.tryPromise({ try: () => fs.mkdir(options.directory, { recursive: true, mode: 0o700 }), catch: fail("open") })
     yield* read
 
-    // Opened with the key the caller asked for as the AAD, so a record copied verbatim into another
-    // user's slot fails to decrypt; `list` opens each record as the owner it names.
+    // records are opened as the owner the caller asked for (`ownerFor`)
     const openCredential = yield* makeCredentialOpener(keyring, options.openCache)
     const openRecord = (r: CredentialRecord, owner?: StoreKey) =>
-      openCredential(owner ?? { provider: r.provider, subject: r.subject }, r.sealed, r.generation)
+      openCredential(ownerFor(owner, r), r.sealed, r.generation)
 
     const credentials = CredentialStore.of({
       get: (key) =>

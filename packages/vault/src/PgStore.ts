@@ -27,6 +27,7 @@ import {
   makeCredentialOpener,
   openPending,
   openResult,
+  ownerFor,
   randomId,
   sealCredential,
   sealPending,
@@ -165,12 +166,11 @@ export const make = (options: PgStoreOptions = {}) =>
     yield* roundTrip("ready", "250 millis").pipe(Effect.retry(Schedule.recurs(40)))
 
     const now = Clock.currentTimeMillis
-    // Opened with the key the caller asked for (or the subject it listed) as the AAD, so a row
-    // copied verbatim into another user's id fails to decrypt.
+    // records are opened as the owner the caller asked for (`ownerFor`)
     const openCredential = yield* makeCredentialOpener(keyring, options.openCache)
     const openRow = (r: CredentialRow, owner: StoreKey | string | undefined) =>
       openCredential(
-        typeof owner === "object" ? owner : { provider: r.provider, subject: owner ?? r.subject },
+        ownerFor(owner, r),
         r.sealed,
         Number(r.generation)
       )

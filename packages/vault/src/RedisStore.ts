@@ -31,6 +31,7 @@ import {
   makeNameDigest,
   openPending,
   openResult,
+  ownerFor,
   sealCredential,
   sealPending,
   sealResult,
@@ -185,15 +186,13 @@ export const make = (options: RedisStoreOptions = {}) =>
     const resultKey = (id: string) => `${prefix}result:${sha256(id)}`
     const glob = (s: string) => s.replace(/[*?[\]\\]/g, (c) => `\\${c}`)
 
-    // `owner`: the key the caller asked for (or the subject it listed). The record is opened with
-    // it as the AAD, so a record copied verbatim (owner fields and all) into another user's slot
-    // fails to decrypt; only what the caller did not name comes from the record (authenticated).
+    // records are opened as the owner the caller asked for (`ownerFor`)
     const openCredential = yield* makeCredentialOpener(keyring, options.openCache)
     const openRecord = (raw: string, owner?: StoreKey | string) =>
       Effect.try({ try: () => JSON.parse(raw) as CredentialRecord, catch: fail("decode") }).pipe(
         Effect.flatMap((r) =>
           openCredential(
-            typeof owner === "object" ? owner : { provider: r.p, subject: owner ?? r.s },
+            ownerFor(owner, { provider: r.p, subject: r.s }),
             r.c,
             r.g
           )

@@ -48,6 +48,17 @@ export const resultAad = (id: string): string => `result\0${id}`
 
 const credentialIds = makeNameDigest()
 
+/**
+ * The owner a record is opened as (its AES-GCM additional data): the key the caller asked for, or,
+ * for a listing, the subject it listed with the provider the record names; only what the caller
+ * did not name comes from the record (and is then authenticated by the decryption). So a record
+ * copied verbatim into another user's slot never opens there.
+ *
+ * @internal
+ */
+export const ownerFor = (asked: StoreKey | string | undefined, record: StoreKey): StoreKey =>
+  typeof asked === "object" ? asked : { provider: record.provider, subject: asked ?? record.subject }
+
 /** @internal */
 export const credentialId = (key: StoreKey): string => credentialIds(credentialAad(key))
 
