@@ -6,7 +6,11 @@
  * @since 0.1.0
  */
 import * as Context from "effect/Context"
+import * as DefaultServices from "effect/DefaultServices"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as FiberRefs from "effect/FiberRefs"
+import type * as Runtime from "effect/Runtime"
 import { type CredentialError, CredentialNotFoundError } from "./CredentialError.js"
 import { type RequestHeaders } from "./internal/backend.js"
 import * as CredentialBackend from "./CredentialBackend.js"
@@ -76,6 +80,33 @@ export const resolveAll = (
     if (reqs.length === 1) return Effect.map(resolveOne(reqs[0]!), (entry) => new Map([entry]))
     return Effect.map(Effect.forEach(reqs, resolveOne, { concurrency: "unbounded" }), (entries) => new Map(entries))
   })
+
+/**
+ * Resolves every requirement without a fiber when each backend can (`unsafeResolve`), with the
+ * services of `runtime` (its backends, `Clock` and `ConfigProvider`): the credentials, or
+ * `undefined` when a backend cannot answer synchronously or fails — run `resolveAll` then, which
+ * reports the failure as usual. For the server's per-call hot path.
+ *
+ * @since 0.1.0
+ * @category resolution
+ */
+export const unsafeResolveAll = (
+  reqs: ReadonlyArray<Requirement>,
+  context: CallContext,
+  runtime: Runtime.Runtime<never>
+): CurrentCredential.Credentials | undefined => {
+  let services: Context.Context<DefaultServices.DefaultServices> | undefined
+  const credentials = new Map<string, ResolvedCredential>()
+  for (const req of reqs) {
+    const backend = Context.getOption(runtime.context, CredentialBackend.named(req.name))
+    if (backend._tag === "None" || backend.value.unsafeResolve === undefined) return undefined
+    services ??= FiberRefs.getOrDefault(runtime.fiberRefs, DefaultServices.currentServices)
+    const resolved = backend.value.unsafeResolve({ kind: req.kind, headers: context.headers, user: context.user }, services)
+    if (resolved === undefined || Either.isLeft(resolved)) return undefined
+    credentials.set(req.name, resolved.right)
+  }
+  return credentials
+}
 
 /**
  * Resolves the requirements, then runs `self` with the credentials in scope; the scope closes when

@@ -14,7 +14,7 @@ import * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
 import { globalValue } from "effect/GlobalValue"
 import * as Option from "effect/Option"
-import { AsyncLocalStorage } from "node:async_hooks"
+import * as CallStorage from "./CallStorage.js"
 import { NoCredentialInScopeError } from "./CredentialError.js"
 import type { OAuthCredential, ResolvedCredential, StaticCredential } from "./ResolvedCredential.js"
 
@@ -71,8 +71,8 @@ const currentScope = globalValue(
 )
 
 const asyncScope = globalValue(
-  Symbol.for("@mcp-credentials/core/CurrentCredential/asyncScope"),
-  () => new AsyncLocalStorage<CredentialScope>()
+  Symbol.for("@mcp-credentials/core/CurrentCredential/asyncScope/CallStorage"),
+  () => CallStorage.make<CredentialScope>()
 )
 
 /**
@@ -96,9 +96,14 @@ export const locally: {
 const locallyImpl = <A, E, R>(self: Effect.Effect<A, E, R>, credentials: Credentials): Effect.Effect<A, E, R> =>
   Effect.suspend(() => {
     const scope = new CredentialScope(credentials)
+    // plain code the scope calls (`callWithScope`) may read it until it closes
+    const release = asyncScope.hold()
     return Effect.ensuring(
       Effect.locally(self, currentScope, scope),
-      Effect.sync(() => scope.close())
+      Effect.sync(() => {
+        scope.close()
+        release()
+      })
     )
   })
 
@@ -115,10 +120,16 @@ export const inScope: {
 } = function() {
   if (arguments.length === 1) {
     const s = arguments[0] as CredentialScope
-    return (self: Effect.Effect<any, any, any>) => Effect.locally(self, currentScope, s)
+    return (self: Effect.Effect<any, any, any>) => inScopeImpl(self, s)
   }
-  return Effect.locally(arguments[0], currentScope, arguments[1])
+  return inScopeImpl(arguments[0], arguments[1])
 } as any
+
+const inScopeImpl = <A, E, R>(self: Effect.Effect<A, E, R>, scope: CredentialScope): Effect.Effect<A, E, R> =>
+  Effect.suspend(() => {
+    const release = asyncScope.hold()
+    return Effect.ensuring(Effect.locally(self, currentScope, scope), Effect.sync(release))
+  })
 
 /**
  * The current scope, if any. For integrations (the server package); tools use `get`.
@@ -209,5 +220,5 @@ export const unsafeCurrentScope = (): CredentialScope | undefined => {
     const s = fiber.value.getFiberRef(currentScope)
     if (s !== undefined) return s
   }
-  return asyncScope.getStore()
+  return asyncScope.get()
 }

@@ -29,7 +29,7 @@ import * as Redacted from "effect/Redacted"
 import { type CredentialError, InvalidCredentialError, MissingCredentialError } from "./CredentialError.js"
 import { CredentialBackend } from "./internal/backend.js"
 import { fieldsFromJson, parseIsoDateTime, parseJsonObject, splitScopes } from "./internal/parse.js"
-import { OAuthCredential, type ResolvedCredential, StaticCredential } from "./ResolvedCredential.js"
+import { type CredentialKind, OAuthCredential, type ResolvedCredential, StaticCredential } from "./ResolvedCredential.js"
 
 /**
  * @since 0.1.0
@@ -69,34 +69,52 @@ export const make = (options: Options = {}): CredentialBackend["Type"] => {
   const fixed = ["FIELDS", "ACCESS_TOKEN", "REFRESH_TOKEN", "CLIENT_ID", "CLIENT_SECRET", "TOKEN_URI", "SCOPES", "EXPIRES_AT"]
     .map(name)
   const ttlMillis = Duration.toMillis(Duration.decode(options.namesTtl ?? Duration.seconds(1)))
-  let cachedNames: { readonly at: number; readonly names: ReadonlyArray<string> } | undefined
-  const processEnvNames = (now: number): ReadonlyArray<string> => {
+  // the names of process.env, and those under each prefix, listed at most once per `namesTtl`
+  let cachedNames: { readonly at: number; readonly names: Names } | undefined
+  const processEnvNames = (now: number): Names => {
     if (cachedNames === undefined || ttlMillis <= 0 || now - cachedNames.at >= ttlMillis || now < cachedNames.at) {
-      cachedNames = { at: now, names: Object.keys(process.env) }
+      cachedNames = { at: now, names: namesOf(Object.keys(process.env)) }
     }
     return cachedNames.names
   }
 
-  const resolveStatic = (lookup: Lookup, names: () => ReadonlyArray<string>): Either.Either<ResolvedCredential, CredentialError> => {
+  // the last static credential built, given back while the variables it was read from are
+  // unchanged (building one validates its fields): its source, as [FIELDS] or [name, value, …]
+  let lastStatic: { readonly source: ReadonlyArray<string>; readonly credential: StaticCredential } | undefined
+  const staticFrom = (source: ReadonlyArray<string>, fields: () => Record<string, string>): StaticCredential => {
+    if (lastStatic !== undefined && sameStrings(lastStatic.source, source)) return lastStatic.credential
+    const credential = StaticCredential.fromFields(fields())
+    lastStatic = { source, credential }
+    return credential
+  }
+
+  const resolveStatic = (lookup: Lookup, names: () => Names): Either.Either<ResolvedCredential, CredentialError> => {
     const fieldsJson = lookup(fieldsVar)
-    let fields: Record<string, string>
     if (fieldsJson !== undefined && fieldsJson !== "") {
+      if (lastStatic !== undefined && lastStatic.source.length === 1 && lastStatic.source[0] === fieldsJson) {
+        return Either.right(lastStatic.credential)
+      }
       const parsed = Either.flatMap(parseJsonObject(fieldsJson), fieldsFromJson)
       if (Either.isLeft(parsed)) return Either.left(new InvalidCredentialError({ variable: fieldsVar, reason: parsed.left }))
-      fields = parsed.right
+      for (const _ in parsed.right) return Either.right(staticFrom([fieldsJson], () => parsed.right))
     } else {
-      fields = {}
-      for (const key of names()) {
-        if (!key.startsWith(fieldPrefix)) continue
+      const source: Array<string> = []
+      for (const key of names().withPrefix(fieldPrefix)) {
         const value = lookup(key)
-        if (value !== undefined) fields[key.slice(fieldPrefix.length)] = value
+        if (value !== undefined) source.push(key, value)
+      }
+      if (source.length > 0) {
+        return Either.right(staticFrom(source, () => {
+          const fields: Record<string, string> = {}
+          for (let i = 0; i < source.length; i += 2) fields[source[i]!.slice(fieldPrefix.length)] = source[i + 1]!
+          return fields
+        }))
       }
     }
-    for (const _ in fields) return Either.right(StaticCredential.fromFields(fields))
     return Either.left(new MissingCredentialError({ kind: "static", variables: [fieldsVar, `${fieldPrefix}<name>`] }))
   }
 
-  const resolveOAuth = (lookup: Lookup, names: () => ReadonlyArray<string>): Either.Either<ResolvedCredential, CredentialError> => {
+  const resolveOAuth = (lookup: Lookup, names: () => Names): Either.Either<ResolvedCredential, CredentialError> => {
     const get = (suffix: string) => {
       const v = lookup(name(suffix))
       return v === "" ? undefined : v
@@ -124,8 +142,7 @@ export const make = (options: Options = {}): CredentialBackend["Type"] => {
       expiresAt = DateTime.unsafeMake(millis)
     }
     const extra: Record<string, unknown> = {}
-    for (const key of names()) {
-      if (!key.startsWith(extraPrefix)) continue
+    for (const key of names().withPrefix(extraPrefix)) {
       const value = lookup(key)
       if (value !== undefined) extra[key.slice(extraPrefix.length).toLowerCase()] = value
     }
@@ -144,16 +161,24 @@ export const make = (options: Options = {}): CredentialBackend["Type"] => {
     )
   }
 
+  // the process environment, read directly: Effect's generic Config path costs ~100 µs a call
+  const lookupProcessEnv: Lookup = (key) => process.env[key]
+  const resolveProcessEnv = (kind: CredentialKind, now: number) =>
+    (kind === "static" ? resolveStatic : resolveOAuth)(lookupProcessEnv, () => processEnvNames(now))
+
   return CredentialBackend.of({
-    resolve: (request) => {
-      const resolveWith = request.kind === "static" ? resolveStatic : resolveOAuth
-      return Effect.flatMap(currentProvider, (provider) =>
+    resolve: (request) =>
+      Effect.flatMap(currentProvider, (provider) =>
         provider === defaultProvider
-          // the process environment, read directly: Effect's generic Config path costs ~100 µs a call
-          ? Effect.flatMap(Clock.currentTimeMillis, (now) =>
-            resolveWith((key) => process.env[key], () => processEnvNames(now)))
-          : Effect.flatMap(snapshot(provider, fixed), ({ lookup, names }) => resolveWith(lookup, () => names)))
-    }
+          ? Effect.flatMap(Clock.currentTimeMillis, (now) => resolveProcessEnv(request.kind, now))
+          : Effect.flatMap(snapshot(provider, fixed), ({ lookup, names }) =>
+            (request.kind === "static" ? resolveStatic : resolveOAuth)(lookup, () => namesOf(names)))),
+    // the same without a fiber, when the runtime reads the process environment (another
+    // ConfigProvider is read through Effect)
+    unsafeResolve: (request, services) =>
+      Context.get(services, ConfigProvider.ConfigProvider) === defaultProvider
+        ? resolveProcessEnv(request.kind, Context.get(services, Clock.Clock).unsafeCurrentTimeMillis())
+        : undefined
   })
 }
 
@@ -187,6 +212,31 @@ const currentProvider = Effect.configProviderWith(Effect.succeed)
 const defaultProvider = Context.get(DefaultServices.liveServices, ConfigProvider.ConfigProvider)
 
 type Lookup = (key: string) => string | undefined
+
+/** A list of variable names, and the names under a prefix (each prefix filtered once). */
+interface Names {
+  readonly withPrefix: (prefix: string) => ReadonlyArray<string>
+}
+
+const namesOf = (all: ReadonlyArray<string>): Names => {
+  const byPrefix = new Map<string, ReadonlyArray<string>>()
+  return {
+    withPrefix: (prefix) => {
+      let names = byPrefix.get(prefix)
+      if (names === undefined) {
+        names = all.filter((name) => name.startsWith(prefix))
+        byPrefix.set(prefix, names)
+      }
+      return names
+    }
+  }
+}
+
+const sameStrings = (a: ReadonlyArray<string>, b: ReadonlyArray<string>): boolean => {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
+}
 
 /**
  * Reads a provider other than the process environment (`fromMap`, `fromJson`, a test's) into a

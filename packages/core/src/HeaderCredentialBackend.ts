@@ -18,6 +18,7 @@
 import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
+import * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -31,7 +32,7 @@ import {
   MissingCredentialHeaderError,
   UntrustedGatewayError
 } from "./CredentialError.js"
-import { CredentialBackend, type RequestHeaders } from "./internal/backend.js"
+import { CredentialBackend, type CredentialRequest, type RequestHeaders } from "./internal/backend.js"
 import { fieldsFromJson, parseIsoDateTime, parseJsonObject, splitScopes } from "./internal/parse.js"
 import { OAuthCredential, type ResolvedCredential, StaticCredential } from "./ResolvedCredential.js"
 
@@ -180,64 +181,65 @@ export const make = (options: Options = {}): CredentialBackend["Type"] => {
   const names = headerNames(prefix)
   const maxSkewMillis = Duration.toMillis(Duration.decode(options.maxClockSkew ?? Duration.minutes(5)))
 
-  const verifyGateway = (headers: RequestHeaders): Effect.Effect<void, UntrustedGatewayError> => {
+  // every check is synchronous: `resolve` wraps it in an Effect, `unsafeResolve` answers directly
+  const verifyGateway = (headers: RequestHeaders, now: () => number): UntrustedGatewayError | undefined => {
     const secret = options.gatewaySecret
-    if (secret === undefined) return Effect.void
+    if (secret === undefined) return undefined
     if (options.gatewayScheme === "secret") {
       const given = getHeader(headers, gatewayHeaders.secret)
       return given !== undefined && constantTimeEqual(given, Redacted.value(secret))
-        ? Effect.void
+        ? undefined
         : new UntrustedGatewayError({ reason: `missing or wrong ${gatewayHeaders.secret} header.` })
     }
-    return Effect.flatMap(Clock.currentTimeMillis, (now) => {
-      const timestamp = getHeader(headers, gatewayHeaders.timestamp)
-      const signature = getHeader(headers, gatewayHeaders.signature)
-      if (timestamp === undefined || signature === undefined) {
-        return new UntrustedGatewayError({
-          reason: `the request has no gateway signature (${gatewayHeaders.timestamp}, ${gatewayHeaders.signature}).`
-        })
-      }
-      if (!/^\d{1,12}$/.test(timestamp) || Math.abs(now - Number(timestamp) * 1000) > maxSkewMillis) {
-        return new UntrustedGatewayError({ reason: `${gatewayHeaders.timestamp} is outside the allowed clock skew.` })
-      }
-      const expected = "v1=" + createHmac("sha256", Redacted.value(secret))
-        .update(canonicalGatewayString(headers, timestamp, prefix))
-        .digest("hex")
-      return constantTimeEqual(signature, expected)
-        ? Effect.void
-        : new UntrustedGatewayError({ reason: `${gatewayHeaders.signature} does not match the credential headers.` })
-    })
+    const timestamp = getHeader(headers, gatewayHeaders.timestamp)
+    const signature = getHeader(headers, gatewayHeaders.signature)
+    if (timestamp === undefined || signature === undefined) {
+      return new UntrustedGatewayError({
+        reason: `the request has no gateway signature (${gatewayHeaders.timestamp}, ${gatewayHeaders.signature}).`
+      })
+    }
+    if (!/^\d{1,12}$/.test(timestamp) || Math.abs(now() - Number(timestamp) * 1000) > maxSkewMillis) {
+      return new UntrustedGatewayError({ reason: `${gatewayHeaders.timestamp} is outside the allowed clock skew.` })
+    }
+    const expected = "v1=" + createHmac("sha256", Redacted.value(secret))
+      .update(canonicalGatewayString(headers, timestamp, prefix))
+      .digest("hex")
+    return constantTimeEqual(signature, expected)
+      ? undefined
+      : new UntrustedGatewayError({ reason: `${gatewayHeaders.signature} does not match the credential headers.` })
   }
 
-  const resolveStatic = (headers: RequestHeaders): Effect.Effect<ResolvedCredential, CredentialError> => {
+  const resolveStatic = (headers: RequestHeaders): Either.Either<ResolvedCredential, CredentialError> => {
     const raw = getHeader(headers, names.fields)
-    if (raw === undefined || raw === "") return new MissingCredentialHeaderError({ headers: [names.fields] })
+    if (raw === undefined || raw === "") return Either.left(new MissingCredentialHeaderError({ headers: [names.fields] }))
     const fields = Either.flatMap(parseJsonObject(raw.trim()), fieldsFromJson)
     if (Either.isLeft(fields)) {
-      return new InvalidCredentialHeaderError({ header: names.fields, reason: fields.left })
+      return Either.left(new InvalidCredentialHeaderError({ header: names.fields, reason: fields.left }))
     }
     if (Object.keys(fields.right).length === 0) {
-      return new InvalidCredentialHeaderError({ header: names.fields, reason: "the JSON object has no fields." })
+      return Either.left(new InvalidCredentialHeaderError({ header: names.fields, reason: "the JSON object has no fields." }))
     }
-    return Effect.succeed(StaticCredential.fromFields(fields.right))
+    return Either.right(StaticCredential.fromFields(fields.right))
   }
 
-  const resolveOAuth = (headers: RequestHeaders): Effect.Effect<ResolvedCredential, CredentialError> => {
+  const resolveOAuth = (headers: RequestHeaders): Either.Either<ResolvedCredential, CredentialError> => {
     const accessToken = getHeader(headers, names.accessToken)
     if (accessToken === undefined || accessToken === "") {
-      return new MissingCredentialHeaderError({ headers: [names.accessToken] })
+      return Either.left(new MissingCredentialHeaderError({ headers: [names.accessToken] }))
     }
     const scopes = parseScopes(getHeader(headers, names.scopes))
-    if (Either.isLeft(scopes)) return new InvalidCredentialHeaderError({ header: names.scopes, reason: scopes.left })
+    if (Either.isLeft(scopes)) return Either.left(new InvalidCredentialHeaderError({ header: names.scopes, reason: scopes.left }))
     const expiresRaw = getHeader(headers, names.expiresAt)
     let expiresAt: DateTime.Utc | undefined
     if (expiresRaw !== undefined && expiresRaw !== "") {
       const millis = parseIsoDateTime(expiresRaw)
       if (millis === undefined) {
-        return new InvalidCredentialHeaderError({
-          header: names.expiresAt,
-          reason: "not an ISO-8601 date-time, e.g. 2026-05-04T12:00:00Z."
-        })
+        return Either.left(
+          new InvalidCredentialHeaderError({
+            header: names.expiresAt,
+            reason: "not an ISO-8601 date-time, e.g. 2026-05-04T12:00:00Z."
+          })
+        )
       }
       expiresAt = DateTime.unsafeMake(millis)
     }
@@ -245,10 +247,10 @@ export const make = (options: Options = {}): CredentialBackend["Type"] => {
     let extra: Record<string, unknown> = {}
     if (extraRaw !== undefined && extraRaw.trim() !== "") {
       const parsed = parseJsonObject(extraRaw.trim())
-      if (Either.isLeft(parsed)) return new InvalidCredentialHeaderError({ header: names.extra, reason: parsed.left })
+      if (Either.isLeft(parsed)) return Either.left(new InvalidCredentialHeaderError({ header: names.extra, reason: parsed.left }))
       extra = parsed.right
     }
-    return Effect.succeed(
+    return Either.right(
       new OAuthCredential({
         type: "oauth",
         accessToken: Redacted.make(accessToken),
@@ -259,19 +261,27 @@ export const make = (options: Options = {}): CredentialBackend["Type"] => {
     )
   }
 
-  return CredentialBackend.of({
-    resolve: (request) => {
-      const headers = request.headers
-      if (headers === undefined) {
-        return new MissingCredentialHeaderError({
+  const resolveWith = (request: CredentialRequest, now: () => number): Either.Either<ResolvedCredential, CredentialError> => {
+    const headers = request.headers
+    if (headers === undefined) {
+      return Either.left(
+        new MissingCredentialHeaderError({
           headers: [request.kind === "static" ? names.fields : names.accessToken]
         })
-      }
-      const resolved = request.kind === "static" ? resolveStatic(headers) : resolveOAuth(headers)
-      return options.gatewaySecret === undefined
-        ? resolved
-        : Effect.zipRight(verifyGateway(headers), resolved)
+      )
     }
+    const untrusted = verifyGateway(headers, now)
+    if (untrusted !== undefined) return Either.left(untrusted)
+    return request.kind === "static" ? resolveStatic(headers) : resolveOAuth(headers)
+  }
+
+  return CredentialBackend.of({
+    resolve: (request) =>
+      options.gatewaySecret === undefined || options.gatewayScheme === "secret"
+        ? Effect.suspend(() => resolveWith(request, Date.now))
+        : Effect.flatMap(Clock.currentTimeMillis, (now) => resolveWith(request, () => now)),
+    unsafeResolve: (request, services) =>
+      resolveWith(request, () => Context.get(services, Clock.Clock).unsafeCurrentTimeMillis())
   })
 }
 

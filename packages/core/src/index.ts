@@ -5,6 +5,11 @@
 /**
  * @since 0.1.0
  */
+export * as CallStorage from "./CallStorage.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as CredentialBackend from "./CredentialBackend.js"
 
 /**

@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Config, ConfigProvider, DateTime, Effect, Either, Redacted, TestClock } from "effect"
-import { CredentialBackend, EnvCredentialBackend } from "../src/index.js"
+import { Config, ConfigProvider, DateTime, DefaultServices, Effect, Either, FiberRef, Redacted, TestClock } from "effect"
+import { CredentialBackend, EnvCredentialBackend, ResolvedCredential } from "../src/index.js"
 import type { CredentialKind } from "../src/ResolvedCredential.js"
 
 const P = "FCTEST_"
@@ -298,3 +298,126 @@ describe("EnvCredentialBackend — process.env and layers", () => {
     ))
 })
 
+
+describe("EnvCredentialBackend — unsafeResolve (the server's call path without a fiber)", () => {
+  const services = FiberRef.get(DefaultServices.currentServices)
+
+  /** What a resolution gives, comparable across the two paths (values included: test data only). */
+  const outcome = (e: Either.Either<ResolvedCredential.ResolvedCredential, { _tag: string; message: string }>) =>
+    Either.isLeft(e) ? { error: e.left._tag, message: e.left.message } : {
+      type: e.right.type,
+      secrets: ResolvedCredential.secretValues(e.right),
+      json: JSON.stringify(e.right)
+    }
+
+  const cases: ReadonlyArray<readonly [string, CredentialKind, Record<string, string>]> = [
+    ["FIELDS", "static", { FIELDS: '{"apiKey":"sk-abc","other":"x-1"}' }],
+    ["FIELDS not JSON", "static", { FIELDS: "not-json" }],
+    ["FIELDS empty object", "static", { FIELDS: "{}" }],
+    ["FIELD_*", "static", { FIELD_API_KEY: "sk-abc", FIELD_secret: "s-2" }],
+    ["FIELDS wins over FIELD_*", "static", { FIELDS: '{"apiKey":"j"}', FIELD_apiKey: "i" }],
+    ["nothing", "static", {}],
+    ["oauth, all variables", "oauth", {
+      ACCESS_TOKEN: "at-1",
+      REFRESH_TOKEN: "rt-1",
+      CLIENT_ID: "cid",
+      CLIENT_SECRET: "cs-1",
+      TOKEN_URI: "https://idp.example/token",
+      SCOPES: "repo read:org",
+      EXPIRES_AT: "2026-05-04T12:00:00Z",
+      EXTRA_TEAM: "core"
+    }],
+    ["oauth, bad EXPIRES_AT", "oauth", { ACCESS_TOKEN: "at-1", EXPIRES_AT: "tomorrow" }],
+    ["oauth, no ACCESS_TOKEN", "oauth", { REFRESH_TOKEN: "rt-1" }]
+  ]
+
+  const withEnv = <A, E, R>(prefix: string, vars: Record<string, string>, self: Effect.Effect<A, E, R>) =>
+    Effect.acquireUseRelease(
+      Effect.sync(() => {
+        for (const [k, v] of Object.entries(vars)) process.env[`${prefix}${k}`] = v
+      }),
+      () => self,
+      () =>
+        Effect.sync(() => {
+          for (const k of Object.keys(vars)) delete process.env[`${prefix}${k}`]
+        })
+    )
+
+  const accepted = new Set(["FIELDS", "FIELD_*", "FIELDS wins over FIELD_*", "oauth, all variables"])
+  cases.forEach(([name, kind, vars], i) =>
+    it.effect(`the same outcome as resolve: ${name}`, () => {
+      const prefix = `MCPCRED_SYNC_${process.pid}_${i}_`
+      return withEnv(
+        prefix,
+        vars,
+        Effect.gen(function*() {
+          const backend = EnvCredentialBackend.make({ prefix })
+          const viaEffect = yield* Effect.either(backend.resolve({ kind }))
+          const viaSync = backend.unsafeResolve!({ kind }, yield* services)
+          assert.isDefined(viaSync)
+          assert.deepStrictEqual(outcome(viaSync!), outcome(viaEffect))
+          assert.strictEqual(Either.isRight(viaSync!), accepted.has(name))
+        })
+      )
+    })
+  )
+
+  it.effect("unchanged variables give back the same credential; a rotated value, a new one", () => {
+    const prefix = `MCPCRED_MEMO_${process.pid}_`
+    return withEnv(
+      prefix,
+      { FIELD_apiKey: "first", FIELD_b: "b" },
+      Effect.gen(function*() {
+        const backend = EnvCredentialBackend.make({ prefix })
+        const s = yield* services
+        const a1 = backend.unsafeResolve!({ kind: "static" }, s)!
+        const a2 = yield* backend.resolve({ kind: "static" })
+        assert.isTrue(Either.isRight(a1))
+        assert.strictEqual(Either.getOrThrow(a1), a2)
+        process.env[`${prefix}FIELD_apiKey`] = "second"
+        const b = Either.getOrThrow(backend.unsafeResolve!({ kind: "static" }, s)!)
+        assert.notStrictEqual(b, a2)
+        assert.strictEqual(b.type === "static" && Redacted.value(b.fields.apiKey!), "second")
+        // FIELDS JSON: the same text, the same credential
+        process.env[`${prefix}FIELDS`] = '{"k":"v-1"}'
+        const j1 = Either.getOrThrow(backend.unsafeResolve!({ kind: "static" }, s)!)
+        const j2 = Either.getOrThrow(backend.unsafeResolve!({ kind: "static" }, s)!)
+        assert.strictEqual(j1, j2)
+        assert.deepStrictEqual(Object.keys(j1.type === "static" ? j1.fields : {}), ["k"])
+        delete process.env[`${prefix}FIELDS`]
+      })
+    )
+  })
+
+  it.effect("another ConfigProvider: no synchronous answer (resolve reads it)", () =>
+    Effect.gen(function*() {
+      const backend = EnvCredentialBackend.make({ prefix: "CP_" })
+      const s = yield* services
+      assert.isUndefined(backend.unsafeResolve!({ kind: "static" }, s))
+      const c = yield* backend.resolve({ kind: "static" })
+      assert.strictEqual(c.type === "static" && Redacted.value(c.fields.k!), "v")
+    }).pipe(Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["CP_FIELD_k", "v"]])))))
+
+  it.effect("the names TTL follows the runtime's Clock (TestClock)", () => {
+    const prefix = `MCPCRED_SYNCTTL_${process.pid}_`
+    return withEnv(
+      prefix,
+      { FIELD_a: "1" },
+      Effect.gen(function*() {
+        const backend = EnvCredentialBackend.make({ prefix })
+        const s = yield* services
+        const names = () => {
+          const c = Either.getOrThrow(backend.unsafeResolve!({ kind: "static" }, s)!)
+          return c.type === "static" ? Object.keys(c.fields).sort() : []
+        }
+        assert.deepStrictEqual(names(), ["a"])
+        process.env[`${prefix}FIELD_b`] = "2"
+        yield* TestClock.adjust("999 millis")
+        assert.deepStrictEqual(names(), ["a"]) // listed less than namesTtl ago
+        yield* TestClock.adjust("1 millis")
+        assert.deepStrictEqual(names(), ["a", "b"])
+        delete process.env[`${prefix}FIELD_b`]
+      })
+    )
+  })
+})

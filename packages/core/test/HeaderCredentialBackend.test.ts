@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Config, ConfigProvider, DateTime, Effect, Redacted, TestClock } from "effect"
-import { CredentialBackend, HeaderCredentialBackend } from "../src/index.js"
+import { Config, ConfigProvider, DateTime, DefaultServices, Effect, Either, FiberRef, Redacted, TestClock } from "effect"
+import { CredentialBackend, HeaderCredentialBackend, ResolvedCredential } from "../src/index.js"
 const CredentialBackendTag = CredentialBackend.CredentialBackend
 import type { RequestHeaders } from "../src/CredentialBackend.js"
 import type { CredentialKind } from "../src/ResolvedCredential.js"
@@ -278,4 +278,68 @@ describe("HeaderCredentialBackend — gateway with named backends and Config", (
       Effect.provide(HeaderCredentialBackend.layerConfig({ gatewaySecret: Config.redacted("GW_SECRET") })),
       Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["GW_SECRET", "from-config"]])))
     ))
+})
+
+describe("HeaderCredentialBackend — unsafeResolve (the server's call path without a fiber)", () => {
+  const services = FiberRef.get(DefaultServices.currentServices)
+  const secret = Redacted.make("gw-secret-123456")
+
+  const outcome = (e: Either.Either<ResolvedCredential.ResolvedCredential, { _tag: string; message: string }>) =>
+    Either.isLeft(e) ? { error: e.left._tag, message: e.left.message } : {
+      type: e.right.type,
+      secrets: ResolvedCredential.secretValues(e.right),
+      json: JSON.stringify(e.right)
+    }
+
+  const fields = { "X-MCP-Cred-Fields": '{"apiKey":"sk-abc"}' }
+  // the TestClock starts at 0: a timestamp of 0 s is "now"
+  const signed = { ...fields, ...HeaderCredentialBackend.signGatewayHeaders(fields, secret, { timestamp: 0 }) }
+  const cases: ReadonlyArray<readonly [string, HeaderCredentialBackend.Options, CredentialKind, RequestHeaders | undefined]> = [
+    ["fields", {}, "static", fields],
+    ["no request (stdio)", {}, "static", undefined],
+    ["no header", {}, "oauth", {}],
+    ["fields not JSON", {}, "static", { "X-MCP-Cred-Fields": "{nope" }],
+    ["fields empty object", {}, "static", { "X-MCP-Cred-Fields": "{}" }],
+    ["oauth with scopes, expiry and extra", {}, "oauth", {
+      "X-MCP-Cred-Access-Token": "at-1",
+      "X-MCP-Cred-Scopes": "repo read:org",
+      "X-MCP-Cred-Expires-At": "2026-05-04T12:00:00Z",
+      "X-MCP-Cred-Extra": '{"team":"core"}'
+    }],
+    ["oauth, bad expiry", {}, "oauth", { "X-MCP-Cred-Access-Token": "at-1", "X-MCP-Cred-Expires-At": "soon" }],
+    ["oauth, scopes array with a number", {}, "oauth", { "X-MCP-Cred-Access-Token": "at-1", "X-MCP-Cred-Scopes": "[1]" }],
+    ["gateway secret, right", { gatewaySecret: secret, gatewayScheme: "secret" }, "static", {
+      ...fields,
+      "X-MCP-Gateway-Secret": "gw-secret-123456"
+    }],
+    ["gateway secret, wrong", { gatewaySecret: secret, gatewayScheme: "secret" }, "static", {
+      ...fields,
+      "X-MCP-Gateway-Secret": "nope"
+    }],
+    ["gateway signature, valid at the runtime's time", { gatewaySecret: secret }, "static", signed],
+    ["gateway signature, missing", { gatewaySecret: secret }, "static", fields],
+    ["gateway signature, tampered", { gatewaySecret: secret }, "static", { ...signed, "X-MCP-Cred-Fields": '{"apiKey":"x"}' }]
+  ]
+
+  const accepted = new Set(["fields", "oauth with scopes, expiry and extra", "gateway secret, right", "gateway signature, valid at the runtime's time"])
+  cases.forEach(([name, options, kind, headers]) =>
+    it.effect(`the same outcome as resolve: ${name}`, () =>
+      Effect.gen(function*() {
+        const backend = HeaderCredentialBackend.make(options)
+        const viaEffect = yield* Effect.either(backend.resolve({ kind, headers }))
+        const viaSync = backend.unsafeResolve!({ kind, headers }, yield* services)
+        assert.isDefined(viaSync)
+        assert.deepStrictEqual(outcome(viaSync!), outcome(viaEffect))
+        assert.strictEqual(Either.isRight(viaSync!), accepted.has(name))
+      })))
+
+  it.effect("a signature's clock skew is judged by the runtime's Clock (TestClock)", () =>
+    Effect.gen(function*() {
+      const backend = HeaderCredentialBackend.make({ gatewaySecret: secret })
+      const s = yield* services
+      assert.isTrue(Either.isRight(backend.unsafeResolve!({ kind: "static", headers: signed }, s)!))
+      yield* TestClock.adjust("6 minutes")
+      const late = backend.unsafeResolve!({ kind: "static", headers: signed }, s)!
+      assert.strictEqual(Either.isLeft(late) && late.left._tag, "UntrustedGatewayError")
+    }))
 })

@@ -207,7 +207,8 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
   const errors: Pipeline.ErrorMode = options.errors ?? "result"
   // the default prefix is always hidden; configured ones are added to it
   const prefixes = ["X-MCP-Cred-", ...(options.credentialHeaderPrefixes ?? [])]
-  const { dispose, run } = Runner.makeRunner<R>(options)
+  const runner = Runner.makeRunner<R>(options)
+  const { dispose, run } = runner
   const callStates = new WeakMap<object, { failure?: Pipeline.JsonRpcFailure }>()
 
   // -- protocol layer: every tools/call ------------------------------------------------------
@@ -236,6 +237,8 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
           context: { headers: rawHeaders, user: Pipeline.userOf(extra.authInfo) },
           extraSecrets: Pipeline.plainSecret(extra.authInfo?.token),
           errors,
+          // Env and Header backends resolve on it without a fiber
+          runtime: runner.runtime() as Runtime.Runtime<never> | undefined,
           // backends that elicit (the vault's CredentialsProvider) read the call's ToolContext
           services: () => Context.make(ToolContext.ToolContext, makeToolContext(toolName, toolExtra, server, request?.params))
         }, invoke, run, extra.signal)

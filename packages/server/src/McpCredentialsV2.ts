@@ -233,7 +233,8 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
   const errors: Pipeline.ErrorMode = options.errors ?? "result"
   // the default prefix is always hidden; configured ones are added to it
   const prefixes = ["X-MCP-Cred-", ...(options.credentialHeaderPrefixes ?? [])]
-  const { dispose, run } = Runner.makeRunner<R>(options)
+  const runner = Runner.makeRunner<R>(options)
+  const { dispose, run } = runner
 
   // -- protocol layer: every tools/call ------------------------------------------------------
   const intercept = (handler: ProtocolHandler): ProtocolHandler => {
@@ -264,6 +265,8 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
           context: { headers: rawHeaders, user: Pipeline.userOf(ctx.http?.authInfo) },
           extraSecrets: Pipeline.plainSecret(authInfo?.token),
           errors,
+          // Env and Header backends resolve on it without a fiber
+          runtime: runner.runtime() as Runtime.Runtime<never> | undefined,
           // backends that elicit (the vault's CredentialsProvider) read the call's ToolContext
           services: () => Context.make(ToolContext.ToolContext, makeToolContext(toolName, toolCtx, server, request?.params, round)),
           // 2026-07-28: an elicitation ends the call with an input-required result (the client

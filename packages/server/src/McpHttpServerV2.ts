@@ -22,8 +22,8 @@ import * as Layer from "effect/Layer"
 import type * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
-import { AsyncLocalStorage } from "node:async_hooks"
 import type { IncomingMessage, ServerResponse } from "node:http"
+import { CallStorage } from "@mcp-credentials/core"
 import * as Http from "./internal/http.js"
 import * as Serve from "./internal/serve.js"
 import { missingScopes } from "./internal/pipeline.js"
@@ -101,7 +101,7 @@ export type WebHandler = (request: Request, options?: { readonly authInfo?: Auth
 export const localhostNames: ReadonlyArray<string> = Http.localhostNames
 
 /** A server built ahead of the SDK's factory call (to check scopes), handed to the factory. */
-const prebuilt = new AsyncLocalStorage<{ server?: McpServer | undefined }>()
+const prebuilt = CallStorage.make<{ server?: McpServer | undefined }>()
 
 /**
  * Builds the web handler; the SDK handler is closed when the scope closes.
@@ -116,7 +116,7 @@ export const makeWebHandler = <R, RR = never>(
     const runtime = yield* Effect.runtime<R>()
     const runAuth = options.authenticate === undefined ? undefined : Runtime.runPromise(runtime)
     const factory = (context: McpRequestContext) => {
-      const slot = prebuilt.getStore()
+      const slot = prebuilt.get()
       const server = slot?.server
       if (server !== undefined) {
         slot!.server = undefined
@@ -177,13 +177,16 @@ export const makeWebHandler = <R, RR = never>(
       }
       const scoped = await checkScopes(request, authInfo)
       if (scoped.refused !== undefined) return scoped.refused
+      const fetch = () =>
+        mcp.fetch(request, {
+          ...(authInfo !== undefined ? { authInfo } : {}),
+          ...(scoped.body !== undefined ? { parsedBody: scoped.body } : {})
+        })
+      // only a request whose server was built ahead enters the storage (and Node's promise hooks)
+      if (scoped.server === undefined) return fetch()
       const slot = { server: scoped.server }
       try {
-        return await prebuilt.run(slot, () =>
-          mcp.fetch(request, {
-            ...(authInfo !== undefined ? { authInfo } : {}),
-            ...(scoped.body !== undefined ? { parsedBody: scoped.body } : {})
-          }))
+        return await prebuilt.run(slot, fetch)
       } finally {
         // built but not used by the SDK (it answered before calling the factory)
         if (slot.server !== undefined) void slot.server.close().catch(() => undefined)

@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest"
-import { CredentialBackend, CurrentCredential, EnvCredentialBackend, ResolvedCredential } from "@mcp-credentials/core"
+import { CredentialBackend, CredentialError, CurrentCredential, EnvCredentialBackend, ResolvedCredential } from "@mcp-credentials/core"
 import { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js"
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js"
 import { ElicitRequestSchema, LoggingMessageNotificationSchema, McpError } from "@modelcontextprotocol/sdk/types.js"
-import { ConfigProvider, Effect, Layer, Logger, Redacted } from "effect"
+import { ConfigProvider, Effect, Either, Layer, Logger, Redacted } from "effect"
 import { z } from "zod"
 import { getCredentials, McpCredentials, ToolContext, ToolError } from "../src/index.js"
 import { textOf } from "./helpers.js"
@@ -209,5 +209,75 @@ describe("ToolContext in Effect tools", () => {
     expect(progress).toEqual([1])
     expect(logs).toEqual(["hello from the tool"])
     await client.close()
+  })
+})
+
+describe("synchronous resolution (CredentialBackend.unsafeResolve)", () => {
+  /** A backend that answers on both paths and counts which one each call took. */
+  const counting = (sync: (n: number) => "right" | "left" | "throw" | "none") => {
+    const counts = { effect: 0, sync: 0 }
+    const credential = ResolvedCredential.StaticCredential.fromFields({ apiKey: KEY })
+    const layer = Layer.succeed(CredentialBackend.CredentialBackend, {
+      resolve: () => Effect.sync(() => (counts.effect++, credential)),
+      unsafeResolve: () => {
+        const outcome = sync(++counts.sync)
+        if (outcome === "throw") throw new Error("defect in unsafeResolve")
+        if (outcome === "none") return undefined
+        return outcome === "right"
+          ? Either.right(credential)
+          : Either.left(new CredentialError.MissingCredentialError({ kind: "static", variables: ["SYNC_ONLY"] }))
+      }
+    })
+    return { counts, layer }
+  }
+
+  const serve = async (layer: Layer.Layer<CredentialBackend.CredentialBackend>) => {
+    const server = new McpServer({ name: "s", version: "1" })
+    const creds = McpCredentials.install(server, { layer })
+    creds.registerTool("t", { description: "d", credentials: "static" }, async () => `length ${McpCredentials.getField("apiKey").length}`)
+    return pair(server)
+  }
+
+  it("once the runtime is built, calls resolve without a fiber; the first call builds it through resolve", async () => {
+    const { counts, layer } = counting(() => "right")
+    const client = await serve(layer)
+    for (let i = 0; i < 5; i++) expect(textOf(await client.callTool({ name: "t" }))).toBe(`length ${KEY.length}`)
+    expect(counts).toEqual({ effect: 1, sync: 4 })
+    await client.close()
+  })
+
+  it("a backend that cannot answer synchronously, fails there or throws is run through resolve, whose outcome counts", async () => {
+    const { counts, layer } = counting((n) => (n === 1 ? "none" : n === 2 ? "left" : "throw"))
+    const client = await serve(layer)
+    for (let i = 0; i < 4; i++) expect(textOf(await client.callTool({ name: "t" }))).toBe(`length ${KEY.length}`)
+    expect(counts).toEqual({ effect: 4, sync: 3 })
+    await client.close()
+  })
+
+  it("Env backend with the runtime's own ConfigProvider (not process.env): resolved through Effect Config", async () => {
+    const layer = EnvCredentialBackend.layer({ prefix: "SYNCCP_" }).pipe(
+      Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map([["SYNCCP_FIELD_apiKey", KEY]]))))
+    )
+    const client = await serve(layer)
+    for (let i = 0; i < 3; i++) expect(textOf(await client.callTool({ name: "t" }))).toBe(`length ${KEY.length}`)
+    await client.close()
+  })
+
+  it("Env backend on process.env: a rotated value is used by the next call", async () => {
+    const name = `SYNCROT_${process.pid}_FIELD_apiKey`
+    process.env[name] = "first-value"
+    try {
+      const server = new McpServer({ name: "s", version: "1" })
+      const creds = McpCredentials.install(server, { layer: EnvCredentialBackend.layer({ prefix: `SYNCROT_${process.pid}_` }) })
+      creds.registerTool("t", { description: "d", credentials: "static" }, async () => McpCredentials.getField("apiKey").slice(0, 3))
+      const client = await pair(server)
+      expect(textOf(await client.callTool({ name: "t" }))).toBe("fir")
+      expect(textOf(await client.callTool({ name: "t" }))).toBe("fir")
+      process.env[name] = "second-value"
+      expect(textOf(await client.callTool({ name: "t" }))).toBe("sec")
+      await client.close()
+    } finally {
+      delete process.env[name]
+    }
   })
 })

@@ -1,9 +1,9 @@
 /**
  * The current tool call for plain code: its name and the SDK's `extra`, in an
- * `AsyncLocalStorage` set around the SDK's tool dispatch.
+ * `AsyncLocalStorage` (a `CallStorage`) set around the SDK's tool dispatch.
  */
+import { CallStorage } from "@mcp-credentials/core"
 import { globalValue } from "effect/GlobalValue"
-import { AsyncLocalStorage } from "node:async_hooks"
 
 export interface Call {
   readonly toolName: string
@@ -16,10 +16,11 @@ export interface Call {
 }
 
 const storage = globalValue(
-  Symbol.for("@mcp-credentials/server/CallContext"),
-  () => new AsyncLocalStorage<Call>()
+  Symbol.for("@mcp-credentials/server/CallContext/CallStorage"),
+  // Node's promise hooks only while a call runs (see CallStorage)
+  () => CallStorage.make<Call>()
 )
 
 export const run = <A>(call: Call, f: () => A): A => storage.run(call, f)
 
-export const current = (): Call | undefined => storage.getStore()
+export const current = (): Call | undefined => storage.get()

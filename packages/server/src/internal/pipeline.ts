@@ -8,6 +8,7 @@ import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Redacted from "effect/Redacted"
+import type * as Runtime from "effect/Runtime"
 import * as Scrubber from "../Scrubber.js"
 import { createHash } from "node:crypto"
 import {
@@ -103,6 +104,11 @@ export interface CallInput {
    */
   readonly services?: (() => Context.Context<never>) | undefined
   /**
+   * The runtime the call's effects run on, once built: backends that can resolve without a fiber
+   * (`CredentialBackend.unsafeResolve`: Env, Header) are called directly on it.
+   */
+  readonly runtime?: Runtime.Runtime<never> | undefined
+  /**
    * Turns an input-required failure of resolution (`ToolContext.InputRequiredTypeId`) into the
    * SDK's input-required result. Lines without one leave it out: the failure is then an error.
    */
@@ -158,8 +164,8 @@ const unexpected = async (
  * `invoke` (the SDK's own dispatch) with them in scope — visible to `getCredentials()` and to
  * Effect tools — closes the scope when the call ends or is aborted, and scrubs every secret from
  * the result. Credential errors become a safe `isError` result; in "jsonrpc" mode failures are
- * thrown as `JsonRpcFailure`. Plain promises, one runtime entry only when credentials are
- * resolved: this is the per-call hot path.
+ * thrown as `JsonRpcFailure`. Plain promises, and no runtime entry when the backends resolve
+ * synchronously (Env, Header): this is the per-call hot path.
  */
 export const callTool = async (
   input: CallInput,
@@ -189,6 +195,40 @@ export const callTool = async (
 
   if (input.requirements.length === 0) return invokeScrubbed(Scrubber.make(input.extraSecrets))
 
+  const credentials = resolveSync(input) ?? await resolveWithEffect(input, run, signal)
+  if (!isCredentials(credentials)) return credentials
+  const scope = new CurrentCredential.CredentialScope(credentials)
+  const close = () => scope.close()
+  signal.addEventListener("abort", close, { once: true })
+  try {
+    return await CurrentCredential.unsafeRunInScope(scope, () => invokeScrubbed(scrubberFor(credentials, input.extraSecrets)))
+  } finally {
+    signal.removeEventListener("abort", close)
+    scope.close()
+  }
+}
+
+const isCredentials = (u: CurrentCredential.Credentials | ToolResult): u is CurrentCredential.Credentials => u instanceof Map
+
+/**
+ * Resolution without a fiber, when the runtime is built and every backend can answer at once;
+ * `undefined` otherwise, also for a failure or a defect, which the fiber path then reports.
+ */
+const resolveSync = (input: CallInput): CurrentCredential.Credentials | undefined => {
+  if (input.runtime === undefined) return undefined
+  try {
+    return CredentialMiddleware.unsafeResolveAll(input.requirements, input.context, input.runtime)
+  } catch {
+    return undefined
+  }
+}
+
+/** Resolution in a fiber: the credentials, or the result (or thrown failure) that ends the call. */
+const resolveWithEffect = async (
+  input: CallInput,
+  run: Run,
+  signal: AbortSignal
+): Promise<CurrentCredential.Credentials | ToolResult> => {
   const resolve = CredentialMiddleware.resolveAll(input.requirements, input.context)
   const resolved = await run(input.services === undefined ? resolve : Effect.provide(resolve, input.services()), signal)
   if (Exit.isFailure(resolved)) {
@@ -212,16 +252,7 @@ export const callTool = async (
     if (input.errors === "jsonrpc") throw new JsonRpcFailure(codes.credential, e.message, { error: e._tag })
     return errorResult(e.message)
   }
-  const credentials = resolved.value
-  const scope = new CurrentCredential.CredentialScope(credentials)
-  const close = () => scope.close()
-  signal.addEventListener("abort", close, { once: true })
-  try {
-    return await CurrentCredential.unsafeRunInScope(scope, () => invokeScrubbed(scrubberFor(credentials, input.extraSecrets)))
-  } finally {
-    signal.removeEventListener("abort", close)
-    scope.close()
-  }
+  return resolved.value
 }
 
 /** The plain value of a token, for the scrubber. */

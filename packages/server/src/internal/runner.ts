@@ -41,12 +41,20 @@ export const runFast = <R, A, E>(runtime: Runtime.Runtime<R>, effect: Effect.Eff
   })
 }
 
-export const makeRunner = <R>(options: RunnerOptions<R>): { readonly run: Run<R>; readonly dispose: () => Promise<void> } => {
+export interface Runner<R> {
+  readonly run: Run<R>
+  /** The runtime once it is built (a layer's is built by the first `run`), for synchronous paths. */
+  readonly runtime: () => Runtime.Runtime<R> | undefined
+  readonly dispose: () => Promise<void>
+}
+
+export const makeRunner = <R>(options: RunnerOptions<R>): Runner<R> => {
   let disposed = false
   const rt = options.runtime
   if (rt !== undefined && !ManagedRuntime.isManagedRuntime(rt)) {
     return {
       run: (effect, signal) => runFast(rt as Runtime.Runtime<R>, effect, signal),
+      runtime: () => rt as Runtime.Runtime<R>,
       dispose: () => Promise.resolve()
     }
   }
@@ -66,6 +74,7 @@ export const makeRunner = <R>(options: RunnerOptions<R>): { readonly run: Run<R>
           },
           (error) => Exit.die(error) as Exit.Exit<A, E>
         ),
+    runtime: () => built,
     dispose: async () => {
       if (disposed || !owned) return
       disposed = true
