@@ -4,6 +4,7 @@
  * interleaved round by round; median and p95 are over the rounds' ns/op.
  */
 import {
+  CallStorage,
   CredentialBackend,
   CredentialMiddleware,
   CurrentCredential,
@@ -12,7 +13,9 @@ import {
   ResolvedCredential
 } from "@mcp-credentials/core"
 import { Scrubber, ToolContext } from "@mcp-credentials/server"
+import * as DefaultServices from "effect/DefaultServices"
 import * as Effect from "effect/Effect"
+import * as FiberRefs from "effect/FiberRefs"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Runtime from "effect/Runtime"
 import { AsyncLocalStorage } from "node:async_hooks"
@@ -149,6 +152,17 @@ export const run = async (options: { readonly rounds: number; readonly warmup: n
       signal
     )
 
+  const pipelineSync = (rt: Runtime.Runtime<any>) => () =>
+    Pipeline.callTool(
+      { toolName: "t", requirements: reqs, context: {}, extraSecrets: [], errors: "result", runtime: rt },
+      () => Promise.resolve(result),
+      runOn(rt),
+      signal
+    )
+  const envRuntime = await envLayerRuntime.runtime()
+  const liveServices = FiberRefs.getOrDefault(envRuntime.fiberRefs, DefaultServices.currentServices)
+  const callStorage = CallStorage.make<number>()
+
   const ops: Array<Op> = [
     // runtime entry
     { name: "Effect.runSync(Effect.void) (sync runtime entry)", fn: () => Effect.runSync(Effect.void) },
@@ -182,7 +196,11 @@ export const run = async (options: { readonly rounds: number; readonly warmup: n
     { name: "ToolContext.visibleHeaders (11 headers)", fn: () => ToolContext.visibleHeaders(headers, ["X-MCP-Cred-"]) },
     { name: "pipeline.runCall, no requirement (runPromiseExit)", fn: pipelineNone(plainRuntime), async: true },
     { name: "pipeline.runCall, static via layerTest (runPromiseExit)", fn: pipelineStatic(testRuntime), async: true },
-    { name: "pipeline.runCall, static via Env backend (runPromiseExit)", fn: pipelineStatic(await envLayerRuntime.runtime()), async: true }
+    { name: "pipeline.runCall, static via Env backend (runPromiseExit)", fn: pipelineStatic(envRuntime), async: true },
+    { name: "pipeline.callTool, static via Env backend, no fiber (unsafeResolve)", fn: pipelineSync(envRuntime), async: true },
+    { name: "EnvCredentialBackend.unsafeResolve static FIELD_* (no fiber)", fn: () => envBackend.unsafeResolve!({ kind: "static" }, liveServices) },
+    { name: "HeaderCredentialBackend.unsafeResolve static (no fiber)", fn: () => headerBackend.unsafeResolve!({ kind: "static", headers }, liveServices) },
+    { name: "CallStorage.run (sync f; storage turned on and off)", fn: () => callStorage.run(1, () => 1) }
   ]
   try {
     const results = await runOps(ops, options)
