@@ -123,7 +123,14 @@ export const makeWebHandler = <R, RR = never>(
       authInfo === undefined ? "" : `${authInfo.clientId}\0${String(authInfo.extra?.sub ?? "")}`
     const sessions = new Map<
       string,
-      { transport: WebStandardStreamableHTTPServerTransport; server: McpServer; principal: string; lastSeen: number }
+      {
+        transport: WebStandardStreamableHTTPServerTransport
+        server: McpServer
+        principal: string
+        lastSeen: number
+        /** Response streams still open (the standalone GET stream, SSE answers): not idle. */
+        streams: number
+      }
     >()
     yield* Effect.addFinalizer(() =>
       Effect.promise(async () => {
@@ -140,7 +147,7 @@ export const makeWebHandler = <R, RR = never>(
       const sweep = Effect.sync(() => {
         const now = Date.now()
         for (const [id, s] of sessions) {
-          if (now - s.lastSeen < idleMs) continue
+          if (s.streams > 0 || now - s.lastSeen < idleMs) continue
           sessions.delete(id)
           void s.transport.close().catch(() => undefined)
           void s.server.close().catch(() => undefined)
@@ -203,7 +210,11 @@ export const makeWebHandler = <R, RR = never>(
         session.lastSeen = Date.now()
         const refused = parsed === undefined ? undefined : checkScopes(session.server, parsed.body, request, authInfo)
         if (refused !== undefined) return refused
-        return session.transport.handleRequest(request, { ...authOptions, ...(parsed !== undefined ? { parsedBody: parsed.body } : {}) })
+        const response = await session.transport.handleRequest(request, {
+          ...authOptions,
+          ...(parsed !== undefined ? { parsedBody: parsed.body } : {})
+        })
+        return whileOpen(response, session)
       }
       if (parsed === undefined) return jsonRpcError(400, "Bad Request: no session id")
       const messages = Array.isArray(parsed.body) ? parsed.body : [parsed.body]
@@ -215,7 +226,7 @@ export const makeWebHandler = <R, RR = never>(
         sessionIdGenerator: () => randomUUID(),
         enableJsonResponse: options.enableJsonResponse ?? false,
         onsessioninitialized: (id) => {
-          sessions.set(id, { transport, server, principal, lastSeen: Date.now() })
+          sessions.set(id, { transport, server, principal, lastSeen: Date.now(), streams: 0 })
         },
         onsessionclosed: (id) => {
           sessions.delete(id)
@@ -226,7 +237,9 @@ export const makeWebHandler = <R, RR = never>(
         void server.close().catch(() => undefined)
       }
       await server.connect(transport)
-      return transport.handleRequest(request, { ...authOptions, parsedBody: parsed.body })
+      const response = await transport.handleRequest(request, { ...authOptions, parsedBody: parsed.body })
+      const session = transport.sessionId === undefined ? undefined : sessions.get(transport.sessionId)
+      return session === undefined ? response : whileOpen(response, session)
     }
 
     const handle = options.stateless ? stateless : stateful
@@ -295,6 +308,44 @@ export const toNodeHandler = async <R, RR = never>(
 // -----------------------------------------------------------------------------
 // internals
 // -----------------------------------------------------------------------------
+
+/**
+ * Counts an event-stream response as activity of its session until the stream ends: a client
+ * that only listens on its GET stream for longer than `sessionIdleTimeout` is not idle. Other
+ * responses pass as they are.
+ */
+const whileOpen = (response: Response, session: { streams: number; lastSeen: number }): Response => {
+  const body = response.body
+  if (body === null || !(response.headers.get("content-type") ?? "").startsWith("text/event-stream")) return response
+  session.streams++
+  let open = true
+  const release = () => {
+    if (!open) return
+    open = false
+    session.streams--
+    session.lastSeen = Date.now()
+  }
+  const reader = body.getReader()
+  const tracked = new ReadableStream<Uint8Array>({
+    pull: async (controller) => {
+      try {
+        const { done, value } = await reader.read()
+        if (done) {
+          release()
+          controller.close()
+        } else controller.enqueue(value)
+      } catch (e) {
+        release()
+        controller.error(e)
+      }
+    },
+    cancel: (reason) => {
+      release()
+      return reader.cancel(reason)
+    }
+  })
+  return new Response(tracked, { status: response.status, statusText: response.statusText, headers: response.headers })
+}
 
 /**
  * A Node server whose `close` also drops idle keep-alive connections: clients' fetch pools keep

@@ -289,4 +289,33 @@ describe("McpHttpServer sessions (stateful): bound to their caller, closed when 
       expect((await handler(post("bob", initBody))).status).toBe(200)
     })
   })
+
+  it("fix: a session whose client listens on its GET stream is not idle; once the stream ends it is", async () => {
+    await withHandler({ sessionIdleTimeout: "300 millis" }, async (handler) => {
+      const id = (await handler(post("alice", initBody))).headers.get("mcp-session-id")!
+      const initialized = JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" })
+      expect((await handler(post("alice", initialized, id))).status).toBe(202)
+      const stream = await handler(
+        new Request("http://localhost/mcp", {
+          method: "GET",
+          headers: {
+            host: "localhost",
+            accept: "text/event-stream",
+            authorization: "Bearer alice",
+            "mcp-session-id": id,
+            "mcp-protocol-version": "2025-06-18"
+          }
+        })
+      )
+      expect(stream.status).toBe(200)
+      expect(stream.headers.get("content-type")).toMatch(/^text\/event-stream/)
+      // far past the idle timeout, with no request but the open stream
+      await new Promise((r) => setTimeout(r, 1_000))
+      expect((await handler(post("alice", list, id))).status).toBe(200)
+      // the client goes away: the stream ends, and the session idles out
+      await stream.body!.cancel()
+      await new Promise((r) => setTimeout(r, 1_000))
+      expect((await handler(post("alice", list, id))).status).toBe(404)
+    })
+  })
 })
