@@ -62,7 +62,8 @@ export const InvalidTokenReason = Schema.Literal(
   "unsigned JWE payload",
   "empty claims",
   "inactive",
-  "unknown token"
+  "unknown token",
+  "not an access token"
 )
 
 /**

@@ -142,6 +142,9 @@ export const make = (options: Options): Effect.Effect<TokenVerifier.Verifier, Au
         const claims = body as Record<string, unknown>
         if (typeof claims.active !== "boolean") return yield* failure("invalid response")
         if (!claims.active) return yield* new InvalidTokenError({ reason: "inactive" })
+        // many servers answer `active: true` for a refresh or ID token presented here: only an
+        // access token may call the MCP server
+        if (!isAccessToken(claims)) return yield* new InvalidTokenError({ reason: "not an access token" })
 
         const now = yield* Clock.currentTimeMillis
         const timeProblem = Jose.timeClaimsProblem(claims)
@@ -165,6 +168,24 @@ export const make = (options: Options): Effect.Effect<TokenVerifier.Verifier, Au
       })
     )
   })
+
+/**
+ * Whether an active introspection answer may describe an access token. A server that says
+ * otherwise is believed: `token_type` (RFC 7662; `refresh_token` at some servers), `token_use`
+ * (Ory Hydra, Amazon Cognito: `access_token` / `access`) and `typ` (Keycloak: `Bearer`, `Refresh`,
+ * `Offline`, `ID`) naming a refresh, offline or ID token refuse it. An answer that says nothing
+ * of the kind is accepted (set `audience`: a refresh token carries none at most servers).
+ *
+ * @since 0.1.0
+ * @category predicates
+ */
+export const isAccessToken = (claims: Readonly<Record<string, unknown>>): boolean => {
+  for (const field of ["token_type", "token_use", "typ"]) {
+    const value = claims[field]
+    if (typeof value === "string" && /refresh|offline|^id(_token)?$/i.test(value.trim())) return false
+  }
+  return true
+}
 
 /**
  * The verifier as a layer, with the verified-token cache (60 s at most per answer) unless

@@ -91,6 +91,30 @@ describe("IntrospectionVerifier — RFC 7662", () => {
       }
     }))
 
+  it.scoped("fix: an active refresh, offline or ID token → InvalidTokenError(not an access token); access tokens pass", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(NOW * 1000)
+      const refused = [
+        { token_type: "refresh_token" }, // some servers' RFC 7662 token_type
+        { token_use: "refresh_token" }, // Ory Hydra
+        { token_use: "id" }, // Amazon Cognito
+        { typ: "Refresh" }, // Keycloak
+        { typ: "Offline" },
+        { typ: "ID" }
+      ]
+      for (const extra of refused) {
+        const server = yield* endpoint(() => ({ body: { ...active, ...extra } }))
+        const v = yield* IntrospectionVerifier.make({ endpoint: server.url, audience: "https://rs" })
+        assertInvalid(yield* refusal(verify(v)), "not an access token")
+      }
+      const accepted = [{}, { token_type: "Bearer" }, { token_type: "bearer" }, { token_use: "access_token" }, { token_use: "access" }, { typ: "Bearer" }]
+      for (const extra of accepted) {
+        const server = yield* endpoint(() => ({ body: { ...active, ...extra } }))
+        const v = yield* IntrospectionVerifier.make({ endpoint: server.url, audience: "https://rs" })
+        assert.strictEqual((yield* verify(v)).subject, "user-1")
+      }
+    }))
+
   it.scoped("a failing endpoint → IntrospectionError with the status; the token is not in the message", () =>
     Effect.gen(function*() {
       const server = yield* endpoint(() => ({ status: 401, body: { error: "invalid_client" } }))
