@@ -13,26 +13,22 @@
  * @since 0.1.0
  */
 import { CredentialBackend, ResolvedCredential } from "@mcp-credentials/core"
-import { ToolContext } from "@mcp-credentials/server"
-import * as Clock from "effect/Clock"
 import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Redacted from "effect/Redacted"
-import * as crypto from "node:crypto"
 import { CredentialStore, type StoredCredential } from "./CredentialStore.js"
 import {
   CredentialsNotProvidedError,
   CredentialsRequiredError,
   CredentialsUnavailableError,
   type InvalidCredentialsError,
-  NoAuthenticatedUserError,
   ProviderConfigError
 } from "./CredentialsProviderError.js"
-import { Elicitation, type ElicitationRequest, type Mode, type Resumed } from "./Elicitation.js"
-import * as CallUser from "./internal/callUser.js"
+import { Elicitation, type Mode } from "./Elicitation.js"
+import * as ElicitationFlow from "./internal/elicitationFlow.js"
 import { PendingStore } from "./PendingStore.js"
 import type { VaultError } from "./VaultError.js"
 
@@ -376,8 +372,6 @@ const makeFlow = (
   pending: PendingStore["Type"],
   elicitation: Elicitation["Type"]
 ) => {
-  const mode = options.mode ?? "blocking"
-  const key = (subject: string) => ({ provider: self.name, subject })
   const unavailable = (operation: string) => (e: VaultError) =>
     Effect.zipRight(
       Effect.logError(`${self.name} credential store failed during ${operation}: ${e.message}`),
@@ -385,93 +379,27 @@ const makeFlow = (
     )
   const notProvided = (reason: CredentialsNotProvidedError["reason"]) =>
     new CredentialsNotProvidedError({ provider: self.name, title: self.title, reason })
-
-  return (request: CredentialBackend.CredentialRequest) =>
-    Effect.gen(function*() {
-      const tool = yield* Effect.serviceOption(ToolContext.ToolContext)
-      const user = CallUser.userOf(tool, request)
-      if (Option.isNone(user)) return yield* new NoAuthenticatedUserError({ provider: self.name })
-      const { label, subject } = user.value
-      // computed only when needed (a stored credential is the hot path)
-      const digestOf = () =>
-        Option.match(tool, { onNone: () => undefined, onSome: (t) => t.requestDigest }) ??
-          crypto.createHash("sha256").update(self.name).digest("base64url")
-
-      // 2026-07-28 retry: the requestState it carries is verified and consumed before anything else
-      const resumed = elicitation.resume === undefined || !Option.exists(tool, (t) => t.requestState !== undefined)
-        ? Option.none<Resumed>()
-        : yield* elicitation.resume({ provider: { name: self.name, title: self.title }, user: user.value, requestDigest: digestOf() })
-
-      const stored = yield* store.get(key(subject)).pipe(Effect.catchAll(unavailable("get")))
-      if (Option.isSome(stored)) return stored.value.credential
-
-      if (Option.isSome(resumed)) {
-        // the user was sent to the page by the previous round: wait for the form (on any replica)
-        const { expiresAt, outcome, pendingId } = resumed.value
-        const discard = pending.take(pendingId).pipe(Effect.ignore)
-        if (outcome._tag !== "Accepted") {
-          yield* discard
-          return yield* notProvided(outcome._tag === "Declined" ? "declined" : outcome._tag === "Cancelled" ? "cancelled" : "failed")
-        }
-        const now = yield* Clock.currentTimeMillis
-        const result = yield* pending.await(pendingId, Duration.millis(Math.max(0, expiresAt.epochMillis - now))).pipe(
-          Effect.catchAll(unavailable("await")),
-          Effect.onInterrupt(() => discard)
-        )
-        if (Option.isNone(result)) {
-          yield* discard
-          return yield* notProvided("timeout")
-        }
-        const fresh = yield* store.get(key(subject)).pipe(Effect.catchAll(unavailable("get")))
-        if (Option.isNone(fresh)) return yield* notProvided("failed")
-        return fresh.value.credential
-      }
-
-      if (!(yield* elicitation.supportsUrl)) {
-        return yield* new CredentialsRequiredError({ provider: self.name, title: self.title, connectUrl: connectUrl(self, options) })
-      }
-
-      const elicitationId = crypto.randomBytes(16).toString("base64url")
-      const digest = digestOf()
-      const entry = yield* pending.create(
-        { provider: self.name, subject, data: { elicitationId, requestDigest: digest } },
-        self.timeout
-      ).pipe(Effect.catchAll(unavailable("create")))
-      const elicitRequest: ElicitationRequest = {
-        provider: { name: self.name, title: self.title },
-        user: { subject, label },
-        pendingId: entry.id,
-        elicitationId,
-        url: entryUrl(self, options, entry.id),
-        message: `${self.title} credentials required for '${label}'.\nOpen the link and fill in your credentials.`,
-        requestDigest: digest,
-        mode,
-        expiresAt: entry.expiresAt
-      }
-      yield* Effect.logInfo(`${self.name} credentials requested`).pipe(Effect.annotateLogs({ elicitationId }))
-      // a call that ends before the form is in (declined, timeout, cancelled) uses the link up
-      const discard = pending.take(entry.id).pipe(Effect.ignore)
-
-      const outcome = yield* elicitation.elicit(elicitRequest)
-      if (outcome._tag !== "Accepted") {
-        yield* discard
-        yield* Effect.logInfo(`${self.name} elicitation ${outcome._tag.toLowerCase()}`).pipe(Effect.annotateLogs({ elicitationId }))
-        return yield* notProvided(outcome._tag === "Declined" ? "declined" : outcome._tag === "Cancelled" ? "cancelled" : "failed")
-      }
-      const result = yield* pending.await(entry.id, self.timeout).pipe(
-        Effect.catchAll(unavailable("await")),
-        Effect.onInterrupt(() => discard)
-      )
-      if (Option.isNone(result)) {
-        yield* discard
-        yield* Effect.logWarning(`${self.name} timeout waiting for credential submission`).pipe(
-          Effect.annotateLogs({ elicitationId })
-        )
-        return yield* notProvided("timeout")
-      }
-      yield* elicitation.completed(elicitRequest)
-      const fresh = yield* store.get(key(subject)).pipe(Effect.catchAll(unavailable("get")))
-      if (Option.isNone(fresh)) return yield* notProvided("failed")
-      return fresh.value.credential
-    })
+  const current = (subject: string) =>
+    store.get({ provider: self.name, subject }).pipe(
+      Effect.map(Option.map((stored) => stored.credential)),
+      Effect.catchAll(unavailable("get"))
+    )
+  const spec: ElicitationFlow.FlowSpec<CredentialsUnavailableError | CredentialsNotProvidedError | CredentialsRequiredError> = {
+    name: self.name,
+    title: self.title,
+    pendingProvider: self.name,
+    timeout: self.timeout,
+    mode: options.mode ?? "blocking",
+    current,
+    // the page stored the credential: read it back
+    finish: (subject) =>
+      Effect.flatMap(current(subject), (fresh) => Option.isSome(fresh) ? Effect.succeed(fresh.value) : Effect.fail(notProvided("failed"))),
+    link: (pendingId) => entryUrl(self, options, pendingId),
+    message: (label) => `${self.title} credentials required for '${label}'.\nOpen the link and fill in your credentials.`,
+    logs: { requested: "credentials requested", timedOut: "timeout waiting for credential submission" },
+    notDone: notProvided,
+    required: () => new CredentialsRequiredError({ provider: self.name, title: self.title, connectUrl: connectUrl(self, options) }),
+    unavailable
+  }
+  return ElicitationFlow.make(spec, pending, elicitation)
 }

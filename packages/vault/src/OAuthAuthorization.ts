@@ -28,19 +28,15 @@ import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { CredentialBackend, CredentialError, type ResolvedCredential } from "@mcp-credentials/core"
-import { ToolContext } from "@mcp-credentials/server"
-import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
-import * as crypto from "node:crypto"
 import { CredentialStore } from "./CredentialStore.js"
 import * as CredentialsPage from "./CredentialsPage.js"
-import { NoAuthenticatedUserError } from "./CredentialsProviderError.js"
-import { Elicitation, type ElicitationRequest, type Mode } from "./Elicitation.js"
-import * as CallUser from "./internal/callUser.js"
+import { Elicitation, type Mode } from "./Elicitation.js"
+import * as ElicitationFlow from "./internal/elicitationFlow.js"
 import * as Html from "./internal/html.js"
 import * as Oidc from "./internal/oidc.js"
 import * as PageSession from "./internal/pageSession.js"
@@ -518,83 +514,23 @@ const makeFlow = (
       return fresh.value
     })
 
-  return (request: CredentialBackend.CredentialRequest) =>
-    Effect.gen(function*() {
-      const tool = yield* Effect.serviceOption(ToolContext.ToolContext)
-      const user = CallUser.userOf(tool, request)
-      if (Option.isNone(user)) return yield* new NoAuthenticatedUserError({ provider: self.name })
-      const { label, subject } = user.value
-      const digest = Option.match(tool, { onNone: () => undefined, onSome: (t) => t.requestDigest }) ??
-        crypto.createHash("sha256").update(self.name).digest("base64url")
-
-      // 2026-07-28 retry: the requestState is verified and consumed before anything else
-      const resumed = elicitation.resume === undefined
-        ? undefined
-        : Option.getOrUndefined(
-          yield* elicitation.resume({ provider: { name: self.name, title: self.title }, user: user.value, requestDigest: digest })
-        )
-
-      const stored = yield* current(subject)
-      if (Option.isSome(stored)) return stored.value
-
-      if (resumed !== undefined) {
-        // the user was sent to the page by the previous round: wait for the callback (on any replica)
-        const discard = pending.take(resumed.pendingId).pipe(Effect.ignore)
-        if (resumed.outcome._tag !== "Accepted") {
-          yield* discard
-          return yield* notCompleted(
-            resumed.outcome._tag === "Declined" ? "declined" : resumed.outcome._tag === "Cancelled" ? "cancelled" : "failed"
-          )
-        }
-        const now = yield* Clock.currentTimeMillis
-        const result = yield* pending.await(resumed.pendingId, Duration.millis(Math.max(0, resumed.expiresAt.epochMillis - now))).pipe(
-          Effect.catchAll(unavailable("await")),
-          Effect.onInterrupt(() => discard)
-        )
-        if (Option.isNone(result)) {
-          yield* discard
-          return yield* notCompleted("timeout")
-        }
-        return yield* finish(subject, result.value)
-      }
-
-      if (!(yield* elicitation.supportsUrl)) {
-        return yield* new AuthorizationRequiredError({ provider: self.name, title: self.title, connectUrl: connectUrl(self, options) })
-      }
-      const elicitationId = crypto.randomBytes(16).toString("base64url")
-      const entry = yield* pending.create(
-        { provider: pendingProviderOf(self), subject, data: { elicitationId, requestDigest: digest } },
-        self.timeout
-      ).pipe(Effect.catchAll(unavailable("create")))
-      const elicitRequest: ElicitationRequest = {
-        provider: { name: self.name, title: self.title },
-        user: { subject, label },
-        pendingId: entry.id,
-        elicitationId,
-        url: startUrl(self, options, entry.id),
-        message: `${self.title} authorization required for '${label}'.\nOpen the link, sign in, and grant access.\nReturn here when done.`,
-        requestDigest: digest,
-        mode,
-        expiresAt: entry.expiresAt
-      }
-      yield* Effect.logInfo(`${self.name} authorization requested`).pipe(Effect.annotateLogs({ elicitationId }))
-      const discard = pending.take(entry.id).pipe(Effect.ignore)
-
-      const outcome = yield* elicitation.elicit(elicitRequest)
-      if (outcome._tag !== "Accepted") {
-        yield* discard
-        return yield* notCompleted(outcome._tag === "Declined" ? "declined" : outcome._tag === "Cancelled" ? "cancelled" : "failed")
-      }
-      const result = yield* pending.await(entry.id, self.timeout).pipe(
-        Effect.catchAll(unavailable("await")),
-        Effect.onInterrupt(() => discard)
-      )
-      if (Option.isNone(result)) {
-        yield* discard
-        yield* Effect.logWarning(`${self.name} timeout waiting for the authorization`).pipe(Effect.annotateLogs({ elicitationId }))
-        return yield* notCompleted("timeout")
-      }
-      yield* elicitation.completed(elicitRequest)
-      return yield* finish(subject, result.value)
-    })
+  const spec: ElicitationFlow.FlowSpec<
+    AuthorizationUnavailableError | AuthorizationNotCompletedError | AuthorizationRequiredError | CredentialError.InvalidCredentialError
+  > = {
+    name: self.name,
+    title: self.title,
+    pendingProvider: pendingProviderOf(self),
+    timeout: self.timeout,
+    mode,
+    current,
+    finish,
+    link: (pendingId) => startUrl(self, options, pendingId),
+    message: (label) =>
+      `${self.title} authorization required for '${label}'.\nOpen the link, sign in, and grant access.\nReturn here when done.`,
+    logs: { requested: "authorization requested", timedOut: "timeout waiting for the authorization" },
+    notDone: notCompleted,
+    required: () => new AuthorizationRequiredError({ provider: self.name, title: self.title, connectUrl: connectUrl(self, options) }),
+    unavailable
+  }
+  return ElicitationFlow.make(spec, pending, elicitation)
 }

@@ -1,0 +1,142 @@
+/**
+ * The resolution flow shared by `CredentialsProvider` (the user fills in a form) and
+ * `OAuthAuthorization` (the user authorizes at the provider): who is calling; the stored
+ * credential if there is one; otherwise a one-time link sent by URL elicitation and a wait until a
+ * page completes it (on any replica); and the 2026-07-28 retry, whose `requestState` names the
+ * link the previous round sent. What differs between the two — how the stored credential is read,
+ * what a completed entry means, the link, the messages and the errors — is the `FlowSpec`.
+ */
+import type { CredentialBackend, ResolvedCredential } from "@mcp-credentials/core"
+import { ToolContext } from "@mcp-credentials/server"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as crypto from "node:crypto"
+import { NoAuthenticatedUserError } from "../CredentialsProviderError.js"
+import type { Elicitation, ElicitationOutcome, ElicitationRequest, Mode } from "../Elicitation.js"
+import type { PendingResult, PendingStore } from "../PendingStore.js"
+import type { VaultError } from "../VaultError.js"
+import * as CallUser from "./callUser.js"
+
+/** Why a call ended without a credential after an elicitation. */
+export type NotDoneReason = "declined" | "cancelled" | "failed" | "timeout"
+
+export interface FlowSpec<E> {
+  readonly name: string
+  readonly title: string
+  /** The provider name the pending entries are created under (the pages look them up by it). */
+  readonly pendingProvider: string
+  /** How long a link, and a blocking wait, may take. */
+  readonly timeout: Duration.Duration
+  readonly mode: Mode
+  /** The stored credential (refreshed where the kind refreshes); `None` when the user must act. */
+  readonly current: (subject: string) => Effect.Effect<Option.Option<ResolvedCredential.ResolvedCredential>, E>
+  /** The credential once a page completed the pending entry with `result`. */
+  readonly finish: (subject: string, result: PendingResult) => Effect.Effect<ResolvedCredential.ResolvedCredential, E>
+  /** The one-time link of a pending entry. */
+  readonly link: (pendingId: string) => string
+  /** What the client shows the user with the link. */
+  readonly message: (label: string) => string
+  /** Log lines: "`<name>` `<requested>`", and on a timeout "`<name>` `<timedOut>`". */
+  readonly logs: { readonly requested: string; readonly timedOut: string }
+  readonly notDone: (reason: NotDoneReason) => E
+  /** The client cannot open a URL: the error names the connect page instead. */
+  readonly required: () => E
+  /** A store failure during `operation`, logged, as the error the call reports. */
+  readonly unavailable: (operation: string) => (e: VaultError) => Effect.Effect<never, E>
+}
+
+const reasonOf = (outcome: ElicitationOutcome): NotDoneReason =>
+  outcome._tag === "Declined" ? "declined" : outcome._tag === "Cancelled" ? "cancelled" : "failed"
+
+/** The backend's `resolve` for `spec`. */
+export const make = <E>(
+  spec: FlowSpec<E>,
+  pending: PendingStore["Type"],
+  elicitation: Elicitation["Type"]
+) =>
+(request: CredentialBackend.CredentialRequest) =>
+  Effect.gen(function*() {
+    const tool = yield* Effect.serviceOption(ToolContext.ToolContext)
+    const user = CallUser.userOf(tool, request)
+    if (Option.isNone(user)) return yield* new NoAuthenticatedUserError({ provider: spec.name })
+    const { label, subject } = user.value
+    const provider = { name: spec.name, title: spec.title }
+    // computed only when needed (a stored credential is the hot path)
+    const digestOf = () =>
+      Option.match(tool, { onNone: () => undefined, onSome: (t) => t.requestDigest }) ??
+        crypto.createHash("sha256").update(spec.name).digest("base64url")
+
+    // 2026-07-28 retry: the requestState it carries is verified and consumed before anything else
+    const resumed = elicitation.resume === undefined || !Option.exists(tool, (t) => t.requestState !== undefined)
+      ? Option.none()
+      : yield* elicitation.resume({ provider, user: user.value, requestDigest: digestOf() })
+
+    const stored = yield* spec.current(subject)
+    if (Option.isSome(stored)) return stored.value
+
+    /** The page's result for `pendingId`; the call's end (timeout, interruption) uses the link up. */
+    const awaitEntry = (pendingId: string, within: Duration.Duration, onTimeout: Effect.Effect<void>) =>
+      Effect.gen(function*() {
+        const discard = pending.take(pendingId).pipe(Effect.ignore)
+        const result = yield* pending.await(pendingId, within).pipe(
+          Effect.catchAll(spec.unavailable("await")),
+          Effect.onInterrupt(() => discard)
+        )
+        if (Option.isNone(result)) {
+          yield* discard
+          yield* onTimeout
+          return yield* Effect.fail(spec.notDone("timeout"))
+        }
+        return result.value
+      })
+
+    if (Option.isSome(resumed)) {
+      // the user was sent to the page by the previous round: wait for it (on any replica)
+      const { expiresAt, outcome, pendingId } = resumed.value
+      if (outcome._tag !== "Accepted") {
+        yield* pending.take(pendingId).pipe(Effect.ignore)
+        return yield* Effect.fail(spec.notDone(reasonOf(outcome)))
+      }
+      const now = yield* Clock.currentTimeMillis
+      const result = yield* awaitEntry(pendingId, Duration.millis(Math.max(0, expiresAt.epochMillis - now)), Effect.void)
+      return yield* spec.finish(subject, result)
+    }
+
+    if (!(yield* elicitation.supportsUrl)) return yield* Effect.fail(spec.required())
+
+    const elicitationId = crypto.randomBytes(16).toString("base64url")
+    const digest = digestOf()
+    const entry = yield* pending.create(
+      { provider: spec.pendingProvider, subject, data: { elicitationId, requestDigest: digest } },
+      spec.timeout
+    ).pipe(Effect.catchAll(spec.unavailable("create")))
+    const elicitRequest: ElicitationRequest = {
+      provider,
+      user: { subject, label },
+      pendingId: entry.id,
+      elicitationId,
+      url: spec.link(entry.id),
+      message: spec.message(label),
+      requestDigest: digest,
+      mode: spec.mode,
+      expiresAt: entry.expiresAt
+    }
+    yield* Effect.logInfo(`${spec.name} ${spec.logs.requested}`).pipe(Effect.annotateLogs({ elicitationId }))
+
+    const outcome = yield* elicitation.elicit(elicitRequest)
+    if (outcome._tag !== "Accepted") {
+      // a call that ends before the page completes the entry (declined, cancelled) uses the link up
+      yield* pending.take(entry.id).pipe(Effect.ignore)
+      yield* Effect.logInfo(`${spec.name} elicitation ${outcome._tag.toLowerCase()}`).pipe(Effect.annotateLogs({ elicitationId }))
+      return yield* Effect.fail(spec.notDone(reasonOf(outcome)))
+    }
+    const result = yield* awaitEntry(
+      entry.id,
+      spec.timeout,
+      Effect.logWarning(`${spec.name} ${spec.logs.timedOut}`).pipe(Effect.annotateLogs({ elicitationId }))
+    )
+    yield* elicitation.completed(elicitRequest)
+    return yield* spec.finish(subject, result)
+  })
