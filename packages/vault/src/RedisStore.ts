@@ -73,10 +73,10 @@ export interface RedisStoreOptions {
  */
 export const defaultPrefix = "mcp:credentials:"
 
-// Atomically: bump the generation, write the record with its TTL (0 = none). The generation counter
-// never expires and is never deleted, so a generation is never reused for a key (a compare-and-set
-// that straddles a delete or an expiry cannot match a newer record).
-const setScript = `
+// The write both scripts end with: bump the generation, write the record with its TTL (0 = none).
+// The generation counter never expires and is never deleted, so a generation is never reused for a
+// key (a compare-and-set that straddles a delete or an expiry cannot match a newer record).
+const writeRecord = `
 local g = redis.call('INCR', KEYS[2])
 local rec = cjson.encode({ p = ARGV[1], s = ARGV[2], g = g, c = ARGV[3] })
 local px = tonumber(ARGV[4])
@@ -88,8 +88,11 @@ end
 return g
 `
 
-// Compare-and-set: the same write as setScript, only if the live record has generation ARGV[5]
-// (-1: only if there is no record). Returns the new generation, or 0 when the comparison fails.
+// Atomically: the write, unconditionally. Returns the new generation.
+const setScript = writeRecord
+
+// Compare-and-set: the same write, only if the live record has generation ARGV[5] (-1: only if
+// there is no record). Returns the new generation, or 0 when the comparison fails.
 const compareAndSetScript = `
 local cur = redis.call('GET', KEYS[1])
 local expected = tonumber(ARGV[5])
@@ -98,16 +101,7 @@ if cur then
 elseif expected >= 0 then
   return 0
 end
-local g = redis.call('INCR', KEYS[2])
-local rec = cjson.encode({ p = ARGV[1], s = ARGV[2], g = g, c = ARGV[3] })
-local px = tonumber(ARGV[4])
-if px > 0 then
-  redis.call('SET', KEYS[1], rec, 'PX', px)
-else
-  redis.call('SET', KEYS[1], rec)
-end
-return g
-`
+${writeRecord}`
 
 // Compare-and-delete: removes the record only if it has generation ARGV[1]. The generation
 // counter stays, so a later record does not reuse it.
