@@ -6,7 +6,7 @@
  *
  * @since 0.1.0
  */
-import { CredentialMiddleware, CurrentCredential } from "@mcp-credentials/core"
+import { CredentialMiddleware } from "@mcp-credentials/core"
 import type { CredentialKind, ResolvedCredential } from "@mcp-credentials/core/ResolvedCredential"
 import type { McpServer, RegisteredTool } from "@modelcontextprotocol/sdk/server/mcp.js"
 import type { AnySchema, SchemaOutput, ShapeOutput, ZodRawShapeCompat } from "@modelcontextprotocol/sdk/server/zod-compat.js"
@@ -24,13 +24,12 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
-import * as Option from "effect/Option"
-import * as Redacted from "effect/Redacted"
 import * as Runtime from "effect/Runtime"
 import * as Accessors from "./internal/accessors.js"
 import * as CallContext from "./internal/callContext.js"
 import * as Pipeline from "./internal/pipeline.js"
 import * as Runner from "./internal/runner.js"
+import * as ToolContextBuilder from "./internal/toolContext.js"
 import * as ToolContext from "./ToolContext.js"
 
 /**
@@ -363,66 +362,21 @@ const makeToolContext = (
   extra: Extra,
   server?: McpServer,
   params?: { readonly name?: unknown; readonly arguments?: unknown }
-): ToolContext.ToolContextShape => {
-  const info = extra.authInfo
-  // what the tool sends to the client (progress messages, log data, notifications, elicitation
-  // requests) is scrubbed of the call's secrets, as its result is
-  const scrubber = Pipeline.scrubberSnapshot(CurrentCredential.unsafeCurrentScope(), info?.token)
-  const clean = <A>(value: A): A => scrubber().scrub(value).value
-  const capabilities = server?.server.getClientCapabilities()
-  let digest: string | undefined
-  return {
-    clientCapabilities: capabilities as Readonly<Record<string, unknown>> | undefined,
-    // computed on first read: only an elicitation needs it, and hashing the arguments costs per call
-    get requestDigest() {
-      if (params === undefined) return undefined
-      digest ??= Pipeline.requestDigest(toolName, params.arguments)
-      return digest
-    },
-    notify: (method, notificationParams, opts) =>
-      Effect.promise(() => {
-        const notification = { method, params: clean(notificationParams) } as any
-        const sent = opts?.related === false && server !== undefined
-          ? server.server.notification(notification)
-          : extra.sendNotification(notification)
-        return sent.catch(() => undefined)
-      }),
+): ToolContext.ToolContextShape =>
+  ToolContextBuilder.make({
     toolName,
-    headers: ToolContext.visibleHeaders(extra.requestInfo?.headers),
-    authInfo: info === undefined ? Option.none() : Option.some({
-      token: Redacted.make(info.token),
-      clientId: info.clientId,
-      scopes: info.scopes,
-      expiresAt: info.expiresAt,
-      extra: info.extra
-    }),
-    sessionId: Option.fromNullable(extra.sessionId),
+    authInfo: extra.authInfo,
+    sessionId: extra.sessionId,
     requestId: extra.requestId,
     signal: extra.signal,
-    progress: (progress, opts) => {
-      const token = extra._meta?.progressToken
-      if (token === undefined) return Effect.void
-      return Effect.promise(() =>
-        extra.sendNotification({
-          method: "notifications/progress",
-          params: {
-            progressToken: token,
-            progress,
-            ...(opts?.total !== undefined ? { total: opts.total } : {}),
-            ...(opts?.message !== undefined ? { message: clean(opts.message) } : {})
-          }
-        }).catch(() => undefined)
-      )
-    },
-    log: (level, data) =>
-      Effect.promise(() =>
-        extra.sendNotification({ method: "notifications/message", params: { level, data: clean(data), logger: toolName } })
-          .catch(() => undefined)
-      ),
-    elicit: (params) =>
-      Effect.tryPromise({
-        try: () => extra.sendRequest({ method: "elicitation/create", params: clean(params) as any }, ElicitResultSchema),
-        catch: (e) => new ToolContext.ElicitationError(e instanceof Error ? e.message : "Elicitation failed")
-      }) as Effect.Effect<ToolContext.ElicitResult, ToolContext.ElicitationError>
-  }
-}
+    progressToken: extra._meta?.progressToken,
+    clientCapabilities: server?.server.getClientCapabilities() as Readonly<Record<string, unknown>> | undefined,
+    params,
+    headers: () => ToolContext.visibleHeaders(extra.requestInfo?.headers),
+    notify: (notification, related) =>
+      !related && server !== undefined
+        ? server.server.notification(notification as any)
+        : extra.sendNotification(notification as any),
+    log: (level, data) => extra.sendNotification({ method: "notifications/message", params: { level, data, logger: toolName } }),
+    elicit: (elicitParams) => extra.sendRequest({ method: "elicitation/create", params: elicitParams as any }, ElicitResultSchema)
+  })

@@ -17,7 +17,7 @@
  *
  * @since 0.1.0
  */
-import { CredentialMiddleware, CurrentCredential } from "@mcp-credentials/core"
+import { CredentialMiddleware } from "@mcp-credentials/core"
 import type { CredentialKind, ResolvedCredential } from "@mcp-credentials/core/ResolvedCredential"
 import {
   type CallToolResult,
@@ -37,13 +37,12 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as ManagedRuntime from "effect/ManagedRuntime"
-import * as Option from "effect/Option"
-import * as Redacted from "effect/Redacted"
 import type * as Runtime from "effect/Runtime"
 import * as Accessors from "./internal/accessors.js"
 import * as CallContext from "./internal/callContext.js"
 import * as Pipeline from "./internal/pipeline.js"
 import * as Runner from "./internal/runner.js"
+import * as ToolContextBuilder from "./internal/toolContext.js"
 import * as ToolContext from "./ToolContext.js"
 
 /**
@@ -482,77 +481,31 @@ const makeToolContext = (
   server?: McpServer,
   params?: { readonly name?: unknown; readonly arguments?: unknown },
   round?: Round
-): ToolContext.ToolContextShape => {
-  const info = ctx.http?.authInfo
-  // what the tool sends to the client (progress messages, log data, notifications, elicitation
-  // requests) is scrubbed of the call's secrets, as its result is
-  const scrubber = Pipeline.scrubberSnapshot(CurrentCredential.unsafeCurrentScope(), info?.token)
-  const clean = <A>(value: A): A => scrubber().scrub(value).value
-  let headers: Readonly<Record<string, string>> | undefined
-  return {
-    protocolVersion: round?.protocolVersion,
-    requestState: round?.requestState,
-    inputResponses: round?.inputResponses,
-    // on 2026-07-28 the SDK seeds them from the request envelope (there is no initialize)
-    clientCapabilities: server?.server.getClientCapabilities() as Readonly<Record<string, unknown>> | undefined,
-    requestDigest: params === undefined ? undefined : Pipeline.requestDigest(toolName, params.arguments),
-    notify: (method, notificationParams, opts) =>
-      Effect.promise(async () => {
-        const notification = { method, params: clean(notificationParams) } as any
-        // 2026-07-28 has no session stream: an unrelated notification goes out only where the
-        // SDK still has a channel (2025-era connections), otherwise it is dropped
-        try {
-          await (opts?.related === false && server !== undefined
-            ? server.server.notification(notification)
-            : ctx.mcpReq.notify(notification))
-        } catch {
-          // failures to deliver are ignored (ToolContext.notify)
-        }
-      }),
+): ToolContext.ToolContextShape =>
+  ToolContextBuilder.make({
     toolName,
-    // computed on first read, from the original request (reading `ctx.http.req` would build the
-    // tool's filtered copy of it)
-    get headers() {
-      if (headers === undefined) {
-        const original = (ctx.http as { [originalRequest]?: OriginalRequest } | undefined)?.[originalRequest]
-        headers = original !== undefined
-          ? ToolContext.visibleHeaders(headersOf(original.req), original.prefixes)
-          : ToolContext.visibleHeaders(headersOf(ctx.http?.req))
-      }
-      return headers
-    },
-    authInfo: info === undefined ? Option.none() : Option.some({
-      token: Redacted.make(info.token),
-      clientId: info.clientId,
-      scopes: info.scopes,
-      expiresAt: info.expiresAt,
-      extra: info.extra
-    }),
-    sessionId: Option.fromNullable(ctx.sessionId),
+    authInfo: ctx.http?.authInfo,
+    sessionId: ctx.sessionId,
     requestId: ctx.mcpReq.id,
     signal: ctx.mcpReq.signal,
-    progress: (progress, opts) => {
-      const token = ctx.mcpReq._meta?.progressToken
-      if (token === undefined) return Effect.void
-      return Effect.promise(() =>
-        ctx.mcpReq.notify({
-          method: "notifications/progress",
-          params: {
-            progressToken: token,
-            progress,
-            ...(opts?.total !== undefined ? { total: opts.total } : {}),
-            ...(opts?.message !== undefined ? { message: clean(opts.message) } : {})
-          }
-        }).catch(() => undefined)
-      )
+    progressToken: ctx.mcpReq._meta?.progressToken,
+    // on 2026-07-28 the SDK seeds them from the request envelope (there is no initialize)
+    clientCapabilities: server?.server.getClientCapabilities() as Readonly<Record<string, unknown>> | undefined,
+    params,
+    // from the original request (reading `ctx.http.req` would build the tool's filtered copy of it)
+    headers: () => {
+      const original = (ctx.http as { [originalRequest]?: OriginalRequest } | undefined)?.[originalRequest]
+      return original !== undefined
+        ? ToolContext.visibleHeaders(headersOf(original.req), original.prefixes)
+        : ToolContext.visibleHeaders(headersOf(ctx.http?.req))
     },
-    log: (level, data) => Effect.promise(() => ctx.mcpReq.log(level, clean(data), toolName).catch(() => undefined)),
+    // 2026-07-28 has no session stream: an unrelated notification goes out only where the SDK
+    // still has a channel (2025-era connections), otherwise it is dropped
+    notify: (notification, related) =>
+      !related && server !== undefined ? server.server.notification(notification as any) : ctx.mcpReq.notify(notification as any),
+    log: (level, data) => ctx.mcpReq.log(level, data, toolName),
     // a server→client request: on 2026-07-28 calls the SDK refuses it (the tool returns an
-    // input-required result instead), which fails here with ElicitationError
-    elicit: (params) =>
-      Effect.tryPromise({
-        try: () => ctx.mcpReq.elicitInput(clean(params) as any),
-        catch: (e) => new ToolContext.ElicitationError(e instanceof Error ? e.message : "Elicitation failed")
-      }) as Effect.Effect<ToolContext.ElicitResult, ToolContext.ElicitationError>
-  }
-}
+    // input-required result instead), which fails with ElicitationError
+    elicit: (elicitParams) => ctx.mcpReq.elicitInput(elicitParams as any) as Promise<ToolContext.ElicitResult>,
+    round
+  })
