@@ -276,7 +276,8 @@ export const serve = <R, RR = never>(options: Options<R, RR>): Layer.Layer<never
 
 /**
  * Serves the MCP endpoint on a Node HTTP server bound to `host:port` (default
- * `127.0.0.1:3000`). Host/Origin checking is on for loopback binds.
+ * `127.0.0.1:3000`). Host/Origin checking is on for loopback binds; another bind without
+ * `allowedHosts` logs a warning that it is off (set `allowedHosts`, or `"any"` knowingly).
  *
  * @since 0.1.0
  * @category layers
@@ -286,7 +287,7 @@ export const layer = <R, RR = never>(
 ) => {
   const host = options.host ?? "127.0.0.1"
   return serve({ ...options, allowedHosts: Serve.allowedHostsFor(host, options.allowedHosts) }).pipe(
-    Layer.provideMerge(Serve.nodeServer(host, options.port))
+    Layer.provideMerge(Serve.boundServer("McpHttpServer", host, options.port, options.allowedHosts))
   )
 }
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { CredentialBackend, HeaderCredentialBackend, ResolvedCredential } from "@mcp-credentials/core"
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js"
-import { Effect, Layer, ManagedRuntime, Redacted } from "effect"
+import { Effect, Layer, Logger, ManagedRuntime, Redacted } from "effect"
 import { createServer, request as httpRequest, type Server } from "node:http"
 import { connect as connectTcp } from "node:net"
 import { getCredentials, McpCredentials, McpHttpServer } from "../src/index.js"
@@ -228,6 +228,28 @@ describe("McpHttpServer.layer", () => {
     )
     expect(status).toBe(200)
     await expect(initialize(new URL(`http://127.0.0.1:${port}/mcp`), {})).rejects.toThrow()
+  })
+})
+
+describe.each(lines)("$name line: layer on a non-loopback bind", (line) => {
+  const buildLayer = (allowedHosts?: ReadonlyArray<string> | "any") => {
+    const logged: Array<string> = []
+    const logger = Logger.replace(Logger.defaultLogger, Logger.make((o) => logged.push(Logger.logfmtLogger.log(o))))
+    const layer = line.layer({
+      server: buildOn(line),
+      host: "0.0.0.0",
+      port: 0,
+      ...(allowedHosts !== undefined ? { allowedHosts } : {})
+    }).pipe(Layer.provide(HeaderCredentialBackend.layer()))
+    return Effect.runPromise(Effect.scoped(Layer.build(layer)).pipe(Effect.provide(logger))).then(() => logged.join("\n"))
+  }
+
+  it("fix: without allowedHosts it warns that Host and Origin are not checked; with them (or \"any\") it does not", async () => {
+    const warned = await buildLayer()
+    expect(warned).toMatch(/bound to 0\.0\.0\.0 without allowedHosts, so Host and Origin are not checked/)
+    expect(warned).toMatch(/level=WARN/)
+    expect(await buildLayer(["mcp.example.com"])).not.toMatch(/allowedHosts/)
+    expect(await buildLayer("any")).not.toMatch(/allowedHosts/)
   })
 })
 

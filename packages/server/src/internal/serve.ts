@@ -45,6 +45,30 @@ export const allowedHostsFor = (
   allowedHosts: ReadonlyArray<string> | "any" | undefined
 ): ReadonlyArray<string> | "any" => allowedHosts ?? (Http.isLoopback(host) ? Http.localhostNames : "any")
 
+/**
+ * The Node HTTP server of `McpHttpServer(V2).layer`: `host:port` (default port 3000), closing
+ * promptly, with a warning in the log when a non-loopback bind has no `allowedHosts` (Host/Origin
+ * checking, the DNS-rebinding protection, is then off, as in the SDK's own helpers).
+ */
+export const boundServer = (
+  name: string,
+  host: string,
+  port: number | undefined,
+  allowedHosts: ReadonlyArray<string> | "any" | undefined
+) => {
+  const server = nodeServer(host, port)
+  if (allowedHosts !== undefined || Http.isLoopback(host)) return server
+  return Layer.merge(
+    server,
+    Layer.effectDiscard(
+      Effect.logWarning(
+        `${name}: bound to ${host} without allowedHosts, so Host and Origin are not checked (no DNS-rebinding ` +
+          `protection). Set allowedHosts to the host names clients use, or "any" to silence this warning.`
+      )
+    )
+  )
+}
+
 /** A Node HTTP server on `host:port` (default port 3000) that closes promptly. */
 export const nodeServer = (host: string, port: number | undefined) =>
   NodeHttpServer.layer(Http.createClosingServer, { port: port ?? 3000, host })
