@@ -245,7 +245,8 @@ export const generate = (
  * keeping the old ones for decryption, and rewrites the public JWKS with every key's public half.
  * The new key has the algorithm and size of the current (first) key unless `alg`/`size` say
  * otherwise. Keys without a `kid` get their thumbprint, since a set of several keys needs one on
- * each.
+ * each. The set is read and written back holding `<private file>.lock`, so rotations run at the
+ * same time each add their key (a lock left by a crashed run is taken over after 2 minutes).
  *
  * @since 0.1.0
  * @category constructors
@@ -278,15 +279,20 @@ export const rotate = (options: {
       ? Buffer.from(current.n, "base64url").length * 8
       : undefined)
     const key = yield* generateKey({ use, alg, size: isRsa(alg) ? size : options.size })
-    // read the file again now that the (slow) generation is done: a rotation that finished in
-    // the meantime keeps its key, instead of being overwritten by the set read before
-    const latest = yield* readPrivateKeys(privatePath, use)
-    const keys: Array<jose.JWK> = [key.privateJwk]
-    for (const jwk of latest) {
-      keys.push(jwk.kid !== undefined ? jwk : { ...jwk, kid: yield* thumbprint(jwk, privatePath) })
-    }
-    yield* writeKeySets(privatePath, publicPath, keys)
-    return { use, privatePath, publicPath, kid: key.kid, keyCount: keys.length }
+    // the (slow) generation is done outside the lock; reading the set and writing it back happen
+    // under it, so concurrent rotations each add their key instead of overwriting one another
+    return yield* Files.withLock(
+      privatePath,
+      Effect.gen(function*() {
+        const latest = yield* readPrivateKeys(privatePath, use)
+        const keys: Array<jose.JWK> = [key.privateJwk]
+        for (const jwk of latest) {
+          keys.push(jwk.kid !== undefined ? jwk : { ...jwk, kid: yield* thumbprint(jwk, privatePath) })
+        }
+        yield* writeKeySets(privatePath, publicPath, keys)
+        return { use, privatePath, publicPath, kid: key.kid, keyCount: keys.length }
+      })
+    )
   })
 
 /**

@@ -173,6 +173,18 @@ describe.concurrent("keys rotate", () => {
     assert.strictEqual(new TextDecoder().decode(plaintext), "hello")
   })
 
+  it("fix: concurrent rotations each add their key (the set is read and written under a lock)", async () => {
+    const dir = join(tmp.dir, "concurrent")
+    assert.strictEqual((await runInProcess(["keys", "generate", "--use", "sig", "--alg", "ES256", "--dir", dir])).code, 0)
+    const results = await Promise.all(Array.from({ length: 6 }, () => runInProcess(["keys", "rotate", "--use", "sig", "--dir", dir])))
+    for (const r of results) assert.strictEqual(r.code, 0, r.stderr)
+    const kids = readJson(join(dir, "mcp-signing-private.json")).keys.map((k: jose.JWK) => k.kid)
+    assert.strictEqual(kids.length, 7, "the generated key and six rotated ones")
+    assert.strictEqual(new Set(kids).size, 7)
+    assert.deepStrictEqual(readJson(join(dir, "mcp-signing-public.json")).keys.map((k: jose.JWK) => k.kid), kids)
+    assert.isFalse(existsSync(join(dir, "mcp-signing-private.json.lock")), "the lock is removed")
+  })
+
   it("without a key file: one line, exit 1, names the command to run", async () => {
     const r = await runInProcess(["keys", "rotate", "--dir", join(tmp.dir, "empty")])
     assert.strictEqual(r.code, 1)

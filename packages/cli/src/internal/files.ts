@@ -5,7 +5,10 @@
 import type * as PlatformError from "@effect/platform/Error"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
 import { randomBytes } from "node:crypto"
 import { lstat } from "node:fs/promises"
 import { FileError } from "../CliError.js"
@@ -92,6 +95,45 @@ export const writeAtomic = (
       Effect.mapError(fail(path, "write")),
       Effect.tapError(() => Effect.ignore(fs.remove(temp)))
     )
+  })
+
+/**
+ * Runs `self` holding the lock file `<path>.lock` (created exclusively, removed when `self` ends):
+ * a run that finds it held waits for it (up to `wait`, default 30 s, then fails naming the lock),
+ * and takes over a lock older than `stale` (default 2 minutes: left by a run that crashed).
+ * @internal
+ */
+export const withLock = <A, E, R>(
+  path: string,
+  self: Effect.Effect<A, E, R>,
+  options: { readonly wait?: Duration.DurationInput; readonly stale?: Duration.DurationInput } = {}
+): Effect.Effect<A, E | FileError, R | FileSystem.FileSystem> =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const lock = `${path}.lock`
+    const waitMs = Duration.toMillis(Duration.decode(options.wait ?? Duration.seconds(30)))
+    const staleMs = Duration.toMillis(Duration.decode(options.stale ?? Duration.minutes(2)))
+    const deadline = Date.now() + waitMs
+    while (true) {
+      const created = yield* Effect.either(fs.writeFileString(lock, `${process.pid}\n`, { flag: "wx", mode: 0o600 }))
+      if (Either.isRight(created)) break
+      if (describe(created.left) !== "already exists") return yield* fail(lock, "write")(created.left)
+      const info = yield* Effect.either(fs.stat(lock))
+      const age = Either.isRight(info) ? Option.map(info.right.mtime, (m) => Date.now() - m.getTime()) : Option.none()
+      if (Option.isSome(age) && age.value > staleMs) {
+        yield* Effect.ignore(fs.remove(lock))
+        continue
+      }
+      if (Date.now() >= deadline) {
+        return yield* new FileError({
+          path: lock,
+          operation: "write",
+          reason: "held by another run (remove this file if no other run is going on)"
+        })
+      }
+      yield* Effect.sleep(Duration.millis(25))
+    }
+    return yield* Effect.ensuring(self, Effect.ignore(fs.remove(lock)))
   })
 
 /**
