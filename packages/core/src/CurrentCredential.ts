@@ -34,20 +34,31 @@ export type Credentials = ReadonlyMap<string, ResolvedCredential>
  */
 export class CredentialScope {
   #credentials: Map<string, ResolvedCredential> | undefined
-  constructor(credentials: Credentials) {
+  readonly #signal: AbortSignal | undefined
+  /**
+   * `signal`: the call's; once it aborts (the client cancelled), the scope is closed — checked on
+   * every read, so no listener is added to the signal.
+   */
+  constructor(credentials: Credentials, signal?: AbortSignal) {
     this.#credentials = new Map(credentials)
+    this.#signal = signal
+  }
+  #open(): Map<string, ResolvedCredential> | undefined {
+    if (this.#signal?.aborted === true) this.close()
+    return this.#credentials
   }
   /** The credential under `name`, or `undefined` once the scope is closed. */
   get(name: string): ResolvedCredential | undefined {
-    return this.#credentials?.get(name)
+    return this.#open()?.get(name)
   }
   /** The names in scope (empty once closed). */
   names(): ReadonlyArray<string> {
-    return this.#credentials === undefined ? [] : Array.from(this.#credentials.keys())
+    const credentials = this.#open()
+    return credentials === undefined ? [] : Array.from(credentials.keys())
   }
   /** Whether the tool call is still running. */
   get isOpen(): boolean {
-    return this.#credentials !== undefined
+    return this.#open() !== undefined
   }
   /** Empties the scope. */
   close(): void {

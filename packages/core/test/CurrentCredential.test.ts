@@ -115,6 +115,19 @@ describe("CurrentCredential — scope lifetime", () => {
       )
     }))
 
+  it("a scope given the call's signal is closed once it aborts: no credential, no names", () => {
+    const controller = new AbortController()
+    const s = new CurrentCredential.CredentialScope(one(cred("sk-abort")), controller.signal)
+    assert.isTrue(s.isOpen)
+    assert.strictEqual(s.get("default")?.type, "static")
+    controller.abort()
+    assert.isUndefined(s.get("default"))
+    assert.deepStrictEqual(s.names(), [])
+    assert.isFalse(s.isOpen)
+    // a scope opened on an already aborted signal holds nothing
+    assert.isFalse(new CurrentCredential.CredentialScope(one(cred("sk-late")), controller.signal).isOpen)
+  })
+
   it("a scope prints its names, never its credentials", () => {
     const s = new CurrentCredential.CredentialScope(one(cred("sk-CANARY")))
     assert.notInclude(String(s) + JSON.stringify(s), "CANARY")

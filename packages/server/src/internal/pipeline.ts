@@ -197,13 +197,11 @@ export const callTool = async (
 
   const credentials = resolveSync(input) ?? await resolveWithEffect(input, run, signal)
   if (!isCredentials(credentials)) return credentials
-  const scope = new CurrentCredential.CredentialScope(credentials)
-  const close = () => scope.close()
-  signal.addEventListener("abort", close, { once: true })
+  // closed when the call ends, and as soon as the client cancels it
+  const scope = new CurrentCredential.CredentialScope(credentials, signal)
   try {
     return await CurrentCredential.unsafeRunInScope(scope, () => invokeScrubbed(scrubberFor(credentials, input.extraSecrets)))
   } finally {
-    signal.removeEventListener("abort", close)
     scope.close()
   }
 }
