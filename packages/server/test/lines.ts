@@ -64,7 +64,12 @@ export interface Line {
   ) => Promise<{ readonly handler: (req: any, res: any) => Promise<void>; readonly close: () => Promise<void> }>
   /** The line's `McpHttpServer.layer` (a Node server bound to `host:port`). */
   readonly layer: (
-    options: { readonly server: (runtime: Runtime.Runtime<any>) => any; readonly port: number }
+    options: {
+      readonly server: (runtime: Runtime.Runtime<any>) => any
+      readonly port: number
+      readonly host?: string
+      readonly allowedHosts?: ReadonlyArray<string> | "any"
+    }
   ) => Layer.Layer<never, never, CredentialBackend.CredentialBackend>
   /** The code a `ToolError` arrives with in `errors: "jsonrpc"` mode (the v2 SDK rewrites -32002). */
   readonly toolErrorCode: number
