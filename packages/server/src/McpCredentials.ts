@@ -6,7 +6,7 @@
  *
  * @since 0.1.0
  */
-import { CredentialMiddleware } from "@mcp-credentials/core"
+import { CredentialMiddleware, CurrentCredential } from "@mcp-credentials/core"
 import type { CredentialKind, ResolvedCredential } from "@mcp-credentials/core/ResolvedCredential"
 import type { McpServer, RegisteredTool } from "@modelcontextprotocol/sdk/server/mcp.js"
 import type { AnySchema, SchemaOutput, ShapeOutput, ZodRawShapeCompat } from "@modelcontextprotocol/sdk/server/zod-compat.js"
@@ -208,7 +208,6 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
   const prefixes = ["X-MCP-Cred-", ...(options.credentialHeaderPrefixes ?? [])]
   const runner = Runner.makeRunner<R>(options)
   const { dispose, run } = runner
-  const callStates = new WeakMap<object, { failure?: Pipeline.JsonRpcFailure }>()
 
   // -- protocol layer: every tools/call ------------------------------------------------------
   const intercept = (handler: (request: any, extra: Extra) => Promise<unknown>) => {
@@ -220,11 +219,15 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
         ...extra,
         requestInfo: { ...extra.requestInfo, headers: ToolContext.visibleHeaders(rawHeaders, prefixes) }
       }
-      const state: { failure?: Pipeline.JsonRpcFailure } = {}
-      callStates.set(toolExtra, state)
-      const invoke = async () => {
-        const result = await CallContext.run({ toolName, extra: toolExtra }, () => handler(request, toolExtra))
-        if (state.failure !== undefined) throw state.failure
+      const frame: Pipeline.CallFrame = { call: { toolName, extra: toolExtra }, state: {}, scope: undefined }
+      Pipeline.attachFrame(toolExtra, frame)
+      // a handler registered through the integration enters the call's storages itself, around the
+      // tool only; any other (registered on the server directly) runs inside them
+      const narrow = Pipeline.isOwnTool(server, toolName)
+      const invoke = async (scope: CurrentCredential.CredentialScope | undefined) => {
+        frame.scope = scope
+        const result = await (narrow ? handler(request, toolExtra) : CallContext.run(frame.call, () => handler(request, toolExtra)))
+        if (frame.state.failure !== undefined) throw frame.state.failure
         return result as Pipeline.ToolResult
       }
       try {
@@ -236,6 +239,7 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
           context: { headers: rawHeaders, user: Pipeline.userOf(extra.authInfo) },
           extraSecrets: Pipeline.plainSecret(extra.authInfo?.token),
           errors,
+          narrow,
           // Env and Header backends resolve on it without a fiber
           runtime: runner.runtime() as Runtime.Runtime<never> | undefined,
           // backends that elicit (the vault's CredentialsProvider) read the call's ToolContext
@@ -265,17 +269,20 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
   }
 
   // -- tools registered through the integration ------------------------------------------------
-  const runHandler = (toolName: string, handler: (...args: Array<any>) => unknown, args: ReadonlyArray<any>, extra: Extra) =>
-    Pipeline.runToolHandler<X>({
-      toolName,
-      run,
-      errors,
-      state: callStates.get(extra),
-      bearerToken: extra.authInfo?.token,
-      toolContext: () => makeToolContext(toolName, extra, server),
-      context: options.context,
-      signal: extra.signal
-    }, handler, args) as Promise<CallToolResult>
+  const runHandler = (toolName: string, handler: (...args: Array<any>) => unknown, args: ReadonlyArray<any>, extra: Extra) => {
+    const frame = Pipeline.frameOf(extra)
+    return Pipeline.enterCall(frame, () =>
+      Pipeline.runToolHandler<X>({
+        toolName,
+        run,
+        errors,
+        state: frame?.state,
+        bearerToken: extra.authInfo?.token,
+        toolContext: () => makeToolContext(toolName, extra, server),
+        context: options.context,
+        signal: extra.signal
+      }, handler, args)) as Promise<CallToolResult>
+  }
 
   const registerTool: Installed<R, X>["registerTool"] = Pipeline.makeRegisterTool<Extra>({
     sdkRegister: (name, config, callback) => (server.registerTool as any)(name, config, callback),

@@ -17,7 +17,7 @@
  *
  * @since 0.1.0
  */
-import { CredentialMiddleware } from "@mcp-credentials/core"
+import { CredentialMiddleware, CurrentCredential } from "@mcp-credentials/core"
 import type { CredentialKind, ResolvedCredential } from "@mcp-credentials/core/ResolvedCredential"
 import {
   type CallToolResult,
@@ -195,13 +195,6 @@ const wrapped = Symbol.for("@mcp-credentials/server/wrapped")
 
 type ProtocolHandler = (request: any, ctx: Ctx) => Promise<unknown>
 
-/** Per call: a failure to send as a JSON-RPC error ("jsonrpc" mode). */
-const callStates = new WeakMap<CallContext.Call, { failure?: Pipeline.JsonRpcFailure }>()
-const currentCallState = () => {
-  const call = CallContext.current()
-  return call === undefined ? undefined : callStates.get(call)
-}
-
 /**
  * Installs the integration on `server`. Every `tools/call` is intercepted, whatever order tools
  * and the integration were registered in; other requests pass untouched. Installing twice on one
@@ -244,12 +237,17 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
       // the request's headers only matter to resolution (the Header backend)
       const rawHeaders = requirements.length > 0 ? headersOf(ctx.http?.req) : undefined
       const toolCtx = hideHeaders(ctx, prefixes)
-      const state: { failure?: Pipeline.JsonRpcFailure } = {}
       const call: CallContext.Call = { toolName, extra: toolCtx, toolContext: () => makeToolContext(toolName, toolCtx, server) }
-      callStates.set(call, state)
-      const invoke = async () => {
-        const result = await CallContext.run(call, () => handler(request, toolCtx))
-        if (state.failure !== undefined) throw state.failure
+      // on the context the SDK passes on (it copies it, with the frame, for a requestState retry)
+      const frame: Pipeline.CallFrame = { call, state: {}, scope: undefined }
+      Pipeline.attachFrame(toolCtx, frame)
+      // a handler registered through the integration enters the call's storages itself, around the
+      // tool only (the SDK's v2 dispatch makes many promises); any other runs inside them
+      const narrow = Pipeline.isOwnTool(server, toolName)
+      const invoke = async (scope: CurrentCredential.CredentialScope | undefined) => {
+        frame.scope = scope
+        const result = await (narrow ? handler(request, toolCtx) : CallContext.run(call, () => handler(request, toolCtx)))
+        if (frame.state.failure !== undefined) throw frame.state.failure
         return result as Pipeline.ToolResult
       }
       const authInfo = ctx.http?.authInfo
@@ -264,6 +262,7 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
           context: { headers: rawHeaders, user: Pipeline.userOf(ctx.http?.authInfo) },
           extraSecrets: Pipeline.plainSecret(authInfo?.token),
           errors,
+          narrow,
           // Env and Header backends resolve on it without a fiber
           runtime: runner.runtime() as Runtime.Runtime<never> | undefined,
           // backends that elicit (the vault's CredentialsProvider) read the call's ToolContext
@@ -301,17 +300,20 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
   }
 
   // -- tools registered through the integration ------------------------------------------------
-  const runHandler = (toolName: string, handler: (...args: Array<any>) => unknown, args: ReadonlyArray<any>, ctx: Ctx) =>
-    Pipeline.runToolHandler<X>({
-      toolName,
-      run,
-      errors,
-      state: currentCallState(),
-      bearerToken: ctx.http?.authInfo?.token,
-      toolContext: () => makeToolContext(toolName, ctx, server),
-      context: options.context,
-      signal: ctx.mcpReq.signal
-    }, handler, args) as Promise<CallToolResult>
+  const runHandler = (toolName: string, handler: (...args: Array<any>) => unknown, args: ReadonlyArray<any>, ctx: Ctx) => {
+    const frame = Pipeline.frameOf(ctx)
+    return Pipeline.enterCall(frame, () =>
+      Pipeline.runToolHandler<X>({
+        toolName,
+        run,
+        errors,
+        state: frame?.state,
+        bearerToken: ctx.http?.authInfo?.token,
+        toolContext: () => makeToolContext(toolName, ctx, server),
+        context: options.context,
+        signal: ctx.mcpReq.signal
+      }, handler, args)) as Promise<CallToolResult>
+  }
 
   const registerTool: Installed<R, X>["registerTool"] = Pipeline.makeRegisterTool<Ctx>({
     sdkRegister: (name, config, callback) => (server.registerTool as any)(name, config, callback),

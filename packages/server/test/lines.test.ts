@@ -183,6 +183,29 @@ describe.each(lines)("$name line over Streamable HTTP", (line) => {
     await http.close()
   })
 
+  it("a tool registered through the integration and then given a plain callback (update) still reads its credentials and context", async () => {
+    const http = await line.start((runtime) => {
+      const server = line.newServer()
+      const creds = line.install(server, { runtime })
+      const read = async () => {
+        const context = McpCredentials.currentToolContext()
+        return { content: [{ type: "text" as const, text: `key=${McpCredentials.getField("apiKey").length} tool=${context?.toolName}` }] }
+      }
+      creds.registerTool("ours", { description: "x", credentials: "static" }, read)
+      const replaced = creds.registerTool("replaced", { description: "x", credentials: "static" }, () => "never") as {
+        update: (u: { callback: unknown }) => void
+      }
+      // the SDK's own RegisteredTool.update: the new callback is not the integration's
+      replaced.update({ callback: read })
+      return server
+    }, HeaderCredentialBackend.layer())
+    const client = await line.connect(http.url, fieldsHeader("sk-update-0005"))
+    expect(textOf(await client.callTool({ name: "ours" }))).toBe("key=14 tool=ours")
+    expect(textOf(await client.callTool({ name: "replaced" }))).toBe("key=14 tool=replaced")
+    await client.close()
+    await http.close()
+  })
+
   it("intercepts tools registered directly on the server, before and after install", async () => {
     const backend = HeaderCredentialBackend.layer()
     const http = await line.start((runtime) => {

@@ -21,6 +21,7 @@ import {
   type ToolContextShape
 } from "../ToolContext.js"
 import * as ToolError from "../ToolError.js"
+import * as CallContext from "./callContext.js"
 import { isPromiseLike, toToolResult } from "./runner.js"
 
 /** A tool result as MCP defines it (only the parts this pipeline touches). */
@@ -109,6 +110,12 @@ export interface CallInput {
    */
   readonly runtime?: Runtime.Runtime<never> | undefined
   /**
+   * The tool's handler was registered through the integration and enters the call's storages
+   * itself, around the handler only (`enterCall`): the pipeline does not enter them around the
+   * SDK's whole dispatch, whose promises would all pay Node's hooks.
+   */
+  readonly narrow?: boolean | undefined
+  /**
    * Turns an input-required failure of resolution (`ToolContext.InputRequiredTypeId`) into the
    * SDK's input-required result. Lines without one leave it out: the failure is then an error.
    */
@@ -169,7 +176,7 @@ const unexpected = async (
  */
 export const callTool = async (
   input: CallInput,
-  invoke: () => Promise<ToolResult>,
+  invoke: (scope: CurrentCredential.CredentialScope | undefined) => Promise<ToolResult>,
   run: Run,
   signal: AbortSignal
 ): Promise<ToolResult> => {
@@ -180,10 +187,10 @@ export const callTool = async (
     return errorResult(message)
   }
 
-  const invokeScrubbed = async (scrubber: Scrubber.Scrubber): Promise<ToolResult> => {
+  const invokeScrubbed = async (scrubber: Scrubber.Scrubber, scope?: CurrentCredential.CredentialScope): Promise<ToolResult> => {
     let result: ToolResult
     try {
-      result = await invoke()
+      result = await invoke(scope)
     } catch (e) {
       if (e instanceof JsonRpcFailure) {
         throw new JsonRpcFailure(e.code, scrubber.scrubString(e.message).value, scrubber.scrub(e.data).value)
@@ -200,7 +207,10 @@ export const callTool = async (
   // closed when the call ends, and as soon as the client cancels it
   const scope = new CurrentCredential.CredentialScope(credentials, signal)
   try {
-    return await CurrentCredential.unsafeRunInScope(scope, () => invokeScrubbed(scrubberFor(credentials, input.extraSecrets)))
+    const scrubber = scrubberFor(credentials, input.extraSecrets)
+    return await (input.narrow === true
+      ? invokeScrubbed(scrubber, scope)
+      : CurrentCredential.unsafeRunInScope(scope, () => invokeScrubbed(scrubber, scope)))
   } finally {
     scope.close()
   }
@@ -288,6 +298,46 @@ export const userOf = (
 export const requestDigest = (toolName: string, args: unknown): string =>
   createHash("sha256").update(JSON.stringify(["tools/call", toolName, args ?? null]), "utf8").digest("base64url")
 
+/**
+ * What the interception knows of a call, attached to the SDK's context object it passes on (an
+ * enumerable symbol property, so the SDK's own copies of the context keep it): the call for
+ * `currentToolContext()`, the credential scope, and where a "jsonrpc"-mode failure is left.
+ */
+export interface CallFrame {
+  readonly call: CallContext.Call
+  readonly state: { failure?: JsonRpcFailure }
+  scope: CurrentCredential.CredentialScope | undefined
+}
+
+const frameKey = Symbol.for("@mcp-credentials/server/CallFrame")
+
+export const attachFrame = <C extends object>(ctx: C, frame: CallFrame): C => {
+  ;(ctx as any)[frameKey] = frame
+  return ctx
+}
+
+export const frameOf = (ctx: unknown): CallFrame | undefined =>
+  typeof ctx === "object" && ctx !== null ? (ctx as any)[frameKey] : undefined
+
+/** The callbacks `makeRegisterTool` gave the SDKs: their calls enter the storages themselves. */
+const ownHandlers = new WeakSet<object>()
+
+/** Whether the tool `name` of `server` (either SDK line: `_registeredTools[name].handler`) is ours. */
+export const isOwnTool = (server: unknown, name: string): boolean => {
+  const handler = (server as { _registeredTools?: Record<string, { handler?: unknown } | undefined> })._registeredTools?.[name]?.handler
+  return typeof handler === "function" && ownHandlers.has(handler)
+}
+
+/**
+ * Runs `f` inside the call's storages (credential scope, call context) when the interception did
+ * not enter them around the dispatch (a narrow call); as it is otherwise.
+ */
+export const enterCall = <A>(frame: CallFrame | undefined, f: () => A): A => {
+  if (frame === undefined || CallContext.current() === frame.call) return f()
+  const withCall = () => CallContext.run(frame.call, f)
+  return frame.scope === undefined ? withCall() : CurrentCredential.unsafeRunInScope(frame.scope, withCall)
+}
+
 /** What running a tool handler registered through the integration needs from its SDK line. */
 export interface HandlerCall<X> {
   readonly toolName: string
@@ -373,6 +423,7 @@ export const makeRegisterTool = <Ctx>(options: {
   const callback = sdkConfig.inputSchema === undefined
     ? (ctx: Ctx) => options.runHandler(name, handler, [ctx], ctx)
     : (args: unknown, ctx: Ctx) => options.runHandler(name, handler, [args, ctx], ctx)
+  ownHandlers.add(callback)
   return options.sdkRegister(name, sdkConfig, callback)
 }
 
