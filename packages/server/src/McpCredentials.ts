@@ -269,20 +269,16 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
   }
 
   // -- tools registered through the integration ------------------------------------------------
-  const runHandler = (toolName: string, handler: (...args: Array<any>) => unknown, args: ReadonlyArray<any>, extra: Extra) => {
-    const frame = Pipeline.frameOf(extra)
-    return Pipeline.enterCall(frame, () =>
-      Pipeline.runToolHandler<X>({
-        toolName,
-        run,
-        errors,
-        state: frame?.state,
-        bearerToken: extra.authInfo?.token,
-        toolContext: () => makeToolContext(toolName, extra, server),
-        context: options.context,
-        signal: extra.signal
-      }, handler, args)) as Promise<CallToolResult>
-  }
+  const runHandler = (toolName: string, handler: (...args: Array<any>) => unknown, args: ReadonlyArray<any>, extra: Extra) =>
+    Pipeline.runHandlerOfCall<X>(extra, {
+      toolName,
+      run,
+      errors,
+      bearerToken: extra.authInfo?.token,
+      toolContext: () => makeToolContext(toolName, extra, server),
+      context: options.context,
+      signal: extra.signal
+    }, handler, args) as Promise<CallToolResult>
 
   const registerTool: Installed<R, X>["registerTool"] = Pipeline.makeRegisterTool<Extra>({
     sdkRegister: (name, config, callback) => (server.registerTool as any)(name, config, callback),

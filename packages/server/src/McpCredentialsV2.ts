@@ -300,20 +300,16 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
   }
 
   // -- tools registered through the integration ------------------------------------------------
-  const runHandler = (toolName: string, handler: (...args: Array<any>) => unknown, args: ReadonlyArray<any>, ctx: Ctx) => {
-    const frame = Pipeline.frameOf(ctx)
-    return Pipeline.enterCall(frame, () =>
-      Pipeline.runToolHandler<X>({
-        toolName,
-        run,
-        errors,
-        state: frame?.state,
-        bearerToken: ctx.http?.authInfo?.token,
-        toolContext: () => makeToolContext(toolName, ctx, server),
-        context: options.context,
-        signal: ctx.mcpReq.signal
-      }, handler, args)) as Promise<CallToolResult>
-  }
+  const runHandler = (toolName: string, handler: (...args: Array<any>) => unknown, args: ReadonlyArray<any>, ctx: Ctx) =>
+    Pipeline.runHandlerOfCall<X>(ctx, {
+      toolName,
+      run,
+      errors,
+      bearerToken: ctx.http?.authInfo?.token,
+      toolContext: () => makeToolContext(toolName, ctx, server),
+      context: options.context,
+      signal: ctx.mcpReq.signal
+    }, handler, args) as Promise<CallToolResult>
 
   const registerTool: Installed<R, X>["registerTool"] = Pipeline.makeRegisterTool<Ctx>({
     sdkRegister: (name, config, callback) => (server.registerTool as any)(name, config, callback),

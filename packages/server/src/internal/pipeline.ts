@@ -396,6 +396,20 @@ export const runToolHandler = async <X>(
 }
 
 /**
+ * Runs a handler registered through the integration for the call whose SDK context is `ctx`:
+ * inside the call's storages (entered here for a narrow call) with the call's state.
+ */
+export const runHandlerOfCall = <X>(
+  ctx: unknown,
+  call: Omit<HandlerCall<X>, "state">,
+  handler: (...args: Array<any>) => unknown,
+  args: ReadonlyArray<any>
+): Promise<ToolResult> => {
+  const frame = frameOf(ctx)
+  return enterCall(frame, () => runToolHandler<X>({ ...call, state: frame?.state }, handler, args))
+}
+
+/**
  * An installation's `registerTool`, the same on both SDK lines: declares the tool's credentials
  * and scopes, then registers it with the SDK (`sdkRegister`, the server's own `registerTool`)
  * with a callback that runs the handler through `runHandler` (with `(ctx)` or `(args, ctx)`, as
