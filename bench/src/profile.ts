@@ -40,20 +40,25 @@ interface Profile {
   readonly timeDeltas: ReadonlyArray<number>
 }
 
-/** Buckets matched against any frame of the stack (innermost first). */
+/**
+ * Buckets matched against any frame of the stack (innermost first): the code of these modules and
+ * what it calls. The promise hooks, `CurrentCredential` and `CallStorage` are bucketed by the
+ * innermost frame (below): their `run`s are ancestors of all the work of a call.
+ */
 const stackRules: ReadonlyArray<readonly [string, (f: CallFrame) => boolean]> = [
   ["StaticCredential.fromFields (Schema.Class validation)", (f) => /ResolvedCredential\.js/.test(f.url)],
   ["EnvCredentialBackend (its own code)", (f) => /EnvCredentialBackend\.js/.test(f.url)],
   ["HeaderCredentialBackend", (f) => /HeaderCredentialBackend\.js/.test(f.url)],
   ["Scrubber (make + scrub)", (f) => /Scrubber\.js/.test(f.url)],
-  ["ToolContext.visibleHeaders", (f) => /ToolContext\.js/.test(f.url)],
-  ["CurrentCredential (scope, FiberRef, ALS)", (f) => /CurrentCredential\.js/.test(f.url)],
-  ["async_hooks (AsyncLocalStorage promise hooks)", (f) => /async_hooks/.test(f.url)]
+  ["ToolContext.visibleHeaders", (f) => /ToolContext\.js/.test(f.url)]
 ]
 
 /** Buckets for the innermost frame when no stack rule matched (Effect's fiber loop flattens stacks). */
 const leafBucket = (f: CallFrame): string => {
   if (f.functionName === "(garbage collector)") return "GC"
+  // by the innermost frame only: `AsyncLocalStorage.run` is an ancestor of everything a call runs
+  if (/async_hooks|promise_hooks/.test(f.url)) return "async_hooks (AsyncLocalStorage promise hooks)"
+  if (/CurrentCredential\.js|CallStorage\.js/.test(f.url)) return "CurrentCredential, CallStorage (their own code)"
   if (f.functionName === "(idle)") return "idle"
   const u = f.url
   if (/packages\/(server|core)\//.test(u)) return "install glue (McpCredentials, pipeline, CredentialMiddleware)"
