@@ -73,7 +73,7 @@ export const resolveAll = (
       const backend = Context.getOption(ctx, CredentialBackend.named(req.name))
       if (backend._tag === "None") return new CredentialNotFoundError({ credential: req.name })
       return Effect.map(
-        backend.value.resolve({ kind: req.kind, headers: context.headers, user: context.user }),
+        backend.value.resolve(requestOf(req, context)),
         (credential) => [req.name, credential] as const
       )
     }
@@ -101,12 +101,21 @@ export const unsafeResolveAll = (
     const backend = Context.getOption(runtime.context, CredentialBackend.named(req.name))
     if (backend._tag === "None" || backend.value.unsafeResolve === undefined) return undefined
     services ??= FiberRefs.getOrDefault(runtime.fiberRefs, DefaultServices.currentServices)
-    const resolved = backend.value.unsafeResolve({ kind: req.kind, headers: context.headers, user: context.user }, services)
+    const resolved = backend.value.unsafeResolve(requestOf(req, context), services)
     if (resolved === undefined || Either.isLeft(resolved)) return undefined
     credentials.set(req.name, resolved.right)
   }
   return credentials
 }
+
+/** The backend's request; the headers are read from `context` when the backend reads them. */
+const requestOf = (req: Requirement, context: CallContext): CredentialBackend.CredentialRequest => ({
+  kind: req.kind,
+  get headers() {
+    return context.headers
+  },
+  user: context.user
+})
 
 /**
  * Resolves the requirements, then runs `self` with the credentials in scope; the scope closes when

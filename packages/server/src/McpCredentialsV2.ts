@@ -235,7 +235,9 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
       const toolName: string = String(request?.params?.name ?? "")
       const requirements = declarations.get(toolName) ?? []
       // the request's headers only matter to resolution (the Header backend)
-      const rawHeaders = requirements.length > 0 ? headersOf(ctx.http?.req) : undefined
+      // the request's headers as a record, built when a backend reads them (the Header backend)
+      let rawHeaders: Record<string, string> | undefined
+      const headersOfRequest = () => (rawHeaders ??= headersOf(ctx.http?.req))
       const toolCtx = hideHeaders(ctx, prefixes)
       const call: CallContext.Call = { toolName, extra: toolCtx, toolContext: () => makeToolContext(toolName, toolCtx, server) }
       // on the context the SDK passes on (it copies it, with the frame, for a requestState retry)
@@ -259,7 +261,12 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
           requirements,
           requiredScopes: requiredScopes(toolName),
           grantedScopes: authInfo?.scopes,
-          context: { headers: rawHeaders, user: Pipeline.userOf(ctx.http?.authInfo) },
+          context: {
+            get headers() {
+              return headersOfRequest()
+            },
+            user: Pipeline.userOf(ctx.http?.authInfo)
+          },
           extraSecrets: Pipeline.plainSecret(authInfo?.token),
           errors,
           narrow,
