@@ -182,7 +182,8 @@ export const make = (options: Options): Effect.Effect<TokenVerifier.Verifier, Au
 export const isAccessToken = (claims: Readonly<Record<string, unknown>>): boolean => {
   for (const field of ["token_type", "token_use", "typ"]) {
     const value = claims[field]
-    if (typeof value === "string" && /refresh|offline|^id(_token)?$/i.test(value.trim())) return false
+    // also the token-exchange URNs (urn:ietf:params:oauth:token-type:refresh_token, …:id_token)
+    if (typeof value === "string" && /refresh|offline|^id$|(^|:)id_token$/i.test(value.trim())) return false
   }
   return true
 }

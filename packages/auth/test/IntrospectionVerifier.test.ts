@@ -100,14 +100,25 @@ describe("IntrospectionVerifier — RFC 7662", () => {
         { token_use: "id" }, // Amazon Cognito
         { typ: "Refresh" }, // Keycloak
         { typ: "Offline" },
-        { typ: "ID" }
+        { typ: "ID" },
+        { token_type: "urn:ietf:params:oauth:token-type:id_token" }, // RFC 8693 token exchange
+        { token_type: "urn:ietf:params:oauth:token-type:refresh_token" }
       ]
       for (const extra of refused) {
         const server = yield* endpoint(() => ({ body: { ...active, ...extra } }))
         const v = yield* IntrospectionVerifier.make({ endpoint: server.url, audience: "https://rs" })
         assertInvalid(yield* refusal(verify(v)), "not an access token")
       }
-      const accepted = [{}, { token_type: "Bearer" }, { token_type: "bearer" }, { token_use: "access_token" }, { token_use: "access" }, { typ: "Bearer" }]
+      const accepted = [
+        {},
+        { token_type: "Bearer" },
+        { token_type: "bearer" },
+        { token_type: "DPoP" },
+        { token_type: "urn:ietf:params:oauth:token-type:access_token" },
+        { token_use: "access_token" },
+        { token_use: "access" },
+        { typ: "Bearer" }
+      ]
       for (const extra of accepted) {
         const server = yield* endpoint(() => ({ body: { ...active, ...extra } }))
         const v = yield* IntrospectionVerifier.make({ endpoint: server.url, audience: "https://rs" })

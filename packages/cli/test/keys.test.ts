@@ -1,7 +1,7 @@
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import * as jose from "jose"
 import { execFileSync } from "node:child_process"
-import { existsSync, linkSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs"
+import { existsSync, linkSync, mkdirSync, readFileSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { parse as parseYaml } from "yaml"
 import { assertBuilt, isOneLine, run, runInProcess, tempDir } from "./helpers.js"
@@ -183,6 +183,19 @@ describe.concurrent("keys rotate", () => {
     assert.strictEqual(new Set(kids).size, 7)
     assert.deepStrictEqual(readJson(join(dir, "mcp-signing-public.json")).keys.map((k: jose.JWK) => k.kid), kids)
     assert.isFalse(existsSync(join(dir, "mcp-signing-private.json.lock")), "the lock is removed")
+  })
+
+  it("a lock left by a crashed rotation (older than 2 minutes) is taken over", async () => {
+    const dir = join(tmp.dir, "stale")
+    assert.strictEqual((await runInProcess(["keys", "generate", "--use", "sig", "--alg", "ES256", "--dir", dir])).code, 0)
+    const lock = join(dir, "mcp-signing-private.json.lock")
+    writeFileSync(lock, "12345 crashed\n")
+    const old = new Date(Date.now() - 3 * 60_000)
+    utimesSync(lock, old, old)
+    const r = await runInProcess(["keys", "rotate", "--use", "sig", "--dir", dir])
+    assert.strictEqual(r.code, 0, r.stderr)
+    assert.strictEqual(readJson(join(dir, "mcp-signing-private.json")).keys.length, 2)
+    assert.isFalse(existsSync(lock))
   })
 
   it("without a key file: one line, exit 1, names the command to run", async () => {

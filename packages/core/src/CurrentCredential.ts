@@ -105,18 +105,16 @@ export const locally: {
 } as any
 
 const locallyImpl = <A, E, R>(self: Effect.Effect<A, E, R>, credentials: Credentials): Effect.Effect<A, E, R> =>
-  Effect.suspend(() => {
-    const scope = new CredentialScope(credentials)
+  Effect.acquireUseRelease(
     // plain code the scope calls (`callWithScope`) may read it until it closes
-    const release = asyncScope.hold()
-    return Effect.ensuring(
-      Effect.locally(self, currentScope, scope),
+    Effect.sync(() => ({ scope: new CredentialScope(credentials), release: asyncScope.hold() })),
+    ({ scope }) => Effect.locally(self, currentScope, scope),
+    ({ release, scope }) =>
       Effect.sync(() => {
         scope.close()
         release()
       })
-    )
-  })
+  )
 
 /**
  * Runs `self` inside an already open scope (one that `locally` opened for this tool call), for
@@ -137,10 +135,11 @@ export const inScope: {
 } as any
 
 const inScopeImpl = <A, E, R>(self: Effect.Effect<A, E, R>, scope: CredentialScope): Effect.Effect<A, E, R> =>
-  Effect.suspend(() => {
-    const release = asyncScope.hold()
-    return Effect.ensuring(Effect.locally(self, currentScope, scope), Effect.sync(release))
-  })
+  Effect.acquireUseRelease(
+    Effect.sync(() => asyncScope.hold()),
+    () => Effect.locally(self, currentScope, scope),
+    (release) => Effect.sync(release)
+  )
 
 /**
  * The current scope, if any. For integrations (the server package); tools use `get`.

@@ -79,10 +79,16 @@ export const make = (options: Options = {}): CredentialBackend["Type"] => {
   }
 
   // the last static credential built, given back while the variables it was read from are
-  // unchanged (building one validates its fields): its source, as [FIELDS] or [name, value, …]
+  // unchanged (building one validates its fields): its source, as [FIELDS] or [name, value, …].
+  // A credential whose values a tool wiped (`Redacted.unsafeWipe`) is not given out again.
   let lastStatic: { readonly source: ReadonlyArray<string>; readonly credential: StaticCredential } | undefined
+  const reusable = (source: ReadonlyArray<string>): StaticCredential | undefined =>
+    lastStatic !== undefined && sameStrings(lastStatic.source, source) && isIntact(lastStatic.credential)
+      ? lastStatic.credential
+      : undefined
   const staticFrom = (source: ReadonlyArray<string>, fields: () => Record<string, string>): StaticCredential => {
-    if (lastStatic !== undefined && sameStrings(lastStatic.source, source)) return lastStatic.credential
+    const reused = reusable(source)
+    if (reused !== undefined) return reused
     const credential = StaticCredential.fromFields(fields())
     lastStatic = { source, credential }
     return credential
@@ -91,9 +97,8 @@ export const make = (options: Options = {}): CredentialBackend["Type"] => {
   const resolveStatic = (lookup: Lookup, names: () => Names): Either.Either<ResolvedCredential, CredentialError> => {
     const fieldsJson = lookup(fieldsVar)
     if (fieldsJson !== undefined && fieldsJson !== "") {
-      if (lastStatic !== undefined && lastStatic.source.length === 1 && lastStatic.source[0] === fieldsJson) {
-        return Either.right(lastStatic.credential)
-      }
+      const reused = reusable([fieldsJson])
+      if (reused !== undefined) return Either.right(reused)
       const parsed = Either.flatMap(parseJsonObject(fieldsJson), fieldsFromJson)
       if (Either.isLeft(parsed)) return Either.left(new InvalidCredentialError({ variable: fieldsVar, reason: parsed.left }))
       for (const _ in parsed.right) return Either.right(staticFrom([fieldsJson], () => parsed.right))
@@ -230,6 +235,18 @@ const namesOf = (all: ReadonlyArray<string>): Names => {
       return names
     }
   }
+}
+
+/** Every field still has its value (none was wiped with `Redacted.unsafeWipe`). */
+const isIntact = (credential: StaticCredential): boolean => {
+  for (const key in credential.fields) {
+    try {
+      Redacted.value(credential.fields[key]!)
+    } catch {
+      return false
+    }
+  }
+  return true
 }
 
 const sameStrings = (a: ReadonlyArray<string>, b: ReadonlyArray<string>): boolean => {

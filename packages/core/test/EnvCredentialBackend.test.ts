@@ -389,6 +389,25 @@ describe("EnvCredentialBackend — unsafeResolve (the server's call path without
     )
   })
 
+  it.effect("a credential whose value a tool wiped (Redacted.unsafeWipe) is not given out again", () => {
+    const prefix = `MCPCRED_WIPE_${process.pid}_`
+    return withEnv(
+      prefix,
+      { FIELD_apiKey: "kept-value" },
+      Effect.gen(function*() {
+        const backend = EnvCredentialBackend.make({ prefix })
+        const s = yield* services
+        const first = Either.getOrThrow(backend.unsafeResolve!({ kind: "static" }, s)!)
+        assert.isTrue(first.type === "static" && Redacted.unsafeWipe(first.fields.apiKey!))
+        const next = Either.getOrThrow(backend.unsafeResolve!({ kind: "static" }, s)!)
+        assert.notStrictEqual(next, first)
+        assert.strictEqual(next.type === "static" && Redacted.value(next.fields.apiKey!), "kept-value")
+        const viaEffect = yield* backend.resolve({ kind: "static" })
+        assert.strictEqual(viaEffect.type === "static" && Redacted.value(viaEffect.fields.apiKey!), "kept-value")
+      })
+    )
+  })
+
   it.effect("another ConfigProvider: no synchronous answer (resolve reads it)", () =>
     Effect.gen(function*() {
       const backend = EnvCredentialBackend.make({ prefix: "CP_" })

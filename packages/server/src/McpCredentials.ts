@@ -219,13 +219,14 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
         ...extra,
         requestInfo: { ...extra.requestInfo, headers: ToolContext.visibleHeaders(rawHeaders, prefixes) }
       }
-      const frame: Pipeline.CallFrame = { call: { toolName, extra: toolExtra }, state: {}, scope: undefined }
+      const frame: Pipeline.CallFrame = { call: { toolName, extra: toolExtra }, state: {}, scope: undefined, credentials: undefined }
       Pipeline.attachFrame(toolExtra, frame)
       // a handler registered through the integration enters the call's storages itself, around the
       // tool only; any other (registered on the server directly) runs inside them
       const narrow = Pipeline.isOwnTool(server, toolName)
-      const invoke = async (scope: CurrentCredential.CredentialScope | undefined) => {
+      const invoke = async (scope: CurrentCredential.CredentialScope | undefined, credentials: CurrentCredential.Credentials | undefined) => {
         frame.scope = scope
+        frame.credentials = credentials
         const result = await (narrow ? handler(request, toolExtra) : CallContext.run(frame.call, () => handler(request, toolExtra)))
         if (frame.state.failure !== undefined) throw frame.state.failure
         return result as Pipeline.ToolResult
@@ -368,6 +369,7 @@ const makeToolContext = (
 ): ToolContext.ToolContextShape =>
   ToolContextBuilder.make({
     toolName,
+    credentials: Pipeline.frameOf(extra)?.credentials,
     authInfo: extra.authInfo,
     sessionId: extra.sessionId,
     requestId: extra.requestId,

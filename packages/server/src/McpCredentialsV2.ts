@@ -241,13 +241,14 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
       const toolCtx = hideHeaders(ctx, prefixes)
       const call: CallContext.Call = { toolName, extra: toolCtx, toolContext: () => makeToolContext(toolName, toolCtx, server) }
       // on the context the SDK passes on (it copies it, with the frame, for a requestState retry)
-      const frame: Pipeline.CallFrame = { call, state: {}, scope: undefined }
+      const frame: Pipeline.CallFrame = { call, state: {}, scope: undefined, credentials: undefined }
       Pipeline.attachFrame(toolCtx, frame)
       // a handler registered through the integration enters the call's storages itself, around the
       // tool only (the SDK's v2 dispatch makes many promises); any other runs inside them
       const narrow = Pipeline.isOwnTool(server, toolName)
-      const invoke = async (scope: CurrentCredential.CredentialScope | undefined) => {
+      const invoke = async (scope: CurrentCredential.CredentialScope | undefined, credentials: CurrentCredential.Credentials | undefined) => {
         frame.scope = scope
+        frame.credentials = credentials
         const result = await (narrow ? handler(request, toolCtx) : CallContext.run(call, () => handler(request, toolCtx)))
         if (frame.state.failure !== undefined) throw frame.state.failure
         return result as Pipeline.ToolResult
@@ -489,6 +490,7 @@ const makeToolContext = (
 ): ToolContext.ToolContextShape =>
   ToolContextBuilder.make({
     toolName,
+    credentials: Pipeline.frameOf(ctx)?.credentials,
     authInfo: ctx.http?.authInfo,
     sessionId: ctx.sessionId,
     requestId: ctx.mcpReq.id,

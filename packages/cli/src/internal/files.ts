@@ -98,9 +98,11 @@ export const writeAtomic = (
   })
 
 /**
- * Runs `self` holding the lock file `<path>.lock` (created exclusively, removed when `self` ends):
- * a run that finds it held waits for it (up to `wait`, default 30 s, then fails naming the lock),
- * and takes over a lock older than `stale` (default 2 minutes: left by a run that crashed).
+ * Runs `self` holding the lock file `<path>.lock` (created exclusively with a token of this run,
+ * removed when `self` ends only if it still holds that token): a run that finds it held waits
+ * (up to `wait`, default 30 s, then fails naming the lock), and takes over a lock older than
+ * `stale` (default 2 minutes: left by a run that crashed) by renaming it away first, so two runs
+ * cannot both take over the same stale lock. Taking the lock is not interruptible, waiting is.
  * @internal
  */
 export const withLock = <A, E, R>(
@@ -108,33 +110,46 @@ export const withLock = <A, E, R>(
   self: Effect.Effect<A, E, R>,
   options: { readonly wait?: Duration.DurationInput; readonly stale?: Duration.DurationInput } = {}
 ): Effect.Effect<A, E | FileError, R | FileSystem.FileSystem> =>
-  Effect.gen(function*() {
-    const fs = yield* FileSystem.FileSystem
-    const lock = `${path}.lock`
-    const waitMs = Duration.toMillis(Duration.decode(options.wait ?? Duration.seconds(30)))
-    const staleMs = Duration.toMillis(Duration.decode(options.stale ?? Duration.minutes(2)))
-    const deadline = Date.now() + waitMs
-    while (true) {
-      const created = yield* Effect.either(fs.writeFileString(lock, `${process.pid}\n`, { flag: "wx", mode: 0o600 }))
-      if (Either.isRight(created)) break
-      if (describe(created.left) !== "already exists") return yield* fail(lock, "write")(created.left)
-      const info = yield* Effect.either(fs.stat(lock))
-      const age = Either.isRight(info) ? Option.map(info.right.mtime, (m) => Date.now() - m.getTime()) : Option.none()
-      if (Option.isSome(age) && age.value > staleMs) {
-        yield* Effect.ignore(fs.remove(lock))
-        continue
+  Effect.uninterruptibleMask((restore) =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const lock = `${path}.lock`
+      const token = `${process.pid} ${randomBytes(12).toString("hex")}\n`
+      const waitMs = Duration.toMillis(Duration.decode(options.wait ?? Duration.seconds(30)))
+      const staleMs = Duration.toMillis(Duration.decode(options.stale ?? Duration.minutes(2)))
+      const deadline = Date.now() + waitMs
+      while (true) {
+        const created = yield* Effect.either(fs.writeFileString(lock, token, { flag: "wx", mode: 0o600 }))
+        if (Either.isRight(created)) break
+        const reason = describe(created.left)
+        // Windows answers EPERM while a lock file is being deleted: wait as for an existing one
+        const held = reason === "already exists" || (reason === "permission denied" && (yield* fs.exists(lock).pipe(Effect.orElseSucceed(() => false))))
+        if (!held) return yield* fail(lock, "write")(created.left)
+        const info = yield* Effect.either(fs.stat(lock))
+        const age = Either.isRight(info) ? Option.map(info.right.mtime, (m) => Date.now() - m.getTime()) : Option.none()
+        if (Option.isSome(age) && age.value > staleMs) {
+          // only one run's rename of the stale lock succeeds; the others retry the create
+          const aside = `${lock}.stale-${randomBytes(6).toString("hex")}`
+          if (Either.isRight(yield* Effect.either(fs.rename(lock, aside)))) yield* Effect.ignore(fs.remove(aside))
+          continue
+        }
+        if (Date.now() >= deadline) {
+          return yield* new FileError({
+            path: lock,
+            operation: "write",
+            reason: "held by another run (remove this file if no other run is going on)"
+          })
+        }
+        yield* restore(Effect.sleep(Duration.millis(25)))
       }
-      if (Date.now() >= deadline) {
-        return yield* new FileError({
-          path: lock,
-          operation: "write",
-          reason: "held by another run (remove this file if no other run is going on)"
-        })
-      }
-      yield* Effect.sleep(Duration.millis(25))
-    }
-    return yield* Effect.ensuring(self, Effect.ignore(fs.remove(lock)))
-  })
+      // a run whose lock was taken over (it outlived `stale`) must not remove the new holder's
+      const release = fs.readFileString(lock).pipe(
+        Effect.flatMap((content) => (content === token ? fs.remove(lock) : Effect.void)),
+        Effect.ignore
+      )
+      return yield* Effect.ensuring(restore(self), release)
+    })
+  )
 
 /**
  * Overwrites a file with random bytes of its size, flushes it to disk, then removes it (a

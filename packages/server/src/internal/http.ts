@@ -47,6 +47,9 @@ export const makeHostCheck = (allowedHosts: ReadonlyArray<string> | "any" | unde
  */
 export const createClosingServer = () => {
   const server = createServer()
+  // a client that vanished without closing its connection (its GET stream open) is found by TCP
+  // keep-alive probes, so its stream ends and its session can idle out
+  server.on("connection", (socket) => socket.setKeepAlive(true, keepAliveDelayMs))
   const close = server.close.bind(server)
   server.close = ((callback?: (err?: Error) => void) => {
     const result = close(callback)
@@ -56,9 +59,15 @@ export const createClosingServer = () => {
   return server
 }
 
+/** The delay before TCP keep-alive probes on connections that may hold a long event stream. */
+export const keepAliveDelayMs = 60_000
+
 /** A Node request as a web `Request`, aborted when the response closes. */
 export const toWebRequest = (req: IncomingMessage, res: ServerResponse): Request => {
   const controller = new AbortController()
+  // a GET opens a standalone event stream that may stay silent for hours: probe its connection
+  // (the server may be the application's own, without keep-alive on its sockets)
+  if (req.method === "GET") req.socket?.setKeepAlive?.(true, keepAliveDelayMs)
   res.on("close", () => controller.abort())
   // a malformed Host must not make the URL throw (the Host check answers it later): fall back to
   // a fixed origin, keeping the Host header itself for that check

@@ -176,7 +176,7 @@ const unexpected = async (
  */
 export const callTool = async (
   input: CallInput,
-  invoke: (scope: CurrentCredential.CredentialScope | undefined) => Promise<ToolResult>,
+  invoke: (scope: CurrentCredential.CredentialScope | undefined, credentials: CurrentCredential.Credentials | undefined) => Promise<ToolResult>,
   run: Run,
   signal: AbortSignal
 ): Promise<ToolResult> => {
@@ -187,10 +187,14 @@ export const callTool = async (
     return errorResult(message)
   }
 
-  const invokeScrubbed = async (scrubber: Scrubber.Scrubber, scope?: CurrentCredential.CredentialScope): Promise<ToolResult> => {
+  const invokeScrubbed = async (
+    scrubber: Scrubber.Scrubber,
+    scope?: CurrentCredential.CredentialScope,
+    credentials?: CurrentCredential.Credentials
+  ): Promise<ToolResult> => {
     let result: ToolResult
     try {
-      result = await invoke(scope)
+      result = await invoke(scope, credentials)
     } catch (e) {
       if (e instanceof JsonRpcFailure) {
         throw new JsonRpcFailure(e.code, scrubber.scrubString(e.message).value, scrubber.scrub(e.data).value)
@@ -209,8 +213,8 @@ export const callTool = async (
   try {
     const scrubber = scrubberFor(credentials, input.extraSecrets)
     return await (input.narrow === true
-      ? invokeScrubbed(scrubber, scope)
-      : CurrentCredential.unsafeRunInScope(scope, () => invokeScrubbed(scrubber, scope)))
+      ? invokeScrubbed(scrubber, scope, credentials)
+      : CurrentCredential.unsafeRunInScope(scope, () => invokeScrubbed(scrubber, scope, credentials)))
   } finally {
     scope.close()
   }
@@ -268,18 +272,24 @@ export const plainSecret = (token: string | Redacted.Redacted<string> | undefine
   token === undefined ? [] : [typeof token === "string" ? token : Redacted.value(token)]
 
 /**
- * A scrubber for the secrets in `scope` at this moment and the bearer token, built on first use.
- * The secrets are read now, so it still knows them after the scope closes (a cancelled call that
- * logs its failure, a notification sent late).
+ * A scrubber for the call's secrets and the bearer token, built on first use: the credentials the
+ * call resolved when known (its frame keeps them), else those in `scope` at this moment. Either
+ * way it still knows them after the scope closes (a cancelled call that logs its failure, a
+ * notification sent late, a ToolContext built after the client cancelled).
  */
 export const scrubberSnapshot = (
   scope: CurrentCredential.CredentialScope | undefined,
-  bearerToken: string | undefined
+  bearerToken: string | undefined,
+  credentials?: CurrentCredential.Credentials | undefined
 ): () => Scrubber.Scrubber => {
   const secrets = [...plainSecret(bearerToken)]
-  for (const name of scope?.names() ?? []) {
-    const credential = scope?.get(name)
-    if (credential !== undefined) secrets.push(...ResolvedCredential.secretValues(credential))
+  if (credentials !== undefined) {
+    for (const credential of credentials.values()) secrets.push(...ResolvedCredential.secretValues(credential))
+  } else {
+    for (const name of scope?.names() ?? []) {
+      const credential = scope?.get(name)
+      if (credential !== undefined) secrets.push(...ResolvedCredential.secretValues(credential))
+    }
   }
   let built: Scrubber.Scrubber | undefined
   return () => (built ??= Scrubber.make(secrets))
@@ -307,6 +317,8 @@ export interface CallFrame {
   readonly call: CallContext.Call
   readonly state: { failure?: JsonRpcFailure }
   scope: CurrentCredential.CredentialScope | undefined
+  /** What the call resolved, for scrubbing what the tool sends even after the scope closed. */
+  credentials: CurrentCredential.Credentials | undefined
 }
 
 const frameKey = Symbol.for("@mcp-credentials/server/CallFrame")
@@ -350,6 +362,8 @@ export interface HandlerCall<X> {
   readonly toolContext: () => ToolContextShape
   readonly context: ((tool: ToolContextShape) => Context.Context<X>) | undefined
   readonly signal: AbortSignal | undefined
+  /** The call's resolved credentials (its frame's), for the scrubber. */
+  readonly credentials?: CurrentCredential.Credentials | undefined
 }
 
 /**
@@ -364,7 +378,7 @@ export const runToolHandler = async <X>(
   const scope = CurrentCredential.unsafeCurrentScope()
   // the secrets of the call as they are now: a cancellation closes the scope before the failure
   // is logged
-  const scrubber = scrubberSnapshot(scope, call.bearerToken)
+  const scrubber = scrubberSnapshot(scope, call.bearerToken, call.credentials)
   const fail = async (cause: Cause.Cause<unknown>): Promise<ToolResult> => {
     const d = describeFailure(call.toolName, cause)
     if (d.log) await call.run(logUnexpected(call.toolName, d.correlationId!, cause, scrubber()))
@@ -401,12 +415,12 @@ export const runToolHandler = async <X>(
  */
 export const runHandlerOfCall = <X>(
   ctx: unknown,
-  call: Omit<HandlerCall<X>, "state">,
+  call: Omit<HandlerCall<X>, "state" | "credentials">,
   handler: (...args: Array<any>) => unknown,
   args: ReadonlyArray<any>
 ): Promise<ToolResult> => {
   const frame = frameOf(ctx)
-  return enterCall(frame, () => runToolHandler<X>({ ...call, state: frame?.state }, handler, args))
+  return enterCall(frame, () => runToolHandler<X>({ ...call, state: frame?.state, credentials: frame?.credentials }, handler, args))
 }
 
 /**

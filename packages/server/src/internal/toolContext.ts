@@ -44,6 +44,8 @@ export interface Channel {
   readonly log: (level: ToolContext.LogLevel, data: unknown) => Promise<unknown>
   /** Sends an `elicitation/create` request to the client. */
   readonly elicit: (params: unknown) => Promise<ToolContext.ElicitResult>
+  /** The credentials the call resolved (its frame's), for the scrubber. */
+  readonly credentials?: CurrentCredential.Credentials | undefined
   /** 2026-07-28: what the call knows of its round. */
   readonly round?: {
     readonly protocolVersion?: string | undefined
@@ -55,7 +57,7 @@ export interface Channel {
 export const make = (channel: Channel): ToolContext.ToolContextShape => {
   const info = channel.authInfo
   // the secrets of the call as they are now (a late notification still knows them)
-  const scrubber = scrubberSnapshot(CurrentCredential.unsafeCurrentScope(), info?.token)
+  const scrubber = scrubberSnapshot(CurrentCredential.unsafeCurrentScope(), info?.token, channel.credentials)
   const clean = <A>(value: A): A => scrubber().scrub(value).value
   // failures to deliver are ignored (ToolContext.notify, progress, log)
   const send = (notification: Notification, related = true) =>
