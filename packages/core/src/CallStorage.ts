@@ -46,7 +46,7 @@ export interface CallStorage<A> {
 export const make = <A>(): CallStorage<A> => {
   const storage = new AsyncLocalStorage<A>()
   // the async_hooks implementation (Node < 24) has these; the async-context-frame one does not
-  const hookBased = typeof (storage as any)._propagate === "function" && typeof storage.disable === "function"
+  const hookBased = typeof (storage as any)._propagate === "function"
   let active = 0
   const release = () => {
     if (--active === 0 && hookBased) storage.disable()

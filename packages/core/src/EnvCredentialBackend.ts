@@ -86,10 +86,8 @@ export const make = (options: Options = {}): CredentialBackend["Type"] => {
     lastStatic !== undefined && sameStrings(lastStatic.source, source) && isIntact(lastStatic.credential)
       ? lastStatic.credential
       : undefined
-  const staticFrom = (source: ReadonlyArray<string>, fields: () => Record<string, string>): StaticCredential => {
-    const reused = reusable(source)
-    if (reused !== undefined) return reused
-    const credential = StaticCredential.fromFields(fields())
+  const remember = (source: ReadonlyArray<string>, fields: Record<string, string>): StaticCredential => {
+    const credential = StaticCredential.fromFields(fields)
     lastStatic = { source, credential }
     return credential
   }
@@ -97,11 +95,12 @@ export const make = (options: Options = {}): CredentialBackend["Type"] => {
   const resolveStatic = (lookup: Lookup, names: () => Names): Either.Either<ResolvedCredential, CredentialError> => {
     const fieldsJson = lookup(fieldsVar)
     if (fieldsJson !== undefined && fieldsJson !== "") {
-      const reused = reusable([fieldsJson])
+      const source = [fieldsJson]
+      const reused = reusable(source)
       if (reused !== undefined) return Either.right(reused)
       const parsed = Either.flatMap(parseJsonObject(fieldsJson), fieldsFromJson)
       if (Either.isLeft(parsed)) return Either.left(new InvalidCredentialError({ variable: fieldsVar, reason: parsed.left }))
-      for (const _ in parsed.right) return Either.right(staticFrom([fieldsJson], () => parsed.right))
+      for (const _ in parsed.right) return Either.right(remember(source, parsed.right))
     } else {
       const source: Array<string> = []
       for (const key of names().withPrefix(fieldPrefix)) {
@@ -109,11 +108,11 @@ export const make = (options: Options = {}): CredentialBackend["Type"] => {
         if (value !== undefined) source.push(key, value)
       }
       if (source.length > 0) {
-        return Either.right(staticFrom(source, () => {
-          const fields: Record<string, string> = {}
-          for (let i = 0; i < source.length; i += 2) fields[source[i]!.slice(fieldPrefix.length)] = source[i + 1]!
-          return fields
-        }))
+        const reused = reusable(source)
+        if (reused !== undefined) return Either.right(reused)
+        const fields: Record<string, string> = {}
+        for (let i = 0; i < source.length; i += 2) fields[source[i]!.slice(fieldPrefix.length)] = source[i + 1]!
+        return Either.right(remember(source, fields))
       }
     }
     return Either.left(new MissingCredentialError({ kind: "static", variables: [fieldsVar, `${fieldPrefix}<name>`] }))
@@ -166,18 +165,18 @@ export const make = (options: Options = {}): CredentialBackend["Type"] => {
     )
   }
 
+  const resolveWith = (kind: CredentialKind, lookup: Lookup, names: () => Names) =>
+    (kind === "static" ? resolveStatic : resolveOAuth)(lookup, names)
   // the process environment, read directly: Effect's generic Config path costs ~100 µs a call
   const lookupProcessEnv: Lookup = (key) => process.env[key]
-  const resolveProcessEnv = (kind: CredentialKind, now: number) =>
-    (kind === "static" ? resolveStatic : resolveOAuth)(lookupProcessEnv, () => processEnvNames(now))
+  const resolveProcessEnv = (kind: CredentialKind, now: number) => resolveWith(kind, lookupProcessEnv, () => processEnvNames(now))
 
   return CredentialBackend.of({
     resolve: (request) =>
       Effect.flatMap(currentProvider, (provider) =>
         provider === defaultProvider
           ? Effect.flatMap(Clock.currentTimeMillis, (now) => resolveProcessEnv(request.kind, now))
-          : Effect.flatMap(snapshot(provider, fixed), ({ lookup, names }) =>
-            (request.kind === "static" ? resolveStatic : resolveOAuth)(lookup, () => namesOf(names)))),
+          : Effect.flatMap(snapshot(provider, fixed), ({ lookup, names }) => resolveWith(request.kind, lookup, () => namesOf(names)))),
     // the same without a fiber, when the runtime reads the process environment (another
     // ConfigProvider is read through Effect)
     unsafeResolve: (request, services) =>

@@ -6,7 +6,7 @@
  *
  * @since 0.1.0
  */
-import { CredentialMiddleware, CurrentCredential } from "@mcp-credentials/core"
+import { CredentialMiddleware } from "@mcp-credentials/core"
 import type { CredentialKind, ResolvedCredential } from "@mcp-credentials/core/ResolvedCredential"
 import type { McpServer, RegisteredTool } from "@modelcontextprotocol/sdk/server/mcp.js"
 import type { AnySchema, SchemaOutput, ShapeOutput, ZodRawShapeCompat } from "@modelcontextprotocol/sdk/server/zod-compat.js"
@@ -219,18 +219,7 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
         ...extra,
         requestInfo: { ...extra.requestInfo, headers: ToolContext.visibleHeaders(rawHeaders, prefixes) }
       }
-      const frame: Pipeline.CallFrame = { call: { toolName, extra: toolExtra }, state: {}, scope: undefined, credentials: undefined }
-      Pipeline.attachFrame(toolExtra, frame)
-      // a handler registered through the integration enters the call's storages itself, around the
-      // tool only; any other (registered on the server directly) runs inside them
-      const narrow = Pipeline.isOwnTool(server, toolName)
-      const invoke = async (scope: CurrentCredential.CredentialScope | undefined, credentials: CurrentCredential.Credentials | undefined) => {
-        frame.scope = scope
-        frame.credentials = credentials
-        const result = await (narrow ? handler(request, toolExtra) : CallContext.run(frame.call, () => handler(request, toolExtra)))
-        if (frame.state.failure !== undefined) throw frame.state.failure
-        return result as Pipeline.ToolResult
-      }
+      const { invoke, narrow } = Pipeline.prepareCall(server, toolExtra, { toolName, extra: toolExtra }, () => handler(request, toolExtra))
       try {
         return await Pipeline.callTool({
           toolName,

@@ -17,7 +17,7 @@
  *
  * @since 0.1.0
  */
-import { CredentialMiddleware, CurrentCredential } from "@mcp-credentials/core"
+import { CredentialMiddleware } from "@mcp-credentials/core"
 import type { CredentialKind, ResolvedCredential } from "@mcp-credentials/core/ResolvedCredential"
 import {
   type CallToolResult,
@@ -240,19 +240,9 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
       const headersOfRequest = () => (rawHeaders ??= headersOf(ctx.http?.req))
       const toolCtx = hideHeaders(ctx, prefixes)
       const call: CallContext.Call = { toolName, extra: toolCtx, toolContext: () => makeToolContext(toolName, toolCtx, server) }
-      // on the context the SDK passes on (it copies it, with the frame, for a requestState retry)
-      const frame: Pipeline.CallFrame = { call, state: {}, scope: undefined, credentials: undefined }
-      Pipeline.attachFrame(toolCtx, frame)
-      // a handler registered through the integration enters the call's storages itself, around the
-      // tool only (the SDK's v2 dispatch makes many promises); any other runs inside them
-      const narrow = Pipeline.isOwnTool(server, toolName)
-      const invoke = async (scope: CurrentCredential.CredentialScope | undefined, credentials: CurrentCredential.Credentials | undefined) => {
-        frame.scope = scope
-        frame.credentials = credentials
-        const result = await (narrow ? handler(request, toolCtx) : CallContext.run(call, () => handler(request, toolCtx)))
-        if (frame.state.failure !== undefined) throw frame.state.failure
-        return result as Pipeline.ToolResult
-      }
+      // the frame goes on the context the SDK passes on (it copies it, frame included, for a
+      // requestState retry)
+      const { invoke, narrow } = Pipeline.prepareCall(server, toolCtx, call, () => handler(request, toolCtx))
       const authInfo = ctx.http?.authInfo
       // only calls that resolve credentials can elicit (off the hot path otherwise)
       const round = requirements.length > 0 ? roundOf(ctx, server) : noRound

@@ -12,8 +12,8 @@ export const localhostNames: ReadonlyArray<string> = ["localhost", "127.0.0.1", 
 export const isLoopback = (host: string | undefined) =>
   host === undefined || host === "localhost" || host === "::1" || host === "[::1]" || host.startsWith("127.")
 
-export const jsonRpcError = (status: number, message: string) =>
-  new Response(JSON.stringify({ jsonrpc: "2.0", error: { code: -32000, message }, id: null }), {
+export const jsonRpcError = (status: number, message: string, code: number = -32000) =>
+  new Response(JSON.stringify({ jsonrpc: "2.0", error: { code, message }, id: null }), {
     status,
     headers: { "content-type": "application/json" }
   })
@@ -154,8 +154,4 @@ export const readJsonBody = async (
   }
 }
 
-const parseError = () =>
-  new Response(JSON.stringify({ jsonrpc: "2.0", error: { code: -32700, message: "Parse error" }, id: null }), {
-    status: 400,
-    headers: { "content-type": "application/json" }
-  })
+const parseError = () => jsonRpcError(400, "Parse error", -32700)

@@ -131,10 +131,11 @@ export const insufficientScopeMessage = (toolName: string, missing: ReadonlyArra
   `Tool ${toolName} requires the scope(s) ${missing.join(", ")}, which the access token does not grant. ` +
   `Authorize again with these scopes.`
 
-const scrubberFor = (credentials: CurrentCredential.Credentials, extra: ReadonlyArray<string>) => {
+/** The secret values of `credentials`, after `extra`. */
+const secretsOf = (credentials: Iterable<ResolvedCredential.ResolvedCredential>, extra: ReadonlyArray<string>): Array<string> => {
   const secrets: Array<string> = [...extra]
-  for (const c of credentials.values()) secrets.push(...ResolvedCredential.secretValues(c))
-  return Scrubber.make(secrets)
+  for (const c of credentials) secrets.push(...ResolvedCredential.secretValues(c))
+  return secrets
 }
 
 /** Runs an effect on the integration's runtime. */
@@ -211,7 +212,7 @@ export const callTool = async (
   // closed when the call ends, and as soon as the client cancels it
   const scope = new CurrentCredential.CredentialScope(credentials, signal)
   try {
-    const scrubber = scrubberFor(credentials, input.extraSecrets)
+    const scrubber = Scrubber.make(secretsOf(credentials.values(), input.extraSecrets))
     return await (input.narrow === true
       ? invokeScrubbed(scrubber, scope, credentials)
       : CurrentCredential.unsafeRunInScope(scope, () => invokeScrubbed(scrubber, scope, credentials)))
@@ -282,15 +283,15 @@ export const scrubberSnapshot = (
   bearerToken: string | undefined,
   credentials?: CurrentCredential.Credentials | undefined
 ): () => Scrubber.Scrubber => {
-  const secrets = [...plainSecret(bearerToken)]
-  if (credentials !== undefined) {
-    for (const credential of credentials.values()) secrets.push(...ResolvedCredential.secretValues(credential))
-  } else {
+  // read now: the scope may close, and a tool may wipe a credential's values, before the use
+  const fromScope: Array<ResolvedCredential.ResolvedCredential> = []
+  if (credentials === undefined) {
     for (const name of scope?.names() ?? []) {
       const credential = scope?.get(name)
-      if (credential !== undefined) secrets.push(...ResolvedCredential.secretValues(credential))
+      if (credential !== undefined) fromScope.push(credential)
     }
   }
+  const secrets = secretsOf(credentials?.values() ?? fromScope, plainSecret(bearerToken))
   let built: Scrubber.Scrubber | undefined
   return () => (built ??= Scrubber.make(secrets))
 }
@@ -323,11 +324,6 @@ export interface CallFrame {
 
 const frameKey = Symbol.for("@mcp-credentials/server/CallFrame")
 
-export const attachFrame = <C extends object>(ctx: C, frame: CallFrame): C => {
-  ;(ctx as any)[frameKey] = frame
-  return ctx
-}
-
 export const frameOf = (ctx: unknown): CallFrame | undefined =>
   typeof ctx === "object" && ctx !== null ? (ctx as any)[frameKey] : undefined
 
@@ -335,9 +331,38 @@ export const frameOf = (ctx: unknown): CallFrame | undefined =>
 const ownHandlers = new WeakSet<object>()
 
 /** Whether the tool `name` of `server` (either SDK line: `_registeredTools[name].handler`) is ours. */
-export const isOwnTool = (server: unknown, name: string): boolean => {
+const isOwnTool = (server: unknown, name: string): boolean => {
   const handler = (server as { _registeredTools?: Record<string, { handler?: unknown } | undefined> })._registeredTools?.[name]?.handler
   return typeof handler === "function" && ownHandlers.has(handler)
+}
+
+/**
+ * Sets up one intercepted call, the same on both SDK lines: its frame, attached to `ctx` (the SDK
+ * context the interception passes on), and `callTool`'s `narrow` and `invoke`. `invoke` runs
+ * `dispatch` (the SDK's own handling of the call) inside the call's storages, unless the tool's
+ * handler is one `makeRegisterTool` registered (a narrow call: it enters them itself, around the
+ * tool only), and throws a "jsonrpc"-mode failure the handler left in the frame.
+ */
+export const prepareCall = (
+  server: unknown,
+  ctx: object,
+  call: CallContext.Call,
+  dispatch: () => Promise<unknown>
+): {
+  readonly narrow: boolean
+  readonly invoke: (scope: CurrentCredential.CredentialScope | undefined, credentials: CurrentCredential.Credentials | undefined) => Promise<ToolResult>
+} => {
+  const frame: CallFrame = { call, state: {}, scope: undefined, credentials: undefined }
+  ;(ctx as any)[frameKey] = frame
+  const narrow = isOwnTool(server, call.toolName)
+  const invoke = async (scope: CurrentCredential.CredentialScope | undefined, credentials: CurrentCredential.Credentials | undefined) => {
+    frame.scope = scope
+    frame.credentials = credentials
+    const result = await (narrow ? dispatch() : CallContext.run(call, dispatch))
+    if (frame.state.failure !== undefined) throw frame.state.failure
+    return result as ToolResult
+  }
+  return { narrow, invoke }
 }
 
 /**
