@@ -173,7 +173,10 @@ export interface Installed<R, X = never> {
   readonly dispose: () => Promise<void>
 }
 
-const installed = new WeakMap<McpServer, Installed<any>>()
+// the installation, on the server itself: a WeakMap keyed by servers built per request (the
+// stateless HTTP pattern) costs microseconds per entry and slows every young-generation GC
+const installedKey = Symbol("@mcp-credentials/server/McpCredentials/installed")
+const installedOn = (server: McpServer): Installed<any> | undefined => (server as any)[installedKey]
 const wrapped = Symbol.for("@mcp-credentials/server/wrapped")
 
 /**
@@ -185,7 +188,7 @@ const wrapped = Symbol.for("@mcp-credentials/server/wrapped")
  * @category constructors
  */
 export const install = <R = never, X = never>(server: McpServer, options: Options<R, X> = {}): Installed<R, X> => {
-  const existing = installed.get(server)
+  const existing = installedOn(server)
   if (existing !== undefined) return existing as Installed<R, X>
 
   const declarations = new Map<string, ReadonlyArray<CredentialMiddleware.Requirement>>()
@@ -286,7 +289,7 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
     runPromise: Pipeline.runPromiseWith(run),
     dispose
   }
-  installed.set(server, result)
+  Object.defineProperty(server, installedKey, { value: result, configurable: true })
   return result
 }
 
@@ -296,7 +299,7 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
  * @since 0.1.0
  * @category accessors
  */
-export const installationOf = (server: McpServer): Installed<any> | undefined => installed.get(server)
+export const installationOf = (server: McpServer): Installed<any> | undefined => installedOn(server)
 
 /**
  * Sends Effect's log lines to stderr (logfmt). A stdio server must provide it: the default logger

@@ -190,7 +190,10 @@ export interface Installed<R, X = never> {
   readonly dispose: () => Promise<void>
 }
 
-const installed = new WeakMap<McpServer, Installed<any>>()
+// the installation, on the server itself: a WeakMap keyed by servers built per request (the
+// stateless HTTP pattern) costs microseconds per entry and slows every young-generation GC
+const installedKey = Symbol("@mcp-credentials/server/McpCredentialsV2/installed")
+const installedOn = (server: McpServer): Installed<any> | undefined => (server as any)[installedKey]
 const wrapped = Symbol.for("@mcp-credentials/server/wrapped")
 
 type ProtocolHandler = (request: any, ctx: Ctx) => Promise<unknown>
@@ -204,7 +207,7 @@ type ProtocolHandler = (request: any, ctx: Ctx) => Promise<unknown>
  * @category constructors
  */
 export const install = <R = never, X = never>(server: McpServer, options: Options<R, X> = {}): Installed<R, X> => {
-  const existing = installed.get(server)
+  const existing = installedOn(server)
   if (existing !== undefined) return existing as Installed<R, X>
 
   const declarations = new Map<string, ReadonlyArray<CredentialMiddleware.Requirement>>()
@@ -325,7 +328,7 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
     runPromise: Pipeline.runPromiseWith(run),
     dispose
   }
-  installed.set(server, result)
+  Object.defineProperty(server, installedKey, { value: result, configurable: true })
   return result
 }
 
@@ -335,7 +338,7 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
  * @since 0.1.0
  * @category accessors
  */
-export const installationOf = (server: McpServer): Installed<any> | undefined => installed.get(server)
+export const installationOf = (server: McpServer): Installed<any> | undefined => installedOn(server)
 
 /**
  * Sends Effect's log lines to stderr (logfmt), as `McpCredentials.layerLoggerStderr` does: a stdio

@@ -169,6 +169,20 @@ describe.each(lines)("$name line over Streamable HTTP", (line) => {
     })
   })
 
+  it("an installation belongs to its server: installing twice returns it, installationOf finds it, other servers have none", () => {
+    const installationOf = line.name === "v1" ? McpCredentials.installationOf : McpCredentialsV2.installationOf
+    const server = line.newServer()
+    const other = line.newServer()
+    expect(installationOf(server)).toBeUndefined()
+    const a = line.install(server, {})
+    expect(line.install(server, {})).toBe(a)
+    expect(installationOf(server)).toBe(a)
+    expect(installationOf(other)).toBeUndefined()
+    // kept on the server without changing what its own keys or JSON show
+    expect(Object.keys(server)).toEqual(Object.keys(other))
+    expect(line.install(other, {})).not.toBe(a)
+  })
+
   it("a tool without a declaration never triggers resolution, even when the backend would fail", async () => {
     let calls = 0
     const failing = Layer.succeed(CredentialBackend.CredentialBackend, {

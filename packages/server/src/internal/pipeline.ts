@@ -327,13 +327,17 @@ const frameKey = Symbol.for("@mcp-credentials/server/CallFrame")
 export const frameOf = (ctx: unknown): CallFrame | undefined =>
   typeof ctx === "object" && ctx !== null ? (ctx as any)[frameKey] : undefined
 
-/** The callbacks `makeRegisterTool` gave the SDKs: their calls enter the storages themselves. */
-const ownHandlers = new WeakSet<object>()
+/**
+ * Marks the callbacks `makeRegisterTool` gave the SDKs (their calls enter the storages
+ * themselves): a property, not a WeakSet, since a per-request server registers its tools again on
+ * every request, and weak collections cost microseconds per entry and slow young-generation GCs.
+ */
+const ownHandler = Symbol("@mcp-credentials/server/ownHandler")
 
 /** Whether the tool `name` of `server` (either SDK line: `_registeredTools[name].handler`) is ours. */
 const isOwnTool = (server: unknown, name: string): boolean => {
   const handler = (server as { _registeredTools?: Record<string, { handler?: unknown } | undefined> })._registeredTools?.[name]?.handler
-  return typeof handler === "function" && ownHandlers.has(handler)
+  return typeof handler === "function" && (handler as any)[ownHandler] === true
 }
 
 /**
@@ -476,7 +480,7 @@ export const makeRegisterTool = <Ctx>(options: {
   const callback = sdkConfig.inputSchema === undefined
     ? (ctx: Ctx) => options.runHandler(name, handler, [ctx], ctx)
     : (args: unknown, ctx: Ctx) => options.runHandler(name, handler, [args, ctx], ctx)
-  ownHandlers.add(callback)
+  ;(callback as any)[ownHandler] = true
   return options.sdkRegister(name, sdkConfig, callback)
 }
 
