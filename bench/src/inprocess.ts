@@ -308,10 +308,10 @@ export const run = async (options: Options): Promise<InProcessReport> => {
 // 1b: a new server per request (the stateless HTTP pattern) without HTTP
 // -----------------------------------------------------------------------------
 
-type Factory = () => McpServer
+export type Factory = () => McpServer
 
 /** One stateless request: build the server, connect it, answer one `tools/call`, close it. */
-const perRequest = (factory: Factory, headers: Record<string, string>) => {
+export const perRequest = (factory: Factory, headers: Record<string, string>) => {
   let id = 0
   return async (): Promise<unknown> => {
     const server = factory()
@@ -331,7 +331,8 @@ const perRequest = (factory: Factory, headers: Record<string, string>) => {
   }
 }
 
-export const runPerRequest = async (options: Options): Promise<InProcessReport> => {
+/** The two servers of 1b, and the headers a transport would pass (also used by `profile.ts`). */
+export const perRequestSetup = async () => {
   const secret = `sk-bench-${randomBytes(16).toString("hex")}`
   const headers = {
     host: "127.0.0.1:3000",
@@ -340,7 +341,8 @@ export const runPerRequest = async (options: Options): Promise<InProcessReport> 
     "mcp-protocol-version": "2025-11-25",
     "x-mcp-cred-fields": JSON.stringify({ apiKey: secret })
   }
-  const runtime = await ManagedRuntime.make(HeaderCredentialBackend.layer()).runtime()
+  const managed = ManagedRuntime.make(HeaderCredentialBackend.layer())
+  const runtime = await managed.runtime()
   const bareFactory: Factory = () => {
     const server = new McpServer({ name: "bench", version: "1.0.0" })
     server.registerTool("t", { description: "bench tool" }, async (extra) => {
@@ -358,6 +360,11 @@ export const runPerRequest = async (options: Options): Promise<InProcessReport> 
     })
     return server
   }
+  return { secret, headers, bareFactory, installedFactory, dispose: () => managed.dispose() }
+}
+
+export const runPerRequest = async (options: Options): Promise<InProcessReport> => {
+  const { bareFactory, dispose, headers, installedFactory, secret } = await perRequestSetup()
   const variants: Array<CallVariant> = [
     { name: "bare SDK, new server per request (baseline)", call: perRequest(bareFactory, headers), close: async () => {} },
     { name: "install + HeaderCredentialBackend, new server per request", call: perRequest(installedFactory, headers), close: async () => {} }
@@ -366,8 +373,12 @@ export const runPerRequest = async (options: Options): Promise<InProcessReport> 
     const text = JSON.stringify(await v.call())
     if (!text.includes(`key-len:${secret.length}`)) throw new Error(`variant ${v.name}: unexpected result ${text}`)
   }
-  const { results, rounds } = await compareInterleaved(variants, options)
-  return { env: { count: Object.keys(process.env).length }, results, rounds, options }
+  try {
+    const { results, rounds } = await compareInterleaved(variants, options)
+    return { env: { count: Object.keys(process.env).length }, results, rounds, options }
+  } finally {
+    await dispose()
+  }
 }
 
 export type PeerReport =

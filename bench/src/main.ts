@@ -2,7 +2,7 @@
  * `npm run bench`: runs every benchmark section, each in its own node process, and prints Markdown
  * tables.
  *
- *   node bench/dist/main.js [inprocess] [perrequest] [http] [micro] [peer] [auth] [vault]   (default: all, in that order)
+ *   node bench/dist/main.js [inprocess] [perrequest] [http] [micro] [peer] [auth] [vault] [gc]   (default: all, in that order)
  *   BENCH_QUICK=1          fewer rounds (a smoke run; figures are noisy)
  *   BENCH_HTTP_CLIENTS=N   concurrent HTTP clients (default 16)
  *   BENCH_GC=1             force a full GC before every in-process/micro batch (off by default:
@@ -17,7 +17,7 @@ import { availableParallelism, cpus, loadavg } from "node:os"
 import { fileURLToPath } from "node:url"
 import { packageVersion } from "./inprocess.js"
 
-const all = ["inprocess", "perrequest", "http", "micro", "peer", "auth", "vault"]
+const all = ["inprocess", "perrequest", "http", "micro", "peer", "auth", "vault", "gc"]
 const wanted = process.argv.slice(2)
 const sections = wanted.length === 0 ? all : all.filter((s) => wanted.includes(s))
 

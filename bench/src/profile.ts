@@ -4,10 +4,12 @@
  * call by bucket. Not part of `npm run bench` (the profiler slows everything down, so read the
  * buckets as shares, not as absolute figures):
  *
- *   node bench/dist/profile.js [bare|none|static|effect|header|v2bare|v2none|v2static|v2header] [calls]
+ *   node bench/dist/profile.js [bare|none|static|effect|header|prbare|prheader|v2bare|v2none|v2static|v2header] [calls]
  *
  * `none`: installed, tool declares nothing; `static`/`effect`: Env backend, async or Effect tool;
  * `header`: HeaderCredentialBackend with the header given through a fake `requestInfo`.
+ * `prbare`/`prheader`: benchmark 1b, a new server per request (bare, or installed with a Header
+ * credential), as the stateless HTTP endpoints build them.
  * `v2…`: the same on the v2 SDK, 2026-07-28, the v2 `Client` calling `createMcpHandler(...).fetch`
  * in process (a new `McpServer` per request); `v2header` sends `X-MCP-Cred-Fields`.
  */
@@ -23,11 +25,12 @@ import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import { Session } from "node:inspector"
-import { setUpEnv } from "./inprocess.js"
+import { perRequest, perRequestSetup, setUpEnv } from "./inprocess.js"
 
 interface CallFrame {
   readonly functionName: string
   readonly url: string
+  readonly lineNumber?: number
 }
 interface ProfileNode {
   readonly id: number
@@ -88,6 +91,19 @@ const bucketize = (profile: Profile, calls: number): Array<readonly [string, num
   return [...buckets].map(([l, t]) => [l, t / calls] as const).sort((a, b) => b[1] - a[1])
 }
 
+/** Self time per function (innermost frame), for `PROFILE_TOP=n`. */
+const topFunctions = (profile: Profile, calls: number, n: number): Array<readonly [string, number]> => {
+  const nodes = new Map(profile.nodes.map((x) => [x.id, x]))
+  const self = new Map<string, number>()
+  profile.samples.forEach((id, i) => {
+    const f = nodes.get(id)!.callFrame
+    const where = f.url.replace(/^.*node_modules\//, "").replace(/^.*\/packages\//, "packages/").replace(/^file:\/\//, "")
+    const key = `${f.functionName || "(anonymous)"}  ${where}${f.lineNumber !== undefined && f.lineNumber >= 0 ? `:${f.lineNumber + 1}` : ""}`
+    self.set(key, (self.get(key) ?? 0) + profile.timeDeltas[i]!)
+  })
+  return [...self].map(([k, t]) => [k, t / calls] as const).sort((a, b) => b[1] - a[1]).slice(0, n)
+}
+
 const post = <A>(session: Session, method: string, params?: object): Promise<A> =>
   new Promise((resolve, reject) =>
     session.post(method, params ?? {}, (err, res) => (err ? reject(err) : resolve(res as A))))
@@ -136,6 +152,15 @@ const main = async () => {
   const env = setUpEnv()
   const envVar = `${env.prefix}FIELD_apiKey`
   const result = (key: string | undefined): CallToolResult => ({ content: [{ type: "text", text: `key-len:${key?.length ?? 0}` }] })
+  if (mode === "prbare" || mode === "prheader") {
+    // 1b: a new server per request, header credential (as the stateless HTTP endpoints)
+    const setup = await perRequestSetup()
+    const call = perRequest(mode === "prbare" ? setup.bareFactory : setup.installedFactory, setup.headers)
+    await profileCalls(mode, calls, { callTool: async () => ({ content: [], isError: !JSON.stringify(await call()).includes("key-len:") }) })
+    await setup.dispose()
+    env.cleanup()
+    return
+  }
   if (mode.startsWith("v2")) {
     const client = await v2Client(mode, env.prefix, envVar, env.secret)
     await profileCalls(mode, calls, client)
@@ -206,6 +231,11 @@ const profileCalls = async (
   console.log(`${mode}: ${calls} calls, ${((elapsed / calls) * 1000).toFixed(1)} µs/call under the profiler`)
   for (const [label, us] of bucketize(profile, calls)) {
     if (us >= 0.1) console.log(`${us.toFixed(1).padStart(8)} µs/call  ${label}`)
+  }
+  const top = Number(process.env.PROFILE_TOP ?? 0)
+  if (top > 0) {
+    console.log(`top ${top} functions by self time:`)
+    for (const [label, us] of topFunctions(profile, calls, top)) console.log(`${us.toFixed(1).padStart(8)} µs/call  ${label}`)
   }
 }
 

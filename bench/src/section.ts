@@ -9,7 +9,10 @@ import * as Http from "./http.js"
 import * as InProcess from "./inprocess.js"
 import * as Micro from "./micro.js"
 import * as Vault from "./vault.js"
+import * as GcRepro from "./gc-repro.js"
 import { fmt, table, us } from "./stats.js"
+import { spawnSync } from "node:child_process"
+import { fileURLToPath } from "node:url"
 
 const quick = process.env.BENCH_QUICK === "1"
 const section = process.argv[2] ?? ""
@@ -35,7 +38,7 @@ const log = (s = "") => process.stdout.write(s + "\n")
 const seconds = (t0: number) => ((Date.now() - t0) / 1000).toFixed(1)
 
 const main = async () => {
-  if (!["inprocess", "perrequest", "http", "micro", "peer", "auth", "vault"].includes(section)) throw new Error(`unknown section '${section}'`)
+  if (!["inprocess", "perrequest", "http", "micro", "peer", "auth", "vault", "gc"].includes(section)) throw new Error(`unknown section '${section}'`)
   const results: Record<string, unknown> = {}
 
   if (want("inprocess")) {
@@ -227,6 +230,44 @@ const main = async () => {
     log(`(c) downstream OAuth refresh against oidc-provider in this process (loopback, rotating refresh tokens, memory store), ${f.latency.n} sequential refreshes: p50 ${ms(f.latency.p50)} ms, p90 ${ms(f.latency.p90)} ms, max ${ms(f.latency.max)} ms`)
     log()
     log(`${f.concurrentCalls} concurrent \`TokenRefresh.require\` calls on one expired token: ${f.tokenRequests} token-endpoint request(s) counted at the provider, ${f.distinctTokens} distinct access token(s) returned, ${fmt(f.concurrentWallMs, 1)} ms wall — goal exactly 1: ${f.tokenRequests === 1 ? "met" : "NOT met"}`)
+  }
+
+  if (want("gc")) {
+    const t = Date.now()
+    // each variant in its own process (the diagnostic patches Effect process-wide), twice, in
+    // reversed order the second time; the median of the two is printed
+    const order = [...GcRepro.variants, ...[...GcRepro.variants].reverse()]
+    const runs = new Map<GcRepro.Variant, Array<GcRepro.GcResult>>()
+    for (const v of order) {
+      const child = spawnSync(process.execPath, [fileURLToPath(new URL("./gc-repro.js", import.meta.url)), v], { encoding: "utf8", timeout: 120_000 })
+      if (child.status !== 0) throw new Error(`gc-repro ${v} failed: ${child.stderr}`)
+      runs.set(v, [...(runs.get(v) ?? []), JSON.parse(child.stdout.trim().split("\n").pop()!) as GcRepro.GcResult])
+    }
+    const mid = (xs: ReadonlyArray<number>) => xs.reduce((a, b) => a + b, 0) / xs.length
+    const labels: Record<GcRepro.Variant, string> = {
+      plain: "plain promises (baseline)",
+      set: "plain promises + one long-lived Set, add/delete per operation",
+      effect: "Effect.runPromise(Effect.async(resumed on setImmediate))",
+      "effect-fresh": "the same, Effect's root-fiber Set renewed when empty (rootSet.ts)"
+    }
+    const rows = GcRepro.variants.map((v) => ({ v, runs: runs.get(v)! }))
+    results.gc = rows
+    log()
+    log(`## 7. Why concurrent root fibers cost the GC: a reduced case (${seconds(t)} s)`)
+    log()
+    log(`${process.env.BENCH_GC_ROUNDS ?? 2000} rounds of 100 concurrent operations, each waiting one \`setImmediate\`; each variant in its own process, twice (mean of the two). Scavenge pauses from \`PerformanceObserver\` (\`gc\` entries of kind minor).`)
+    log()
+    log(table(
+      ["variant", "wall ms", "scavenges", "mean scavenge ms", "max scavenge ms", "full GCs"],
+      rows.map(({ runs: rs, v }) => [
+        labels[v],
+        fmt(mid(rs.map((x) => x.wallMs)), 0),
+        fmt(mid(rs.map((x) => x.scavenges)), 0),
+        fmt(mid(rs.map((x) => x.meanPauseMs)), 2),
+        fmt(mid(rs.map((x) => x.maxPauseMs)), 2),
+        fmt(mid(rs.map((x) => x.fullGcs)), 0)
+      ])
+    ))
   }
 
   await writeFile(new URL(`./results-${section}.json`, import.meta.url), JSON.stringify(results, null, 2))
