@@ -16,6 +16,12 @@
  *   cost of the integration
  * - `nodeAls`: `node` in a process where an `AsyncLocalStorage` was entered once, to isolate the
  *   process-wide cost of the promise hooks that this installs on Node < 24
+ * - `nodeCopy` (run only when asked for): `node` again in another process, for the spread between
+ *   two processes running the same code
+ * - `nodeInstallOnly`, `nodeInstallNone` (attribution, run only when asked for): `node` with
+ *   `McpCredentials.install` and the bare tool (registered on the server, parsing a header value
+ *   of the same shape, since the integration hides `X-MCP-Cred-*` from tools), then the same
+ *   tool registered through `creds.registerTool` without credentials
  *
  * - `v2platform`, `v2install`: the v2 SDK (`@modelcontextprotocol/server`, 2026-07-28) on
  *   `McpHttpServerV2.serve` (Effect platform router + the SDK's `createMcpHandler`, a server per
@@ -45,7 +51,21 @@ import { AsyncLocalStorage } from "node:async_hooks"
 import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
 
-const counts = { raw: 0, platform: 0, install: 0, node: 0, nodeInstall: 0, nodeAls: 0, v2platform: 0, v2install: 0, v2node: 0, v2nodeInstall: 0 }
+const counts = {
+  raw: 0,
+  platform: 0,
+  install: 0,
+  node: 0,
+  nodeInstall: 0,
+  nodeAls: 0,
+  nodeInstallOnly: 0,
+  nodeInstallNone: 0,
+  nodeCopy: 0,
+  v2platform: 0,
+  v2install: 0,
+  v2node: 0,
+  v2nodeInstall: 0
+}
 
 const result = (key: string | undefined): CallToolResult => ({
   content: [{ type: "text", text: `key-len:${key?.length ?? 0}` }]
@@ -55,6 +75,8 @@ const keyFromHeader = (headers: Record<string, string | Array<string> | undefine
   const raw = headers?.["x-mcp-cred-fields"]
   return typeof raw === "string" ? (JSON.parse(raw) as { apiKey?: string }).apiKey : undefined
 }
+
+const attributionKey = JSON.stringify({ apiKey: "sk-attribution-0123456789abcdef" })
 
 const bareServer = () => {
   const server = new McpServer({ name: "bench", version: "1.0.0" })
@@ -205,6 +227,12 @@ const start = async (endpoint: Endpoint): Promise<{ port: number; close: () => P
         counts.node++
         return bareServer()
       }, Runtime.defaultRuntime)
+    case "nodeCopy":
+      // B0 again in another process: how far two processes running the same code differ
+      return startNode(() => {
+        counts.nodeCopy++
+        return bareServer()
+      }, Runtime.defaultRuntime)
     case "nodeAls":
       // the bare server in a process where an AsyncLocalStorage has been entered once (as
       // `getCredentials()` support does): on Node < 24 that installs promise hooks process-wide
@@ -217,6 +245,18 @@ const start = async (endpoint: Endpoint): Promise<{ port: number; close: () => P
       return startNode((runtime) => {
         counts.nodeInstall++
         return installedServer(runtime)
+      }, await ManagedRuntime.make(HeaderCredentialBackend.layer()).runtime())
+    case "nodeInstallOnly":
+    case "nodeInstallNone":
+      return startNode((runtime) => {
+        counts[endpoint]++
+        const server = new McpServer({ name: "bench", version: "1.0.0" })
+        const creds = McpCredentials.install(server, { runtime })
+        // the integration hides X-MCP-Cred-* from tools: a fixed key of the same shape instead
+        const tool = async () => result(keyFromHeader({ "x-mcp-cred-fields": attributionKey }))
+        if (endpoint === "nodeInstallOnly") server.registerTool("t", { description: "bench tool" }, tool)
+        else creds.registerTool("t", { description: "bench tool" }, tool)
+        return server
       }, await ManagedRuntime.make(HeaderCredentialBackend.layer()).runtime())
     case "v2platform":
       return startPlatformV2({

@@ -12,7 +12,20 @@ import { randomBytes } from "node:crypto"
 import { fileURLToPath } from "node:url"
 import { now, roundOrder, sleep, summarize, type Summary } from "./stats.js"
 
-export type Endpoint = "raw" | "platform" | "install" | "node" | "nodeInstall" | "nodeAls" | "v2platform" | "v2install" | "v2node" | "v2nodeInstall"
+export type Endpoint =
+  | "raw"
+  | "platform"
+  | "install"
+  | "node"
+  | "nodeInstall"
+  | "nodeAls"
+  | "nodeInstallOnly"
+  | "nodeInstallNone"
+  | "nodeCopy"
+  | "v2platform"
+  | "v2install"
+  | "v2node"
+  | "v2nodeInstall"
 
 /** The endpoints served by the v2 SDK (measured with v2 clients pinned to 2026-07-28). */
 export const isV2 = (e: Endpoint) => e.startsWith("v2")
@@ -23,6 +36,9 @@ export const labels: Record<Endpoint, string> = {
   node: "B0 bare SDK on McpHttpServer.toNodeHandler (baseline B)",
   nodeInstall: "B1 install + HeaderCredentialBackend on toNodeHandler",
   nodeAls: "B2 = B0 in a process that entered an AsyncLocalStorage once",
+  nodeInstallOnly: "B3 = B0 + McpCredentials.install (the tool stays on the server)",
+  nodeInstallNone: "B4 = B3 with the tool registered through creds.registerTool, no credentials",
+  nodeCopy: "B0' = B0 again, in another process (spread between processes)",
   raw: "C  bare SDK, node:http + SDK StreamableHTTPServerTransport",
   v2platform: "D0 v2 bare SDK on McpHttpServerV2.layer (baseline D)",
   v2install: "D1 v2 install + HeaderCredentialBackend on McpHttpServerV2.layer",
@@ -37,6 +53,9 @@ export const baselineOf: Record<Endpoint, Endpoint> = {
   node: "node",
   nodeInstall: "node",
   nodeAls: "node",
+  nodeInstallOnly: "node",
+  nodeInstallNone: "node",
+  nodeCopy: "node",
   raw: "raw",
   v2platform: "v2platform",
   v2install: "v2platform",
@@ -52,7 +71,27 @@ export interface Options {
   readonly warmup: number
   /** Stop starting rounds after this much time. */
   readonly budgetMs: number
+  /** Only these endpoints (their baselines are added); default: all. */
+  readonly endpoints?: ReadonlyArray<Endpoint> | undefined
 }
+
+/** Every endpoint, in the order of the table; the attribution ones (B3, B4) run only when asked for. */
+export const allEndpoints: ReadonlyArray<Endpoint> = [
+  "platform",
+  "install",
+  "node",
+  "nodeInstall",
+  "nodeAls",
+  "nodeInstallOnly",
+  "nodeInstallNone",
+  "nodeCopy",
+  "raw",
+  "v2platform",
+  "v2install",
+  "v2node",
+  "v2nodeInstall"
+]
+const attributionOnly: ReadonlyArray<Endpoint> = ["nodeInstallOnly", "nodeInstallNone", "nodeCopy"]
 
 export interface EndpointResult {
   readonly endpoint: Endpoint
@@ -65,6 +104,8 @@ export interface EndpointResult {
   readonly rounds: number
   /** Median of per-round ratios of calls/s against the endpoint's baseline (`baselineOf`). */
   readonly roundRatio: number
+  /** The per-round ratios of calls/s against the baseline, in round order. */
+  readonly roundRatios: ReadonlyArray<number>
   /** Median of per-round ratios of server CPU per call against the baseline. */
   readonly cpuRoundRatio: number
   readonly perRound: ReadonlyArray<{ readonly callsPerSec: number; readonly serverCpuUsPerCall: number; readonly calls: number }>
@@ -128,7 +169,8 @@ export interface HttpReport {
 const spawnServer = async (endpoint: Endpoint) => {
   const child = fork(fileURLToPath(new URL("./http-server.js", import.meta.url)), [endpoint], {
     stdio: ["ignore", "inherit", "inherit", "ipc"],
-    execArgv: ["--expose-gc"]
+    // BENCH_HTTP_SERVER_ARGS: more flags for the server processes, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`
+    execArgv: ["--expose-gc", ...(process.env.BENCH_HTTP_SERVER_ARGS?.split(" ").filter((a) => a !== "") ?? [])]
   })
   const ready = await request<{ port: number }>(child, "", "ready")
   return { child, port: ready.port }
@@ -141,9 +183,18 @@ const stopServer = async (child: ChildProcess) => {
   if (child.exitCode === null && child.signalCode === null) child.kill()
 }
 
+/**
+ * `BENCH_HTTP_GC=1`: a full GC in each server before each of its rounds (what the harness did up
+ * to stop 12). A forced full GC throws away the optimized code of the process, so every round
+ * then starts by recompiling its hot functions (on compiler threads that `process.cpuUsage`
+ * counts): that cost scales with how much code a request runs, not with what it does.
+ */
+const forcedGc = process.env.BENCH_HTTP_GC === "1"
+
 export const run = async (options: Options): Promise<HttpReport> => {
   const started = Date.now()
-  const endpoints: Array<Endpoint> = ["platform", "install", "node", "nodeInstall", "nodeAls", "raw", "v2platform", "v2install", "v2node", "v2nodeInstall"]
+  const wanted = new Set(options.endpoints ?? allEndpoints.filter((e) => !attributionOnly.includes(e)))
+  const endpoints = allEndpoints.filter((e) => wanted.has(e) || [...wanted].some((w) => baselineOf[w] === e))
   const servers = new Map<Endpoint, { child: ChildProcess; port: number }>()
   const clients = new Map<Endpoint, Array<AnyClient>>()
   try {
@@ -189,7 +240,7 @@ export const run = async (options: Options): Promise<HttpReport> => {
       for (const e of roundOrder(endpoints, r)) {
         const list = clients.get(e)!
         const child = servers.get(e)!.child
-        await request(child, "gc", "gc-done")
+        if (forcedGc) await request(child, "gc", "gc-done")
         const before = await request<Stats>(child, "stats", "stats")
         const deadline = Date.now() + options.roundMs
         let issued = 0
@@ -237,6 +288,7 @@ export const run = async (options: Options): Promise<HttpReport> => {
         errors: errors.get(e)!,
         rounds: rounds.length,
         roundRatio: summarize(rounds.map((x, i) => x.cps / base[i]!.cps)).median,
+        roundRatios: rounds.map((x, i) => x.cps / base[i]!.cps),
         cpuRoundRatio: summarize(rounds.map((x, i) => x.cpu / base[i]!.cpu)).median,
         perRound: rounds.map((x) => ({ callsPerSec: Math.round(x.cps), serverCpuUsPerCall: Math.round(x.cpu / 1000), calls: x.calls }))
       }

@@ -37,6 +37,30 @@ export const roundOrder = <A>(items: ReadonlyArray<A>, r: number): Array<A> => {
   return r % 2 === 1 ? rotated.reverse() : rotated
 }
 
+/**
+ * A bootstrap confidence interval of the median of `values` (percentile method, `iterations`
+ * resamples, a fixed-seed generator so a run's output is reproducible from its samples).
+ */
+export const medianInterval = (values: ReadonlyArray<number>, level = 0.9, iterations = 4000): readonly [number, number] => {
+  if (values.length === 0) return [Number.NaN, Number.NaN]
+  let seed = 0x9e3779b9
+  const random = () => {
+    // xorshift32
+    seed ^= seed << 13
+    seed ^= seed >>> 17
+    seed ^= seed << 5
+    return (seed >>> 0) / 0x100000000
+  }
+  const medians = new Array<number>(iterations)
+  const sample = new Array<number>(values.length)
+  for (let i = 0; i < iterations; i++) {
+    for (let j = 0; j < values.length; j++) sample[j] = values[Math.floor(random() * values.length)]!
+    medians[i] = median(sample)
+  }
+  medians.sort((a, b) => a - b)
+  return [quantile(medians, (1 - level) / 2), quantile(medians, 1 - (1 - level) / 2)]
+}
+
 export const fmt = (x: number, digits = 1): string => (Number.isFinite(x) ? x.toFixed(digits) : "n/a")
 export const us = (ns: number, digits = 1): string => fmt(ns / 1000, digits)
 
