@@ -218,10 +218,9 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
     const onCall = async (request: any, extra: Extra): Promise<unknown> => {
       const toolName: string = String(request?.params?.name ?? "")
       const rawHeaders = extra.requestInfo?.headers
-      const toolExtra: Extra = extra.requestInfo === undefined ? { ...extra } : {
-        ...extra,
-        requestInfo: { ...extra.requestInfo, headers: ToolContext.visibleHeaders(rawHeaders, prefixes) }
-      }
+      const toolExtra: Extra = extra.requestInfo === undefined
+        ? { ...extra }
+        : { ...extra, requestInfo: withVisibleHeaders(extra.requestInfo, prefixes) }
       const { invoke, narrow } = Pipeline.prepareCall(server, toolExtra, { toolName, extra: toolExtra }, () => handler(request, toolExtra))
       try {
         return await Pipeline.callTool({
@@ -351,6 +350,26 @@ export const currentToolContext = (): ToolContext.ToolContextShape | undefined =
   // a call of another SDK line (McpCredentialsV2) says how to read its context
   if (call.toolContext !== undefined) return call.toolContext() as ToolContext.ToolContextShape
   return makeToolContext(call.toolName, call.extra as Extra)
+}
+
+/**
+ * `requestInfo` as a tool sees it: its `headers` without credential headers, gateway proofs,
+ * `Authorization` and `Cookie`, filtered on first read (most tools never read them).
+ */
+const withVisibleHeaders = (
+  requestInfo: NonNullable<Extra["requestInfo"]>,
+  prefixes: ReadonlyArray<string>
+): NonNullable<Extra["requestInfo"]> => {
+  let headers: NonNullable<Extra["requestInfo"]>["headers"] | undefined
+  return {
+    ...requestInfo,
+    get headers() {
+      return (headers ??= ToolContext.visibleHeaders(requestInfo.headers, prefixes))
+    },
+    set headers(value) {
+      headers = value
+    }
+  }
 }
 
 const makeToolContext = (

@@ -82,16 +82,37 @@ const formsCached = (secret: string): ReadonlyArray<string> => {
 }
 
 /**
- * Compiles a scrubber for `secrets` (short ones are ignored, see `minSecretLength`).
+ * Compiles a scrubber for `secrets` (short ones are ignored, see `minSecretLength`). The last
+ * 256 sets of secrets keep their scrubber (as the encoded forms of the last 1,024 secrets are
+ * kept), so a call with the same credential as an earlier one does not compile it again.
  *
  * @since 0.1.0
  * @category constructors
  */
 export const make = (secrets: Iterable<string>): Scrubber => {
+  // the same secrets give the same scrubber (a scrubber holds no state): calls with the same
+  // credential reuse it instead of rebuilding the pattern list
+  let key = ""
+  for (const s of secrets) if (s.length >= minSecretLength) key += `${s.length}:${s}`
+  let scrubber = compiled.get(key)
+  if (scrubber === undefined) {
+    if (compiled.size >= 256) compiled.delete(compiled.keys().next().value!)
+    scrubber = compile(key)
+    compiled.set(key, scrubber)
+  }
+  return scrubber
+}
+
+/** Scrubbers by their secrets, as `make` keys them (each secret as `<length>:<secret>`). */
+const compiled = new Map<string, Scrubber>()
+
+const compile = (key: string): Scrubber => {
   const patterns = new Set<string>()
-  for (const s of secrets) {
-    if (s.length < minSecretLength) continue
-    for (const f of formsCached(s)) patterns.add(f)
+  for (let i = 0; i < key.length;) {
+    const colon = key.indexOf(":", i)
+    const length = Number(key.slice(i, colon))
+    for (const f of formsCached(key.slice(colon + 1, colon + 1 + length))) patterns.add(f)
+    i = colon + 1 + length
   }
   const list = Array.from(patterns).sort((a, b) => b.length - a.length)
   const scrubString = (text: string) => {

@@ -71,6 +71,25 @@ describe("Scrubber", () => {
     expect(Scrubber.make(["abc"]).scrubString("abc abc").count).toBe(0)
   })
 
+  it("the same secrets give back the same scrubber; other sets, however their secrets concatenate, never share one", () => {
+    expect(Scrubber.make([secret])).toBe(s)
+    expect(Scrubber.make(["ab", secret])).toBe(s) // a short secret is ignored either way
+    // sets whose secrets run together into the same text, and secrets containing the separators
+    const sets = [["secret-one1:2", "secret-two"], ["secret-one1", ":2secret-two"], ["secret-one1:2secret-two"], ["10:secret-ab", "cdef"]]
+    const scrubbers = sets.map((set) => Scrubber.make(set))
+    expect(new Set(scrubbers).size).toBe(sets.length)
+    sets.forEach((set, i) => {
+      for (const x of set) expect(scrubbers[i]!.scrubString(`<${x}>`).value).toBe("<[redacted]>")
+      // a scrubber finds its own secrets only
+      for (const [j, other] of sets.entries()) {
+        if (j === i) continue
+        for (const x of other) if (!set.some((y) => x.includes(y))) expect(scrubbers[i]!.scrubString(x).count).toBe(0)
+      }
+    })
+    expect(Scrubber.make([]).isEmpty).toBe(true)
+    expect(Scrubber.make([])).toBe(Scrubber.empty)
+  })
+
   it("property: any secret of 6+ characters embedded anywhere, in any listed form, is removed", () => {
     fc.assert(
       fc.property(

@@ -339,6 +339,32 @@ describe.each(lines)("$name line over Streamable HTTP", (line) => {
   })
 })
 
+describe("v1 specifics", () => {
+  it("a plain tool's extra.requestInfo.headers hide credential headers, Authorization and Cookie, whether the tool reads or replaces them", async () => {
+    const seen: Array<Record<string, unknown>> = []
+    const http = await v1.start((runtime) => {
+      const server = v1.newServer()
+      McpCredentials.install(server, { runtime })
+      server.registerTool("raw", { description: "d" }, async (extra) => {
+        seen.push({ ...extra.requestInfo!.headers })
+        const info = extra.requestInfo!
+        info.headers = { replaced: "yes" }
+        seen.push({ ...info.headers, spread: Object.keys({ ...info }).includes("headers") })
+        return { content: [{ type: "text" as const, text: "ok" }] }
+      })
+      return server
+    }, HeaderCredentialBackend.layer())
+    const client = await v1.connect(http.url, { ...fieldsHeader("sk-raw-0011"), "X-Trace": "t-11", Cookie: "c=sk-cookie-0012" })
+    expect(textOf(await client.callTool({ name: "raw" }))).toBe("ok")
+    await client.close()
+    await http.close()
+    expect(seen[0]!["x-trace"]).toBe("t-11")
+    expect(seen[0]!["content-type"]).toBeDefined()
+    expect(JSON.stringify(seen[0])).not.toMatch(/x-mcp-cred|sk-raw-0011|cookie|sk-cookie-0012/i)
+    expect(seen[1]).toEqual({ replaced: "yes", spread: true })
+  })
+})
+
 describe("v2 specifics", () => {
   // cancellation on both lines: cancellation.test.ts
 
