@@ -345,7 +345,7 @@ describe("v1 specifics", () => {
     const http = await v1.start((runtime) => {
       const server = v1.newServer()
       McpCredentials.install(server, { runtime })
-      server.registerTool("raw", { description: "d" }, async (extra) => {
+      server.registerTool("raw", { description: "d" }, async (extra: McpCredentials.Extra) => {
         seen.push({ ...extra.requestInfo!.headers })
         const info = extra.requestInfo!
         info.headers = { replaced: "yes" }
