@@ -135,9 +135,10 @@ export const make = (options: Options): Effect.Effect<TokenVerifier.Verifier, Au
 
     const algorithmList = [...algorithms]
     const crit = Jose.critOption(understood)
-    // A fresh options object per call, always with the same shape: `jose` reads `currentDate`
-    // after its own `await`, so one shared object would race; and a spread (`{ ...base, currentDate }`)
-    // made every verification ~7 µs slower in `jose` than this literal (bench/, "Auth").
+    // With the runtime's clock (`verify`): a fresh options object per call, always with the same
+    // shape: `jose` reads `currentDate` after its own `await`, so one shared object with the time
+    // in it would race; and a spread (`{ ...base, currentDate }`) made every verification ~7 µs
+    // slower in `jose` than this literal (bench/, "Auth").
     const optionsAt = (now: number): jose.JWTVerifyOptions =>
       ({
         algorithms: algorithmList,
@@ -149,6 +150,17 @@ export const make = (options: Options): Effect.Effect<TokenVerifier.Verifier, Au
         crit,
         currentDate: new Date(now)
       }) as jose.JWTVerifyOptions
+    // `verifyPromise` reads the system clock, as `jose` does without `currentDate`: one options
+    // object for every call (what a direct `jose.jwtVerify` caller passes)
+    const systemClockOptions = {
+      algorithms: algorithmList,
+      audience,
+      issuer,
+      typ: options.typ,
+      clockTolerance: tolerance,
+      requiredClaims,
+      crit
+    } as jose.JWTVerifyOptions
     const verifyWith = (raw: string, key: jose.KeyInput, now: number) =>
       Effect.tryPromise({
         try: () => jose.jwtVerify(raw, key, optionsAt(now)),
@@ -161,10 +173,11 @@ export const make = (options: Options): Effect.Effect<TokenVerifier.Verifier, Au
     // header (the token is refused either way). The whole verification is one `Effect.async`:
     // no fiber steps between the size check, `jose` and the claims.
     if (staticKey !== undefined) {
-      const verifyAt = (token: Redacted.Redacted<string>, now: number): Promise<AccessToken.AccessToken> => {
+      // `now` from the runtime's `Clock` (so `TestClock` applies); `undefined`: the system clock
+      const verifyAt = (token: Redacted.Redacted<string>, now: number | undefined): Promise<AccessToken.AccessToken> => {
         const raw = Jose.precheckSync(token, maxTokenSize, 3)
         if (typeof raw !== "string") return Promise.reject(raw)
-        return jose.jwtVerify(raw, staticKey, optionsAt(now)).then(
+        return jose.jwtVerify(raw, staticKey, now === undefined ? systemClockOptions : optionsAt(now)).then(
           ({ payload, protectedHeader }) => {
             const problem = Jose.critProblem(protectedHeader, understood) ?? Jose.timeClaimsProblem(payload)
             if (problem !== undefined) throw problem
@@ -185,7 +198,7 @@ export const make = (options: Options): Effect.Effect<TokenVerifier.Verifier, Au
               )
             })
           ),
-        (token) => verifyAt(token, Date.now())
+        (token) => verifyAt(token, undefined)
       )
     }
 

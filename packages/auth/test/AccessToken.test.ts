@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { DateTime, Effect, Redacted, TestClock } from "effect"
+import { DateTime, Effect, Equal, Redacted, Schema, TestClock } from "effect"
 import { inspect } from "node:util"
 import { AccessToken, AuthError } from "../src/index.js"
 import { NOW } from "./helpers.js"
@@ -95,5 +95,37 @@ describe("AccessToken — FastMCP seed 002", () => {
     assert.deepStrictEqual(t({ scope: 42 }).scopes, [])
     assert.strictEqual(DateTime.toEpochMillis(t({ exp: NOW }).expiresAt!), NOW * 1000)
     assert.isUndefined(t({ exp: "soon" }).expiresAt)
+  })
+})
+
+describe("AccessToken.make", () => {
+  it("builds what the class constructor builds: same class, fields, encoding, inspection", () => {
+    for (const fields of [
+      {},
+      { subject: undefined, expiresAt: undefined },
+      { scopes: [], claims: {} }
+    ] as const) {
+      const made = token(fields)
+      // the same values (arrays and records compare by reference in Equal)
+      const props = {
+        token: made.token,
+        clientId: made.clientId,
+        ...(made.subject !== undefined ? { subject: made.subject } : {}),
+        scopes: made.scopes,
+        ...(made.expiresAt !== undefined ? { expiresAt: made.expiresAt } : {}),
+        claims: made.claims
+      }
+      const constructed = new AccessToken.AccessToken(props)
+      assert.instanceOf(made, AccessToken.AccessToken)
+      // (Equal is not compared: two instances built by the constructor from the same values are
+      // not Equal either — their random hashes differ)
+      assert.isTrue(Equal.equals(made, made))
+      assert.deepStrictEqual(Object.keys(made), Object.keys(constructed))
+      assert.isTrue(Schema.is(AccessToken.AccessToken)(made))
+      assert.deepStrictEqual(Schema.encodeSync(AccessToken.AccessToken)(made), Schema.encodeSync(AccessToken.AccessToken)(constructed))
+      assert.strictEqual(inspect(made), inspect(constructed))
+      assert.strictEqual(JSON.stringify(made), JSON.stringify(constructed))
+      assert.notInclude(inspect(made), "tok-secret-1")
+    }
   })
 })

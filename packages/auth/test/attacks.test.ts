@@ -127,6 +127,10 @@ describe("attack suite — JWT", () => {
       // not even base64: still "too large", so nothing was decoded
       yield* check(jwt, "!".repeat(16 * 1024 + 1), "too large")
       yield* check(jwe, "!".repeat(16 * 1024 + 1), "too large")
+      // under 16 Ki characters but over 16 KiB of UTF-8 (2 bytes each); and just under the limit
+      yield* check(jwt, "é".repeat(8 * 1024 + 1), "too large")
+      yield* check(jwe, "é".repeat(8 * 1024 + 1), "too large")
+      yield* check(jwt, "é".repeat(8 * 1024), "malformed")
     }))
 
   it.effect("crit header not understood → unsupported crit header", () =>

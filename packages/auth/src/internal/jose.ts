@@ -33,7 +33,10 @@ export const precheckSync = (
 ): string | AuthError => {
   const raw = Redacted.value(token)
   if (raw.length === 0) return new MissingTokenError()
-  if (raw.length > maxBytes || Buffer.byteLength(raw, "utf8") > maxBytes) return invalid("too large")
+  // a UTF-16 code unit is at most 3 bytes of UTF-8: the byte count is needed only near the limit
+  if (raw.length > maxBytes || (raw.length * 3 > maxBytes && Buffer.byteLength(raw, "utf8") > maxBytes)) {
+    return invalid("too large")
+  }
   if (segments === 3) return COMPACT_JWS.test(raw) ? raw : invalid("malformed")
   const parts = raw.split(".")
   if (parts.length !== segments || !parts.every((p) => SEGMENT.test(p)) || parts[0] === "") {
