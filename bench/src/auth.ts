@@ -24,7 +24,7 @@ import * as jose from "jose"
 import { createPublicKey, type KeyObject } from "node:crypto"
 // internal, not exported: imported from the build output for attribution only
 import * as Jose from "../../packages/auth/dist/internal/jose.js"
-import { collect, median, now, roundOrder, summarize, type Summary } from "./stats.js"
+import { collect, median, medianInterval, now, roundOrder, summarize, type Summary } from "./stats.js"
 
 export interface Options {
   readonly rounds: number
@@ -68,6 +68,18 @@ export interface AuthReport {
   readonly keys: string
   readonly results: ReadonlyArray<OpResult>
   readonly comparisons: ReadonlyArray<Comparison>
+  /** (a) measured alone: raw jose, a second raw jose (control) and the verifiers, adjacent batches. */
+  readonly paired: ReadonlyArray<PairedResult>
+}
+
+export interface PairedResult {
+  readonly name: string
+  readonly usPerOp: number
+  /** Median over rounds of raw jose's time per op / this one's (throughput ratio), and its 90% interval. */
+  readonly roundRatio: number
+  readonly interval: readonly [number, number]
+  readonly goal: number | undefined
+  readonly met: boolean | undefined
 }
 
 const ISSUER = "https://issuer.example"
@@ -245,10 +257,47 @@ export const run = async (options: Options): Promise<AuthReport> => {
     compare("(b') the same through verifyPromise", "jwtUncachedPromise", "jwtCachedPromise", 20),
     compare("(b) cache-hit speedup, JWE RSA-OAEP-256 + nested RS256 JWT", "jweUncached", "jweCached", 50)
   ]
+  // -- (a) alone: only the uncached RS256 verifications, in adjacent batches ----------------------
+  // Interleaved with the 15 other operations above, a verification's neighbours (JWE decryption
+  // on the thread pool, cache hits that allocate nothing) move its time by more than the 5% the
+  // goal is about, in either direction. Here the three ways of verifying and a second copy of raw
+  // jose (a control: its ratio shows what "equal" measures) run back to back, 150 tokens per
+  // batch, order reversed every round.
+  const pairedOps: ReadonlyArray<{ readonly name: string; readonly run: () => Promise<unknown>; readonly goal?: number }> = [
+    { name: "jose.jwtVerify (raw baseline)", run: rawJwt },
+    { name: "jose.jwtVerify again (control: same code)", run: () => jose.jwtVerify(jwt, signingKey, joseOptions) },
+    { name: "JwtVerifier.verifyPromise (cache off)", run: () => jwtUncached.verifyPromise(jwtToken), goal: 0.95 },
+    { name: "JwtVerifier.verify, Effect.runPromise per token (cache off)", run: () => verify(jwtUncached, jwtToken), goal: 0.95 }
+  ]
+  const pairedRounds = Math.max(10, options.rounds)
+  const perOpNs = pairedOps.map(() => [] as Array<number>)
+  for (let r = 0; r < options.warmup + pairedRounds; r++) {
+    const order = pairedOps.map((_, i) => i)
+    if (r % 2 === 1) order.reverse()
+    for (const i of order) {
+      const t0 = now()
+      for (let k = 0; k < 150; k++) sink = await pairedOps[i]!.run()
+      if (r >= options.warmup) perOpNs[i]!.push(Number(now() - t0) / 150)
+    }
+  }
+  const paired: Array<PairedResult> = pairedOps.map((op, i) => {
+    const ratios = perOpNs[0]!.map((base, r) => base / perOpNs[i]![r]!)
+    const roundRatio = median(ratios)
+    return {
+      name: op.name,
+      usPerOp: median(perOpNs[i]!) / 1000,
+      roundRatio,
+      interval: medianInterval(ratios),
+      goal: op.goal,
+      met: op.goal === undefined ? undefined : roundRatio >= op.goal
+    }
+  })
+
   return {
     options,
     keys: "RSA 2048 (RS256 signing, RSA-OAEP-256 encryption); token ~" + jwt.length + " chars, JWE ~" + jwe.length + " chars",
     results,
-    comparisons
+    comparisons,
+    paired
   }
 }
