@@ -1,9 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest"
 import { CredentialBackend, HeaderCredentialBackend, ResolvedCredential } from "@mcp-credentials/core"
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js"
 import { Effect, Layer, Logger, ManagedRuntime, Redacted } from "effect"
 import { createServer, request as httpRequest, type Server } from "node:http"
-import { connect as connectTcp } from "node:net"
+import { connect as connectTcp, Socket } from "node:net"
 import { getCredentials, McpCredentials, McpHttpServer } from "../src/index.js"
 import { connect, startHttp, textOf } from "./helpers.js"
 import { type Line, lines } from "./lines.js"
@@ -213,6 +213,76 @@ describe("plain Node handler (Express / node:http)", () => {
     second.close()
     expect(second.status).toBe(200)
     await fetch(url, { method: "DELETE", headers: { "mcp-session-id": id, "mcp-protocol-version": "2025-06-18" } }).then((r) => r.body?.cancel())
+  })
+})
+
+/** Sends a raw HTTP/1.1 request (no client library, so no client-side keep-alive) and returns the status line. */
+const rawRequest = (port: number, head: string) =>
+  new Promise<string>((resolve, reject) => {
+    const socket = connectTcp(port, "127.0.0.1", () => socket.write(head))
+    let data = ""
+    socket.on("data", (d) => {
+      data += d.toString("latin1")
+      if (data.includes("\r\n")) {
+        socket.destroy()
+        resolve(data.split("\r\n")[0] ?? "")
+      }
+    })
+    socket.on("error", reject)
+  })
+
+/** Records `setKeepAlive` calls with the local port of the socket at the time (server side: the server's port). */
+const recordKeepAlive = () => {
+  const calls: Array<{ readonly port: number | undefined; readonly enable: unknown; readonly delay: unknown }> = []
+  const original = Socket.prototype.setKeepAlive
+  const spy = vi.spyOn(Socket.prototype, "setKeepAlive").mockImplementation(function(this: Socket, enable?: boolean, delay?: number) {
+    calls.push({ port: this.localPort, enable, delay })
+    return original.call(this, enable, delay)
+  })
+  return {
+    on: (port: number) => calls.filter((c) => c.port === port).map(({ delay, enable }) => ({ enable, delay })),
+    restore: () => spy.mockRestore()
+  }
+}
+
+describe("TCP keep-alive on connections that may carry a long event stream", () => {
+  it("toNodeHandler: a GET's connection gets keep-alive probes, a POST's is left as the application's server set it", async () => {
+    const runtime = ManagedRuntime.make(HeaderCredentialBackend.layer())
+    const node = await McpHttpServer.toNodeHandler({ server: build, runtime: await runtime.runtime() })
+    const http = createServer((req, res) => void node.handler(req, res))
+    await new Promise<void>((r) => http.listen(0, "127.0.0.1", r))
+    const port = (http.address() as { port: number }).port
+    const keepAlive = recordKeepAlive()
+    try {
+      const post = await rawRequest(port, `POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}`)
+      expect(post).toMatch(/^HTTP\/1\.1 \d\d\d /)
+      expect(keepAlive.on(port)).toEqual([])
+      const get = await rawRequest(port, `GET /mcp HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAccept: text/event-stream\r\n\r\n`)
+      expect(get).toMatch(/^HTTP\/1\.1 \d\d\d /)
+      expect(keepAlive.on(port)).toEqual([{ enable: true, delay: 60_000 }])
+    } finally {
+      keepAlive.restore()
+      await node.close()
+      await new Promise((r) => http.close(r))
+      await runtime.dispose()
+    }
+  })
+
+  it("McpHttpServer.layer: every connection of its own server gets keep-alive probes", async () => {
+    const port = 30000 + Math.floor(Math.random() * 20000)
+    const keepAlive = recordKeepAlive()
+    try {
+      const status = await Effect.runPromise(
+        Effect.scoped(Effect.zipRight(
+          Layer.build(McpHttpServer.layer<CredentialBackend.CredentialBackend>({ server: build, port }).pipe(Layer.provide(HeaderCredentialBackend.layer()))),
+          Effect.promise(() => rawRequest(port, `DELETE /mcp HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`))
+        ))
+      )
+      expect(status).toMatch(/^HTTP\/1\.1 \d\d\d /)
+      expect(keepAlive.on(port)).toEqual([{ enable: true, delay: 60_000 }])
+    } finally {
+      keepAlive.restore()
+    }
   })
 })
 
