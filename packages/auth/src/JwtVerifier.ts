@@ -135,11 +135,12 @@ export const make = (options: Options): Effect.Effect<TokenVerifier.Verifier, Au
 
     const algorithmList = [...algorithms]
     const crit = Jose.critOption(understood)
-    // With the runtime's clock (`verify`): a fresh options object per call, always with the same
-    // shape: `jose` reads `currentDate` after its own `await`, so one shared object with the time
-    // in it would race; and a spread (`{ ...base, currentDate }`) made every verification ~7 µs
-    // slower in `jose` than this literal (bench/, "Auth").
-    const optionsAt = (now: number): jose.JWTVerifyOptions =>
+    // The options `jose` gets, always with the same shape. With the runtime's clock (`verify`) a
+    // fresh object per call: `jose` reads `currentDate` after its own `await`, so one shared object
+    // with the time in it would race; and a spread (`{ ...base, currentDate }`) made every
+    // verification ~7 µs slower in `jose` than this literal (bench/, "Auth"). Without a date
+    // (`verifyPromise`) `jose` reads the system clock: one object for every call.
+    const joseOptions = (currentDate: Date | undefined): jose.JWTVerifyOptions =>
       ({
         algorithms: algorithmList,
         audience,
@@ -148,19 +149,10 @@ export const make = (options: Options): Effect.Effect<TokenVerifier.Verifier, Au
         clockTolerance: tolerance,
         requiredClaims,
         crit,
-        currentDate: new Date(now)
+        currentDate
       }) as jose.JWTVerifyOptions
-    // `verifyPromise` reads the system clock, as `jose` does without `currentDate`: one options
-    // object for every call (what a direct `jose.jwtVerify` caller passes)
-    const systemClockOptions = {
-      algorithms: algorithmList,
-      audience,
-      issuer,
-      typ: options.typ,
-      clockTolerance: tolerance,
-      requiredClaims,
-      crit
-    } as jose.JWTVerifyOptions
+    const optionsAt = (now: number) => joseOptions(new Date(now))
+    const systemClockOptions = joseOptions(undefined)
     const verifyWith = (raw: string, key: jose.KeyInput, now: number) =>
       Effect.tryPromise({
         try: () => jose.jwtVerify(raw, key, optionsAt(now)),

@@ -70,16 +70,21 @@ export const forms = (secret: string): ReadonlyArray<string> => {
   return Array.from(out).filter((f) => f.length >= minSecretLength).sort((a, b) => b.length - a.length)
 }
 
-const cache = new Map<string, ReadonlyArray<string>>()
-const formsCached = (secret: string): ReadonlyArray<string> => {
-  let f = cache.get(secret)
-  if (f === undefined) {
-    if (cache.size >= 1024) cache.delete(cache.keys().next().value!)
-    f = forms(secret)
-    cache.set(secret, f)
+/** `compute`, remembered for the last `max` keys (the oldest entry goes first). */
+const remembered = <A>(max: number, compute: (key: string) => A) => {
+  const cache = new Map<string, A>()
+  return (key: string): A => {
+    let value = cache.get(key)
+    if (value === undefined) {
+      if (cache.size >= max) cache.delete(cache.keys().next().value!)
+      value = compute(key)
+      cache.set(key, value)
+    }
+    return value
   }
-  return f
 }
+
+const formsCached = remembered(1024, forms)
 
 /**
  * Compiles a scrubber for `secrets` (short ones are ignored, see `minSecretLength`). The last
@@ -94,18 +99,10 @@ export const make = (secrets: Iterable<string>): Scrubber => {
   // credential reuse it instead of rebuilding the pattern list
   let key = ""
   for (const s of secrets) if (s.length >= minSecretLength) key += `${s.length}:${s}`
-  let scrubber = compiled.get(key)
-  if (scrubber === undefined) {
-    if (compiled.size >= 256) compiled.delete(compiled.keys().next().value!)
-    scrubber = compile(key)
-    compiled.set(key, scrubber)
-  }
-  return scrubber
+  return compiled(key)
 }
 
-/** Scrubbers by their secrets, as `make` keys them (each secret as `<length>:<secret>`). */
-const compiled = new Map<string, Scrubber>()
-
+/** Compiles the scrubber of a key as `make` builds it (each secret as `<length>:<secret>`). */
 const compile = (key: string): Scrubber => {
   const patterns = new Set<string>()
   for (let i = 0; i < key.length;) {
@@ -194,6 +191,9 @@ const compile = (key: string): Scrubber => {
   }
   return { isEmpty: list.length === 0, scrub, scrubString }
 }
+
+/** Scrubbers by their secrets' key. */
+const compiled = remembered(256, compile)
 
 /**
  * The empty scrubber.
