@@ -9,8 +9,8 @@
  * - `effect`: `Effect.runPromise` of an `Effect.async` resumed on the next `setImmediate`
  * - `effect, registry renewed`: the same with `dropRootSetWhenEmpty` (diagnostic)
  *
- * Prints one JSON line: wall time, and the count, mean and maximum pause of scavenges
- * (`PerformanceObserver`, `gc` entries of kind minor).
+ * Prints one JSON line: wall time, the count, mean and maximum pause of scavenges
+ * (`PerformanceObserver`, `gc` entries of kind minor) and the number of full (major) GCs.
  */
 import * as Effect from "effect/Effect"
 import { constants, PerformanceObserver } from "node:perf_hooks"
@@ -42,7 +42,7 @@ const measure = async (variant: Variant): Promise<GcResult> => {
     for (const e of list.getEntries()) {
       const kind = (e as unknown as { detail?: { kind?: number } }).detail?.kind
       if (kind === constants.NODE_PERFORMANCE_GC_MINOR) pauses.push(e.duration)
-      else fullGcs++
+      else if (kind === constants.NODE_PERFORMANCE_GC_MAJOR) fullGcs++
     }
   })
   observer.observe({ entryTypes: ["gc"] })

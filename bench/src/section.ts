@@ -287,7 +287,7 @@ const main = async () => {
   if (want("gc")) {
     const t = Date.now()
     // each variant in its own process (the diagnostic patches Effect process-wide), twice, in
-    // reversed order the second time; the median of the two is printed
+    // reversed order the second time; the mean of the two is printed
     const order = [...GcRepro.variants, ...[...GcRepro.variants].reverse()]
     const runs = new Map<GcRepro.Variant, Array<GcRepro.GcResult>>()
     for (const v of order) {

@@ -27,6 +27,7 @@ import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Runtime from "effect/Runtime"
 import * as Accessors from "./internal/accessors.js"
 import * as CallContext from "./internal/callContext.js"
+import * as Installations from "./internal/installations.js"
 import * as Pipeline from "./internal/pipeline.js"
 import * as Runner from "./internal/runner.js"
 import * as ToolContextBuilder from "./internal/toolContext.js"
@@ -173,10 +174,7 @@ export interface Installed<R, X = never> {
   readonly dispose: () => Promise<void>
 }
 
-// the installation, on the server itself: a WeakMap keyed by servers built per request (the
-// stateless HTTP pattern) costs microseconds per entry and slows every young-generation GC
-const installedKey = Symbol("@mcp-credentials/server/McpCredentials/installed")
-const installedOn = (server: McpServer): Installed<any> | undefined => (server as any)[installedKey]
+const installations = Installations.make<McpServer, Installed<any>>("@mcp-credentials/server/McpCredentials/installed")
 const wrapped = Symbol.for("@mcp-credentials/server/wrapped")
 
 /**
@@ -188,7 +186,7 @@ const wrapped = Symbol.for("@mcp-credentials/server/wrapped")
  * @category constructors
  */
 export const install = <R = never, X = never>(server: McpServer, options: Options<R, X> = {}): Installed<R, X> => {
-  const existing = installedOn(server)
+  const existing = installations.get(server)
   if (existing !== undefined) return existing as Installed<R, X>
 
   const declarations = new Map<string, ReadonlyArray<CredentialMiddleware.Requirement>>()
@@ -288,7 +286,7 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
     runPromise: Pipeline.runPromiseWith(run),
     dispose
   }
-  Object.defineProperty(server, installedKey, { value: result, configurable: true })
+  installations.keep(server, result)
   return result
 }
 
@@ -298,7 +296,7 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
  * @since 0.1.0
  * @category accessors
  */
-export const installationOf = (server: McpServer): Installed<any> | undefined => installedOn(server)
+export const installationOf = (server: McpServer): Installed<any> | undefined => installations.get(server)
 
 /**
  * Sends Effect's log lines to stderr (logfmt). A stdio server must provide it: the default logger

@@ -40,6 +40,14 @@ export interface Scrubber {
   readonly scrubString: (text: string) => { readonly value: string; readonly count: number }
 }
 
+const uriEncoded = (secret: string): string | undefined => {
+  try {
+    return encodeURIComponent(secret)
+  } catch {
+    return undefined
+  }
+}
+
 /**
  * Every form in which `secret` is searched.
  *
@@ -51,8 +59,13 @@ export const forms = (secret: string): ReadonlyArray<string> => {
   const json = JSON.stringify(secret).slice(1, -1)
   out.add(json)
   out.add(JSON.stringify(json).slice(1, -1)) // JSON inside a JSON string
-  out.add(encodeURIComponent(secret))
-  out.add(encodeURIComponent(secret).replace(/%20/g, "+"))
+  // a lone surrogate (not valid UTF-16) makes encodeURIComponent throw: no URL form of that kind
+  // can exist then, and the form encoding below (which replaces it with U+FFFD) still applies
+  const uri = uriEncoded(secret)
+  if (uri !== undefined) {
+    out.add(uri)
+    out.add(uri.replace(/%20/g, "+"))
+  }
   out.add(new URLSearchParams({ s: secret }).toString().slice(2)) // form encoding (also escapes !'()~)
   const bytes = Buffer.from(secret, "utf8")
   for (let shift = 0; shift < 3; shift++) {
@@ -189,7 +202,8 @@ const compile = (key: string): Scrubber => {
     const value = walk(input, 0, "") as A
     return { value, count }
   }
-  return { isEmpty: list.length === 0, scrub, scrubString }
+  // shared by every call with the same secrets (`make` keeps it): nobody may change it
+  return Object.freeze({ isEmpty: list.length === 0, scrub, scrubString })
 }
 
 /** Scrubbers by their secrets' key. */

@@ -88,6 +88,18 @@ describe("Scrubber", () => {
     })
     expect(Scrubber.make([]).isEmpty).toBe(true)
     expect(Scrubber.make([])).toBe(Scrubber.empty)
+    // shared, so it cannot be changed
+    expect(Object.isFrozen(s)).toBe(true)
+    expect(() => {
+      ;(s as { scrubString: unknown }).scrubString = () => ({ value: "", count: 0 })
+    }).toThrow(TypeError)
+  })
+
+  it("fix: a secret that is not valid UTF-16 (a lone surrogate) still gets a scrubber, which finds it", () => {
+    const odd = "sk-\uD800-lone-surrogate"
+    const scrubber = Scrubber.make([odd])
+    expect(scrubber.scrubString(`key=${odd}`).value).toBe("key=[redacted]")
+    expect(scrubber.scrubString(JSON.stringify({ k: odd })).count).toBe(1)
   })
 
   it("property: any secret of 6+ characters embedded anywhere, in any listed form, is removed", () => {

@@ -181,6 +181,12 @@ describe.each(lines)("$name line over Streamable HTTP", (line) => {
     // kept on the server without changing what its own keys or JSON show
     expect(Object.keys(server)).toEqual(Object.keys(other))
     expect(line.install(other, {})).not.toBe(a)
+    // a server that cannot take new properties is installed all the same, once
+    const closed = line.newServer()
+    Object.preventExtensions(closed)
+    const b = line.install(closed, {})
+    expect(line.install(closed, {})).toBe(b)
+    expect(installationOf(closed)).toBe(b)
   })
 
   it("a tool without a declaration never triggers resolution, even when the backend would fail", async () => {
