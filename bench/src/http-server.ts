@@ -27,6 +27,10 @@
  *   `McpHttpServerV2.serve` (Effect platform router + the SDK's `createMcpHandler`, a server per
  *   request), bare and with `McpCredentialsV2.install` + `HeaderCredentialBackend`
  * - `v2node`, `v2nodeInstall`: the same two behind `McpHttpServerV2.toNodeHandler` on node:http
+ * - `v2nodeAls` (attribution, run only when asked for): `v2node` in a process where an
+ *   `AsyncLocalStorage` was entered once (the promise hooks on for good), as `nodeAls` for v1;
+ *   `v2nodeInstallAls`: `v2nodeInstall` in such a process (the hooks are then never switched off
+ *   between calls)
  *
  * IPC: answers `{ cmd: "stats" }` with CPU usage and the number of requests served (servers
  * built); `{ cmd: "gc" }` runs a full GC (with `--expose-gc`); exits on
@@ -61,6 +65,8 @@ const counts = {
   nodeInstallOnly: 0,
   nodeInstallNone: 0,
   nodeCopy: 0,
+  v2nodeAls: 0,
+  v2nodeInstallAls: 0,
   v2platform: 0,
   v2install: 0,
   v2node: 0,
@@ -277,6 +283,18 @@ const start = async (endpoint: Endpoint): Promise<{ port: number; close: () => P
         counts.v2node++
         return bareServerV2()
       }, Runtime.defaultRuntime)
+    case "v2nodeAls":
+      new AsyncLocalStorage<number>().run(0, () => undefined)
+      return startNodeV2(() => {
+        counts.v2nodeAls++
+        return bareServerV2()
+      }, Runtime.defaultRuntime)
+    case "v2nodeInstallAls":
+      new AsyncLocalStorage<number>().run(0, () => undefined)
+      return startNodeV2((runtime) => {
+        counts.v2nodeInstallAls++
+        return installedServerV2(runtime)
+      }, await ManagedRuntime.make(HeaderCredentialBackend.layer()).runtime())
     case "v2nodeInstall":
       return startNodeV2((runtime) => {
         counts.v2nodeInstall++

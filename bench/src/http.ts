@@ -22,6 +22,8 @@ export type Endpoint =
   | "nodeInstallOnly"
   | "nodeInstallNone"
   | "nodeCopy"
+  | "v2nodeAls"
+  | "v2nodeInstallAls"
   | "v2platform"
   | "v2install"
   | "v2node"
@@ -43,7 +45,9 @@ export const labels: Record<Endpoint, string> = {
   v2platform: "D0 v2 bare SDK on McpHttpServerV2.layer (baseline D)",
   v2install: "D1 v2 install + HeaderCredentialBackend on McpHttpServerV2.layer",
   v2node: "E0 v2 bare SDK on McpHttpServerV2.toNodeHandler (baseline E)",
-  v2nodeInstall: "E1 v2 install + HeaderCredentialBackend on McpHttpServerV2.toNodeHandler"
+  v2nodeInstall: "E1 v2 install + HeaderCredentialBackend on McpHttpServerV2.toNodeHandler",
+  v2nodeAls: "E2 = E0 in a process that entered an AsyncLocalStorage once",
+  v2nodeInstallAls: "E3 = E1 in a process that entered an AsyncLocalStorage once (hooks never off)"
 }
 
 /** The baseline each endpoint is compared with. */
@@ -60,7 +64,9 @@ export const baselineOf: Record<Endpoint, Endpoint> = {
   v2platform: "v2platform",
   v2install: "v2platform",
   v2node: "v2node",
-  v2nodeInstall: "v2node"
+  v2nodeInstall: "v2node",
+  v2nodeAls: "v2node",
+  v2nodeInstallAls: "v2node"
 }
 
 export interface Options {
@@ -89,9 +95,11 @@ export const allEndpoints: ReadonlyArray<Endpoint> = [
   "v2platform",
   "v2install",
   "v2node",
-  "v2nodeInstall"
+  "v2nodeInstall",
+  "v2nodeAls",
+  "v2nodeInstallAls"
 ]
-const attributionOnly: ReadonlyArray<Endpoint> = ["nodeInstallOnly", "nodeInstallNone", "nodeCopy"]
+const attributionOnly: ReadonlyArray<Endpoint> = ["nodeInstallOnly", "nodeInstallNone", "nodeCopy", "v2nodeAls", "v2nodeInstallAls"]
 
 export interface EndpointResult {
   readonly endpoint: Endpoint

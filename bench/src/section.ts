@@ -40,7 +40,9 @@ const httpPairs: Record<string, ReadonlyArray<Http.Endpoint>> = {
   "B0'": ["node", "nodeCopy"],
   C: ["raw"],
   D: ["v2platform", "v2install"],
-  E: ["v2node", "v2nodeInstall"]
+  E: ["v2node", "v2nodeInstall"],
+  E2: ["v2node", "v2nodeAls"],
+  E3: ["v2node", "v2nodeInstallAls"]
 }
 const httpEndpoints = process.env.BENCH_HTTP_ENDPOINTS?.split(",").map((x) => x.trim()).filter((x) => x !== "").flatMap((x) => {
   const pair = httpPairs[x.toUpperCase()]
