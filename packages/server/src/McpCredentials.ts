@@ -378,7 +378,7 @@ const makeToolContext = (
 ): ToolContext.ToolContextShape =>
   ToolContextBuilder.make({
     toolName,
-    credentials: Pipeline.frameOf(extra)?.credentials,
+    scrubber: Pipeline.frameOf(extra)?.scrubber,
     authInfo: extra.authInfo,
     sessionId: extra.sessionId,
     requestId: extra.requestId,

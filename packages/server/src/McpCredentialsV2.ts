@@ -235,10 +235,8 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
     const onCall: ProtocolHandler = async (request, ctx) => {
       const toolName: string = String(request?.params?.name ?? "")
       const requirements = declarations.get(toolName) ?? []
-      // the request's headers only matter to resolution (the Header backend)
       // the request's headers as a record, built when a backend reads them (the Header backend)
       let rawHeaders: Record<string, string> | undefined
-      const headersOfRequest = () => (rawHeaders ??= headersOf(ctx.http?.req))
       const toolCtx = hideHeaders(ctx, prefixes)
       const call: CallContext.Call = { toolName, extra: toolCtx, toolContext: () => makeToolContext(toolName, toolCtx, server) }
       // the frame goes on the context the SDK passes on (it copies it, frame included, for a
@@ -255,7 +253,7 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
           grantedScopes: authInfo?.scopes,
           context: {
             get headers() {
-              return headersOfRequest()
+              return (rawHeaders ??= headersOf(ctx.http?.req))
             },
             user: Pipeline.userOf(ctx.http?.authInfo)
           },
@@ -481,7 +479,7 @@ const makeToolContext = (
 ): ToolContext.ToolContextShape =>
   ToolContextBuilder.make({
     toolName,
-    credentials: Pipeline.frameOf(ctx)?.credentials,
+    scrubber: Pipeline.frameOf(ctx)?.scrubber,
     authInfo: ctx.http?.authInfo,
     sessionId: ctx.sessionId,
     requestId: ctx.mcpReq.id,

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest"
 import { CurrentCredential, ResolvedCredential } from "@mcp-credentials/core"
 import { Effect } from "effect"
 import * as ToolContextBuilder from "../src/internal/toolContext.js"
+import { Scrubber } from "../src/index.js"
 
 describe("ToolContext built after the call's scope closed (a cancelled call, a late context)", () => {
   it("fix: what the tool sends is still scrubbed of the call's credentials, from the call's frame", async () => {
@@ -22,7 +23,8 @@ describe("ToolContext built after the call's scope closed (a cancelled call, a l
         progressToken: "p",
         clientCapabilities: undefined,
         headers: () => ({}),
-        credentials,
+        // the scrubber the call's frame keeps (callTool builds it from the resolved credentials)
+        scrubber: Scrubber.make([...credentials.values()].flatMap(ResolvedCredential.secretValues)),
         notify: async (notification) => void sent.push(notification),
         log: async (_level, data) => void sent.push(data),
         elicit: async () => ({ action: "cancel" })

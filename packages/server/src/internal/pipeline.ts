@@ -177,7 +177,7 @@ const unexpected = async (
  */
 export const callTool = async (
   input: CallInput,
-  invoke: (scope: CurrentCredential.CredentialScope | undefined, credentials: CurrentCredential.Credentials | undefined) => Promise<ToolResult>,
+  invoke: (scope: CurrentCredential.CredentialScope | undefined, scrubber: Scrubber.Scrubber) => Promise<ToolResult>,
   run: Run,
   signal: AbortSignal
 ): Promise<ToolResult> => {
@@ -188,14 +188,10 @@ export const callTool = async (
     return errorResult(message)
   }
 
-  const invokeScrubbed = async (
-    scrubber: Scrubber.Scrubber,
-    scope?: CurrentCredential.CredentialScope,
-    credentials?: CurrentCredential.Credentials
-  ): Promise<ToolResult> => {
+  const invokeScrubbed = async (scrubber: Scrubber.Scrubber, scope?: CurrentCredential.CredentialScope): Promise<ToolResult> => {
     let result: ToolResult
     try {
-      result = await invoke(scope, credentials)
+      result = await invoke(scope, scrubber)
     } catch (e) {
       if (e instanceof JsonRpcFailure) {
         throw new JsonRpcFailure(e.code, scrubber.scrubString(e.message).value, scrubber.scrub(e.data).value)
@@ -214,8 +210,8 @@ export const callTool = async (
   try {
     const scrubber = Scrubber.make(secretsOf(credentials.values(), input.extraSecrets))
     return await (input.narrow === true
-      ? invokeScrubbed(scrubber, scope, credentials)
-      : CurrentCredential.unsafeRunInScope(scope, () => invokeScrubbed(scrubber, scope, credentials)))
+      ? invokeScrubbed(scrubber, scope)
+      : CurrentCredential.unsafeRunInScope(scope, () => invokeScrubbed(scrubber, scope)))
   } finally {
     scope.close()
   }
@@ -273,25 +269,25 @@ export const plainSecret = (token: string | Redacted.Redacted<string> | undefine
   token === undefined ? [] : [typeof token === "string" ? token : Redacted.value(token)]
 
 /**
- * A scrubber for the call's secrets and the bearer token, built on first use: the credentials the
- * call resolved when known (its frame keeps them), else those in `scope` at this moment. Either
- * way it still knows them after the scope closes (a cancelled call that logs its failure, a
- * notification sent late, a ToolContext built after the client cancelled).
+ * A scrubber for the call's secrets and the bearer token, built on first use: the call's own
+ * scrubber when known (its frame keeps the one `callTool` built), else one for the credentials in
+ * `scope` at this moment. Either way it still knows them after the scope closes (a cancelled call
+ * that logs its failure, a notification sent late, a ToolContext built after the client
+ * cancelled).
  */
 export const scrubberSnapshot = (
   scope: CurrentCredential.CredentialScope | undefined,
   bearerToken: string | undefined,
-  credentials?: CurrentCredential.Credentials | undefined
+  callScrubber?: Scrubber.Scrubber | undefined
 ): () => Scrubber.Scrubber => {
+  if (callScrubber !== undefined) return () => callScrubber
   // read now: the scope may close, and a tool may wipe a credential's values, before the use
   const fromScope: Array<ResolvedCredential.ResolvedCredential> = []
-  if (credentials === undefined) {
-    for (const name of scope?.names() ?? []) {
-      const credential = scope?.get(name)
-      if (credential !== undefined) fromScope.push(credential)
-    }
+  for (const name of scope?.names() ?? []) {
+    const credential = scope?.get(name)
+    if (credential !== undefined) fromScope.push(credential)
   }
-  const secrets = secretsOf(credentials?.values() ?? fromScope, plainSecret(bearerToken))
+  const secrets = secretsOf(fromScope, plainSecret(bearerToken))
   let built: Scrubber.Scrubber | undefined
   return () => (built ??= Scrubber.make(secrets))
 }
@@ -318,8 +314,11 @@ export interface CallFrame {
   readonly call: CallContext.Call
   readonly state: { failure?: JsonRpcFailure }
   scope: CurrentCredential.CredentialScope | undefined
-  /** What the call resolved, for scrubbing what the tool sends even after the scope closed. */
-  credentials: CurrentCredential.Credentials | undefined
+  /**
+   * The call's scrubber (its credentials' secrets and the bearer token), built once by
+   * `callTool`, for what the tool sends even after the scope closed.
+   */
+  scrubber: Scrubber.Scrubber | undefined
 }
 
 const frameKey = Symbol.for("@mcp-credentials/server/CallFrame")
@@ -354,14 +353,14 @@ export const prepareCall = (
   dispatch: () => Promise<unknown>
 ): {
   readonly narrow: boolean
-  readonly invoke: (scope: CurrentCredential.CredentialScope | undefined, credentials: CurrentCredential.Credentials | undefined) => Promise<ToolResult>
+  readonly invoke: (scope: CurrentCredential.CredentialScope | undefined, scrubber: Scrubber.Scrubber) => Promise<ToolResult>
 } => {
-  const frame: CallFrame = { call, state: {}, scope: undefined, credentials: undefined }
+  const frame: CallFrame = { call, state: {}, scope: undefined, scrubber: undefined }
   ;(ctx as any)[frameKey] = frame
   const narrow = isOwnTool(server, call.toolName)
-  const invoke = async (scope: CurrentCredential.CredentialScope | undefined, credentials: CurrentCredential.Credentials | undefined) => {
+  const invoke = async (scope: CurrentCredential.CredentialScope | undefined, scrubber: Scrubber.Scrubber) => {
     frame.scope = scope
-    frame.credentials = credentials
+    frame.scrubber = scrubber
     const result = await (narrow ? dispatch() : CallContext.run(call, dispatch))
     if (frame.state.failure !== undefined) throw frame.state.failure
     return result as ToolResult
@@ -391,8 +390,8 @@ export interface HandlerCall<X> {
   readonly toolContext: () => ToolContextShape
   readonly context: ((tool: ToolContextShape) => Context.Context<X>) | undefined
   readonly signal: AbortSignal | undefined
-  /** The call's resolved credentials (its frame's), for the scrubber. */
-  readonly credentials?: CurrentCredential.Credentials | undefined
+  /** The call's scrubber (its frame's), when `callTool` built one. */
+  readonly scrubber?: Scrubber.Scrubber | undefined
 }
 
 /**
@@ -407,7 +406,7 @@ export const runToolHandler = async <X>(
   const scope = CurrentCredential.unsafeCurrentScope()
   // the secrets of the call as they are now: a cancellation closes the scope before the failure
   // is logged
-  const scrubber = scrubberSnapshot(scope, call.bearerToken, call.credentials)
+  const scrubber = scrubberSnapshot(scope, call.bearerToken, call.scrubber)
   const fail = async (cause: Cause.Cause<unknown>): Promise<ToolResult> => {
     const d = describeFailure(call.toolName, cause)
     if (d.log) await call.run(logUnexpected(call.toolName, d.correlationId!, cause, scrubber()))
@@ -444,12 +443,12 @@ export const runToolHandler = async <X>(
  */
 export const runHandlerOfCall = <X>(
   ctx: unknown,
-  call: Omit<HandlerCall<X>, "state" | "credentials">,
+  call: Omit<HandlerCall<X>, "state" | "scrubber">,
   handler: (...args: Array<any>) => unknown,
   args: ReadonlyArray<any>
 ): Promise<ToolResult> => {
   const frame = frameOf(ctx)
-  return enterCall(frame, () => runToolHandler<X>({ ...call, state: frame?.state, credentials: frame?.credentials }, handler, args))
+  return enterCall(frame, () => runToolHandler<X>({ ...call, state: frame?.state, scrubber: frame?.scrubber }, handler, args))
 }
 
 /**

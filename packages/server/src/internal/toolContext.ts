@@ -7,6 +7,7 @@ import { CurrentCredential } from "@mcp-credentials/core"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import type * as Scrubber from "../Scrubber.js"
 import * as ToolContext from "../ToolContext.js"
 import { requestDigest, scrubberSnapshot } from "./pipeline.js"
 
@@ -44,8 +45,8 @@ export interface Channel {
   readonly log: (level: ToolContext.LogLevel, data: unknown) => Promise<unknown>
   /** Sends an `elicitation/create` request to the client. */
   readonly elicit: (params: unknown) => Promise<ToolContext.ElicitResult>
-  /** The credentials the call resolved (its frame's), for the scrubber. */
-  readonly credentials?: CurrentCredential.Credentials | undefined
+  /** The call's scrubber (its frame's), when the call has resolved its credentials. */
+  readonly scrubber?: Scrubber.Scrubber | undefined
   /** 2026-07-28: what the call knows of its round. */
   readonly round?: {
     readonly protocolVersion?: string | undefined
@@ -57,7 +58,7 @@ export interface Channel {
 export const make = (channel: Channel): ToolContext.ToolContextShape => {
   const info = channel.authInfo
   // the secrets of the call as they are now (a late notification still knows them)
-  const scrubber = scrubberSnapshot(CurrentCredential.unsafeCurrentScope(), info?.token, channel.credentials)
+  const scrubber = scrubberSnapshot(CurrentCredential.unsafeCurrentScope(), info?.token, channel.scrubber)
   const clean = <A>(value: A): A => scrubber().scrub(value).value
   // failures to deliver are ignored (ToolContext.notify, progress, log)
   const send = (notification: Notification, related = true) =>
