@@ -208,98 +208,63 @@ const startNodeV2 = async <R>(
 
 type Endpoint = keyof typeof counts
 
+/**
+ * Enters an `AsyncLocalStorage` once (as `getCredentials()` support does): on Node < 24 that
+ * installs promise hooks process-wide, for good.
+ */
+const enterAsyncLocalStorageOnce = () => new AsyncLocalStorage<number>().run(0, () => undefined)
+
+const headerRuntime = () => ManagedRuntime.make(HeaderCredentialBackend.layer()).runtime()
+
 const start = async (endpoint: Endpoint): Promise<{ port: number; close: () => Promise<void> }> => {
+  // every server the endpoint builds is counted (one per request)
+  const counted = <Args extends Array<any>, A>(build: (...args: Args) => A) => (...args: Args): A => {
+    counts[endpoint]++
+    return build(...args)
+  }
   switch (endpoint) {
     case "raw":
       return startRaw()
     case "platform":
-      return startPlatform({
-        stateless: true,
-        server: () => {
-          counts.platform++
-          return bareServer()
-        }
-      }, Layer.empty)
+      return startPlatform({ stateless: true, server: counted(bareServer) }, Layer.empty)
     case "install":
-      return startPlatform({
-        stateless: true,
-        server: (runtime) => {
-          counts.install++
-          return installedServer(runtime)
-        }
-      }, HeaderCredentialBackend.layer())
-    case "node":
-      return startNode(() => {
-        counts.node++
-        return bareServer()
-      }, Runtime.defaultRuntime)
-    case "nodeCopy":
-      // B0 again in another process: how far two processes running the same code differ
-      return startNode(() => {
-        counts.nodeCopy++
-        return bareServer()
-      }, Runtime.defaultRuntime)
+      return startPlatform({ stateless: true, server: counted(installedServer) }, HeaderCredentialBackend.layer())
     case "nodeAls":
-      // the bare server in a process where an AsyncLocalStorage has been entered once (as
-      // `getCredentials()` support does): on Node < 24 that installs promise hooks process-wide
-      new AsyncLocalStorage<number>().run(0, () => undefined)
-      return startNode(() => {
-        counts.nodeAls++
-        return bareServer()
-      }, Runtime.defaultRuntime)
+      enterAsyncLocalStorageOnce()
+      return startNode(counted(bareServer), Runtime.defaultRuntime)
+    case "node":
+    case "nodeCopy": // B0 again in another process: how far two processes running the same code differ
+      return startNode(counted(bareServer), Runtime.defaultRuntime)
     case "nodeInstall":
-      return startNode((runtime) => {
-        counts.nodeInstall++
-        return installedServer(runtime)
-      }, await ManagedRuntime.make(HeaderCredentialBackend.layer()).runtime())
+      return startNode(counted(installedServer), await headerRuntime())
     case "nodeInstallOnly":
     case "nodeInstallNone":
-      return startNode((runtime) => {
-        counts[endpoint]++
-        const server = new McpServer({ name: "bench", version: "1.0.0" })
-        const creds = McpCredentials.install(server, { runtime })
-        // the integration hides X-MCP-Cred-* from tools: a fixed key of the same shape instead
-        const tool = async () => result(keyFromHeader({ "x-mcp-cred-fields": attributionKey }))
-        if (endpoint === "nodeInstallOnly") server.registerTool("t", { description: "bench tool" }, tool)
-        else creds.registerTool("t", { description: "bench tool" }, tool)
-        return server
-      }, await ManagedRuntime.make(HeaderCredentialBackend.layer()).runtime())
+      return startNode(
+        counted((runtime: Runtime.Runtime<any>) => {
+          const server = new McpServer({ name: "bench", version: "1.0.0" })
+          const creds = McpCredentials.install(server, { runtime })
+          // the integration hides X-MCP-Cred-* from tools: a fixed key of the same shape instead
+          const tool = async () => result(keyFromHeader({ "x-mcp-cred-fields": attributionKey }))
+          if (endpoint === "nodeInstallOnly") server.registerTool("t", { description: "bench tool" }, tool)
+          else creds.registerTool("t", { description: "bench tool" }, tool)
+          return server
+        }),
+        await headerRuntime()
+      )
     case "v2platform":
-      return startPlatformV2({
-        server: () => {
-          counts.v2platform++
-          return bareServerV2()
-        }
-      }, Layer.empty)
+      return startPlatformV2({ server: counted(bareServerV2) }, Layer.empty)
     case "v2install":
-      return startPlatformV2({
-        server: (runtime) => {
-          counts.v2install++
-          return installedServerV2(runtime)
-        }
-      }, HeaderCredentialBackend.layer())
-    case "v2node":
-      return startNodeV2(() => {
-        counts.v2node++
-        return bareServerV2()
-      }, Runtime.defaultRuntime)
+      return startPlatformV2({ server: counted(installedServerV2) }, HeaderCredentialBackend.layer())
     case "v2nodeAls":
-      new AsyncLocalStorage<number>().run(0, () => undefined)
-      return startNodeV2(() => {
-        counts.v2nodeAls++
-        return bareServerV2()
-      }, Runtime.defaultRuntime)
+      enterAsyncLocalStorageOnce()
+      return startNodeV2(counted(bareServerV2), Runtime.defaultRuntime)
+    case "v2node":
+      return startNodeV2(counted(bareServerV2), Runtime.defaultRuntime)
     case "v2nodeInstallAls":
-      new AsyncLocalStorage<number>().run(0, () => undefined)
-      return startNodeV2((runtime) => {
-        counts.v2nodeInstallAls++
-        return installedServerV2(runtime)
-      }, await ManagedRuntime.make(HeaderCredentialBackend.layer()).runtime())
+      enterAsyncLocalStorageOnce()
+      return startNodeV2(counted(installedServerV2), await headerRuntime())
     case "v2nodeInstall":
-      return startNodeV2((runtime) => {
-        counts.v2nodeInstall++
-        return installedServerV2(runtime)
-      }, await ManagedRuntime.make(HeaderCredentialBackend.layer()).runtime())
+      return startNodeV2(counted(installedServerV2), await headerRuntime())
   }
 }
 
