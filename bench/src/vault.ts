@@ -6,7 +6,8 @@
  *     (sealed with AES-256-GCM on every backend but memory, so the figure includes decryption);
  *     each call is timed from its fiber's start to the decoded credential. Callers are root fibers
  *     as a server's tool calls are, and, alternating round by round, children of one fiber (see
- *     `Callers`); a `floor` row measures the callers alone. Goals (p99): memory ≤ 0.05 ms,
+ *     `Callers`), then as a closed loop of long-lived callers; a `floor` row measures the callers
+ *     alone, and the Redis client alone is measured in the same loop. Goals (p99): memory ≤ 0.05 ms,
  *     Redis ≤ 2 ms, Postgres ≤ 5 ms (file: no goal).
  * (b) submit → resume: a waiter is parked in `PendingStore.await` (20 ms before the submit), then
  *     `complete` is called; the figure is from the start of `complete` to the waiter's wake-up.
@@ -72,6 +73,8 @@ export interface GetRow {
   readonly latency?: Latency
   /** The same, callers started as children of one fiber (see `Callers`). */
   readonly children?: Latency
+  /** The same number of callers as long-lived fibers, each issuing its gets back to back (see `Callers`). */
+  readonly loop?: Latency
   /** The same `get`, one caller at a time (no queueing behind other callers). */
   readonly sequential?: Latency
   /** p99 goal in ms; undefined: none. */
@@ -106,6 +109,8 @@ export interface Report {
   readonly options: Options
   readonly open: OpenCost
   readonly gets: ReadonlyArray<GetRow>
+  /** The Redis client alone in the closed loop of (a) (see `measureRedisClientFloor`); absent without Redis. */
+  readonly redisClientFloor?: Latency
   readonly resumes: ReadonlyArray<ResumeRow>
   readonly refresh: RefreshResult
 }
@@ -171,6 +176,10 @@ const pat = (i: number) => ResolvedCredential.StaticCredential.fromFields({ pat:
  *   concurrency). Effect's structured concurrency costs ~20 µs per child here, and every caller
  *   waits behind the start of all its siblings, so this figure is dominated by the harness (see the
  *   `floor` row: a store that does nothing but one event-loop hop).
+ * - `loop` (measured after the two above, not interleaved): a closed loop, the usual load-test
+ *   model — the same number of callers, each a long-lived fiber issuing its gets back to back, so
+ *   no fiber is started per call and what is timed is the store under a steady 100 gets in
+ *   flight. Beside it, for Redis, the client alone in the same loop (`measureRedisClientFloor`).
  */
 export type Callers = "independent" | "children"
 
@@ -200,6 +209,18 @@ const measureGets = (cs: CredentialStore.CredentialStore["Type"], o: Options) =>
         if (r >= o.warmup) samples[callers].push(...lat)
       }
     }
+    // closed loop: the same number of callers, each a long-lived fiber issuing its gets back to
+    // back (no fiber started per call); see `Callers`
+    const loop: Array<number> = []
+    yield* Effect.forEach(keys, (k) =>
+      Effect.gen(function*() {
+        for (let r = 0; r < o.warmup + o.rounds; r++) {
+          const t0 = now()
+          const got = yield* cs.get(k)
+          if (Option.isNone(got)) throw new Error("credential missing")
+          if (r >= o.warmup) loop.push(Number(now() - t0))
+        }
+      }), { concurrency: "unbounded", discard: true })
     const one: Array<number> = []
     for (let i = 0; i < o.rounds * 5; i++) {
       const t0 = now()
@@ -209,6 +230,7 @@ const measureGets = (cs: CredentialStore.CredentialStore["Type"], o: Options) =>
     return {
       concurrent: summarizeNs(samples.independent),
       children: summarizeNs(samples.children),
+      loop: summarizeNs(loop),
       sequential: summarizeNs(one)
     }
   })
@@ -231,6 +253,50 @@ const floorStore: Effect.Effect<CredentialStore.CredentialStore["Type"]> = Effec
       })
   }
 })
+
+/**
+ * The Redis client's own floor for (a): the same number of callers as the closed loop, each a
+ * plain `async` function (no Effect) reading one of the records the Redis store wrote, with the
+ * same coalescing (one `MGET` per turn of the event loop) and a `JSON.parse` of each record; no
+ * decryption, no store. What the store adds is the difference to its `loop` columns.
+ */
+const measureRedisClientFloor = async (o: Options): Promise<Latency> => {
+  const client = new Redis(redisUrl, { maxRetriesPerRequest: 1 })
+  try {
+    const keys: Array<string> = []
+    let cursor = "0"
+    do {
+      const [next, batch] = await client.scan(cursor, "MATCH", `${redisPrefix}cred:*`, "COUNT", 500)
+      cursor = next
+      keys.push(...batch)
+    } while (cursor !== "0" && keys.length < o.callers)
+    if (keys.length < o.callers) throw new Error(`the Redis store left ${keys.length} records, not ${o.callers}`)
+    let queue: Array<{ readonly key: string; readonly resolve: (raw: string | null) => void }> = []
+    const flush = () => {
+      const waiting = queue
+      queue = []
+      client.mget(...waiting.map((w) => w.key)).then((values) => {
+        for (let i = 0; i < waiting.length; i++) waiting[i]!.resolve(values[i] ?? null)
+      })
+    }
+    const get = (key: string) =>
+      new Promise<string | null>((resolve) => {
+        if (queue.push({ key, resolve }) === 1) setImmediate(flush)
+      })
+    const samples: Array<number> = []
+    await Promise.all(keys.slice(0, o.callers).map(async (key) => {
+      for (let r = 0; r < o.warmup + o.rounds; r++) {
+        const t0 = now()
+        const raw = await get(key)
+        if (raw === null || typeof JSON.parse(raw) !== "object") throw new Error("record missing")
+        if (r >= o.warmup) samples.push(Number(now() - t0))
+      }
+    }))
+    return summarizeNs(samples)
+  } finally {
+    await client.quit()
+  }
+}
 
 /** (b) a parked waiter on `waiter`, `complete` on `completer`: start of complete → wake-up, ns. */
 const measureResume = (waiter: PendingStore.PendingStore["Type"], completer: PendingStore.PendingStore["Type"], o: Options) =>
@@ -481,6 +547,7 @@ export const run = async (o: Options): Promise<Report> => {
         backend: b.name,
         latency: row.getLatency.concurrent,
         children: row.getLatency.children,
+        loop: row.getLatency.loop,
         sequential: row.getLatency.sequential,
         ...(b.getGoal !== undefined ? { goalMs: b.getGoal } : {})
       })
@@ -490,9 +557,10 @@ export const run = async (o: Options): Promise<Report> => {
         resumes.push({ backend: b.name, mode: "cross replica", latency: row.cross, ...(b.crossGoal !== undefined ? { goalMs: b.crossGoal } : {}) })
       }
     }
+    const redisClientFloor = redisReason === undefined ? await measureRedisClientFloor(o) : undefined
     const open = await Effect.runPromise(measureOpen)
     const refresh = await Effect.runPromise(Effect.scoped(measureRefresh(o)))
-    return { options: o, open, gets, resumes, refresh }
+    return { options: o, open, gets, ...(redisClientFloor !== undefined ? { redisClientFloor } : {}), resumes, refresh }
   } finally {
     fs.rmSync(directory, { recursive: true, force: true })
     if (redisReason === undefined) {
