@@ -295,7 +295,11 @@ export interface WellKnownOptions {
     readonly shape: "openid-configuration" | "fhswf-scopes"
     readonly path?: string | undefined
     readonly scopes: ReadonlyArray<string>
-    /** The issuer (trailing `/` removed); default: the request's base URL. */
+    /**
+     * The issuer (trailing `/` removed); default: the request's base URL (`Host`, and `https`
+     * when `X-Forwarded-Proto` says so), answered with `Vary: Host, X-Forwarded-Proto`. Set it
+     * when the server is reachable under one public URL.
+     */
     readonly issuer?: string | undefined
   } | undefined
 }
@@ -355,16 +359,21 @@ export const wellKnownRouter = (options: WellKnownOptions): HttpRouter.HttpRoute
       if (discovery.shape === "fhswf-scopes") {
         return HttpServerResponse.unsafeJson({ scopes_supported: discovery.scopes.map((scope) => ({ scope })) }, { headers: cors })
       }
-      const base = discovery.issuer?.replace(/\/+$/, "") ?? baseUrlOf(req)
+      const configured = discovery.issuer?.replace(/\/+$/, "")
+      const base = configured ?? baseUrlOf(req)
       return HttpServerResponse.unsafeJson({
         issuer: base,
         jwks_uri: `${base}/${jwksPath.replace(/^\//, "")}`,
         scopes_supported: discovery.scopes
-      }, { headers: cors })
+      }, { headers: configured === undefined ? derivedHeaders : cors })
     })))
   }
   return router
 }
+
+// an issuer taken from the request differs by Host and X-Forwarded-Proto: a shared cache must
+// not answer one host's clients with the document built for another
+const derivedHeaders = { ...cors, vary: "Host, X-Forwarded-Proto" }
 
 const baseUrlOf = (req: HttpServerRequest.HttpServerRequest): string => {
   const host = req.headers["host"] ?? "localhost"

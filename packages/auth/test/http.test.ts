@@ -212,6 +212,18 @@ describe.each(lines)("McpAuth over HTTP, $name line", (line) => {
     expect(res.headers.get("access-control-allow-origin")).toBe("*")
     expect(res.headers.get("access-control-allow-methods")).toBe("GET")
     expect(await res.json()).toEqual({ issuer: srv.base, jwks_uri: `${srv.base}/.well-known/jwks.json`, scopes_supported: ["name", "email"] })
+    // built from the request's Host: a shared cache must keep one document per host
+    expect(res.headers.get("vary")).toBe("Host, X-Forwarded-Proto")
+  })
+
+  it("fix: behind a TLS proxy (X-Forwarded-Proto: https) the derived issuer is https", async () => {
+    const res = await fetch(`${srv.base}/.well-known/openid-configuration`, { headers: { "x-forwarded-proto": "https" } })
+    const host = new URL(srv.base).host
+    expect(await res.json()).toEqual({
+      issuer: `https://${host}`,
+      jwks_uri: `https://${host}/.well-known/jwks.json`,
+      scopes_supported: ["name", "email"]
+    })
   })
 
   it("keep: a custom discovery path and a configured issuer with its trailing slash removed", async () => {
@@ -221,6 +233,8 @@ describe.each(lines)("McpAuth over HTTP, $name line", (line) => {
       jwks_uri: "https://middleware.example.com/.well-known/jwks.json",
       scopes_supported: ["email"]
     })
+    // a configured issuer does not depend on the request
+    expect(res.headers.get("vary")).toBeNull()
   })
 
   it("RFC 9728: protected-resource metadata at the root and path-suffixed locations", async () => {
