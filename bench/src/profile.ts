@@ -24,6 +24,7 @@ import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js"
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
+import { writeFileSync } from "node:fs"
 import { Session } from "node:inspector"
 import { perRequest, perRequestSetup, setUpEnv } from "./inprocess.js"
 
@@ -232,6 +233,9 @@ const profileCalls = async (
   for (const [label, us] of bucketize(profile, calls)) {
     if (us >= 0.1) console.log(`${us.toFixed(1).padStart(8)} µs/call  ${label}`)
   }
+  // PROFILE_OUT=file.cpuprofile: the raw profile, for Chrome DevTools or a script
+  const out = process.env.PROFILE_OUT
+  if (out !== undefined && out !== "") writeFileSync(out, JSON.stringify(profile))
   const top = Number(process.env.PROFILE_TOP ?? 0)
   if (top > 0) {
     console.log(`top ${top} functions by self time:`)
