@@ -12,6 +12,8 @@
  * credential), as the stateless HTTP endpoints build them.
  * `v2…`: the same on the v2 SDK, 2026-07-28, the v2 `Client` calling `createMcpHandler(...).fetch`
  * in process (a new `McpServer` per request); `v2header` sends `X-MCP-Cred-Fields`.
+ * `PROFILE_TOP=n` also prints the n functions with the most self time; `PROFILE_OUT=file` saves
+ * the raw profile (`.cpuprofile`, for Chrome DevTools).
  */
 import { CurrentCredential, EnvCredentialBackend, HeaderCredentialBackend } from "@mcp-credentials/core"
 import { getCredentials, McpCredentials, McpCredentialsV2 } from "@mcp-credentials/server"
