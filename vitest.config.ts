@@ -1,15 +1,15 @@
 import { fileURLToPath } from "node:url"
 import { defineConfig } from "vitest/config"
 
-const src = (pkg: string) => fileURLToPath(new URL(`./packages/${pkg}/src/index.ts`, import.meta.url))
+const packages = fileURLToPath(new URL("./packages/", import.meta.url))
 
 // Tests run against the sources, so `npm test` needs no build; `.ci/run` builds and type-checks first.
-const alias = {
-  "@mcp-credentials/core": src("core"),
-  "@mcp-credentials/server": src("server"),
-  "@mcp-credentials/auth": src("auth"),
-  "@mcp-credentials/vault": src("vault")
-}
+// A package's index and its modules by path (`@mcp-credentials/server/ToolContext`), as the
+// packages' `exports` map them.
+const alias = [
+  { find: /^@mcp-credentials\/(core|server|auth|vault)$/, replacement: `${packages}$1/src/index.ts` },
+  { find: /^@mcp-credentials\/(core|server|auth|vault)\/([A-Za-z]+)$/, replacement: `${packages}$1/src/$2.ts` }
+]
 
 export default defineConfig({
   resolve: { alias },

@@ -9,7 +9,9 @@
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import { McpCredentials, McpHttpServer, ToolContext } from "@mcp-credentials/server"
+// by path, not the package index: the index loads both SDK lines, and this module needs neither
+import type * as McpHttpServer from "@mcp-credentials/server/McpHttpServer"
+import * as ToolContext from "@mcp-credentials/server/ToolContext"
 import * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
@@ -251,7 +253,7 @@ export const toolServices = (
  * @category accessors
  */
 export const getUser = (): AuthUser.AuthUser => {
-  const info = McpCredentials.currentToolContext()?.authInfo
+  const info = ToolContext.current()?.authInfo
   return info === undefined || Option.isNone(info) ? AuthUser.empty : AuthUser.make(tokenOf(info.value).claims)
 }
 
@@ -262,7 +264,7 @@ export const getUser = (): AuthUser.AuthUser => {
  * @category accessors
  */
 export const getAccessToken = (): AccessToken.AccessToken | undefined => {
-  const info = McpCredentials.currentToolContext()?.authInfo
+  const info = ToolContext.current()?.authInfo
   return info === undefined || Option.isNone(info) ? undefined : tokenOf(info.value)
 }
 

@@ -337,18 +337,15 @@ export const toCallToolResult = (output: unknown): CallToolResult => Runner.toTo
 
 /**
  * The request context of the current tool call for plain (non-Effect) code, or `undefined`
- * outside a tool call of a server with the integration installed.
+ * outside a tool call of a server with an integration installed (either line): `ToolContext.current`.
  *
  * @since 0.1.0
  * @category accessors
  */
-export const currentToolContext = (): ToolContext.ToolContextShape | undefined => {
-  const call = CallContext.current()
-  if (call === undefined) return undefined
-  // a call of another SDK line (McpCredentialsV2) says how to read its context
-  if (call.toolContext !== undefined) return call.toolContext() as ToolContext.ToolContextShape
-  return makeToolContext(call.toolName, call.extra as Extra)
-}
+export const currentToolContext: () => ToolContext.ToolContextShape | undefined = ToolContext.current
+
+// v1 calls carry the SDK's `extra`: how `ToolContext.current()` reads them
+CallContext.setDefaultToolContext((call) => makeToolContext(call.toolName, call.extra as Extra))
 
 /**
  * `requestInfo` as a tool sees it: its `headers` without credential headers, gateway proofs,

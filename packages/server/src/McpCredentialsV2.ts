@@ -364,18 +364,12 @@ export const getField: (field: string, name?: string) => string = Accessors.getF
 
 /**
  * The request context of the current tool call for plain (non-Effect) code, or `undefined`
- * outside a tool call of a server with an integration installed (either line).
+ * outside a tool call of a server with an integration installed (either line): `ToolContext.current`.
  *
  * @since 0.1.0
  * @category accessors
  */
-export const currentToolContext = (): ToolContext.ToolContextShape | undefined => {
-  const call = CallContext.current()
-  if (call === undefined) return undefined
-  return call.toolContext !== undefined
-    ? call.toolContext() as ToolContext.ToolContextShape
-    : undefined
-}
+export const currentToolContext: () => ToolContext.ToolContextShape | undefined = ToolContext.current
 
 /**
  * Turns a handler's output into a `CallToolResult`.

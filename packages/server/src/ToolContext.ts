@@ -7,6 +7,7 @@ import * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
 import type * as Option from "effect/Option"
 import type * as Redacted from "effect/Redacted"
+import * as CallContext from "./internal/callContext.js"
 
 /**
  * The caller's verified identity as the transport's auth middleware gave it.
@@ -182,6 +183,18 @@ export interface ElicitResult {
 export class ElicitationError extends Error {
   readonly _tag = "ElicitationError"
 }
+
+/**
+ * The request context of the current tool call, for plain (non-Effect) code, or `undefined`
+ * outside a tool call of a server with an integration installed. Works on both SDK lines and
+ * imports neither, so libraries can read it from `@mcp-credentials/server/ToolContext` without
+ * pulling an SDK in (`McpCredentials.currentToolContext` and `McpCredentialsV2.currentToolContext`
+ * are this function).
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const current = (): ToolContextShape | undefined => CallContext.currentToolContext() as ToolContextShape | undefined
 
 /**
  * @since 0.1.0

@@ -48,7 +48,9 @@ const registerTools = (creds: AnyInstalled) => {
       })))
   creds.registerTool("plain_context", { description: "currentToolContext() in plain code" }, async () => {
     const ctx = McpCredentials.currentToolContext()
-    return { tool: ctx?.toolName ?? "none", hasSignal: ctx?.signal instanceof AbortSignal }
+    // the SDK-neutral accessor (what @mcp-credentials/auth reads) sees the same call on each line
+    const neutral = ToolContext.current()
+    return { tool: ctx?.toolName ?? "none", hasSignal: ctx?.signal instanceof AbortSignal, neutral: neutral?.toolName ?? "none" }
   })
   creds.registerTool("fails", { description: "a ToolError" }, () => Effect.fail(new ToolError.ToolError({ message: "nope" })))
 }
@@ -148,7 +150,7 @@ describe.each(lines)("$name line over Streamable HTTP", (line) => {
 
     it("currentToolContext() works in plain tools", async () => {
       const client = await line.connect(http.url)
-      expect((await client.callTool({ name: "plain_context" })).structuredContent).toEqual({ tool: "plain_context", hasSignal: true })
+      expect((await client.callTool({ name: "plain_context" })).structuredContent).toEqual({ tool: "plain_context", hasSignal: true, neutral: "plain_context" })
       await client.close()
     })
   })
@@ -422,6 +424,7 @@ describe("v2 specifics", () => {
         const c = McpCredentialsV2.getCredentials()
         return {
           sameTool: McpCredentialsV2.currentToolContext()?.toolName,
+          neutral: ToolContext.current()?.toolName,
           requestId: typeof ctx.mcpReq.id,
           keyLength: c.type === "static" ? McpCredentialsV2.getField("apiKey").length : 0,
           // the tool's own view of the HTTP request has no credential header
@@ -431,7 +434,7 @@ describe("v2 specifics", () => {
       return server
     }, HeaderCredentialBackend.layer())
     const client = await v2.connect(http.url, fieldsHeader("sk-v2-only-07"))
-    expect((await client.callTool({ name: "ctx" })).structuredContent).toEqual({ sameTool: "ctx", requestId: "number", keyLength: 13, credHeader: null })
+    expect((await client.callTool({ name: "ctx" })).structuredContent).toEqual({ sameTool: "ctx", neutral: "ctx", requestId: "number", keyLength: 13, credHeader: null })
     await client.close()
     await http.close()
   })

@@ -30,7 +30,7 @@
  *
  * @since 0.1.0
  */
-import { ToolContext } from "@mcp-credentials/server"
+import * as ToolContext from "@mcp-credentials/server/ToolContext"
 import * as Context from "effect/Context"
 import * as Clock from "effect/Clock"
 import type * as DateTime from "effect/DateTime"

@@ -10,7 +10,8 @@ export interface Call {
   readonly extra: unknown
   /**
    * The call's `ToolContext`, for calls whose `extra` is not the v1 SDK's (set by
-   * `McpCredentialsV2`), so that `McpCredentials.currentToolContext()` works on every line.
+   * `McpCredentialsV2`); v1 calls leave it unset and are read by the builder `McpCredentials`
+   * registers (`setDefaultToolContext`), so that `ToolContext.current()` works on every line.
    */
   readonly toolContext?: (() => unknown) | undefined
 }
@@ -24,3 +25,21 @@ const storage = globalValue(
 export const run = <A>(call: Call, f: () => A): A => storage.run(call, f)
 
 export const current = (): Call | undefined => storage.get()
+
+// the builder for v1 calls, registered by `McpCredentials` when it loads (a v1 call can only exist
+// once it has): the SDK-neutral modules read any call's context without importing an SDK line
+const defaults = globalValue(
+  Symbol.for("@mcp-credentials/server/CallContext/defaultToolContext"),
+  (): { build: ((call: Call) => unknown) | undefined } => ({ build: undefined })
+)
+
+export const setDefaultToolContext = (build: (call: Call) => unknown): void => {
+  defaults.build = build
+}
+
+/** The `ToolContext` of the current call (either SDK line), or `undefined` outside one. */
+export const currentToolContext = (): unknown => {
+  const call = storage.get()
+  if (call === undefined) return undefined
+  return call.toolContext !== undefined ? call.toolContext() : defaults.build?.(call)
+}

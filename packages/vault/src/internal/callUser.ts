@@ -3,7 +3,7 @@
  * OAuth authorization flows.
  */
 import type { CredentialBackend } from "@mcp-credentials/core"
-import type { ToolContext } from "@mcp-credentials/server"
+import type * as ToolContext from "@mcp-credentials/server/ToolContext"
 import * as Option from "effect/Option"
 
 /** The user of the call: the access token's `sub` (never the client id), and a label. */

@@ -7,7 +7,7 @@
  * what a completed entry means, the link, the messages and the errors — is the `FlowSpec`.
  */
 import type { CredentialBackend, ResolvedCredential } from "@mcp-credentials/core"
-import { ToolContext } from "@mcp-credentials/server"
+import * as ToolContext from "@mcp-credentials/server/ToolContext"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
