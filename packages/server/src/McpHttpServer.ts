@@ -47,6 +47,14 @@ export interface Options<R, RR = never> {
    * bound to a loopback address (`layer`), otherwise no check. `"any"` turns the check off.
    */
   readonly allowedHosts?: ReadonlyArray<string> | "any" | undefined
+  /**
+   * Origins (`scheme://host[:port]`) accepted in `Origin`, matched exactly, e.g.
+   * `["https://app.example.com"]`. A request without `Origin` (not from a browser) passes; `Host`
+   * is still checked against `allowedHosts`. Default: the `Origin`'s host name is checked against
+   * `allowedHosts`, whatever its scheme and port. An entry that is not an origin is a defect
+   * (`InvalidOptionError`) when the handler is built.
+   */
+  readonly allowedOrigins?: ReadonlyArray<string> | undefined
   /** Answer with JSON instead of an SSE stream. Always on in stateless mode. */
   readonly enableJsonResponse?: boolean | undefined
   /**
@@ -102,6 +110,21 @@ export type WebHandler = (request: Request, options?: { readonly authInfo?: Auth
  */
 export const localhostNames: ReadonlyArray<string> = Http.localhostNames
 
+/**
+ * An HTTP option that cannot be used (e.g. an `allowedOrigins` entry that is not an origin): the
+ * handler dies with it when it is built. Its message names the option, never the value.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export const InvalidOptionError = Http.InvalidOptionError
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export type InvalidOptionError = Http.InvalidOptionError
+
 const jsonRpcError = Http.jsonRpcError
 
 /**
@@ -155,7 +178,7 @@ export const makeWebHandler = <R, RR = never>(
       })
       yield* Effect.forkScoped(Effect.repeat(sweep, Schedule.spaced(Duration.millis(Math.max(100, Math.min(idleMs / 4, 60_000))))))
     }
-    const checkHost = Http.makeHostCheck(options.allowedHosts)
+    const checkHost = Http.makeHostCheck(options.allowedHosts, options.allowedOrigins)
 
     /** Refuses a tools/call whose tool requires scopes the token lacks, when asked to. */
     const checkScopes = (server: McpServer, body: unknown, request: Request, authInfo: AuthInfo | undefined) => {

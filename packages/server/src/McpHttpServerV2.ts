@@ -48,6 +48,14 @@ export interface Options<R, RR = never> {
    */
   readonly allowedHosts?: ReadonlyArray<string> | "any" | undefined
   /**
+   * Origins (`scheme://host[:port]`) accepted in `Origin`, matched exactly, e.g.
+   * `["https://app.example.com"]`. A request without `Origin` (not from a browser) passes; `Host`
+   * is still checked against `allowedHosts`. Default: the `Origin`'s host name is checked against
+   * `allowedHosts`, whatever its scheme and port. An entry that is not an origin is a defect
+   * (`InvalidOptionError`) when the handler is built.
+   */
+  readonly allowedOrigins?: ReadonlyArray<string> | undefined
+  /**
    * 2025-era (`initialize`) clients: `"stateless"` (default) serves them with a server per
    * request; `"reject"` serves 2026-07-28 only.
    */
@@ -100,6 +108,21 @@ export type WebHandler = (request: Request, options?: { readonly authInfo?: Auth
  */
 export const localhostNames: ReadonlyArray<string> = Http.localhostNames
 
+/**
+ * An HTTP option that cannot be used (e.g. an `allowedOrigins` entry that is not an origin): the
+ * handler dies with it when it is built. Its message names the option, never the value.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export const InvalidOptionError = Http.InvalidOptionError
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export type InvalidOptionError = Http.InvalidOptionError
+
 /** A server built ahead of the SDK's factory call (to check scopes), handed to the factory. */
 const prebuilt = CallStorage.make<{ server?: McpServer | undefined }>()
 
@@ -130,7 +153,7 @@ export const makeWebHandler = <R, RR = never>(
       ...(options.onerror !== undefined ? { onerror: options.onerror } : {})
     })
     yield* Effect.addFinalizer(() => Effect.promise(() => mcp.close().catch(() => undefined)))
-    const checkHost = Http.makeHostCheck(options.allowedHosts)
+    const checkHost = Http.makeHostCheck(options.allowedHosts, options.allowedOrigins)
 
     /**
      * Refuses a tools/call whose tool requires scopes the token lacks, when asked to: the server

@@ -72,6 +72,33 @@ describe.each(lines)("HTTP serving, $name line", (line) => {
     expect(await rawInitialize(http.url, { host: `localhost:${http.url.port}`, origin: "http://localhost:5173" })).toBe(200)
   })
 
+  it("allowedOrigins: Origin must match an entry exactly (scheme, host, port); no Origin passes; Host still checked", async () => {
+    const strict = await line.start(buildOn(line), HeaderCredentialBackend.layer(), {
+      allowedOrigins: ["https://app.example.com", "http://localhost:5173/"]
+    })
+    try {
+      expect(await rawInitialize(strict.url, {})).toBe(200)
+      expect(await rawInitialize(strict.url, { origin: "https://app.example.com" })).toBe(200)
+      expect(await rawInitialize(strict.url, { origin: "http://localhost:5173" })).toBe(200)
+      expect(await rawInitialize(strict.url, { origin: "http://app.example.com" })).toBe(403) // scheme
+      expect(await rawInitialize(strict.url, { origin: "https://app.example.com:8443" })).toBe(403) // port
+      expect(await rawInitialize(strict.url, { origin: "http://localhost:6006" })).toBe(403) // same host, other port
+      expect(await rawInitialize(strict.url, { origin: "null" })).toBe(403)
+      expect(await rawInitialize(strict.url, { host: "evil.example", origin: "https://app.example.com" })).toBe(403)
+    } finally {
+      await strict.close()
+    }
+  })
+
+  it("allowedOrigins: an entry that is not an origin fails when the handler is built, naming the option and entry, not the value", async () => {
+    const attempt = line.start(buildOn(line), HeaderCredentialBackend.layer(), {
+      allowedOrigins: ["https://ok.example", "secret-looking-value.example/path"]
+    })
+    const error = await attempt.then(() => undefined, (e: unknown) => e)
+    expect(String(error)).toMatch(/allowedOrigins: entry 1 is not an origin/)
+    expect(String(error)).not.toContain("secret-looking-value")
+  })
+
   it("the line's layer binds 127.0.0.1 and serves until the layer is released", async () => {
     const port = 30000 + Math.floor(Math.random() * 20000)
     const program = Effect.gen(function*() {

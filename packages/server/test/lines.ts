@@ -43,6 +43,7 @@ export interface ServeOptions {
   readonly routes?: unknown
   /** Default: the loopback names. */
   readonly allowedHosts?: ReadonlyArray<string> | "any"
+  readonly allowedOrigins?: ReadonlyArray<string>
 }
 
 export interface Line {

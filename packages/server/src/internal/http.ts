@@ -26,17 +26,69 @@ export const hostnameOf = (url: string): string => {
   }
 }
 
-/** A check of `Host` and `Origin` against allowed host names (`undefined` or `"any"`: none). */
-export const makeHostCheck = (allowedHosts: ReadonlyArray<string> | "any" | undefined) => {
+/**
+ * An HTTP option that cannot be used, found when the handler is built (a defect: options are
+ * code). The message names the option and the entry's position, never its value.
+ */
+export class InvalidOptionError extends Error {
+  readonly _tag = "InvalidOptionError"
+  constructor(readonly option: string, detail: string) {
+    super(`${option}: ${detail}`)
+    this.name = "InvalidOptionError"
+  }
+}
+
+/** The origin of an `allowedOrigins` entry (`scheme://host[:port]`, normalized), or `undefined`. */
+export const originOf = (entry: string): string | undefined => {
+  let url: URL
+  try {
+    url = new URL(entry)
+  } catch {
+    return undefined
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") return undefined
+  if (url.username !== "" || url.password !== "" || url.search !== "" || url.hash !== "") return undefined
+  if (url.pathname !== "/") return undefined
+  return url.origin
+}
+
+/**
+ * A check of `Host` and `Origin` (DNS-rebinding and cross-site protection). `Host` is checked
+ * against `allowedHosts` (`undefined` or `"any"`: not checked). `Origin`, when a request carries
+ * one (browsers do), must be one of `allowedOrigins` exactly (scheme, host and port) when that is
+ * given; otherwise its host name is checked against `allowedHosts`.
+ */
+export const makeHostCheck = (
+  allowedHosts: ReadonlyArray<string> | "any" | undefined,
+  allowedOrigins?: ReadonlyArray<string> | undefined
+) => {
   const allowed = allowedHosts === "any" || allowedHosts === undefined
     ? undefined
     : new Set(allowedHosts.map((h) => h.toLowerCase()))
+  const origins = allowedOrigins === undefined ? undefined : new Set(
+    allowedOrigins.map((entry, i) => {
+      const origin = typeof entry === "string" ? originOf(entry) : undefined
+      if (origin === undefined) {
+        throw new InvalidOptionError(
+          "allowedOrigins",
+          `entry ${i} is not an origin: give scheme://host[:port] (http or https), without a path, query or credentials`
+        )
+      }
+      return origin
+    })
+  )
+  if (allowed === undefined && origins === undefined) return (_request: Request): Response | undefined => undefined
   return (request: Request): Response | undefined => {
-    if (allowed === undefined) return undefined
-    const host = request.headers.get("host")
-    if (host === null || !allowed.has(hostnameOf(`http://${host}`))) return jsonRpcError(403, "Host not allowed")
+    if (allowed !== undefined) {
+      const host = request.headers.get("host")
+      if (host === null || !allowed.has(hostnameOf(`http://${host}`))) return jsonRpcError(403, "Host not allowed")
+    }
     const origin = request.headers.get("origin")
-    if (origin !== null && !allowed.has(hostnameOf(origin))) return jsonRpcError(403, "Origin not allowed")
+    if (origin === null) return undefined
+    if (origins !== undefined) {
+      return origins.has(originOf(origin) ?? "") ? undefined : jsonRpcError(403, "Origin not allowed")
+    }
+    if (allowed !== undefined && !allowed.has(hostnameOf(origin))) return jsonRpcError(403, "Origin not allowed")
     return undefined
   }
 }
