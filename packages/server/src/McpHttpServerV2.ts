@@ -123,6 +123,21 @@ export const InvalidOptionError = Http.InvalidOptionError
  */
 export type InvalidOptionError = Http.InvalidOptionError
 
+/**
+ * `layer` could not listen on `host:port`: its message names the address and the reason
+ * (`EADDRINUSE`: another process has the port), and `code` is Node's error code.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export const ListenError = Http.ListenError
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export type ListenError = Http.ListenError
+
 /** A server built ahead of the SDK's factory call (to check scopes), handed to the factory. */
 const prebuilt = CallStorage.make<{ server?: McpServer | undefined }>()
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest"
 import { CredentialBackend, HeaderCredentialBackend, ResolvedCredential } from "@mcp-credentials/core"
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js"
-import { Effect, Layer, Logger, ManagedRuntime, Redacted } from "effect"
+import { Cause, Effect, Layer, Logger, ManagedRuntime, Redacted } from "effect"
 import { createServer, request as httpRequest, type Server } from "node:http"
 import { connect as connectTcp, Socket } from "node:net"
 import { getCredentials, McpCredentials, McpHttpServer } from "../src/index.js"
@@ -110,6 +110,24 @@ describe.each(lines)("HTTP serving, $name line", (line) => {
     )
     expect(status).toBe(200)
     await expect(initialize(new URL(`http://127.0.0.1:${port}/mcp`), {})).rejects.toThrow()
+  })
+
+  it("the line's layer on a port already in use fails with a ListenError naming the address and the reason", async () => {
+    const other = createServer()
+    await new Promise<void>((resolve) => other.listen(0, "127.0.0.1", resolve))
+    const port = (other.address() as { port: number }).port
+    try {
+      const exit = await Effect.runPromiseExit(
+        Effect.scoped(Layer.build(line.layer({ server: buildOn(line), port }).pipe(Layer.provide(HeaderCredentialBackend.layer()))))
+      )
+      expect(exit._tag).toBe("Failure")
+      const error = exit._tag === "Failure" ? Cause.squash(exit.cause) : undefined
+      expect(error).toBeInstanceOf(McpHttpServer.ListenError)
+      expect((error as McpHttpServer.ListenError).code).toBe("EADDRINUSE")
+      expect((error as Error).message).toMatch(new RegExp(`^McpHttpServer(V2)?: cannot listen on 127\\.0\\.0\\.1:${port}: the address is in use`))
+    } finally {
+      await new Promise((resolve) => other.close(resolve))
+    }
   })
 })
 

@@ -38,6 +38,43 @@ export class InvalidOptionError extends Error {
   }
 }
 
+/** Why a Node server could not listen, in words, by its `code`. */
+const listenReasons: Readonly<Record<string, string>> = {
+  EADDRINUSE: "the address is in use (another process listens on it; stop it or choose another port)",
+  EACCES: "permission denied (ports below 1024 need privileges; choose another port)",
+  EADDRNOTAVAIL: "the address is not available on this machine (check host)",
+  ENOTFOUND: "the host name does not resolve (check host)"
+}
+
+/**
+ * The HTTP server of `McpHttpServer.layer` / `McpHttpServerV2.layer` could not listen on
+ * `host:port`. The message says which address and why; `cause` is the platform's error.
+ */
+export class ListenError extends Error {
+  readonly _tag = "ListenError"
+  constructor(
+    readonly host: string,
+    readonly port: number,
+    readonly code: string | undefined,
+    message: string,
+    options?: { readonly cause?: unknown }
+  ) {
+    super(message, options)
+    this.name = "ListenError"
+  }
+
+  static from(name: string, host: string, port: number, error: unknown): ListenError {
+    const cause = (error as { cause?: unknown } | undefined)?.cause ?? error
+    const code = typeof (cause as { code?: unknown } | undefined)?.code === "string"
+      ? (cause as { code: string }).code
+      : undefined
+    const reason = code === undefined
+      ? String((cause as { message?: unknown } | undefined)?.message ?? cause)
+      : `${listenReasons[code] ?? "the system refused it"} (${code})`
+    return new ListenError(host, port, code, `${name}: cannot listen on ${host}:${port}: ${reason}`, { cause: error })
+  }
+}
+
 /** The origin of an `allowedOrigins` entry (`scheme://host[:port]`, normalized), or `undefined`. */
 export const originOf = (entry: string): string | undefined => {
   let url: URL

@@ -56,7 +56,7 @@ export const boundServer = (
   port: number | undefined,
   allowedHosts: ReadonlyArray<string> | "any" | undefined
 ) => {
-  const server = nodeServer(host, port)
+  const server = nodeServer(host, port, name)
   if (allowedHosts !== undefined || Http.isLoopback(host)) return server
   return Layer.merge(
     server,
@@ -69,9 +69,15 @@ export const boundServer = (
   )
 }
 
-/** A Node HTTP server on `host:port` (default port 3000) that closes promptly. */
-export const nodeServer = (host: string, port: number | undefined) =>
-  NodeHttpServer.layer(Http.createClosingServer, { port: port ?? 3000, host })
+/**
+ * A Node HTTP server on `host:port` (default port 3000) that closes promptly. A failure to listen
+ * is a `ListenError` that says which address and why (`EADDRINUSE`, `EACCES`, …), instead of the
+ * platform's generic `ServeError` with the reason in its cause.
+ */
+export const nodeServer = (host: string, port: number | undefined, name = "McpHttpServer") =>
+  NodeHttpServer.layer(Http.createClosingServer, { port: port ?? 3000, host }).pipe(
+    Layer.mapError((error) => Http.ListenError.from(name, host, port ?? 3000, error))
+  )
 
 /**
  * A plain Node `(req, res)` handler around the web handler, built in its own scope with the
