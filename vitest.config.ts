@@ -8,7 +8,7 @@ const packages = fileURLToPath(new URL("./packages/", import.meta.url))
 // packages' `exports` map them.
 const alias = [
   { find: /^@mcp-credentials\/(core|server|auth|vault)$/, replacement: `${packages}$1/src/index.ts` },
-  { find: /^@mcp-credentials\/(core|server|auth|vault)\/([A-Za-z]+)$/, replacement: `${packages}$1/src/$2.ts` }
+  { find: /^@mcp-credentials\/(core|server|auth|vault)\/([A-Za-z0-9]+)$/, replacement: `${packages}$1/src/$2.ts` }
 ]
 
 export default defineConfig({

@@ -219,7 +219,12 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
       const toolExtra: Extra = extra.requestInfo === undefined
         ? { ...extra }
         : { ...extra, requestInfo: withVisibleHeaders(extra.requestInfo, prefixes) }
-      const { invoke, narrow } = Pipeline.prepareCall(server, toolExtra, { toolName, extra: toolExtra }, () => handler(request, toolExtra))
+      const call: CallContext.Call = {
+        toolName,
+        extra: toolExtra,
+        toolContext: () => makeToolContext(toolName, toolExtra, server, request?.params)
+      }
+      const { invoke, narrow } = Pipeline.prepareCall(server, toolExtra, call, () => handler(request, toolExtra))
       try {
         return await Pipeline.callTool({
           toolName,
@@ -343,9 +348,6 @@ export const toCallToolResult = (output: unknown): CallToolResult => Runner.toTo
  * @category accessors
  */
 export const currentToolContext: () => ToolContext.ToolContextShape | undefined = ToolContext.current
-
-// v1 calls carry the SDK's `extra`: how `ToolContext.current()` reads them
-CallContext.setDefaultToolContext((call) => makeToolContext(call.toolName, call.extra as Extra))
 
 /**
  * `requestInfo` as a tool sees it: its `headers` without credential headers, gateway proofs,

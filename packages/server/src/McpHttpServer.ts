@@ -49,10 +49,11 @@ export interface Options<R, RR = never> {
   readonly allowedHosts?: ReadonlyArray<string> | "any" | undefined
   /**
    * Origins (`scheme://host[:port]`) accepted in `Origin`, matched exactly, e.g.
-   * `["https://app.example.com"]`. A request without `Origin` (not from a browser) passes; `Host`
-   * is still checked against `allowedHosts`. Default: the `Origin`'s host name is checked against
-   * `allowedHosts`, whatever its scheme and port. An entry that is not an origin is a defect
-   * (`InvalidOptionError`) when the handler is built.
+   * `["https://app.example.com"]` (no wildcards). A request without `Origin` passes — non-browser
+   * clients, and browsers' same-origin `GET`/`HEAD` — so keep `allowedHosts` for DNS-rebinding
+   * protection: `Host` is still checked against it. Default: the `Origin`'s host name is checked
+   * against `allowedHosts`, whatever its scheme and port. An entry that is not an origin is a
+   * defect (`InvalidOptionError`) when the handler is built.
    */
   readonly allowedOrigins?: ReadonlyArray<string> | undefined
   /** Answer with JSON instead of an SSE stream. Always on in stateless mode. */
@@ -325,7 +326,7 @@ export const layer = <R, RR = never>(
 ) => {
   const host = options.host ?? "127.0.0.1"
   return serve({ ...options, allowedHosts: Serve.allowedHostsFor(host, options.allowedHosts) }).pipe(
-    Layer.provideMerge(Serve.boundServer("McpHttpServer", host, options.port, options.allowedHosts))
+    Layer.provideMerge(Serve.boundServer("McpHttpServer", host, options.port, options.allowedHosts, options.allowedOrigins))
   )
 }
 

@@ -1,6 +1,6 @@
 /**
- * The READMEs' TypeScript samples compile as written: every ```ts block that starts with an
- * `import` (a whole program or module) in README.md and packages/*\/README.md is type-checked on
+ * The READMEs' TypeScript samples compile as written: every ```ts block that has an `import`
+ * (a whole program or module) in README.md and packages/*\/README.md is type-checked on
  * its own with the repository's compiler options, against the built packages (`packages/*\/dist`,
  * as a user's project would see them). A block that continues another one, or leaves names to the
  * reader, is marked `<!-- fragment: … -->` on the line before its fence and is skipped.
@@ -32,7 +32,7 @@ for (const file of readmes) {
     if (end < 0) throw new Error(`${file}:${i + 1}: unterminated code block`)
     const code = lines.slice(i + 1, end).join("\n")
     const fragment = i > 0 && lines[i - 1]!.startsWith("<!-- fragment")
-    if (!fragment && code.trimStart().startsWith("import")) samples.push({ file, line: i + 2, code })
+    if (!fragment && /^import /m.test(code)) samples.push({ file, line: i + 2, code })
     i = end
   }
 }

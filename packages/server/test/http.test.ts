@@ -90,13 +90,30 @@ describe.each(lines)("HTTP serving, $name line", (line) => {
     }
   })
 
-  it("allowedOrigins: an entry that is not an origin fails when the handler is built, naming the option and entry, not the value", async () => {
-    const attempt = line.start(buildOn(line), HeaderCredentialBackend.layer(), {
-      allowedOrigins: ["https://ok.example", "secret-looking-value.example/path"]
+  it("allowedOrigins with allowedHosts \"any\": Origin still checked exactly, Host not; without allowedOrigins nothing is", async () => {
+    const originsOnly = await line.start(buildOn(line), HeaderCredentialBackend.layer(), {
+      allowedHosts: "any",
+      allowedOrigins: ["https://app.example.com"]
     })
-    const error = await attempt.then(() => undefined, (e: unknown) => e)
-    expect(String(error)).toMatch(/allowedOrigins: entry 1 is not an origin/)
-    expect(String(error)).not.toContain("secret-looking-value")
+    const open = await line.start(buildOn(line), HeaderCredentialBackend.layer(), { allowedHosts: "any" })
+    try {
+      expect(await rawInitialize(originsOnly.url, { host: "anything.example" })).toBe(200)
+      expect(await rawInitialize(originsOnly.url, { host: "anything.example", origin: "https://app.example.com" })).toBe(200)
+      expect(await rawInitialize(originsOnly.url, { origin: "https://evil.example" })).toBe(403)
+      expect(await rawInitialize(open.url, { host: "anything.example", origin: "https://evil.example" })).toBe(200)
+    } finally {
+      await originsOnly.close()
+      await open.close()
+    }
+  })
+
+  it("allowedOrigins: an entry that is not an origin fails when the handler is built, naming the option and entry, not the value", async () => {
+    for (const bad of ["secret-looking-value.example/path", "https://secret-looking-value.example/path", "https://*.secret-looking-value.example"]) {
+      const attempt = line.start(buildOn(line), HeaderCredentialBackend.layer(), { allowedOrigins: ["https://ok.example", bad] })
+      const error = await attempt.then(() => undefined, (e: unknown) => e)
+      expect(String(error)).toMatch(/allowedOrigins: entry 1 is not an origin/)
+      expect(String(error)).not.toContain("secret-looking-value")
+    }
   })
 
   it("the line's layer binds 127.0.0.1 and serves until the layer is released", async () => {
@@ -128,6 +145,16 @@ describe.each(lines)("HTTP serving, $name line", (line) => {
     } finally {
       await new Promise((resolve) => other.close(resolve))
     }
+  })
+
+  it("the line's layer with a port out of range fails with a ListenError, not a defect", async () => {
+    const exit = await Effect.runPromiseExit(
+      Effect.scoped(Layer.build(line.layer({ server: buildOn(line), port: 70000 }).pipe(Layer.provide(HeaderCredentialBackend.layer()))))
+    )
+    const failure = exit._tag === "Failure" ? Cause.failureOption(exit.cause) : undefined
+    const error = failure?._tag === "Some" ? failure.value : undefined
+    expect(error).toBeInstanceOf(McpHttpServer.ListenError)
+    expect((error as McpHttpServer.ListenError).message).toMatch(/port must be an integer from 0 to 65535/)
   })
 })
 
@@ -347,14 +374,15 @@ describe("McpHttpServer.layer", () => {
 })
 
 describe.each(lines)("$name line: layer on a non-loopback bind", (line) => {
-  const buildLayer = (allowedHosts?: ReadonlyArray<string> | "any") => {
+  const buildLayer = (allowedHosts?: ReadonlyArray<string> | "any", allowedOrigins?: ReadonlyArray<string>) => {
     const logged: Array<string> = []
     const logger = Logger.replace(Logger.defaultLogger, Logger.make((o) => logged.push(Logger.logfmtLogger.log(o))))
     const layer = line.layer({
       server: buildOn(line),
       host: "0.0.0.0",
       port: 0,
-      ...(allowedHosts !== undefined ? { allowedHosts } : {})
+      ...(allowedHosts !== undefined ? { allowedHosts } : {}),
+      ...(allowedOrigins !== undefined ? { allowedOrigins } : {})
     }).pipe(Layer.provide(HeaderCredentialBackend.layer()))
     return Effect.runPromise(Effect.scoped(Layer.build(layer)).pipe(Effect.provide(logger))).then(() => logged.join("\n"))
   }
@@ -365,6 +393,8 @@ describe.each(lines)("$name line: layer on a non-loopback bind", (line) => {
     expect(warned).toMatch(/level=WARN/)
     expect(await buildLayer(["mcp.example.com"])).not.toMatch(/allowedHosts/)
     expect(await buildLayer("any")).not.toMatch(/allowedHosts/)
+    // with allowedOrigins, Origin is checked: the warning says only Host is not
+    expect(await buildLayer(undefined, ["https://app.example.com"])).toMatch(/without allowedHosts, so Host is not checked \(no DNS-rebinding/)
   })
 })
 

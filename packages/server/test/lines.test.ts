@@ -50,7 +50,13 @@ const registerTools = (creds: AnyInstalled) => {
     const ctx = McpCredentials.currentToolContext()
     // the SDK-neutral accessor (what @mcp-credentials/auth reads) sees the same call on each line
     const neutral = ToolContext.current()
-    return { tool: ctx?.toolName ?? "none", hasSignal: ctx?.signal instanceof AbortSignal, neutral: neutral?.toolName ?? "none" }
+    return {
+      tool: ctx?.toolName ?? "none",
+      hasSignal: ctx?.signal instanceof AbortSignal,
+      neutral: neutral?.toolName ?? "none",
+      // the client's capabilities reach plain code too (a library checks them before eliciting)
+      neutralCapabilities: typeof neutral?.clientCapabilities
+    }
   })
   creds.registerTool("fails", { description: "a ToolError" }, () => Effect.fail(new ToolError.ToolError({ message: "nope" })))
 }
@@ -150,7 +156,7 @@ describe.each(lines)("$name line over Streamable HTTP", (line) => {
 
     it("currentToolContext() works in plain tools", async () => {
       const client = await line.connect(http.url)
-      expect((await client.callTool({ name: "plain_context" })).structuredContent).toEqual({ tool: "plain_context", hasSignal: true, neutral: "plain_context" })
+      expect((await client.callTool({ name: "plain_context" })).structuredContent).toEqual({ tool: "plain_context", hasSignal: true, neutral: "plain_context", neutralCapabilities: "object" })
       await client.close()
     })
   })

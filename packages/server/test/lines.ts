@@ -70,8 +70,9 @@ export interface Line {
       readonly port: number
       readonly host?: string
       readonly allowedHosts?: ReadonlyArray<string> | "any"
+      readonly allowedOrigins?: ReadonlyArray<string>
     }
-  ) => Layer.Layer<never, never, CredentialBackend.CredentialBackend>
+  ) => Layer.Layer<never, unknown, CredentialBackend.CredentialBackend>
   /** The code a `ToolError` arrives with in `errors: "jsonrpc"` mode (the v2 SDK rewrites -32002). */
   readonly toolErrorCode: number
 }

@@ -9,9 +9,8 @@ export interface Call {
   readonly toolName: string
   readonly extra: unknown
   /**
-   * The call's `ToolContext`, for calls whose `extra` is not the v1 SDK's (set by
-   * `McpCredentialsV2`); v1 calls leave it unset and are read by the builder `McpCredentials`
-   * registers (`setDefaultToolContext`), so that `ToolContext.current()` works on every line.
+   * The call's `ToolContext`, built on demand by the line that made the call (`McpCredentials`,
+   * `McpCredentialsV2`), so that `ToolContext.current()` works on every line without an SDK.
    */
   readonly toolContext?: (() => unknown) | undefined
 }
@@ -26,20 +25,5 @@ export const run = <A>(call: Call, f: () => A): A => storage.run(call, f)
 
 export const current = (): Call | undefined => storage.get()
 
-// the builder for v1 calls, registered by `McpCredentials` when it loads (a v1 call can only exist
-// once it has): the SDK-neutral modules read any call's context without importing an SDK line
-const defaults = globalValue(
-  Symbol.for("@mcp-credentials/server/CallContext/defaultToolContext"),
-  (): { build: ((call: Call) => unknown) | undefined } => ({ build: undefined })
-)
-
-export const setDefaultToolContext = (build: (call: Call) => unknown): void => {
-  defaults.build = build
-}
-
 /** The `ToolContext` of the current call (either SDK line), or `undefined` outside one. */
-export const currentToolContext = (): unknown => {
-  const call = storage.get()
-  if (call === undefined) return undefined
-  return call.toolContext !== undefined ? call.toolContext() : defaults.build?.(call)
-}
+export const currentToolContext = (): unknown => storage.get()?.toolContext?.()

@@ -70,8 +70,9 @@ export class ListenError extends Error {
       : undefined
     const reason = code === undefined
       ? String((cause as { message?: unknown } | undefined)?.message ?? cause)
-      : `${listenReasons[code] ?? "the system refused it"} (${code})`
-    return new ListenError(host, port, code, `${name}: cannot listen on ${host}:${port}: ${reason}`, { cause: error })
+      : `${listenReasons[code] ?? String((cause as { message?: unknown }).message ?? "the system refused it")} (${code})`
+    const address = host.includes(":") && !host.startsWith("[") ? `[${host}]:${port}` : `${host}:${port}`
+    return new ListenError(host, port, code, `${name}: cannot listen on ${address}: ${reason}`, { cause: error })
   }
 }
 
@@ -85,6 +86,7 @@ export const originOf = (entry: string): string | undefined => {
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") return undefined
   if (url.username !== "" || url.password !== "" || url.search !== "" || url.hash !== "") return undefined
+  if (url.hostname.includes("*")) return undefined // no wildcards: an entry names one origin
   if (url.pathname !== "/") return undefined
   return url.origin
 }
@@ -108,7 +110,7 @@ export const makeHostCheck = (
       if (origin === undefined) {
         throw new InvalidOptionError(
           "allowedOrigins",
-          `entry ${i} is not an origin: give scheme://host[:port] (http or https), without a path, query or credentials`
+          `entry ${i} is not an origin: give scheme://host[:port] (http or https), without a path, query, credentials or wildcard`
         )
       }
       return origin

@@ -54,15 +54,17 @@ export const boundServer = (
   name: string,
   host: string,
   port: number | undefined,
-  allowedHosts: ReadonlyArray<string> | "any" | undefined
+  allowedHosts: ReadonlyArray<string> | "any" | undefined,
+  allowedOrigins?: ReadonlyArray<string> | undefined
 ) => {
   const server = nodeServer(host, port, name)
   if (allowedHosts !== undefined || Http.isLoopback(host)) return server
+  const unchecked = allowedOrigins === undefined ? "Host and Origin are not checked" : "Host is not checked"
   return Layer.merge(
     server,
     Layer.effectDiscard(
       Effect.logWarning(
-        `${name}: bound to ${host} without allowedHosts, so Host and Origin are not checked (no DNS-rebinding ` +
+        `${name}: bound to ${host} without allowedHosts, so ${unchecked} (no DNS-rebinding ` +
           `protection). Set allowedHosts to the host names clients use, or "any" to silence this warning.`
       )
     )
@@ -74,10 +76,15 @@ export const boundServer = (
  * is a `ListenError` that says which address and why (`EADDRINUSE`, `EACCES`, …), instead of the
  * platform's generic `ServeError` with the reason in its cause.
  */
-export const nodeServer = (host: string, port: number | undefined, name = "McpHttpServer") =>
-  NodeHttpServer.layer(Http.createClosingServer, { port: port ?? 3000, host }).pipe(
-    Layer.mapError((error) => Http.ListenError.from(name, host, port ?? 3000, error))
+export const nodeServer = (host: string, port: number | undefined, name = "McpHttpServer") => {
+  const p = port ?? 3000
+  if (!Number.isInteger(p) || p < 0 || p > 65535) {
+    return Layer.fail(new Http.ListenError(host, p, undefined, `${name}: port must be an integer from 0 to 65535`))
+  }
+  return NodeHttpServer.layer(Http.createClosingServer, { port: p, host }).pipe(
+    Layer.mapError((error) => Http.ListenError.from(name, host, p, error))
   )
+}
 
 /**
  * A plain Node `(req, res)` handler around the web handler, built in its own scope with the
