@@ -13,7 +13,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
-import { createHash } from "node:crypto"
+import * as Crypto from "node:crypto"
 import * as AccessToken from "./AccessToken.js"
 import { type AuthError, InvalidTokenError, MissingTokenError, specificity } from "./AuthError.js"
 import * as Lru from "./internal/lru.js"
@@ -229,5 +229,10 @@ export const layerTest = (
  * @since 0.1.0
  * @category utils
  */
-export const cacheKey = (token: Redacted.Redacted<string>): string =>
-  createHash("sha256").update(Redacted.value(token), "utf8").digest("hex")
+export const cacheKey = (token: Redacted.Redacted<string>): string => sha256Hex(Redacted.value(token))
+
+// `crypto.hash` (Node ≥ 20.12) digests in one call, about half the time of a `Hash` object for a
+// JWT-sized input; this is on every cache hit
+const sha256Hex: (value: string) => string = typeof (Crypto as { hash?: unknown }).hash === "function"
+  ? (value) => Crypto.hash("sha256", value, "hex")
+  : (value) => Crypto.createHash("sha256").update(value, "utf8").digest("hex")
