@@ -10,7 +10,6 @@ import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 // by path, not the package index: the index loads both SDK lines, and this module needs neither
-import type * as McpHttpServer from "@mcp-credentials/server/McpHttpServer"
 import * as ToolContext from "@mcp-credentials/server/ToolContext"
 import * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
@@ -102,6 +101,16 @@ const challenge = (params: Record<string, string | undefined>) => {
 }
 
 /**
+ * What `authenticate` answers: the caller's `AuthInfo` (the SDK's shape, declared here so that no
+ * SDK's types are needed), `undefined` for an anonymous request, or a `Response` to send instead.
+ * It is what `McpHttpServer` and `McpHttpServerV2` take as `authenticate`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Authentication = AccessToken.McpAuthInfo | Response | undefined
+
+/**
  * The request authenticator for `McpHttpServer`'s `authenticate` option, using the
  * `TokenVerifier` in context:
  * - no `Authorization: Bearer …` → 401 `{"error":"invalid_token"}` with
@@ -118,7 +127,7 @@ const challenge = (params: Record<string, string | undefined>) => {
 export const authenticate = (options: AuthenticateOptions = {}) => {
   const resource = options.resource === undefined ? undefined : new URL(options.resource)
   const required = options.requiredClaims ?? []
-  return (request: Request): Effect.Effect<McpHttpServer.Authentication, never, TokenVerifier> => {
+  return (request: Request): Effect.Effect<Authentication, never, TokenVerifier> => {
     const header = request.headers.get("authorization")
     const where = `${request.method} ${new URL(request.url).pathname}`
     const unauthorized = (error: string | undefined, description?: string) =>
@@ -149,7 +158,7 @@ export const authenticate = (options: AuthenticateOptions = {}) => {
               Effect.logWarning(`Bearer token provided but verification failed: ${where} (${e.message})`),
               unauthorized("invalid_token", e._tag === "InvalidTokenError" ? e.reason : "invalid token")
             ),
-        onSuccess: (accessToken) => {
+        onSuccess: (accessToken): Effect.Effect<Authentication> => {
           const missing = required.filter((claim) => !Object.hasOwn(accessToken.claims, claim))
           if (missing.length > 0) {
             return Effect.as(
@@ -157,7 +166,7 @@ export const authenticate = (options: AuthenticateOptions = {}) => {
               json(403, { error: "missing_scopes", missing: missing.map((scope) => ({ scope })) })
             )
           }
-          return Effect.succeed(AccessToken.toAuthInfo(accessToken, { resource }) as McpHttpServer.Authentication)
+          return Effect.succeed<Authentication>(AccessToken.toAuthInfo(accessToken, { resource }))
         }
       })
     )
