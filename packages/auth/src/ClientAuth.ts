@@ -8,15 +8,64 @@
  * new StreamableHTTPClientTransport(url, ClientAuth.clientCredentials({ clientId, clientSecret, issuer }))
  * ```
  *
- * Secrets stay `Redacted` until the header of the outgoing request is built. Only types are
- * imported from `@modelcontextprotocol/sdk`, so this module loads without it.
+ * Secrets stay `Redacted` until the header of the outgoing request is built. The SDK's types are
+ * declared here by shape (`FetchLike`, `AuthProvider`), so neither this module nor its type
+ * declarations need `@modelcontextprotocol/sdk`; the results are what its transport takes.
  *
  * @since 0.1.0
  */
-import type { OAuthClientProvider } from "@modelcontextprotocol/sdk/client/auth.js"
-import type { OAuthClientInformationMixed, OAuthClientMetadata, OAuthTokens } from "@modelcontextprotocol/sdk/shared/auth.js"
-import type { FetchLike } from "@modelcontextprotocol/sdk/shared/transport.js"
 import * as Redacted from "effect/Redacted"
+
+/**
+ * The SDK's `FetchLike`: what `StreamableHTTPClientTransport` takes as `fetch`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type FetchLike = (url: string | URL, init?: RequestInit) => Promise<Response>
+
+/**
+ * OAuth tokens as the SDK's client stores them (its `OAuthTokens`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface OAuthTokens {
+  access_token: string
+  token_type: string
+  id_token?: string | undefined
+  expires_in?: number | undefined
+  scope?: string | undefined
+  refresh_token?: string | undefined
+  issuer?: string | undefined
+}
+
+/**
+ * The client-credentials provider, by the shape of the SDK's `OAuthClientProvider` (what
+ * `StreamableHTTPClientTransport` takes as `authProvider`): the SDK drives it on a 401.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface AuthProvider {
+  readonly redirectUrl: undefined
+  readonly clientMetadata: {
+    client_name: string
+    redirect_uris: Array<string>
+    grant_types: Array<string>
+    token_endpoint_auth_method: string
+    scope?: string
+  }
+  clientInformation(): { client_id: string; issuer: string }
+  tokens(): OAuthTokens | undefined
+  saveTokens(tokens: OAuthTokens): void
+  redirectToAuthorization(): void
+  saveCodeVerifier(): void
+  codeVerifier(): string
+  prepareTokenRequest(scope?: string): URLSearchParams
+  addClientAuthentication(headers: Headers, params: URLSearchParams): void
+  invalidateCredentials(scope: "all" | "client" | "tokens" | "verifier" | "discovery"): void
+}
 
 /**
  * Where the bearer token comes from: a fixed token, or a function called for every request
@@ -81,7 +130,7 @@ export interface ClientCredentialsOptions {
  * @since 0.1.0
  * @category constructors
  */
-export const clientCredentials = (options: ClientCredentialsOptions): { readonly authProvider: OAuthClientProvider } => ({
+export const clientCredentials = (options: ClientCredentialsOptions): { readonly authProvider: AuthProvider } => ({
   authProvider: new ClientCredentialsProvider(options)
 })
 
@@ -89,11 +138,11 @@ export const clientCredentials = (options: ClientCredentialsOptions): { readonly
 // internals
 // -----------------------------------------------------------------------------
 
-class ClientCredentialsProvider implements OAuthClientProvider {
+class ClientCredentialsProvider implements AuthProvider {
   #tokens: OAuthTokens | undefined
   #expiresAt: number | undefined
   readonly #options: ClientCredentialsOptions
-  readonly #metadata: OAuthClientMetadata
+  readonly #metadata: AuthProvider["clientMetadata"]
 
   constructor(options: ClientCredentialsOptions) {
     this.#options = options
@@ -111,13 +160,13 @@ class ClientCredentialsProvider implements OAuthClientProvider {
     return undefined
   }
 
-  get clientMetadata(): OAuthClientMetadata {
+  get clientMetadata(): AuthProvider["clientMetadata"] {
     return this.#metadata
   }
 
   // No secret here: it is added by `addClientAuthentication`, at the request.
-  clientInformation(): OAuthClientInformationMixed {
-    return { client_id: this.#options.clientId, issuer: this.#options.issuer } as OAuthClientInformationMixed
+  clientInformation(): { client_id: string; issuer: string } {
+    return { client_id: this.#options.clientId, issuer: this.#options.issuer }
   }
 
   tokens(): OAuthTokens | undefined {

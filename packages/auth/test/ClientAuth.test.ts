@@ -7,6 +7,7 @@
 import { afterAll, assert, beforeAll, describe, it, vi } from "@effect/vitest"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { McpCredentials, McpHttpServer } from "@mcp-credentials/server"
+import { Client as ClientV2, StreamableHTTPClientTransport as TransportV2 } from "@modelcontextprotocol/client"
 import { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js"
@@ -66,6 +67,18 @@ const call = async (url: URL, options: ConstructorParameters<typeof StreamableHT
   }
 }
 
+/** The same call with the v2 SDK's client (2025 era against this v1 server). */
+const callV2 = async (url: URL, options: ConstructorParameters<typeof TransportV2>[1]) => {
+  const client = new ClientV2({ name: "client-auth-test-v2", version: "1" })
+  await client.connect(new TransportV2(url, options))
+  try {
+    const result = await client.callTool({ name: "who", arguments: {} })
+    return result.structuredContent as { clientId: string; subject: string | null; scopes: Array<string> }
+  } finally {
+    await client.close()
+  }
+}
+
 describe("ClientAuth.bearer", () => {
   let mcp: Awaited<ReturnType<typeof startMcp>>
   beforeAll(async () => {
@@ -85,6 +98,12 @@ describe("ClientAuth.bearer", () => {
       let asked = 0
       await call(mcp.url, ClientAuth.bearer(() => (asked++, Redacted.make(BEARER))))
       assert.isAtLeast(asked, 2)
+    }))
+
+  it.live("the same options work with the v2 SDK's client (@modelcontextprotocol/client)", () =>
+    Effect.promise(async () => {
+      const who = await callV2(mcp.url, ClientAuth.bearer(Redacted.make(BEARER)))
+      assert.deepStrictEqual(who, { clientId: "svc", subject: "svc-1", scopes: [] })
     }))
 
   it.live("a wrong token: connect fails with 401 and the error does not carry the token", () =>
@@ -180,6 +199,20 @@ describe("ClientAuth.clientCredentials against oidc-provider", () => {
       await client.close()
       assert.strictEqual(tokenRequests - before, 1)
       assert.notInclude(JSON.stringify(auth), M2M.secret)
+    }))
+
+  it.live("the v2 SDK's client (@modelcontextprotocol/client) drives the same provider", () =>
+    Effect.promise(async () => {
+      const before = tokenRequests
+      const who = await callV2(mcp.url, ClientAuth.clientCredentials({
+        clientId: M2M.id,
+        clientSecret: Redacted.make(M2M.secret),
+        issuer,
+        scopes: ["tools:read"]
+      }))
+      assert.strictEqual(who.clientId, M2M.id)
+      assert.deepStrictEqual(who.scopes, ["tools:read"])
+      assert.strictEqual(tokenRequests - before, 1)
     }))
 
   it.live("client_secret_post works too; a wrong secret fails without the secret in the error", () =>
