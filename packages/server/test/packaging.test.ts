@@ -6,7 +6,8 @@
  * names what is missing.
  */
 import { spawn } from "node:child_process"
-import { existsSync } from "node:fs"
+import { existsSync, readdirSync, readFileSync } from "node:fs"
+import { join, relative } from "node:path"
 import { fileURLToPath } from "node:url"
 import { beforeAll, describe, expect, it } from "vitest"
 
@@ -70,6 +71,30 @@ describe.concurrent("optional peer dependencies", () => {
     await expectLoads("@mcp-credentials/core", [v1, v2, platformNode])
     await expectLoads("@mcp-credentials/auth", [v1, v2, platformNode])
     await expectLoads("@mcp-credentials/vault", [v1, v2, platformNode])
+  })
+
+  it("the type declarations of core, auth, vault and the SDK-neutral server modules name no SDK", () => {
+    const offending: Array<string> = []
+    const neutral = ["ToolContext", "Scrubber", "ToolError"]
+    const check = (file: string) => {
+      const text = readFileSync(file, "utf8")
+      for (const [, specifier] of text.matchAll(/(?:from |import\()"([^"]+)"/g)) {
+        const server = /^@mcp-credentials\/server(?:\/(\w+))?$/.exec(specifier!)
+        if (specifier!.startsWith("@modelcontextprotocol/") || (server !== null && !neutral.includes(server[1] ?? ""))) {
+          offending.push(`${relative(root, file)}: ${specifier}`)
+        }
+      }
+    }
+    const walk = (dir: string) => {
+      for (const entry of readdirSync(dir, { withFileTypes: true })) {
+        const path = join(dir, entry.name)
+        if (entry.isDirectory()) walk(path)
+        else if (entry.name.endsWith(".d.ts")) check(path)
+      }
+    }
+    for (const pkg of ["core", "auth", "vault"]) walk(join(root, "packages", pkg, "dist"))
+    for (const module of neutral) check(join(root, "packages/server/dist", `${module}.d.ts`))
+    expect(offending).toEqual([])
   })
 
   it("the package index loads both SDK lines: without one, the error names it (and the hook works)", { timeout }, async () => {
