@@ -56,28 +56,27 @@ const startMcp = async (port: number, verifier: Layer.Layer<TokenVerifier.TokenV
   return { url: new URL(resource), close: () => Effect.runPromise(Scope.close(scope, Exit.void)) }
 }
 
-const call = async (url: URL, options: ConstructorParameters<typeof StreamableHTTPClientTransport>[1]) => {
-  const client = new Client({ name: "client-auth-test", version: "1" })
-  await client.connect(new StreamableHTTPClientTransport(url, options))
+type Who = { clientId: string; subject: string | null; scopes: Array<string> }
+
+/** Connects `client` over `transport`, calls `who`, closes. */
+const callWith = async <T>(
+  client: { connect(transport: T): Promise<void>; callTool(params: { name: string; arguments: {} }): Promise<unknown>; close(): Promise<void> },
+  transport: T
+): Promise<Who> => {
+  await client.connect(transport)
   try {
-    const result = await client.callTool({ name: "who", arguments: {} })
-    return result.structuredContent as { clientId: string; subject: string | null; scopes: Array<string> }
+    return ((await client.callTool({ name: "who", arguments: {} })) as { structuredContent: Who }).structuredContent
   } finally {
     await client.close()
   }
 }
 
+const call = (url: URL, options: ConstructorParameters<typeof StreamableHTTPClientTransport>[1]) =>
+  callWith(new Client({ name: "client-auth-test", version: "1" }), new StreamableHTTPClientTransport(url, options))
+
 /** The same call with the v2 SDK's client (2025 era against this v1 server). */
-const callV2 = async (url: URL, options: ConstructorParameters<typeof TransportV2>[1]) => {
-  const client = new ClientV2({ name: "client-auth-test-v2", version: "1" })
-  await client.connect(new TransportV2(url, options))
-  try {
-    const result = await client.callTool({ name: "who", arguments: {} })
-    return result.structuredContent as { clientId: string; subject: string | null; scopes: Array<string> }
-  } finally {
-    await client.close()
-  }
-}
+const callV2 = (url: URL, options: ConstructorParameters<typeof TransportV2>[1]) =>
+  callWith(new ClientV2({ name: "client-auth-test-v2", version: "1" }), new TransportV2(url, options))
 
 describe("ClientAuth.bearer", () => {
   let mcp: Awaited<ReturnType<typeof startMcp>>
