@@ -219,11 +219,8 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
       const toolExtra: Extra = extra.requestInfo === undefined
         ? { ...extra }
         : { ...extra, requestInfo: withVisibleHeaders(extra.requestInfo, prefixes) }
-      const call: CallContext.Call = {
-        toolName,
-        extra: toolExtra,
-        toolContext: () => makeToolContext(toolName, toolExtra, server, request?.params)
-      }
+      const toolContext = () => makeToolContext(toolName, toolExtra, server, request?.params)
+      const call: CallContext.Call = { toolName, extra: toolExtra, toolContext }
       const { invoke, narrow } = Pipeline.prepareCall(server, toolExtra, call, () => handler(request, toolExtra))
       try {
         return await Pipeline.callTool({
@@ -238,7 +235,7 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
           // Env and Header backends resolve on it without a fiber
           runtime: runner.runtime() as Runtime.Runtime<never> | undefined,
           // backends that elicit (the vault's CredentialsProvider) read the call's ToolContext
-          services: () => Context.make(ToolContext.ToolContext, makeToolContext(toolName, toolExtra, server, request?.params))
+          services: () => Context.make(ToolContext.ToolContext, toolContext())
         }, invoke, run, extra.signal)
       } catch (e) {
         if (e instanceof Pipeline.JsonRpcFailure) throw new McpError(e.code, e.message, e.data)

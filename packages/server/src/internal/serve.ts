@@ -57,7 +57,7 @@ export const boundServer = (
   allowedHosts: ReadonlyArray<string> | "any" | undefined,
   allowedOrigins?: ReadonlyArray<string> | undefined
 ) => {
-  const server = nodeServer(host, port, name)
+  const server = nodeServer(name, host, port)
   if (allowedHosts !== undefined || Http.isLoopback(host)) return server
   const unchecked = allowedOrigins === undefined ? "Host and Origin are not checked" : "Host is not checked"
   return Layer.merge(
@@ -76,7 +76,7 @@ export const boundServer = (
  * is a `ListenError` that says which address and why (`EADDRINUSE`, `EACCES`, …), instead of the
  * platform's generic `ServeError` with the reason in its cause.
  */
-export const nodeServer = (host: string, port: number | undefined, name = "McpHttpServer") => {
+export const nodeServer = (name: string, host: string, port: number | undefined) => {
   const p = port ?? 3000
   if (!Number.isInteger(p) || p < 0 || p > 65535) {
     return Layer.fail(new Http.ListenError(host, p, undefined, `${name}: port must be an integer from 0 to 65535`))
