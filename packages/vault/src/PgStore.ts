@@ -12,19 +12,21 @@ import { PgClient } from "@effect/sql-pg"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as PubSub from "effect/PubSub"
 import * as Queue from "effect/Queue"
 import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
-import { CredentialStore, type OpenCacheOptions, type StoreKey } from "./CredentialStore.js"
+import { CredentialStore, type OpenCacheOptions, type StoredCredential, type StoreKey } from "./CredentialStore.js"
 import {
   awaitResult,
   credentialId,
   makeStored,
   isLiveAt,
   makeCredentialOpener,
+  mapOpened,
   openPending,
   openResult,
   ownerFor,
@@ -193,13 +195,21 @@ export const make = (options: PgStoreOptions = {}) =>
     })
 
     const credentials = CredentialStore.of({
+      // one suspension per get (see `Batcher.then`); the time is read before the query, as the
+      // row's expiry is compared with the time the caller asked
       get: (key: StoreKey) =>
-        Effect.gen(function*() {
-          const at = yield* now
-          const row = yield* getRows(credentialId(key))
-          if (row === undefined || (row.expires_at !== null && Number(row.expires_at) <= at)) return Option.none()
-          const stored = yield* openRow(row, key)
-          return isLiveAt(stored, at) ? Option.some(stored) : Option.none()
+        Effect.clockWith((clock) => {
+          const at = clock.unsafeCurrentTimeMillis()
+          return getRows.then(credentialId(key), (exit): Effect.Effect<Option.Option<StoredCredential>, VaultError> => {
+            if (Exit.isFailure(exit)) return Exit.failCause(exit.cause)
+            const row = exit.value
+            if (row === undefined || (row.expires_at !== null && Number(row.expires_at) <= at)) {
+              return Exit.succeed(Option.none())
+            }
+            const live = (stored: StoredCredential) => isLiveAt(stored, at) ? Option.some(stored) : Option.none()
+            const opened = openRow(row, key)
+            return mapOpened(opened, live)
+          })
         }),
       set: (key, credential, setOptions) =>
         Effect.gen(function*() {

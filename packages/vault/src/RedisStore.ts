@@ -16,18 +16,20 @@ import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as PubSub from "effect/PubSub"
 import * as Redacted from "effect/Redacted"
 import { Redis, type RedisOptions as IORedisOptions } from "ioredis"
-import { CredentialStore, type OpenCacheOptions, type StoreKey } from "./CredentialStore.js"
+import { CredentialStore, type OpenCacheOptions, type StoredCredential, type StoreKey } from "./CredentialStore.js"
 import { makeBatcher } from "./internal/batch.js"
 import {
   awaitResult,
   makeStored,
   isLiveAt,
   makeCredentialOpener,
+  mapOpened,
   makeNameDigest,
   openPending,
   openResult,
@@ -213,12 +215,26 @@ export const make = (options: RedisStoreOptions = {}) =>
       })
 
     const credentials = CredentialStore.of({
+      // one suspension per get: the record is parsed, opened (from the cache of opened records,
+      // without running an effect) and checked against the caller's clock when the batch answers
       get: (key) =>
-        Effect.flatMap(getRaw(credKey(key)), (raw) =>
-          raw === null
-            ? Effect.succeed(Option.none())
-            : Effect.flatMap(openRecord(raw, key), (stored) =>
-              Effect.map(Clock.currentTimeMillis, (now) => isLiveAt(stored, now) ? Option.some(stored) : Option.none()))),
+        Effect.clockWith((clock) =>
+          getRaw.then(credKey(key), (exit): Effect.Effect<Option.Option<StoredCredential>, VaultError> => {
+            if (Exit.isFailure(exit)) return Exit.failCause(exit.cause)
+            const raw = exit.value
+            if (raw === null) return Exit.succeed(Option.none())
+            let r: CredentialRecord
+            try {
+              r = JSON.parse(raw) as CredentialRecord
+            } catch (error) {
+              return Exit.fail(fail("decode")(error))
+            }
+            const live = (stored: StoredCredential) =>
+              isLiveAt(stored, clock.unsafeCurrentTimeMillis()) ? Option.some(stored) : Option.none()
+            const opened = openCredential(ownerFor(key, { provider: r.p, subject: r.s }), r.c, r.g)
+            return mapOpened(opened, live)
+          })
+        ),
       set: (key, credential, setOptions) =>
         Effect.gen(function*() {
           const now = yield* Clock.currentTimeMillis

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { DateTime, Effect, Exit, Fiber, Option, Redacted } from "effect"
+import { Cause, DateTime, Deferred, Effect, Exit, Fiber, Option, Redacted } from "effect"
 import { ResolvedCredential } from "@mcp-credentials/core"
 import { makeBatcher } from "../src/internal/batch.js"
 import { makeCredentialOpener, sealCredential } from "../src/internal/records.js"
@@ -40,19 +40,34 @@ describe("makeBatcher", () => {
       for (const exit of exits) assert.deepStrictEqual(exit, Exit.fail("down"))
     }))
 
-  it.live("an interrupted caller is dropped from the batch; the others still get their results", () =>
+  it.live("an interrupted caller stops waiting at once; the others in its batch still get their results", () =>
     Effect.gen(function*() {
-      const seen: Array<ReadonlyArray<number>> = []
+      const release = yield* Deferred.make<void>()
       const get = makeBatcher({
         maxBatch: 10,
-        run: (keys: ReadonlyArray<number>) => Effect.sync(() => (seen.push(keys), keys))
+        run: (keys: ReadonlyArray<number>) => Effect.as(Deferred.await(release), keys)
       })
       const a = yield* Effect.fork(get(1))
       const b = yield* Effect.fork(get(2))
-      yield* Effect.yieldNow()
-      yield* Fiber.interrupt(a)
+      yield* Effect.sleep("5 millis") // the batch is in flight
+      assert.isTrue(Exit.isInterrupted(yield* Fiber.interrupt(a)))
+      yield* Deferred.succeed(release, undefined)
       assert.strictEqual(yield* Fiber.join(b), 2)
-      assert.deepStrictEqual(seen, [[2]])
+    }))
+
+  it.live("then: the continuation runs on the batch's outcome; a throw in it is the caller's defect", () =>
+    Effect.gen(function*() {
+      const get = makeBatcher({ maxBatch: 10, run: (keys: ReadonlyArray<number>) => Effect.succeed(keys) })
+      const [ok, failed, thrown] = yield* Effect.all([
+        get.then(1, (exit) => Exit.map(exit, (n) => `got ${n}`)),
+        Effect.exit(get.then(2, () => Exit.fail("refused" as const))),
+        Effect.exit(get.then(3, () => {
+          throw new Error("boom")
+        }))
+      ], { concurrency: "unbounded" })
+      assert.strictEqual(ok, "got 1")
+      assert.deepStrictEqual(failed, Exit.fail("refused"))
+      assert.isTrue(Exit.isFailure(thrown) && Cause.isDie(thrown.cause))
     }))
 
   it.live("a batch returning too few results is a defect for the callers without one", () =>

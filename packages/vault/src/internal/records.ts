@@ -4,6 +4,7 @@ import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as PubSub from "effect/PubSub"
 import * as Queue from "effect/Queue"
@@ -259,6 +260,18 @@ export const openCredential = (
   })
 
 /**
+ * `Effect.map` over an opened record, done at once when the record is already an `Exit` (a hit
+ * in the cache of opened records): the caller gets an `Exit` it can resume with directly.
+ *
+ * @internal
+ */
+export const mapOpened = <B>(
+  opened: Effect.Effect<StoredCredential, DecryptionError>,
+  f: (stored: StoredCredential) => B
+): Effect.Effect<B, DecryptionError> =>
+  Exit.isExit(opened) ? Exit.map(opened as Exit.Exit<StoredCredential, DecryptionError>, f) : Effect.map(opened, f)
+
+/**
  * `openCredential` behind the cache of opened records (see `OpenCacheOptions`): one entry per
  * owner (provider + subject), the record last opened for it; it is served only when the record
  * read now has the same generation and byte-identical sealed value.
@@ -298,21 +311,22 @@ export const makeCredentialOpener = (
     })
     yield* Effect.forkScoped(Effect.repeat(sweep, Schedule.spaced(Duration.millis(Math.max(10, ttlMs / 4)))))
     yield* Effect.addFinalizer(() => Effect.sync(() => entries.clear()))
-    return (key: StoreKey, sealed: string, generation: number) =>
-      Effect.suspend(() => {
-        const owner = credentialAad(key)
-        const now = performance.now()
-        const hit = entries.get(owner)
-        if (hit !== undefined && hit.generation === generation && hit.sealed === sealed && now - hit.at < ttlMs) {
-          return Effect.succeed(hit.stored)
-        }
-        return Effect.map(openCredential(keyring, key, sealed, generation), (stored) => {
-          entries.delete(owner)
-          entries.set(owner, { generation, sealed, stored, at: now })
-          if (entries.size > maxEntries) entries.delete(entries.keys().next().value!)
-          return stored
-        })
+    // the lookup happens when the effect is built (every caller builds it at the time it opens),
+    // so a hit is an `Exit` a caller can use without running it (see `Batcher.then`)
+    return (key: StoreKey, sealed: string, generation: number) => {
+      const owner = credentialAad(key)
+      const now = performance.now()
+      const hit = entries.get(owner)
+      if (hit !== undefined && hit.generation === generation && hit.sealed === sealed && now - hit.at < ttlMs) {
+        return Exit.succeed(hit.stored)
+      }
+      return Effect.map(openCredential(keyring, key, sealed, generation), (stored) => {
+        entries.delete(owner)
+        entries.set(owner, { generation, sealed, stored, at: now })
+        if (entries.size > maxEntries) entries.delete(entries.keys().next().value!)
+        return stored
       })
+    }
   })
 
 /** @internal */
