@@ -260,13 +260,13 @@ const main = async () => {
     log()
     log(`## 6. Vault: credential store get, submit → resume, downstream OAuth refresh (${seconds(t)} s)`)
     log()
-    log(`(a) \`CredentialStore.get\`, ${o.callers} concurrent callers per round, each reading its own user's sealed credential, ${o.rounds} rounds after ${o.warmup} warm-up; each call timed from its fiber's start to the decrypted credential. Callers are independent root fibers (\`Runtime.runPromise\` each, as the server runs tool calls); "children p99" is the same with the callers forked as children of one fiber (\`Effect.forEach\`, unbounded), alternating round by round. \`floor\`: a store that only waits one event-loop hop — the cost of the callers themselves. "loop": a closed loop of the same number of long-lived callers, each issuing its gets back to back (no fiber started per call), measured after the others; "loop goal" judges its p99.`)
+    log(`(a) \`CredentialStore.get\`, ${o.callers} concurrent callers per round, each reading its own user's sealed credential, ${o.rounds} rounds after ${o.warmup} warm-up; each call timed from its fiber's start to the decrypted credential. Callers are independent root fibers (\`Runtime.runPromise\` each, as the server runs tool calls); "children p99" is the same with the callers forked as children of one fiber (\`Effect.forEach\`, unbounded), alternating round by round. \`floor\`: a store that only waits one event-loop hop — the cost of the callers themselves. "loop": a closed loop of the same number of long-lived callers, each issuing its gets back to back (no fiber started per call), measured after the others; "loop goal" judges its p99. "KB allocated per get": in that loop, the callers included (V8's sampling heap profiler with collected objects).`)
     log()
     log(table(
-      ["backend", "calls", "p50 ms", "p90 ms", "p99 ms", "max ms", "goal (p99)", "children p99 ms", "loop p50 ms", "loop p99 ms", "loop goal", "1 caller p50 ms", "1 caller p99 ms"],
+      ["backend", "calls", "p50 ms", "p90 ms", "p99 ms", "max ms", "goal (p99)", "children p99 ms", "loop p50 ms", "loop p99 ms", "loop goal", "1 caller p50 ms", "1 caller p99 ms", "KB allocated per get"],
       r.gets.map((g) => g.latency === undefined
-        ? [g.backend, "skipped", "", "", "", "", g.skipped ?? "", "", "", "", "", "", ""]
-        : [g.backend, String(g.latency.n), ms(g.latency.p50), ms(g.latency.p90), ms(g.latency.p99), ms(g.latency.max), verdict(g.latency.p99, g.goalMs), ms(g.children?.p99 ?? NaN), ms(g.loop?.p50 ?? NaN), ms(g.loop?.p99 ?? NaN), g.loop === undefined ? "—" : verdict(g.loop.p99, g.goalMs), ms(g.sequential?.p50 ?? NaN), ms(g.sequential?.p99 ?? NaN)])
+        ? [g.backend, "skipped", "", "", "", "", g.skipped ?? "", "", "", "", "", "", "", ""]
+        : [g.backend, String(g.latency.n), ms(g.latency.p50), ms(g.latency.p90), ms(g.latency.p99), ms(g.latency.max), verdict(g.latency.p99, g.goalMs), ms(g.children?.p99 ?? NaN), ms(g.loop?.p50 ?? NaN), ms(g.loop?.p99 ?? NaN), g.loop === undefined ? "—" : verdict(g.loop.p99, g.goalMs), ms(g.sequential?.p50 ?? NaN), ms(g.sequential?.p99 ?? NaN), fmt((g.bytesPerGet ?? NaN) / 1024, 1)])
     ))
     log()
     if (r.redisClientFloor !== undefined) {
