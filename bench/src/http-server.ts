@@ -33,7 +33,8 @@
  *   between calls)
  *
  * IPC: answers `{ cmd: "stats" }` with CPU usage and the number of requests served (servers
- * built); `{ cmd: "gc" }` runs a full GC (with `--expose-gc`); exits on
+ * built); `{ cmd: "gc" }` runs a full GC (with `--expose-gc`); `{ cmd: "alloc-start" }` and
+ * `{ cmd: "alloc-stop" }` measure the bytes allocated in between (`BENCH_HTTP_ALLOC=1`); exits on
  * `{ cmd: "exit" }` or when the parent goes away.
  */
 import { HeaderCredentialBackend } from "@mcp-credentials/core"
@@ -53,6 +54,8 @@ import * as Runtime from "effect/Runtime"
 import * as Scope from "effect/Scope"
 import { AsyncLocalStorage } from "node:async_hooks"
 import { createServer } from "node:http"
+import { Session } from "node:inspector"
+import { writeFileSync } from "node:fs"
 import type { AddressInfo } from "node:net"
 
 const counts = {
@@ -268,6 +271,37 @@ const start = async (endpoint: Endpoint): Promise<{ port: number; close: () => P
   }
 }
 
+/**
+ * Bytes allocated between `alloc-start` and `alloc-stop` (IPC): V8's sampling heap profiler, with
+ * the objects either GC collected, so it counts garbage too (what a young-generation GC costs).
+ */
+const heap = (() => {
+  const session = new Session()
+  const post = <A>(method: string, params?: object) =>
+    new Promise<A>((resolve, reject) => session.post(method, params, (error, result) => (error ? reject(error) : resolve(result as A))))
+  interface Node {
+    readonly selfSize: number
+    readonly children: ReadonlyArray<Node>
+  }
+  const total = (n: Node): number => n.children.reduce((sum, c) => sum + total(c), n.selfSize)
+  return {
+    start: async () => {
+      session.connect()
+      await post("HeapProfiler.enable")
+      await post("HeapProfiler.startSampling", { samplingInterval: 256, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true })
+    },
+    stop: async () => {
+      const { profile } = await post<{ profile: { head: Node } }>("HeapProfiler.stopSampling")
+      session.disconnect()
+      // BENCH_HTTP_ALLOC_OUT=dir: the raw profile per endpoint (`.heapprofile`, for DevTools or a script)
+      const out = process.env.BENCH_HTTP_ALLOC_OUT
+      if (out !== undefined && out !== "") writeFileSync(`${out}/${process.argv[2]}.heapprofile`, JSON.stringify(profile))
+      return total(profile.head)
+    }
+  }
+})()
+let allocStart = 0
+
 const main = async () => {
   const endpoint = process.argv[2] as Endpoint
   if (!(endpoint in counts)) throw new Error(`unknown endpoint ${endpoint}`)
@@ -282,6 +316,13 @@ const main = async () => {
       process.send!({ type: "gc-done" })
     }
     if (m?.cmd === "stats") process.send!({ type: "stats", cpu: process.cpuUsage(), requests: counts[endpoint] })
+    if (m?.cmd === "alloc-start") {
+      allocStart = counts[endpoint]
+      void heap.start().then(() => process.send!({ type: "alloc-started" }))
+    }
+    if (m?.cmd === "alloc-stop") {
+      void heap.stop().then((bytes) => process.send!({ type: "alloc", bytes, requests: counts[endpoint] - allocStart }))
+    }
     if (m?.cmd === "exit") void shutdown()
   })
   process.on("disconnect", () => void shutdown())

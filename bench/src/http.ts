@@ -117,6 +117,8 @@ export interface EndpointResult {
   /** Median of per-round ratios of server CPU per call against the baseline. */
   readonly cpuRoundRatio: number
   readonly perRound: ReadonlyArray<{ readonly callsPerSec: number; readonly serverCpuUsPerCall: number; readonly calls: number }>
+  /** `BENCH_HTTP_ALLOC=1`: bytes the server allocated per call (sampling heap profiler, garbage included). */
+  readonly serverBytesPerCall?: number
 }
 
 interface Stats {
@@ -283,6 +285,24 @@ export const run = async (options: Options): Promise<HttpReport> => {
         }
       }
     }
+    // BENCH_HTTP_ALLOC=1: after the measured rounds, one more batch of calls per endpoint under
+    // the server's sampling heap profiler (not timed: the profiler slows the server down)
+    const allocPerCall = new Map<Endpoint, number>()
+    if (process.env.BENCH_HTTP_ALLOC === "1") {
+      for (const e of endpoints) {
+        const child = servers.get(e)!.child
+        await request(child, "alloc-start", "alloc-started")
+        let issued = 0
+        await Promise.all(clients.get(e)!.map(async (client) => {
+          while (issued < 1000) {
+            issued++
+            await client.callTool({ name: "t" })
+          }
+        }))
+        const a = await request<{ bytes: number; requests: number }>(child, "alloc-stop", "alloc")
+        allocPerCall.set(e, a.bytes / issued)
+      }
+    }
     const results = endpoints.map((e) => {
       const rounds = perRound.get(e)!
       const base = perRound.get(baselineOf[e])!
@@ -298,7 +318,8 @@ export const run = async (options: Options): Promise<HttpReport> => {
         roundRatio: summarize(rounds.map((x, i) => x.cps / base[i]!.cps)).median,
         roundRatios: rounds.map((x, i) => x.cps / base[i]!.cps),
         cpuRoundRatio: summarize(rounds.map((x, i) => x.cpu / base[i]!.cpu)).median,
-        perRound: rounds.map((x) => ({ callsPerSec: Math.round(x.cps), serverCpuUsPerCall: Math.round(x.cpu / 1000), calls: x.calls }))
+        perRound: rounds.map((x) => ({ callsPerSec: Math.round(x.cps), serverCpuUsPerCall: Math.round(x.cpu / 1000), calls: x.calls })),
+        ...(allocPerCall.has(e) ? { serverBytesPerCall: allocPerCall.get(e)! } : {})
       }
     })
     return { results, idleRequestsPerClientPerSec }

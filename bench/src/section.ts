@@ -154,6 +154,10 @@ const main = async () => {
       ])
     ))
     log()
+    if (r.some((x) => x.serverBytesPerCall !== undefined)) {
+      log(`Server allocation per call (\`BENCH_HTTP_ALLOC=1\`: 1,000 more calls under the server's sampling heap profiler, garbage included): ${r.map((x) => `${x.label.slice(0, 2)} ${fmt((x.serverBytesPerCall ?? NaN) / 1024, 1)} KB`).join(", ")}`)
+      log()
+    }
     log(`Idle clients with default options make the server rebuild their GET stream: ${r.map((x) => `${x.label.slice(0, 2)} ${fmt(report.idleRequestsPerClientPerSec[x.endpoint], 2)}`).join(", ")} requests per client per second (the measured clients above do not reconnect).`)
     log()
     for (const [inst, base] of [["install", "platform"], ["nodeInstall", "node"], ["v2install", "v2platform"], ["v2nodeInstall", "v2node"]] as const) {
