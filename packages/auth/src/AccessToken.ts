@@ -108,17 +108,20 @@ export const fromClaims = (
   token: Redacted.Redacted<string>,
   claims: Readonly<Record<string, unknown>>
 ): AccessToken => {
-  const str = (k: string) => (typeof claims[k] === "string" && claims[k] !== "" ? (claims[k] as string) : undefined)
+  // what `make` builds, field by field in the class's order (every verified token passes here)
+  const subject = nonEmpty(claims.sub)
+  const self: { -readonly [K in keyof AccessToken]: AccessToken[K] } = Object.create(AccessToken.prototype)
+  self.token = token
+  self.clientId = nonEmpty(claims.client_id) ?? nonEmpty(claims.azp) ?? nonEmpty(claims.cid) ?? subject ?? "unknown"
+  if (subject !== undefined) self.subject = subject
+  self.scopes = parseScopes(claims.scope ?? claims.scp)
   const exp = claims.exp
-  return make({
-    token,
-    clientId: str("client_id") ?? str("azp") ?? str("cid") ?? str("sub") ?? "unknown",
-    subject: str("sub"),
-    scopes: parseScopes(claims.scope ?? claims.scp),
-    expiresAt: typeof exp === "number" && Number.isFinite(exp) ? DateTime.unsafeMake(exp * 1000) : undefined,
-    claims
-  })
+  if (typeof exp === "number" && Number.isFinite(exp)) self.expiresAt = DateTime.unsafeMake(exp * 1000)
+  self.claims = { ...claims }
+  return self
 }
+
+const nonEmpty = (value: unknown): string | undefined => typeof value === "string" && value !== "" ? value : undefined
 
 /**
  * Whether the token has expired according to the `Clock` (so `TestClock` drives it), optionally

@@ -128,4 +128,25 @@ describe("AccessToken.make", () => {
       assert.notInclude(inspect(made), "tok-secret-1")
     }
   })
+
+  it("fromClaims builds what the class constructor builds (it does not go through make)", () => {
+    for (const claims of [{}, { sub: "user-1", scope: "a b", exp: NOW, email: "u@example.com" }, { azp: "app", scp: ["x"] }]) {
+      const made = AccessToken.fromClaims(Redacted.make("tok-secret-1"), claims)
+      const constructed = new AccessToken.AccessToken({
+        token: made.token,
+        clientId: made.clientId,
+        ...(made.subject !== undefined ? { subject: made.subject } : {}),
+        scopes: made.scopes,
+        ...(made.expiresAt !== undefined ? { expiresAt: made.expiresAt } : {}),
+        claims: made.claims
+      })
+      assert.instanceOf(made, AccessToken.AccessToken)
+      assert.notStrictEqual(made.claims, claims) // a copy
+      assert.deepStrictEqual(Object.keys(made), Object.keys(constructed))
+      assert.isTrue(Schema.is(AccessToken.AccessToken)(made))
+      assert.deepStrictEqual(Schema.encodeSync(AccessToken.AccessToken)(made), Schema.encodeSync(AccessToken.AccessToken)(constructed))
+      assert.strictEqual(inspect(made), inspect(constructed))
+      assert.strictEqual(JSON.stringify(made), JSON.stringify(constructed))
+    }
+  })
 })
