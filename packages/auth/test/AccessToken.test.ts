@@ -98,6 +98,17 @@ describe("AccessToken — FastMCP seed 002", () => {
   })
 })
 
+/** What the class constructor builds from the same values (arrays and records compare by reference in Equal). */
+const constructedLike = (made: AccessToken.AccessToken) =>
+  new AccessToken.AccessToken({
+    token: made.token,
+    clientId: made.clientId,
+    ...(made.subject !== undefined ? { subject: made.subject } : {}),
+    scopes: made.scopes,
+    ...(made.expiresAt !== undefined ? { expiresAt: made.expiresAt } : {}),
+    claims: made.claims
+  })
+
 describe("AccessToken.make", () => {
   it("builds what the class constructor builds: same class, fields, encoding, inspection", () => {
     for (const fields of [
@@ -106,16 +117,7 @@ describe("AccessToken.make", () => {
       { scopes: [], claims: {} }
     ] as const) {
       const made = token(fields)
-      // the same values (arrays and records compare by reference in Equal)
-      const props = {
-        token: made.token,
-        clientId: made.clientId,
-        ...(made.subject !== undefined ? { subject: made.subject } : {}),
-        scopes: made.scopes,
-        ...(made.expiresAt !== undefined ? { expiresAt: made.expiresAt } : {}),
-        claims: made.claims
-      }
-      const constructed = new AccessToken.AccessToken(props)
+      const constructed = constructedLike(made)
       assert.instanceOf(made, AccessToken.AccessToken)
       // (Equal is not compared: two instances built by the constructor from the same values are
       // not Equal either — their random hashes differ)
@@ -132,14 +134,7 @@ describe("AccessToken.make", () => {
   it("fromClaims builds what the class constructor builds (it does not go through make)", () => {
     for (const claims of [{}, { sub: "user-1", scope: "a b", exp: NOW, email: "u@example.com" }, { azp: "app", scp: ["x"] }]) {
       const made = AccessToken.fromClaims(Redacted.make("tok-secret-1"), claims)
-      const constructed = new AccessToken.AccessToken({
-        token: made.token,
-        clientId: made.clientId,
-        ...(made.subject !== undefined ? { subject: made.subject } : {}),
-        scopes: made.scopes,
-        ...(made.expiresAt !== undefined ? { expiresAt: made.expiresAt } : {}),
-        claims: made.claims
-      })
+      const constructed = constructedLike(made)
       assert.instanceOf(made, AccessToken.AccessToken)
       assert.notStrictEqual(made.claims, claims) // a copy
       assert.deepStrictEqual(Object.keys(made), Object.keys(constructed))
