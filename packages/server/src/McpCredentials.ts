@@ -220,7 +220,7 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
         ? { ...extra }
         : { ...extra, requestInfo: withVisibleHeaders(extra.requestInfo, prefixes) }
       const toolContext = () => makeToolContext(toolName, toolExtra, server, request?.params)
-      const call: CallContext.Call = { toolName, extra: toolExtra, toolContext }
+      const call: CallContext.Call = { toolName, toolContext }
       const { invoke, narrow } = Pipeline.prepareCall(server, toolExtra, call, () => handler(request, toolExtra))
       try {
         return await Pipeline.callTool({

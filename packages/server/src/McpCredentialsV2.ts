@@ -238,7 +238,7 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
       // the request's headers as a record, built when a backend reads them (the Header backend)
       let rawHeaders: Record<string, string> | undefined
       const toolCtx = hideHeaders(ctx, prefixes)
-      const call: CallContext.Call = { toolName, extra: toolCtx, toolContext: () => makeToolContext(toolName, toolCtx, server) }
+      const call: CallContext.Call = { toolName, toolContext: () => makeToolContext(toolName, toolCtx, server) }
       // the frame goes on the context the SDK passes on (it copies it, frame included, for a
       // requestState retry)
       const { invoke, narrow } = Pipeline.prepareCall(server, toolCtx, call, () => handler(request, toolCtx))
