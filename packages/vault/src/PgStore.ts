@@ -206,9 +206,7 @@ export const make = (options: PgStoreOptions = {}) =>
             if (row === undefined || (row.expires_at !== null && Number(row.expires_at) <= at)) {
               return Exit.succeed(Option.none())
             }
-            const live = (stored: StoredCredential) => isLiveAt(stored, at) ? Option.some(stored) : Option.none()
-            const opened = openRow(row, key)
-            return mapOpened(opened, live)
+            return mapOpened(openRow(row, key), (stored) => isLiveAt(stored, at) ? Option.some(stored) : Option.none())
           })
         }),
       set: (key, credential, setOptions) =>

@@ -184,16 +184,17 @@ export const make = (options: RedisStoreOptions = {}) =>
 
     // records are opened as the owner the caller asked for (`ownerFor`)
     const openCredential = yield* makeCredentialOpener(keyring, options.openCache)
-    const openRecord = (raw: string, owner?: StoreKey | string) =>
-      Effect.try({ try: () => JSON.parse(raw) as CredentialRecord, catch: fail("decode") }).pipe(
-        Effect.flatMap((r) =>
-          openCredential(
-            ownerFor(owner, { provider: r.p, subject: r.s }),
-            r.c,
-            r.g
-          )
-        )
-      )
+    // parsed when called (callers call it when they open): a cached record comes back as an
+    // `Exit`, which `get` uses without running it
+    const openRecord = (raw: string, owner?: StoreKey | string): Effect.Effect<StoredCredential, VaultError> => {
+      let r: CredentialRecord
+      try {
+        r = JSON.parse(raw) as CredentialRecord
+      } catch (error) {
+        return Exit.fail(fail("decode")(error))
+      }
+      return openCredential(ownerFor(owner, { provider: r.p, subject: r.s }), r.c, r.g)
+    }
     // concurrent gets share one MGET per turn of the event loop
     const getRaw = makeBatcher({
       maxBatch: 500,
@@ -223,16 +224,8 @@ export const make = (options: RedisStoreOptions = {}) =>
             if (Exit.isFailure(exit)) return Exit.failCause(exit.cause)
             const raw = exit.value
             if (raw === null) return Exit.succeed(Option.none())
-            let r: CredentialRecord
-            try {
-              r = JSON.parse(raw) as CredentialRecord
-            } catch (error) {
-              return Exit.fail(fail("decode")(error))
-            }
-            const live = (stored: StoredCredential) =>
-              isLiveAt(stored, clock.unsafeCurrentTimeMillis()) ? Option.some(stored) : Option.none()
-            const opened = openCredential(ownerFor(key, { provider: r.p, subject: r.s }), r.c, r.g)
-            return mapOpened(opened, live)
+            return mapOpened(openRecord(raw, key), (stored) =>
+              isLiveAt(stored, clock.unsafeCurrentTimeMillis()) ? Option.some(stored) : Option.none())
           })
         ),
       set: (key, credential, setOptions) =>

@@ -265,11 +265,8 @@ export const openCredential = (
  *
  * @internal
  */
-export const mapOpened = <B>(
-  opened: Effect.Effect<StoredCredential, DecryptionError>,
-  f: (stored: StoredCredential) => B
-): Effect.Effect<B, DecryptionError> =>
-  Exit.isExit(opened) ? Exit.map(opened as Exit.Exit<StoredCredential, DecryptionError>, f) : Effect.map(opened, f)
+export const mapOpened = <A, E, B>(opened: Effect.Effect<A, E>, f: (a: A) => B): Effect.Effect<B, E> =>
+  Exit.isExit(opened) ? Exit.map(opened as Exit.Exit<A, E>, f) : Effect.map(opened, f)
 
 /**
  * `openCredential` behind the cache of opened records (see `OpenCacheOptions`): one entry per
