@@ -54,9 +54,9 @@ import * as Runtime from "effect/Runtime"
 import * as Scope from "effect/Scope"
 import { AsyncLocalStorage } from "node:async_hooks"
 import { createServer } from "node:http"
-import { Session } from "node:inspector"
 import { writeFileSync } from "node:fs"
 import type { AddressInfo } from "node:net"
+import { sampleAllocation } from "./stats.js"
 
 const counts = {
   raw: 0,
@@ -272,34 +272,16 @@ const start = async (endpoint: Endpoint): Promise<{ port: number; close: () => P
 }
 
 /**
- * Bytes allocated between `alloc-start` and `alloc-stop` (IPC): V8's sampling heap profiler, with
- * the objects either GC collected, so it counts garbage too (what a young-generation GC costs).
+ * Bytes allocated between `alloc-start` and `alloc-stop` (IPC; `sampleAllocation`).
+ * `BENCH_HTTP_ALLOC_OUT=dir`: the raw profile per endpoint too (`<endpoint>.heapprofile`).
  */
-const heap = (() => {
-  const session = new Session()
-  const post = <A>(method: string, params?: object) =>
-    new Promise<A>((resolve, reject) => session.post(method, params, (error, result) => (error ? reject(error) : resolve(result as A))))
-  interface Node {
-    readonly selfSize: number
-    readonly children: ReadonlyArray<Node>
-  }
-  const total = (n: Node): number => n.children.reduce((sum, c) => sum + total(c), n.selfSize)
-  return {
-    start: async () => {
-      session.connect()
-      await post("HeapProfiler.enable")
-      await post("HeapProfiler.startSampling", { samplingInterval: 256, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true })
-    },
-    stop: async () => {
-      const { profile } = await post<{ profile: { head: Node } }>("HeapProfiler.stopSampling")
-      session.disconnect()
-      // BENCH_HTTP_ALLOC_OUT=dir: the raw profile per endpoint (`.heapprofile`, for DevTools or a script)
-      const out = process.env.BENCH_HTTP_ALLOC_OUT
-      if (out !== undefined && out !== "") writeFileSync(`${out}/${process.argv[2]}.heapprofile`, JSON.stringify(profile))
-      return total(profile.head)
-    }
-  }
-})()
+let sampling: Awaited<ReturnType<typeof sampleAllocation>> | undefined
+const stopSampling = async (): Promise<number> => {
+  const { bytes, profile } = await sampling!.stop()
+  const out = process.env.BENCH_HTTP_ALLOC_OUT
+  if (out !== undefined && out !== "") writeFileSync(`${out}/${process.argv[2]}.heapprofile`, JSON.stringify(profile))
+  return bytes
+}
 let allocStart = 0
 
 const main = async () => {
@@ -318,10 +300,13 @@ const main = async () => {
     if (m?.cmd === "stats") process.send!({ type: "stats", cpu: process.cpuUsage(), requests: counts[endpoint] })
     if (m?.cmd === "alloc-start") {
       allocStart = counts[endpoint]
-      void heap.start().then(() => process.send!({ type: "alloc-started" }))
+      void sampleAllocation().then((started) => {
+        sampling = started
+        process.send!({ type: "alloc-started" })
+      })
     }
     if (m?.cmd === "alloc-stop") {
-      void heap.stop().then((bytes) => process.send!({ type: "alloc", bytes, requests: counts[endpoint] - allocStart }))
+      void stopSampling().then((bytes) => process.send!({ type: "alloc", bytes, requests: counts[endpoint] - allocStart }))
     }
     if (m?.cmd === "exit") void shutdown()
   })

@@ -3,6 +3,8 @@
  * `process.hrtime.bigint()` and reported in nanoseconds internally.
  */
 
+import { Session } from "node:inspector"
+
 export const now = (): bigint => process.hrtime.bigint()
 
 export const quantile = (sorted: ReadonlyArray<number>, q: number): number => {
@@ -84,3 +86,32 @@ export const collect = (): void => {
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
+
+/**
+ * Starts V8's sampling heap profiler in this process (a sample every 256 bytes, with the objects
+ * either GC collected, so garbage counts: it is what young-generation GCs cost). `stop` ends it and
+ * returns the bytes allocated since, and the raw profile (`.heapprofile`, for DevTools).
+ */
+export const sampleAllocation = async (): Promise<{ readonly stop: () => Promise<{ readonly bytes: number; readonly profile: unknown }> }> => {
+  interface Node {
+    readonly selfSize: number
+    readonly children: ReadonlyArray<Node>
+  }
+  const session = new Session()
+  const post = <A>(method: string, params?: object) =>
+    new Promise<A>((resolve, reject) => session.post(method, params, (error, result) => (error ? reject(error) : resolve(result as A))))
+  session.connect()
+  await post("HeapProfiler.enable")
+  await post("HeapProfiler.startSampling", { samplingInterval: 256, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true })
+  const total = (n: Node): number => n.children.reduce((sum, c) => sum + total(c), n.selfSize)
+  return {
+    stop: async () => {
+      try {
+        const { profile } = await post<{ profile: { head: Node } }>("HeapProfiler.stopSampling")
+        return { bytes: total(profile.head), profile }
+      } finally {
+        session.disconnect()
+      }
+    }
+  }
+}

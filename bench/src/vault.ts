@@ -44,13 +44,12 @@ import Provider from "oidc-provider"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import { createServer } from "node:http"
-import { Session } from "node:inspector"
 import type { AddressInfo } from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 // internal, not exported: imported from the build output for attribution only
 import * as Records from "../../packages/vault/dist/internal/records.js"
-import { now, quantile } from "./stats.js"
+import { now, quantile, sampleAllocation } from "./stats.js"
 
 export interface Options {
   readonly callers: number
@@ -235,44 +234,20 @@ const measureGets = (cs: CredentialStore.CredentialStore["Type"], o: Options) =>
       yield* cs.get(keys[i % keys.length]!)
       if (i >= o.warmup) one.push(Number(now() - t0))
     }
-    const bytesPerGet = yield* Effect.promise(() =>
-      allocatedBytes(() =>
-        Effect.runPromise(Effect.forEach(keys, (k) =>
-          Effect.gen(function*() {
-            for (let r = 0; r < 20; r++) yield* cs.get(k)
-          }), { concurrency: "unbounded", discard: true }))
-      )
-    )
+    const sampling = yield* Effect.promise(sampleAllocation)
+    yield* Effect.forEach(keys, (k) =>
+      Effect.gen(function*() {
+        for (let r = 0; r < 20; r++) yield* cs.get(k)
+      }), { concurrency: "unbounded", discard: true })
+    const { bytes } = yield* Effect.promise(sampling.stop)
     return {
       concurrent: summarizeNs(samples.independent),
       children: summarizeNs(samples.children),
       loop: summarizeNs(loop),
       sequential: summarizeNs(one),
-      bytesPerGet: bytesPerGet / (20 * keys.length)
+      bytesPerGet: bytes / (20 * keys.length)
     }
   })
-
-/** Bytes `run` allocates (sampling heap profiler, every 256 bytes, with the objects GCs collected). */
-const allocatedBytes = async (run: () => Promise<unknown>): Promise<number> => {
-  const session = new Session()
-  session.connect()
-  const post = <A>(method: string, params?: object) =>
-    new Promise<A>((resolve, reject) => session.post(method, params, (error, result) => (error ? reject(error) : resolve(result as A))))
-  interface Node {
-    readonly selfSize: number
-    readonly children: ReadonlyArray<Node>
-  }
-  try {
-    await post("HeapProfiler.enable")
-    await post("HeapProfiler.startSampling", { samplingInterval: 256, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true })
-    await run()
-    const { profile } = await post<{ profile: { head: Node } }>("HeapProfiler.stopSampling")
-    const total = (n: Node): number => n.children.reduce((sum, c) => sum + total(c), n.selfSize)
-    return total(profile.head)
-  } finally {
-    session.disconnect()
-  }
-}
 
 /**
  * The harness floor of (a): a "store" whose `get` does no work but one event-loop hop
