@@ -68,9 +68,10 @@ export class ListenError extends Error {
     const code = typeof (cause as { code?: unknown } | undefined)?.code === "string"
       ? (cause as { code: string }).code
       : undefined
+    const message = (cause as { message?: unknown } | undefined)?.message
     const reason = code === undefined
-      ? String((cause as { message?: unknown } | undefined)?.message ?? cause)
-      : `${listenReasons[code] ?? String((cause as { message?: unknown }).message ?? "the system refused it")} (${code})`
+      ? String(message ?? cause)
+      : `${listenReasons[code] ?? String(message ?? "the system refused it")} (${code})`
     const address = host.includes(":") && !host.startsWith("[") ? `[${host}]:${port}` : `${host}:${port}`
     return new ListenError(host, port, code, `${name}: cannot listen on ${address}: ${reason}`, { cause: error })
   }
