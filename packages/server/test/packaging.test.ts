@@ -18,6 +18,8 @@ const timeout = 30_000
 const v1 = "@modelcontextprotocol/sdk"
 const v2 = "@modelcontextprotocol/server"
 const platformNode = "@effect/platform-node"
+/** The server package's modules that import no SDK (and no SDK-bound module). */
+const neutral = ["ToolContext", "Scrubber", "ToolError"]
 
 interface Run {
   readonly code: number | null
@@ -62,7 +64,7 @@ describe.concurrent("optional peer dependencies", () => {
   })
 
   it("the SDK-neutral modules load with no SDK and no @effect/platform-node", { timeout }, async () => {
-    for (const module of ["ToolContext", "Scrubber", "ToolError"]) {
+    for (const module of neutral) {
       await expectLoads(`@mcp-credentials/server/${module}`, [v1, v2, platformNode])
     }
   })
@@ -75,7 +77,6 @@ describe.concurrent("optional peer dependencies", () => {
 
   it("the type declarations of core, auth, vault and the SDK-neutral server modules name no SDK", () => {
     const offending: Array<string> = []
-    const neutral = ["ToolContext", "Scrubber", "ToolError"]
     const check = (file: string) => {
       const text = readFileSync(file, "utf8")
       for (const [, specifier] of text.matchAll(/(?:from |import\()"([^"]+)"/g)) {
