@@ -176,8 +176,10 @@ class ClientCredentialsProvider implements AuthProvider {
 
   saveTokens(tokens: OAuthTokens): void {
     this.#tokens = tokens
+    // renewed a little early (10 s, or half the lifetime for tokens that live under 20 s), so a
+    // token is never sent in its last seconds and never dropped before its first use
     this.#expiresAt = typeof tokens.expires_in === "number" && tokens.expires_in > 0
-      ? Date.now() + Math.max(0, tokens.expires_in - 10) * 1000
+      ? Date.now() + (tokens.expires_in - Math.min(10, tokens.expires_in / 2)) * 1000
       : undefined
   }
 

@@ -48,7 +48,11 @@ export interface Options {
    * `false` accepts any audience knowingly, without the warning.
    */
   readonly audience?: string | ReadonlyArray<string> | false | undefined
-  /** Extra request headers (the seed's `headers`). */
+  /**
+   * Extra request headers (the seed's `headers`). `content-type`, `accept` and, under
+   * `client_secret_basic`, `authorization` are the verifier's own and replace one given here,
+   * whatever its case.
+   */
   readonly headers?: Readonly<Record<string, string>> | undefined
   /** Largest accepted response body in bytes. Default 64 KiB. */
   readonly maxResponseSize?: number | undefined
@@ -110,11 +114,11 @@ export const make = (options: Options): Effect.Effect<TokenVerifier.Verifier, Au
 
         const form = new URLSearchParams({ token: value })
         if (hint !== false) form.set("token_type_hint", hint)
-        const headers: Record<string, string> = {
-          ...options.headers,
+        // the verifier's own headers replace the caller's of the same name, in any case
+        const headers = Http.mergeHeaders(options.headers, {
           "content-type": "application/x-www-form-urlencoded",
           accept: "application/json"
-        }
+        })
         if (method === "client_secret_basic") {
           // RFC 6749 §2.3.1: both parts form-urlencoded before base64
           const id = formEncode(options.clientId!)

@@ -134,6 +134,17 @@ export const make = (
     if (keyAlgs.some((a) => a === "dir" || a.startsWith("PBES2"))) {
       return yield* new AuthConfigError({ field: "keyManagementAlgorithms", reason: "only asymmetric key management is supported" })
     }
+    // a key that can decrypt none of the accepted algorithms would refuse every token
+    for (const [i, key] of keys.entries()) {
+      const usable = key.alg !== undefined ? [key.alg] : keyManagementFamily(key.key)
+      if (!usable.some((a) => keyAlgs.includes(a as jose.JWEKeyManagementAlgorithm))) {
+        return yield* new AuthConfigError({
+          field: options.keyFile !== undefined ? "keyFile" : "keys",
+          reason: `key ${i} (kid ${key.kid ?? "unset"}, ${key.alg ?? key.key.asymmetricKeyType ?? "unknown type"}) ` +
+            "cannot decrypt with any of keyManagementAlgorithms"
+        })
+      }
+    }
     const maxTokenSize = options.maxTokenSize ?? Jose.defaultMaxTokenSize
     const tolerance = Duration.toMillis(Duration.decode(options.clockTolerance ?? JwtVerifier.defaultClockTolerance))
 
@@ -322,6 +333,20 @@ const importKeys = (input: unknown, field: string): Effect.Effect<ReadonlyArray<
     if (out.length > 1 && kids.length !== out.length) return yield* fail("with several keys, every key needs a kid")
     return out
   })
+
+/** The JWE key-management algorithms a private key of this type can decrypt with. */
+const keyManagementFamily = (key: KeyObject): ReadonlyArray<string> => {
+  switch (key.asymmetricKeyType) {
+    case "rsa":
+      return ["RSA-OAEP", "RSA-OAEP-256", "RSA-OAEP-384", "RSA-OAEP-512", "RSA1_5"]
+    case "ec":
+    case "x25519":
+    case "x448":
+      return ["ECDH-ES", "ECDH-ES+A128KW", "ECDH-ES+A192KW", "ECDH-ES+A256KW"]
+    default:
+      return []
+  }
+}
 
 const isSignedJwt = (text: string): boolean => {
   const parts = text.split(".")

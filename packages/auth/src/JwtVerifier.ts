@@ -171,7 +171,8 @@ export const make = (options: Options): Effect.Effect<TokenVerifier.Verifier, Au
         if (typeof raw !== "string") return Promise.reject(raw)
         return jose.jwtVerify(raw, staticKey, now === undefined ? systemClockOptions : optionsAt(now)).then(
           ({ payload, protectedHeader }) => {
-            const problem = Jose.critProblem(protectedHeader, understood) ?? Jose.timeClaimsProblem(payload)
+            const problem = Jose.critProblem(protectedHeader, understood) ?? Jose.timeClaimsProblem(payload) ??
+              Jose.issuedInFutureProblem(payload, now ?? Date.now(), tolerance)
             if (problem !== undefined) throw problem
             return AccessToken.fromClaims(token, payload)
           },
@@ -207,7 +208,7 @@ export const make = (options: Options): Effect.Effect<TokenVerifier.Verifier, Au
         const key = yield* resolveKey(header)
         const now = yield* Clock.currentTimeMillis
         const { payload } = yield* verifyWith(raw, key, now)
-        const problem = Jose.timeClaimsProblem(payload)
+        const problem = Jose.timeClaimsProblem(payload) ?? Jose.issuedInFutureProblem(payload, now, tolerance)
         if (problem !== undefined) return yield* problem
         return AccessToken.fromClaims(token, payload)
       })

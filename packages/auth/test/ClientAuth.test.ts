@@ -251,3 +251,27 @@ describe("ClientAuth.clientCredentials against oidc-provider", () => {
       assert.strictEqual(tokenRequests, before)
     }))
 })
+
+describe("ClientAuth.clientCredentials — token lifetime", () => {
+  it("fix: a token is used until shortly before it expires, also one that lives only a few seconds", async () => {
+    vi.useFakeTimers({ now: 1_000_000, toFake: ["Date"] })
+    try {
+      const { authProvider } = ClientAuth.clientCredentials({ clientId: "c", clientSecret: Redacted.make("s"), issuer: "https://as.example" })
+      // 5 s: renewed after half its life (a flat 10 s margin dropped it at once: never sent)
+      await authProvider.saveTokens({ access_token: "short", token_type: "bearer", expires_in: 5 })
+      assert.strictEqual((await authProvider.tokens())?.access_token, "short")
+      vi.advanceTimersByTime(2_400)
+      assert.strictEqual((await authProvider.tokens())?.access_token, "short")
+      vi.advanceTimersByTime(200)
+      assert.isUndefined(await authProvider.tokens())
+      // 1 h: renewed 10 s early
+      await authProvider.saveTokens({ access_token: "long", token_type: "bearer", expires_in: 3600 })
+      vi.advanceTimersByTime(3_589_000)
+      assert.strictEqual((await authProvider.tokens())?.access_token, "long")
+      vi.advanceTimersByTime(1_000)
+      assert.isUndefined(await authProvider.tokens())
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+})

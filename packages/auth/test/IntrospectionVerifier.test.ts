@@ -79,6 +79,25 @@ describe("IntrospectionVerifier — RFC 7662", () => {
       assert.strictEqual(s!.headers["x-service-key"], "k")
     }))
 
+  it.scoped("fix: the caller's headers are merged by name in any case; the verifier's own replace them", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(NOW * 1000)
+      const server = yield* endpoint(() => ({ body: active }))
+      const v = yield* IntrospectionVerifier.make({
+        endpoint: server.url,
+        clientId: "rs",
+        clientSecret: Redacted.make("s3cret"),
+        headers: { Authorization: "Bearer gateway", Accept: "text/plain", "Content-Type": "text/plain", "X-Trace": "t1" }
+      })
+      yield* verify(v)
+      const [s] = server.seen
+      // one value each (a plain spread sent both spellings, joined by fetch into "Bearer gateway, Basic …")
+      assert.strictEqual(s!.headers.authorization, `Basic ${Buffer.from("rs:s3cret").toString("base64")}`)
+      assert.strictEqual(s!.headers.accept, "application/json")
+      assert.strictEqual(s!.headers["content-type"], "application/x-www-form-urlencoded")
+      assert.strictEqual(s!.headers["x-trace"], "t1")
+    }))
+
   it.scoped("active: false → InvalidTokenError(inactive); a non-RFC answer → IntrospectionError", () =>
     Effect.gen(function*() {
       yield* TestClock.setTime(NOW * 1000)

@@ -268,6 +268,24 @@ describe("JweVerifier — default mode (signed JWT inside)", () => {
       assert.strictEqual(error.field, "jwt")
     }).pipe(Effect.provide(quiet)))
 
+  it.effect("fix: a key that can decrypt none of keyManagementAlgorithms → AuthConfigError at startup, not a 401 for everyone", () =>
+    Effect.gen(function*() {
+      const ecKey = yield* Effect.promise(() => keyPair("ECDH-ES", "ec-enc", { crv: "P-256" }))
+      // an EC key with the default RSA-OAEP allow-list
+      const ec = yield* Effect.flip(JweVerifier.make({ keys: [{ ...ecKey.privateJwk, use: "enc" }], jwt: options.jwt }))
+      assert.strictEqual(ec._tag, "AuthConfigError")
+      assert.strictEqual(ec.field, "keys")
+      assert.include(ec.reason, "key 0")
+      assert.include(ec.reason, "keyManagementAlgorithms")
+      assert.notInclude(ec.message, String(ecKey.privateJwk.d))
+      // an RSA key pinned to RSA-OAEP when only RSA-OAEP-256 is accepted (from a key file: field keyFile)
+      const pinned = yield* Effect.flip(JweVerifier.make({ keyFile: seedFile, keyManagementAlgorithms: ["RSA-OAEP-256"], jwt: options.jwt }))
+      assert.strictEqual(pinned.field, "keyFile")
+      // each accepted with an algorithm it can use
+      yield* JweVerifier.make({ keys: [{ ...ecKey.privateJwk, use: "enc" }], keyManagementAlgorithms: ["ECDH-ES+A256KW"], jwt: options.jwt })
+      yield* JweVerifier.make({ keyFile: seedFile, jwt: options.jwt })
+    }).pipe(Effect.provide(quiet)))
+
   it.effect("the layer provides TokenVerifier (cached) and PublicKeys; EC keys publish crv/x/y (fix)", () =>
     Effect.gen(function*() {
       const ecKey = yield* Effect.promise(() => keyPair("ECDH-ES", "ec-enc", { crv: "P-256" }))

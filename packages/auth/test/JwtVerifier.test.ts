@@ -135,6 +135,29 @@ describe("JwtVerifier — claims", () => {
       assertInvalid(yield* refusal(verifyWith({ ...options, clockTolerance: 0 }, recent)), "expired")
     })))
 
+  it.effect("fix: a token issued in the future (iat past now + the tolerance) is not yet valid, through verify and verifyPromise", () =>
+    atNow(Effect.gen(function*() {
+      const options = { secret: secret(HS_SECRET), audience: false } as const
+      const skewed = yield* Effect.promise(() => sign({ sub: "u" }, hs, { alg: "HS256", iat: NOW + 20 }))
+      const future = yield* Effect.promise(() => sign({ sub: "u" }, hs, { alg: "HS256", iat: NOW + 50_000, exp: NOW + 60_000 }))
+      yield* verifyWith(options, skewed)
+      assertInvalid(yield* refusal(verifyWith(options, future)), "not yet valid")
+      assertInvalid(yield* refusal(verifyWith({ ...options, clockTolerance: 0 }, skewed)), "not yet valid")
+      // the promise form reads the system clock: a token issued a day after it
+      const v = yield* JwtVerifier.make(options)
+      const t = Math.floor(Date.now() / 1000)
+      const tomorrow = yield* Effect.promise(() => sign({ sub: "u" }, hs, { alg: "HS256", iat: t + 86_400, exp: t + 90_000 }))
+      const error = yield* Effect.promise(() => v.verifyPromise(Redacted.make(tomorrow)).then(() => undefined, (e: unknown) => e))
+      assertInvalid(error, "not yet valid")
+    })))
+
+  it.effect("fix: a required claim that is absent is a missing claim, whatever the claim (nbf was 'not yet valid')", () =>
+    atNow(Effect.gen(function*() {
+      const token = yield* Effect.promise(() => sign({ sub: "u" }, hs, { alg: "HS256" }))
+      assertInvalid(yield* refusal(verifyWith({ secret: secret(HS_SECRET), audience: false, requiredClaims: ["nbf"] }, token)), "missing claim")
+      assertInvalid(yield* refusal(verifyWith({ secret: secret(HS_SECRET), audience: false, requiredClaims: ["jti"] }, token)), "missing claim")
+    })))
+
   it.effect("fix: a token without exp is refused by default (the SDK refuses it too); requireExpiry: false allows it", () =>
     atNow(Effect.gen(function*() {
       const token = yield* Effect.promise(() => sign({ sub: "u" }, hs, { alg: "HS256", exp: null }))

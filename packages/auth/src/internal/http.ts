@@ -49,6 +49,22 @@ const readLimited = async (response: Response, maxBytes: number): Promise<Uint8A
   return out
 }
 
+/**
+ * Header records merged by name, whatever their case (`Accept` and `accept` are one header: a
+ * plain spread would send both, which `fetch` joins into one malformed value); later records win.
+ * Names come out lowercase.
+ */
+export const mergeHeaders = (
+  ...records: ReadonlyArray<Readonly<Record<string, string>> | undefined>
+): Record<string, string> => {
+  const out: Record<string, string> = {}
+  for (const record of records) {
+    if (record === undefined) continue
+    for (const name in record) out[name.toLowerCase()] = record[name]!
+  }
+  return out
+}
+
 export const request = (options: {
   readonly url: string
   readonly method: "GET" | "POST"

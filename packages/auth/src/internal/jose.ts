@@ -86,6 +86,19 @@ export const timeClaimsProblem = (claims: Readonly<Record<string, unknown>>): In
   return undefined
 }
 
+/**
+ * A token issued after `now` (plus the tolerance, in seconds): `jose` checks `iat` only under
+ * `maxTokenAge`. Run after `timeClaimsProblem` (which refuses an `iat` that is not a number).
+ */
+export const issuedInFutureProblem = (
+  claims: Readonly<Record<string, unknown>>,
+  nowMillis: number,
+  toleranceSeconds: number
+): InvalidTokenError | undefined => {
+  const iat = claims.iat
+  return typeof iat === "number" && (iat - toleranceSeconds) * 1000 > nowMillis ? invalid("not yet valid") : undefined
+}
+
 /** `critProblem` as an effect. */
 export const checkCrit = (
   header: jose.ProtectedHeaderParameters,
@@ -124,10 +137,11 @@ export const algorithmsForKey = (key: KeyObject): ReadonlyArray<string> => {
 }
 
 const claimReason = (claim: string, reason: string): InvalidTokenReason => {
+  // an absent `aud` or `iss` where one is configured is as wrong as a different one
   if (claim === "aud") return "wrong audience"
   if (claim === "iss") return "wrong issuer"
-  if (claim === "nbf") return "not yet valid"
   if (reason === "missing") return "missing claim"
+  if (claim === "nbf") return "not yet valid"
   if (claim === "iat" && reason === "check_failed") return "expired"
   return "malformed"
 }

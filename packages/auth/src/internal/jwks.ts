@@ -87,7 +87,7 @@ export const remote = (uri: string, options: RemoteOptions = {}): Effect.Effect<
     const fetchOnce: Effect.Effect<Loaded, JwksFetchError> = Http.request({
       url: uri,
       method: "GET",
-      headers: { accept: "application/json, application/jwk-set+json", ...options.headers },
+      headers: Http.mergeHeaders({ accept: "application/json, application/jwk-set+json" }, options.headers),
       timeout,
       maxBytes: maxSize,
       fetch: options.fetch
