@@ -87,6 +87,12 @@ export const make = (options: Options): Effect.Effect<TokenVerifier.Verifier, Au
     if (endpoint.protocol !== "https:" && endpoint.protocol !== "http:") {
       return yield* new AuthConfigError({ field: "endpoint", reason: "not an http(s) URL" })
     }
+    if (Http.isPlainHttpOffHost(endpoint)) {
+      // allowed (a cluster-internal name is common); RFC 7662 §4 requires TLS
+      yield* Effect.logWarning(
+        "IntrospectionVerifier: endpoint is plain http to a non-loopback host; tokens and the client secret cross the network unencrypted: use https"
+      )
+    }
     const method = options.clientAuthMethod ?? (options.clientSecret !== undefined ? "client_secret_basic" : "none")
     if (method !== "none" && (options.clientId === undefined || options.clientSecret === undefined)) {
       return yield* new AuthConfigError({ field: "clientAuthMethod", reason: `${method} needs clientId and clientSecret` })

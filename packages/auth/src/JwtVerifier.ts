@@ -17,7 +17,7 @@ import * as jose from "jose"
 import { createPublicKey, type JsonWebKey, type KeyObject } from "node:crypto"
 import * as AccessToken from "./AccessToken.js"
 import { AuthConfigError, type AuthError, InvalidTokenError, type JwksFetchError } from "./AuthError.js"
-import type { Fetch } from "./internal/http.js"
+import * as Http from "./internal/http.js"
 import * as Jose from "./internal/jose.js"
 import * as Jwks from "./internal/jwks.js"
 import * as TokenVerifier from "./TokenVerifier.js"
@@ -59,7 +59,7 @@ export interface JwksOptions {
   readonly maxSize?: number | undefined
   readonly headers?: Readonly<Record<string, string>> | undefined
   /** A `fetch` implementation (default: the global one). */
-  readonly fetch?: Fetch | undefined
+  readonly fetch?: Http.Fetch | undefined
 }
 
 /**
@@ -311,6 +311,10 @@ const keySource = (options: Options): Effect.Effect<KeySource, AuthConfigError> 
       catch: () => configError("jwksUri", "not a URL")
     })
     if (uri.protocol !== "https:" && uri.protocol !== "http:") return yield* configError("jwksUri", "not an http(s) URL")
+    if (Http.isPlainHttpOffHost(uri)) {
+      // allowed (a cluster-internal name is common) but anyone on the path could replace the keys
+      yield* Effect.logWarning("JwtVerifier: jwksUri is plain http to a non-loopback host; the signing keys can be replaced in transit: use https")
+    }
     const set = yield* Jwks.remote(uri.href, options.jwksOptions)
     return { algorithms, resolveKey: set.resolve }
   })

@@ -196,6 +196,20 @@ describe("IntrospectionVerifier — RFC 7662", () => {
       assertInvalid(yield* refusal(verify(v)), "malformed")
     }))
 
+  it.scoped("plain http to a non-loopback host logs a warning (RFC 7662 §4 requires TLS); loopback and https are silent", () =>
+    Effect.gen(function*() {
+      const lines: Array<string> = []
+      const capture = Logger.replace(Logger.defaultLogger, Logger.make(({ message }) => void lines.push(String(message))))
+      const build = (endpoint: string) => IntrospectionVerifier.make({ endpoint, audience: false }).pipe(Effect.provide(capture))
+      yield* build("http://auth.internal:8080/introspect")
+      assert.isTrue(lines.some((l) => l.includes("plain http to a non-loopback host")), lines.join("\n"))
+      lines.length = 0
+      for (const quiet of ["https://as.example/introspect", "http://127.0.0.1:9/i", "http://localhost/i", "http://[::1]:9/i"]) {
+        yield* build(quiet)
+      }
+      assert.deepStrictEqual(lines, [])
+    }))
+
   it.scoped("answers are cached until exp, and never longer than 60 s by default", () =>
     Effect.gen(function*() {
       yield* TestClock.setTime(NOW * 1000)

@@ -4,7 +4,7 @@
  * server on a loopback port serves the key set and counts requests.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Redacted, TestClock } from "effect"
+import { Effect, Logger, Redacted, TestClock } from "effect"
 import { JwtVerifier, type TokenVerifier } from "../src/index.js"
 import { assertInvalid, jwksServer, keyPair, NOW, refusal, serveHttp, sign } from "./helpers.js"
 
@@ -156,5 +156,17 @@ describe("JwtVerifier — remote JWKS", () => {
       assert.strictEqual(error._tag === "JwksFetchError" && error.reason, "invalid key set")
       const local = yield* Effect.flip(JwtVerifier.make({ jwks: { keys: [k1.publicJwk, { kty: "oct", k: "c2VjcmV0" }] }, audience: AUD }))
       assert.strictEqual(local.field, "jwks")
+    }))
+
+  it.effect("a plain-http jwksUri to a non-loopback host logs a warning (keys could be replaced in transit); loopback is silent", () =>
+    Effect.gen(function*() {
+      const lines: Array<string> = []
+      const capture = Logger.replace(Logger.defaultLogger, Logger.make(({ message }) => void lines.push(String(message))))
+      yield* JwtVerifier.make({ jwksUri: "http://keycloak:8080/certs", audience: AUD }).pipe(Effect.provide(capture))
+      assert.isTrue(lines.some((l) => l.includes("jwksUri is plain http")), lines.join("\n"))
+      lines.length = 0
+      yield* JwtVerifier.make({ jwksUri: "http://127.0.0.1:9/certs", audience: AUD }).pipe(Effect.provide(capture))
+      yield* JwtVerifier.make({ jwksUri: "https://keys.example/certs", audience: AUD }).pipe(Effect.provide(capture))
+      assert.deepStrictEqual(lines, [])
     }))
 })

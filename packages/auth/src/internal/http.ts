@@ -65,6 +65,12 @@ export const mergeHeaders = (
   return out
 }
 
+/** `http:` to a host other than the loopback interface (the name or address may be anything else). */
+export const isPlainHttpOffHost = (url: URL): boolean =>
+  url.protocol === "http:" &&
+  !(url.hostname === "localhost" || url.hostname.endsWith(".localhost") || url.hostname === "[::1]" ||
+    /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(url.hostname))
+
 export const request = (options: {
   readonly url: string
   readonly method: "GET" | "POST"
