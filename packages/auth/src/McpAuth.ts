@@ -121,11 +121,14 @@ export type Authentication = AccessToken.McpAuthInfo | Response | undefined
  * - a token without a required claim → 403 `{"error":"missing_scopes","missing":[{"scope":…}]}`;
  * - otherwise the SDK's `AuthInfo` (tools get it as `extra.authInfo`).
  *
+ * A `resource` that is not an absolute http(s) URL throws `AuthConfigError` here, when the
+ * authenticator is built (as do `resourceMetadataUrl` and `wellKnownRouter`).
+ *
  * @since 0.1.0
  * @category constructors
  */
 export const authenticate = (options: AuthenticateOptions = {}) => {
-  const resource = options.resource === undefined ? undefined : new URL(options.resource)
+  const resource = options.resource === undefined ? undefined : resourceUrl(options.resource)
   const required = options.requiredClaims ?? []
   return (request: Request): Effect.Effect<Authentication, never, TokenVerifier> => {
     const header = request.headers.get("authorization")
@@ -321,6 +324,18 @@ const cors = {
   "access-control-allow-headers": "*"
 }
 
+/** `resource` as a URL; a value that is not an absolute http(s) URL throws `AuthConfigError` (naming the option, not quoting it). */
+const resourceUrl = (resource: string): URL => {
+  let url: URL
+  try {
+    url = new URL(resource)
+  } catch {
+    throw new AuthConfigError({ field: "resource", reason: "not an absolute URL" })
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") throw new AuthConfigError({ field: "resource", reason: "not an http(s) URL" })
+  return url
+}
+
 /**
  * Where RFC 9728 puts the metadata of `resource`: `/.well-known/oauth-protected-resource`
  * followed by the resource's path.
@@ -329,7 +344,7 @@ const cors = {
  * @category constructors
  */
 export const resourceMetadataUrl = (resource: string): string => {
-  const url = new URL(resource)
+  const url = resourceUrl(resource)
   const path = url.pathname === "/" ? "" : url.pathname.replace(/\/$/, "")
   return `${url.origin}/.well-known/oauth-protected-resource${path}`
 }
@@ -344,6 +359,7 @@ export const resourceMetadataUrl = (resource: string): string => {
  * @category constructors
  */
 export const wellKnownRouter = (options: WellKnownOptions): HttpRouter.HttpRouter => {
+  resourceUrl(options.resource)
   const jwksPath = options.jwksPath ?? "/.well-known/jwks.json"
   const metadata = Effect.sync(() =>
     HttpServerResponse.unsafeJson({

@@ -273,3 +273,26 @@ describe("McpAuth.scopeDefinitions (seed configuration rules)", () => {
     expect(Either.isLeft(McpAuth.scopeDefinitions(["email"]))).toBe(true)
   })
 })
+
+describe("McpAuth — configuration", () => {
+  it("a resource that is not an absolute http(s) URL throws AuthConfigError(resource), without quoting it", () => {
+    for (const build of [
+      (resource: string) => McpAuth.authenticate({ resource }),
+      (resource: string) => McpAuth.resourceMetadataUrl(resource),
+      (resource: string) => McpAuth.wellKnownRouter({ resource })
+    ]) {
+      for (const bad of ["not a url secret-ish-value", "/mcp", "ftp://host/mcp"]) {
+        let thrown: unknown
+        try {
+          build(bad)
+        } catch (e) {
+          thrown = e
+        }
+        expect((thrown as { _tag?: string })?._tag).toBe("AuthConfigError")
+        expect((thrown as { field?: string }).field).toBe("resource")
+        expect(String((thrown as Error).message)).not.toContain(bad)
+      }
+    }
+    expect(McpAuth.resourceMetadataUrl("https://mcp.example.com/mcp/")).toBe("https://mcp.example.com/.well-known/oauth-protected-resource/mcp")
+  })
+})
