@@ -141,6 +141,26 @@ const inScopeImpl = <A, E, R>(self: Effect.Effect<A, E, R>, scope: CredentialSco
     (release) => Effect.sync(release)
   )
 
+/** The scope of a tool call that declared no credential: empty, and closed. */
+const noCredentials = globalValue(Symbol.for("@mcp-credentials/core/CurrentCredential/noCredentials"), () => {
+  const scope = new CredentialScope(new Map())
+  scope.close()
+  return scope
+})
+
+/**
+ * Runs `self` with no credential in scope, for the fiber of a tool call that declared none. A
+ * fiber woken by another call's fiber (a shared `Deferred`, `Semaphore`, `Queue`) goes on in that
+ * call's async context; with this, neither the fiber nor plain code it calls through
+ * `callWithScope` falls back to the async context, where `unsafeGet` would find the other call's
+ * credentials.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const withoutCredentials = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.locally(self, currentScope, noCredentials)
+
 /**
  * The current scope, if any. For integrations (the server package); tools use `get`.
  *
@@ -208,6 +228,9 @@ export const unsafeRunInScope = <A>(scope: CredentialScope, f: () => A): A => as
  * The credential under `name` for plain synchronous code (the seed's `get_credentials()`):
  * inside an Effect fiber it reads the fiber's scope, otherwise the async context set by
  * `callWithScope`. Throws `NoCredentialInScopeError` outside a tool call or after it ended.
+ * (A fiber that is not a tool call's, started in plain code with `Effect.runPromise`, has no
+ * scope of its own: it reads the async context, which is the call's until another call's fiber
+ * wakes it. Run such an effect with `inScope` or `callWithScope` instead.)
  *
  * @since 0.1.0
  * @category unsafe

@@ -3,6 +3,9 @@
  * `AsyncLocalStorage` (a `CallStorage`) set around the SDK's tool dispatch.
  */
 import { CallStorage } from "@mcp-credentials/core"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as FiberRef from "effect/FiberRef"
 import { globalValue } from "effect/GlobalValue"
 
 export interface Call {
@@ -20,9 +23,29 @@ const storage = globalValue(
   () => CallStorage.make<Call>()
 )
 
+/**
+ * The call of a tool's fiber. A fiber woken by another call's fiber goes on in that call's async
+ * context, so inside a fiber the call is read from the fiber first.
+ */
+const fiberCall = globalValue(
+  Symbol.for("@mcp-credentials/server/CallContext/fiberCall"),
+  () => FiberRef.unsafeMake<Call | undefined>(undefined)
+)
+
 export const run = <A>(call: Call, f: () => A): A => storage.run(call, f)
 
-export const current = (): Call | undefined => storage.get()
+/** Runs a tool's effect as `call`'s, for `current()` in the fiber and the fibers it forks. */
+export const locally = <A, E, R>(self: Effect.Effect<A, E, R>, call: Call): Effect.Effect<A, E, R> =>
+  Effect.locally(self, fiberCall, call)
+
+export const current = (): Call | undefined => {
+  const fiber = Fiber.getCurrentFiber()
+  if (fiber._tag === "Some") {
+    const call = fiber.value.getFiberRef(fiberCall)
+    if (call !== undefined) return call
+  }
+  return storage.get()
+}
 
 /** The `ToolContext` of the current call (either SDK line), or `undefined` outside one. */
-export const currentToolContext = (): unknown => storage.get()?.toolContext()
+export const currentToolContext = (): unknown => current()?.toolContext()

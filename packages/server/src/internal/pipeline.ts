@@ -392,6 +392,11 @@ export interface HandlerCall<X> {
   readonly signal: AbortSignal | undefined
   /** The call's scrubber (its frame's), when `callTool` built one. */
   readonly scrubber?: Scrubber.Scrubber | undefined
+  /**
+   * The call (its frame's) and its credential scope (`undefined`: none declared), when the
+   * interception set the call up; otherwise both are read from the async context.
+   */
+  readonly frame?: { readonly call: CallContext.Call; readonly scope: CurrentCredential.CredentialScope | undefined } | undefined
 }
 
 /**
@@ -403,7 +408,7 @@ export const runToolHandler = async <X>(
   handler: (...args: Array<any>) => unknown,
   args: ReadonlyArray<any>
 ): Promise<ToolResult> => {
-  const scope = CurrentCredential.unsafeCurrentScope()
+  const scope = call.frame !== undefined ? call.frame.scope : CurrentCredential.unsafeCurrentScope()
   // the secrets of the call as they are now: a cancellation closes the scope before the failure
   // is logged
   const scrubber = scrubberSnapshot(scope, call.bearerToken, call.scrubber)
@@ -423,7 +428,11 @@ export const runToolHandler = async <X>(
     const toolContext = call.toolContext()
     let effect = Effect.provideService(output as Effect.Effect<unknown, unknown, any>, ToolContextTag, toolContext)
     if (call.context !== undefined) effect = Effect.provide(effect, call.context(toolContext))
-    if (scope !== undefined) effect = CurrentCredential.inScope(effect, scope)
+    // the fiber carries its call and scope (none: an empty one): a fiber woken by another call's
+    // fiber goes on in that call's async context, which plain code must not read
+    effect = scope !== undefined ? CurrentCredential.inScope(effect, scope) : CurrentCredential.withoutCredentials(effect)
+    const owner = call.frame?.call ?? CallContext.current()
+    if (owner !== undefined) effect = CallContext.locally(effect, owner)
     const exit = await call.run(effect, call.signal)
     return Exit.isSuccess(exit) ? toToolResult(exit.value) : fail(exit.cause)
   }
@@ -448,7 +457,7 @@ export const runHandlerOfCall = <X>(
   args: ReadonlyArray<any>
 ): Promise<ToolResult> => {
   const frame = frameOf(ctx)
-  return enterCall(frame, () => runToolHandler<X>({ ...call, state: frame?.state, scrubber: frame?.scrubber }, handler, args))
+  return enterCall(frame, () => runToolHandler<X>({ ...call, state: frame?.state, scrubber: frame?.scrubber, frame }, handler, args))
 }
 
 /**
