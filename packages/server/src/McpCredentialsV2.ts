@@ -88,7 +88,10 @@ export interface Options<R, X = never> {
   readonly layer?: Layer.Layer<R, unknown, never> | undefined
   /** A runtime owned by the caller (shared by many servers); it is not disposed on close. */
   readonly runtime?: Runtime.Runtime<R> | ManagedRuntime.ManagedRuntime<R, unknown> | undefined
-  /** Declarations for tools registered directly with `server.registerTool`. */
+  /**
+   * Declarations for tools registered directly with `server.registerTool` (and for tools that
+   * `registerTool` registers without `credentials`).
+   */
   readonly tools?: Readonly<Record<string, Declaration>> | undefined
   /** Scopes each tool requires of the caller's access token (`ctx.http.authInfo.scopes`). */
   readonly toolScopes?: Readonly<Record<string, ReadonlyArray<string>>> | undefined
@@ -312,6 +315,7 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
     sdkRegister: (name, config, callback) => (server.registerTool as any)(name, config, callback),
     declare,
     requireScopes,
+    defaults: { tools: options.tools, toolScopes: options.toolScopes },
     runHandler
   }) as Installed<R, X>["registerTool"]
 

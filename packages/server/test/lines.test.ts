@@ -197,6 +197,24 @@ describe.each(lines)("$name line over Streamable HTTP", (line) => {
     expect(installationOf(closed)).toBe(b)
   })
 
+  it("fix: registerTool without scopes or credentials keeps the install's toolScopes and tools (it dropped them: the tool was open)", async () => {
+    const http = await line.start((runtime) => {
+      const server = line.newServer()
+      const creds = line.install(server, { runtime, toolScopes: { guarded: ["admin:write"] }, tools: { guarded: "static" } })
+      creds.registerTool("guarded", { description: "scoped at install" }, () =>
+        Effect.map(CurrentCredential.getStatic(), (c) => `ran with ${Object.keys(c.fields).join(",")}`))
+      return server
+    }, HeaderCredentialBackend.layer(), { authenticate })
+    const without = await line.connect(http.url, { ...fieldsHeader("sk-guard-0009"), "x-test-scopes": "repo:read" })
+    const refused = await without.callTool({ name: "guarded" })
+    expect(refused.isError).toBe(true)
+    expect(textOf(refused)).toContain("admin:write")
+    const granted = await line.connect(http.url, { ...fieldsHeader("sk-guard-0009"), "x-test-scopes": "admin:write" })
+    expect(textOf(await granted.callTool({ name: "guarded" }))).toBe("ran with apiKey")
+    await Promise.all([without.close(), granted.close()])
+    await http.close()
+  })
+
   it("a tool without a declaration never triggers resolution, even when the backend would fail", async () => {
     let calls = 0
     const failing = Layer.succeed(CredentialBackend.CredentialBackend, {

@@ -470,6 +470,14 @@ export const makeRegisterTool = <Ctx>(options: {
   readonly sdkRegister: (name: string, config: object, callback: (...args: Array<any>) => unknown) => unknown
   readonly declare: (toolName: string, credentials: any) => void
   readonly requireScopes: (toolName: string, scopes: ReadonlyArray<string>) => void
+  /**
+   * The installation's `tools` and `toolScopes`: what a tool registered without `credentials` or
+   * `scopes` keeps (registering it must not drop a requirement set at install).
+   */
+  readonly defaults: {
+    readonly tools?: Readonly<Record<string, unknown>> | undefined
+    readonly toolScopes?: Readonly<Record<string, ReadonlyArray<string>>> | undefined
+  }
   readonly runHandler: (
     toolName: string,
     handler: (...args: Array<any>) => unknown,
@@ -483,14 +491,17 @@ export const makeRegisterTool = <Ctx>(options: {
   handler: (...args: Array<any>) => unknown
 ): any => {
   const { credentials, scopes, ...sdkConfig } = config
-  options.declare(name, credentials)
-  options.requireScopes(name, scopes ?? [])
+  options.declare(name, credentials ?? ownValue(options.defaults.tools, name))
+  options.requireScopes(name, scopes ?? ownValue(options.defaults.toolScopes, name) ?? [])
   const callback = sdkConfig.inputSchema === undefined
     ? (ctx: Ctx) => options.runHandler(name, handler, [ctx], ctx)
     : (args: unknown, ctx: Ctx) => options.runHandler(name, handler, [args, ctx], ctx)
   ;(callback as any)[ownHandler] = true
   return options.sdkRegister(name, sdkConfig, callback)
 }
+
+const ownValue = <A>(record: Readonly<Record<string, A>> | undefined, key: string): A | undefined =>
+  record !== undefined && Object.prototype.hasOwnProperty.call(record, key) ? record[key] : undefined
 
 /** An installation's `runPromise`: the effect's value, or a rejection with its squashed cause. */
 export const runPromiseWith = (run: Run) =>
