@@ -314,6 +314,46 @@ describe.each(lines)("$name line over Streamable HTTP", (line) => {
     expect(seen[2]!.digest).not.toBe(expected)
   })
 
+  it("fix: a tool's own JSON-RPC error (a JsonRpcErrorTypeId carrier, or -32042) and the SDK's protocol errors reach the client as the bare SDK sends them", async () => {
+    const logged: Array<string> = []
+    const http = await line.start((runtime) => {
+      const server = line.newServer()
+      const creds = line.install(server, { runtime })
+      const carrier = (apiKey: string) => ({
+        message: `Open the link first (${apiKey})`,
+        [ToolContext.JsonRpcErrorTypeId]: { code: -32050, data: { hint: "open", key: apiKey } }
+      })
+      creds.registerTool("effect_carrier", { description: "d", credentials: "static" }, () =>
+        Effect.flatMap(CurrentCredential.getStatic(), (c) => Effect.fail(carrier(Redacted.value(c.fields.apiKey!)))))
+      creds.registerTool("plain_carrier", { description: "d" }, async () => {
+        throw carrier("none")
+      })
+      // the SDKs' UrlElicitationRequiredError, as a library would throw it
+      creds.registerTool("url_required", { description: "d" }, async () => {
+        throw Object.assign(new Error("URL elicitation required"), { code: -32042, data: { elicitations: [] } })
+      })
+      return server
+    }, Layer.merge(HeaderCredentialBackend.layer(), Logger.replace(Logger.defaultLogger, Logger.make(({ message }) => void logged.push(String(message))))))
+    const client = await line.connect(http.url, fieldsHeader("sk-carrier-0011"))
+    for (const name of ["effect_carrier", "plain_carrier"]) {
+      const e = await client.callTool({ name }).then((r) => r, (e) => e)
+      expect(e.code, `${name}: ${JSON.stringify(e)}`).toBe(-32050)
+      expect(e.data?.hint).toBe("open")
+      // scrubbed like everything else
+      expect(JSON.stringify({ m: e.message, d: e.data })).not.toContain("sk-carrier-0011")
+    }
+    const url = await client.callTool({ name: "url_required" }).then((r) => r, (e) => e)
+    expect(url.code, JSON.stringify(url)).toBe(-32042)
+    // an unknown tool: v1 answers an isError result, v2 a -32602 error, installed or not
+    const unknown = await client.callTool({ name: "no_such_tool" }).then((r) => r, (e) => e)
+    if (line.name === "v2") expect(unknown.code).toBe(-32602)
+    else expect(textOf(unknown)).toContain("not found")
+    expect(JSON.stringify(unknown)).not.toContain("failed unexpectedly")
+    expect(logged.filter((l) => l.includes("failed unexpectedly"))).toEqual([])
+    await client.close()
+    await http.close()
+  })
+
   it("errors: \"jsonrpc\" surfaces failures as JSON-RPC errors", async () => {
     const http = await line.start(build(line, { errors: "jsonrpc" }), HeaderCredentialBackend.layer())
     const client = await line.connect(http.url)

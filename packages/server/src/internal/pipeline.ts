@@ -46,8 +46,36 @@ export const codes = {
   credential: -32001, // server error range: the tool's credentials could not be resolved
   scope: -32003, // the caller's token lacks a scope the tool requires
   tool: -32002, // the tool reported a failure
-  internal: -32603
+  internal: -32603,
+  urlElicitationRequired: -32042 // MCP 2025-11-25: both SDKs let this error of a tool through
 } as const
+
+/**
+ * A tool's failure that reaches the client as its own JSON-RPC error, whatever the error mode: a
+ * `JsonRpcErrorTypeId` carrier, or the SDKs' URL-elicitation-required error (-32042), which the
+ * bare SDKs pass through too.
+ */
+const ownJsonRpcError = (cause: Cause.Cause<unknown>): JsonRpcFailure | undefined => {
+  const failure = Cause.failureOption(cause)
+  if (failure._tag === "None") return undefined
+  const e = failure.value
+  if (isJsonRpcErrorCarrier(e)) {
+    const rpc = e[JsonRpcErrorTypeId]
+    return new JsonRpcFailure(rpc.code, e.message, rpc.data)
+  }
+  if (e instanceof Error && (e as { code?: unknown }).code === codes.urlElicitationRequired) {
+    return new JsonRpcFailure(codes.urlElicitationRequired, e.message, (e as { data?: unknown }).data)
+  }
+  return undefined
+}
+
+/**
+ * An error the SDK's own dispatch throws to be sent as a JSON-RPC error (v1 `McpError`, v2
+ * `ProtocolError`: an unknown tool, invalid arguments): an `Error` with an integer `code`. The
+ * SDKs turn a tool's own errors into results before this point, so nothing else has one.
+ */
+const isProtocolError = (e: unknown): e is Error & { code: number; data?: unknown } =>
+  e instanceof Error && Number.isInteger((e as { code?: unknown }).code)
 
 export const errorResult = (text: string): ToolResult => ({ content: [{ type: "text", text }], isError: true })
 
@@ -195,6 +223,12 @@ export const callTool = async (
     } catch (e) {
       if (e instanceof JsonRpcFailure) {
         throw new JsonRpcFailure(e.code, scrubber.scrubString(e.message).value, scrubber.scrub(e.data).value)
+      }
+      if (isProtocolError(e)) {
+        // passed on as the bare SDK would send it, scrubbed
+        e.message = scrubber.scrubString(e.message).value
+        if (e.data !== undefined) e.data = scrubber.scrub(e.data).value
+        throw e
       }
       return unexpected(input, Cause.die(e), scrubber, run)
     }
@@ -413,6 +447,12 @@ export const runToolHandler = async <X>(
   // is logged
   const scrubber = scrubberSnapshot(scope, call.bearerToken, call.scrubber)
   const fail = async (cause: Cause.Cause<unknown>): Promise<ToolResult> => {
+    const rpc = ownJsonRpcError(cause)
+    if (rpc !== undefined && call.state !== undefined) {
+      // thrown by the interception (scrubbed there) once the SDK's dispatch returns
+      call.state.failure = rpc
+      return errorResult(rpc.message)
+    }
     const d = describeFailure(call.toolName, cause)
     if (d.log) await call.run(logUnexpected(call.toolName, d.correlationId!, cause, scrubber()))
     if (call.errors === "jsonrpc" && call.state !== undefined) call.state.failure = new JsonRpcFailure(d.code, d.message)
