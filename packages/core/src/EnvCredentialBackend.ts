@@ -78,18 +78,16 @@ export const make = (options: Options = {}): CredentialBackend["Type"] => {
     return cachedNames.names
   }
 
-  // the last static credential built, given back while the variables it was read from are
-  // unchanged (building one validates its fields): its source, as [FIELDS] or [name, value, …].
-  // A credential whose values a tool wiped (`Redacted.unsafeWipe`) is not given out again.
-  let lastStatic: { readonly source: ReadonlyArray<string>; readonly credential: StaticCredential } | undefined
+  // the fields of the last static credential, reused while the variables they were read from are
+  // unchanged (FIELDS is parsed once): their source, as [FIELDS] or [name, value, …]. Every call
+  // gets its own credential (its own `Redacted` values): a call that wipes its values
+  // (`Redacted.unsafeWipe`) leaves the others' intact.
+  let lastStatic: { readonly source: ReadonlyArray<string>; readonly fields: Readonly<Record<string, string>> } | undefined
   const reusable = (source: ReadonlyArray<string>): StaticCredential | undefined =>
-    lastStatic !== undefined && sameStrings(lastStatic.source, source) && isIntact(lastStatic.credential)
-      ? lastStatic.credential
-      : undefined
+    lastStatic !== undefined && sameStrings(lastStatic.source, source) ? StaticCredential.fromFields(lastStatic.fields) : undefined
   const remember = (source: ReadonlyArray<string>, fields: Record<string, string>): StaticCredential => {
-    const credential = StaticCredential.fromFields(fields)
-    lastStatic = { source, credential }
-    return credential
+    lastStatic = { source, fields }
+    return StaticCredential.fromFields(fields)
   }
 
   const resolveStatic = (lookup: Lookup, names: () => Names): Either.Either<ResolvedCredential, CredentialError> => {
@@ -236,17 +234,6 @@ const namesOf = (all: ReadonlyArray<string>): Names => {
   }
 }
 
-/** Every field still has its value (none was wiped with `Redacted.unsafeWipe`). */
-const isIntact = (credential: StaticCredential): boolean => {
-  for (const key in credential.fields) {
-    try {
-      Redacted.value(credential.fields[key]!)
-    } catch {
-      return false
-    }
-  }
-  return true
-}
 
 const sameStrings = (a: ReadonlyArray<string>, b: ReadonlyArray<string>): boolean => {
   if (a.length !== b.length) return false

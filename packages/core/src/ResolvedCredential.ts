@@ -37,8 +37,13 @@ export class StaticCredential extends Schema.Class<StaticCredential>("StaticCred
    */
   static fromFields(fields: Readonly<Record<string, string>>): StaticCredential {
     const out: Record<string, Redacted.Redacted<string>> = {}
-    for (const [k, v] of Object.entries(fields)) out[k] = Redacted.make(v)
-    return new StaticCredential({ type: "static", fields: out }, { disableValidation: true })
+    for (const k of Object.keys(fields)) out[k] = Redacted.make(fields[k]!)
+    // what the constructor builds without validation, field by field (the backends call this on
+    // every tool call; the constructor costs ~0.7 µs more)
+    const self: { -readonly [K in keyof StaticCredential]: StaticCredential[K] } = Object.create(StaticCredential.prototype)
+    self.type = "static"
+    self.fields = out
+    return self
   }
 }
 

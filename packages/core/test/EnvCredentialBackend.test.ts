@@ -362,7 +362,7 @@ describe("EnvCredentialBackend — unsafeResolve (the server's call path without
     })
   )
 
-  it.effect("unchanged variables give back the same credential; a rotated value, a new one", () => {
+  it.effect("unchanged variables give back the same fields, in a new credential per call; a rotated value, new fields", () => {
     const prefix = `MCPCRED_MEMO_${process.pid}_`
     return withEnv(
       prefix,
@@ -373,7 +373,9 @@ describe("EnvCredentialBackend — unsafeResolve (the server's call path without
         const a1 = backend.unsafeResolve!({ kind: "static" }, s)!
         const a2 = yield* backend.resolve({ kind: "static" })
         assert.isTrue(Either.isRight(a1))
-        assert.strictEqual(Either.getOrThrow(a1), a2)
+        // each call its own credential (its own Redacted values), with the same fields
+        assert.notStrictEqual(Either.getOrThrow(a1), a2)
+        assert.deepStrictEqual(ResolvedCredential.secretValues(Either.getOrThrow(a1)), ResolvedCredential.secretValues(a2))
         process.env[`${prefix}FIELD_apiKey`] = "second"
         const b = Either.getOrThrow(backend.unsafeResolve!({ kind: "static" }, s)!)
         assert.notStrictEqual(b, a2)
@@ -382,14 +384,15 @@ describe("EnvCredentialBackend — unsafeResolve (the server's call path without
         process.env[`${prefix}FIELDS`] = '{"k":"v-1"}'
         const j1 = Either.getOrThrow(backend.unsafeResolve!({ kind: "static" }, s)!)
         const j2 = Either.getOrThrow(backend.unsafeResolve!({ kind: "static" }, s)!)
-        assert.strictEqual(j1, j2)
-        assert.deepStrictEqual(Object.keys(j1.type === "static" ? j1.fields : {}), ["k"])
+        assert.notStrictEqual(j1, j2)
+        assert.deepStrictEqual(ResolvedCredential.secretValues(j1), ["v-1"])
+        assert.deepStrictEqual(ResolvedCredential.secretValues(j2), ["v-1"])
         delete process.env[`${prefix}FIELDS`]
       })
     )
   })
 
-  it.effect("a credential whose value a tool wiped (Redacted.unsafeWipe) is not given out again", () => {
+  it.effect("fix: a call that wipes its credential (Redacted.unsafeWipe) leaves the others' intact, also one resolved before", () => {
     const prefix = `MCPCRED_WIPE_${process.pid}_`
     return withEnv(
       prefix,
@@ -398,7 +401,9 @@ describe("EnvCredentialBackend — unsafeResolve (the server's call path without
         const backend = EnvCredentialBackend.make({ prefix })
         const s = yield* services
         const first = Either.getOrThrow(backend.unsafeResolve!({ kind: "static" }, s)!)
+        const concurrent = Either.getOrThrow(backend.unsafeResolve!({ kind: "static" }, s)!)
         assert.isTrue(first.type === "static" && Redacted.unsafeWipe(first.fields.apiKey!))
+        assert.strictEqual(concurrent.type === "static" && Redacted.value(concurrent.fields.apiKey!), "kept-value")
         const next = Either.getOrThrow(backend.unsafeResolve!({ kind: "static" }, s)!)
         assert.notStrictEqual(next, first)
         assert.strictEqual(next.type === "static" && Redacted.value(next.fields.apiKey!), "kept-value")

@@ -79,6 +79,21 @@ describe("ResolvedCredential — seed §1.11 (test_types.py)", () => {
     assert.notStrictEqual(a.fields, b.fields)
   })
   it("keep: extra is not shared between instances", () => assert.notStrictEqual(token().extra, token().extra))
+  it("fromFields builds what the class constructor builds (without going through it)", () => {
+    for (const fields of [{}, { apiKey: "sk-1" }, { apiKey: "sk-1", user: "bob", "x-y": "" }]) {
+      const made = StaticCredential.fromFields(fields)
+      const constructed = new StaticCredential({ type: "static", fields: made.fields })
+      assert.instanceOf(made, StaticCredential)
+      assert.deepStrictEqual(Object.keys(made), Object.keys(constructed))
+      assert.isTrue(Schema.is(StaticCredential)(made))
+      assert.isTrue(Schema.is(ResolvedCredential.ResolvedCredential)(made))
+      assert.deepStrictEqual(Schema.encodeSync(StaticCredential)(made), Schema.encodeSync(StaticCredential)(constructed))
+      assert.deepStrictEqual(Schema.encodeSync(StaticCredential)(made).fields, fields)
+      assert.strictEqual(inspect(made), inspect(constructed))
+      assert.strictEqual(JSON.stringify(made), JSON.stringify(constructed))
+      assert.strictEqual(String(made), String(constructed))
+    }
+  })
 })
 
 describe("ResolvedCredential — secrets are redacted", () => {
