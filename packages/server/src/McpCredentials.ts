@@ -271,7 +271,8 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
       run,
       errors,
       bearerToken: extra.authInfo?.token,
-      toolContext: () => makeToolContext(toolName, extra, server),
+      // the call's own (with its request: `requestDigest`), unless the call was not intercepted
+      toolContext: () => (Pipeline.frameOf(extra)?.call.toolContext() as ToolContext.ToolContextShape | undefined) ?? makeToolContext(toolName, extra, server),
       context: options.context,
       signal: extra.signal
     }, handler, args) as Promise<CallToolResult>

@@ -241,13 +241,17 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
       // the request's headers as a record, built when a backend reads them (the Header backend)
       let rawHeaders: Record<string, string> | undefined
       const toolCtx = hideHeaders(ctx, prefixes)
-      const call: CallContext.Call = { toolName, toolContext: () => makeToolContext(toolName, toolCtx, server) }
+      // only calls that resolve credentials can elicit (off the hot path otherwise)
+      const round = requirements.length > 0 ? roundOf(ctx, server) : noRound
+      // the tool's context knows the request (`requestDigest`) and its round (`protocolVersion`)
+      const call: CallContext.Call = {
+        toolName,
+        toolContext: () => makeToolContext(toolName, toolCtx, server, request?.params, round !== noRound ? round : roundOf(ctx, server))
+      }
       // the frame goes on the context the SDK passes on (it copies it, frame included, for a
       // requestState retry)
       const { invoke, narrow } = Pipeline.prepareCall(server, toolCtx, call, () => handler(request, toolCtx))
       const authInfo = ctx.http?.authInfo
-      // only calls that resolve credentials can elicit (off the hot path otherwise)
-      const round = requirements.length > 0 ? roundOf(ctx, server) : noRound
       try {
         return await Pipeline.callTool({
           toolName,
@@ -306,7 +310,8 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
       run,
       errors,
       bearerToken: ctx.http?.authInfo?.token,
-      toolContext: () => makeToolContext(toolName, ctx, server),
+      // the call's own (with its request and round), unless the call was not intercepted
+      toolContext: () => (Pipeline.frameOf(ctx)?.call.toolContext() as ToolContext.ToolContextShape | undefined) ?? makeToolContext(toolName, ctx, server),
       context: options.context,
       signal: ctx.mcpReq.signal
     }, handler, args) as Promise<CallToolResult>

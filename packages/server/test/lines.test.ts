@@ -283,6 +283,32 @@ describe.each(lines)("$name line over Streamable HTTP", (line) => {
     await http.close()
   })
 
+  it("fix: a tool's own ToolContext knows its request (requestDigest) and, on 2026-07-28, the protocol version; ToolContext.current() is the same", async () => {
+    const http = await line.start((runtime) => {
+      const server = line.newServer()
+      const creds = line.install(server, { runtime })
+      for (const credentials of [undefined, "static"] as const) {
+        creds.registerTool(`ctx_${credentials ?? "none"}`, { description: "d", inputSchema: { q: z.string() }, ...(credentials ? { credentials } : {}) }, () =>
+          Effect.map(ToolContext.ToolContext, (ctx) => ({
+            digest: ctx.requestDigest ?? "none",
+            version: ctx.protocolVersion ?? "none",
+            current: ToolContext.current()?.requestDigest ?? "none"
+          })))
+      }
+      return server
+    }, HeaderCredentialBackend.layer())
+    const client = await line.connect(http.url, fieldsHeader("sk-ctx-0012"))
+    for (const name of ["ctx_none", "ctx_static"]) {
+      const r = (await client.callTool({ name, arguments: { q: "a" } })).structuredContent as Record<string, string>
+      const expected = createHash("sha256").update(JSON.stringify(["tools/call", name, { q: "a" }])).digest("base64url")
+      expect(r.digest, name).toBe(expected)
+      expect(r.current, name).toBe(expected)
+      if (line.name === "v2") expect(r.version, name).toBe("2026-07-28")
+    }
+    await client.close()
+    await http.close()
+  })
+
   it("credential backends see the call's ToolContext while resolving (tool name, request digest, notify)", async () => {
     const seen: Array<{ tool: string; digest: string | undefined; canNotify: boolean }> = []
     const recording = Layer.succeed(CredentialBackend.CredentialBackend, {
