@@ -2,8 +2,10 @@
  * Removes secrets from what a tool call sends back. Every secret in scope is searched in its plain
  * form and the forms a tool most often re-encodes it in — base64 and base64url (at any byte
  * alignment, so it is found inside a larger encoded blob such as a Basic auth header),
- * URL and form encoding, and JSON string escaping (once or twice, for JSON inside a JSON string) —
- * and each occurrence is replaced by `[redacted]`.
+ * URL and form encoding (upper- or lowercase hex), and JSON string escaping (once or twice, for
+ * JSON inside a JSON string) — also when line breaks split it (base64 wrapped as PEM and MIME
+ * wrap it) — and each occurrence is replaced by `[redacted]`. A number whose digits hold a secret
+ * (a numeric PIN sent back as a number) is replaced whole.
  * `Bearer <token>` is covered by the plain form.
  *
  * @since 0.1.0
@@ -66,7 +68,10 @@ export const forms = (secret: string): ReadonlyArray<string> => {
     out.add(uri)
     out.add(uri.replace(/%20/g, "+"))
   }
-  out.add(new URLSearchParams({ s: secret }).toString().slice(2)) // form encoding (also escapes !'()~)
+  const form = new URLSearchParams({ s: secret }).toString().slice(2) // form encoding (also escapes !'()~)
+  out.add(form)
+  // the same with lowercase hex digits (`%2f`: .NET's UrlEncode, some HTTP clients)
+  for (const f of [uri, form]) if (f !== undefined) out.add(f.replace(/%[0-9A-F]{2}/g, (h) => h.toLowerCase()))
   const bytes = Buffer.from(secret, "utf8")
   for (let shift = 0; shift < 3; shift++) {
     const padded = Buffer.concat([Buffer.alloc(shift), bytes])
@@ -134,6 +139,11 @@ const compile = (key: string): Scrubber => {
       count += parts.length - 1
       value = parts.join(replacement)
     }
+    if (value.includes("\n") || value.includes("\r")) {
+      const wrapped = scrubWrapped(value, list)
+      count += wrapped.count
+      value = wrapped.value
+    }
     return { value, count }
   }
   const scrub = <A>(input: A): { readonly value: A; readonly count: number } => {
@@ -147,6 +157,13 @@ const compile = (key: string): Scrubber => {
         const r = scrubString(u)
         count += r.count
         return r.value
+      }
+      if (typeof u === "number" || typeof u === "bigint") {
+        // a numeric secret (`{"pin": 123456789}`) sent back as a number: the whole number goes
+        const r = scrubString(String(u))
+        if (r.count === 0) return u
+        count += r.count
+        return replacement
       }
       if (u === null || typeof u !== "object") return u
       if (depth > 64) return deep(u)
@@ -204,6 +221,40 @@ const compile = (key: string): Scrubber => {
   }
   // shared by every call with the same secrets (`make` keeps it): nobody may change it
   return Object.freeze({ isEmpty: list.length === 0, scrub, scrubString })
+}
+
+/**
+ * Occurrences split by line breaks (base64 wrapped at 64 or 76 characters, as PEM and MIME do):
+ * searched in the text without its line breaks, and replaced in the text itself.
+ */
+const scrubWrapped = (text: string, patterns: ReadonlyArray<string>): { readonly value: string; readonly count: number } => {
+  // the text without \r and \n (most texts with line breaks hold no wrapped secret: checked first)
+  const joined = text.replace(/[\r\n]/g, "")
+  if (!patterns.some((p) => joined.includes(p))) return { value: text, count: 0 }
+  // where each character of `joined` is in `text`
+  const at: Array<number> = []
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (c !== 10 && c !== 13) at.push(i)
+  }
+  const ranges: Array<readonly [number, number]> = []
+  for (const p of patterns) {
+    for (let from = joined.indexOf(p); from !== -1; from = joined.indexOf(p, from + p.length)) {
+      ranges.push([at[from]!, at[from + p.length - 1]! + 1])
+    }
+  }
+  if (ranges.length === 0) return { value: text, count: 0 }
+  ranges.sort((a, b) => a[0] - b[0])
+  let value = ""
+  let next = 0
+  let count = 0
+  for (const [start, end] of ranges) {
+    if (end <= next) continue // inside an occurrence already replaced
+    value += text.slice(next, Math.max(start, next)) + replacement
+    next = end
+    count++
+  }
+  return { value: value + text.slice(next), count }
 }
 
 /** Scrubbers by their secrets' key. */

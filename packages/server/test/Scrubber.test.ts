@@ -144,3 +144,40 @@ describe("Scrubber — nested and form encodings", () => {
     expect(r.value).toBe("client_secret=[redacted]")
   })
 })
+
+describe("Scrubber — fixes: lowercase percent-encoding, numbers, wrapped base64", () => {
+  it("finds a URL- or form-encoded secret with lowercase hex digits (%2f, as .NET's UrlEncode writes it)", () => {
+    const sec = "sk/live+key=1"
+    for (const text of [`k=${encodeURIComponent(sec).toLowerCase()}`, new URLSearchParams({ k: sec }).toString().replace(/%[0-9A-F]{2}/g, (h) => h.toLowerCase())]) {
+      const r = Scrubber.make([sec]).scrubString(text)
+      expect(r.count, text).toBe(1)
+      expect(r.value).toBe("k=[redacted]")
+    }
+  })
+
+  it("replaces a number whose digits hold a numeric secret, and leaves other numbers", () => {
+    const s = Scrubber.make(["123456789"])
+    const { count, value } = s.scrub({ structuredContent: { pin: 123456789, big: 99123456789n, other: 42, f: 1.5 } })
+    expect(count).toBe(2)
+    expect(value.structuredContent).toEqual({ pin: "[redacted]", big: "[redacted]", other: 42, f: 1.5 })
+  })
+
+  it("finds base64 of a secret wrapped across lines (MIME at 76, PEM at 64 characters, CRLF or LF)", () => {
+    const sec = "sk-live-4f9a2b7c-0123456789abcdef-0123456789abcdef"
+    const b64 = Buffer.from(`prefix bytes to push the secret across a line: ${sec} and after`).toString("base64")
+    for (const [width, eol] of [[76, "\r\n"], [64, "\n"], [20, "\n"]] as const) {
+      const wrapped = b64.match(new RegExp(`.{1,${width}}`, "g"))!.join(eol)
+      const r = Scrubber.make([sec]).scrubString(`-----BEGIN DATA-----${eol}${wrapped}${eol}-----END DATA-----`)
+      expect(r.count, `${width}`).toBe(1)
+      expect(r.value).toContain("[redacted]")
+      // nothing of the encoded secret is left in the joined text
+      const core = Scrubber.forms(sec).filter((f) => b64.includes(f))[0]!
+      expect(r.value.replace(/[\r\n]/g, "")).not.toContain(core)
+      expect(r.value.startsWith("-----BEGIN DATA-----")).toBe(true)
+      expect(r.value.endsWith("-----END DATA-----")).toBe(true)
+    }
+    // text with line breaks and no secret is returned as it is
+    const plain = "line one\nline two\r\nline three"
+    expect(Scrubber.make([sec]).scrubString(plain)).toEqual({ value: plain, count: 0 })
+  })
+})
