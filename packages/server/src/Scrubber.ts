@@ -195,7 +195,12 @@ const compile = (key: string): Scrubber => {
         if (y !== v || scrubbedKey !== k) changed = true
         out[scrubbedKey] = y
       }
-      return changed ? out : u
+      if (!changed) return u
+      // symbol-keyed properties are not sent, but the SDK may read them (v2 marks results so)
+      for (const sym of Object.getOwnPropertySymbols(u)) {
+        if (Object.prototype.propertyIsEnumerable.call(u, sym)) (out as Record<symbol, unknown>)[sym] = (u as Record<symbol, unknown>)[sym]
+      }
+      return out
     }
     // past 64 levels: scrub the serialised form instead of walking further (fail closed: a
     // subtree that cannot be serialised back after scrubbing is replaced)

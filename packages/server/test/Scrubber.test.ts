@@ -181,3 +181,13 @@ describe("Scrubber — fixes: lowercase percent-encoding, numbers, wrapped base6
     expect(Scrubber.make([sec]).scrubString(plain)).toEqual({ value: plain, count: 0 })
   })
 })
+
+describe("Scrubber — symbol keys", () => {
+  it("a changed object keeps its enumerable symbol-keyed properties (the SDK may read them before sending)", () => {
+    const mark = Symbol("mark")
+    const input = { text: "key sk-live-4f9a2b7c", [mark]: "kept" }
+    const { value } = Scrubber.make(["sk-live-4f9a2b7c"]).scrub(input)
+    expect(value.text).toBe("key [redacted]")
+    expect(value[mark]).toBe("kept")
+  })
+})
