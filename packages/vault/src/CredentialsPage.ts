@@ -26,6 +26,8 @@ import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { ResolvedCredential } from "@mcp-credentials/core"
+import * as Clock from "effect/Clock"
+import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -228,7 +230,16 @@ export const router = (options: Options): HttpRouter.HttpRouter<never, Credentia
       const taken = yield* pending.take(t)
       if (Option.isNone(taken)) return yield* fail(400, "Invalid or expired credential request.", provider)
       const store = yield* CredentialStore
-      yield* store.set({ provider: provider.name, subject: taken.value.subject }, credential, { ttl: provider.ttl })
+      yield* store.set({ provider: provider.name, subject: taken.value.subject }, credential, { ttl: provider.ttl }).pipe(
+        // the store is down: the link is put back for the rest of its life, so that the user can
+        // submit again once it is back (the page says to try again later) and the call keeps waiting
+        Effect.tapError(() =>
+          Effect.flatMap(Clock.currentTimeMillis, (now) => {
+            const left = DateTime.toEpochMillis(taken.value.expiresAt) - now
+            const { id, provider, subject, data } = taken.value
+            return left > 0 ? Effect.ignore(pending.create({ id, provider, subject, data }, Duration.millis(left))) : Effect.void
+          }))
+      )
       yield* pending.complete(t, { status: "stored" }, { ttl: provider.timeout })
       yield* Effect.flatMap(Elicitation, (e) => e.submitted(taken.value))
       yield* Effect.logInfo(`${provider.name} credentials stored`).pipe(

@@ -385,7 +385,11 @@ export const router = (options: RouterOptions): HttpRouter.HttpRouter<never, Cre
       if (Option.isNone(taken)) return yield* fail(400, "Invalid or expired authorization request.", self)
       const credential = yield* OAuthProvider.toCredential(self.provider, exchanged.right)
       const store = yield* CredentialStore
-      yield* store.set({ provider: self.name, subject: taken.value.subject }, credential, { ttl: self.ttl })
+      yield* store.set({ provider: self.name, subject: taken.value.subject }, credential, { ttl: self.ttl }).pipe(
+        // the code is redeemed and the tokens cannot be kept: the waiting call is told now (it
+        // fails with `failed`; calling the tool again starts a new authorization)
+        Effect.tapError(() => Effect.ignore(pending.complete(pendingId, { status: "error", reason: "failed" }, { ttl: self.timeout })))
+      )
       yield* pending.complete(pendingId, { status: "stored" }, { ttl: self.timeout })
       yield* Effect.flatMap(Elicitation, (e) => e.submitted(taken.value))
       yield* Effect.logInfo(`${self.name} authorization stored`)

@@ -9,8 +9,8 @@
  */
 import { UrlElicitationRequiredError } from "@modelcontextprotocol/sdk/types.js"
 import { afterAll, afterEach, assert, beforeAll, describe, it, vi } from "@effect/vitest"
-import { Effect, Option, Redacted } from "effect"
-import { CredentialsProvider, CredentialStore, PendingStore } from "../src/index.js"
+import { Effect, Layer, Option, Redacted } from "effect"
+import { CredentialsProvider, CredentialStore, PendingStore, VaultError } from "../src/index.js"
 import {
   aliceFillsTheForm,
   Browser,
@@ -487,6 +487,36 @@ describe("fail-fast mode (-32042) and clients without URL elicitation", () => {
       assert.isTrue(Option.isSome(entry) && entry.value.subject === "alice")
     } finally {
       await c.close()
+    }
+  })
+})
+
+describe("a credential store that fails at the submit", () => {
+  it("fix: the page answers 503 and the link stays usable: once the store is back, the same form completes the waiting call", async () => {
+    let failing = false
+    const flaky = Layer.effect(
+      CredentialStore.CredentialStore,
+      Effect.map(CredentialStore.makeMemory, (store) => ({
+        ...store,
+        set: (...args: Parameters<typeof store.set>) =>
+          failing ? Effect.fail(new VaultError.StoreError({ backend: "memory", operation: "set", cause: new Error("down") })) : store.set(...args)
+      }))
+    )
+    const s = await startStack({ mode: "blocking", idp: stack.idp, api: stack.api, stores: Layer.merge(flaky, PendingStore.layerMemory) })
+    const { c, call, url } = await pendingLink("v1", s)
+    try {
+      const browser = new Browser()
+      const form = await browser.open(url, "alice")
+      failing = true
+      const down = await browser.submit(form, { pat: ALICE_PAT })
+      assert.strictEqual(down.status, 503)
+      failing = false
+      const done = await browser.submit(form, { pat: ALICE_PAT })
+      assert.strictEqual(done.status, 200)
+      assert.strictEqual(textOf(await call), "Jira says you are Alice Jira")
+    } finally {
+      await c.close()
+      await s.close()
     }
   })
 })
