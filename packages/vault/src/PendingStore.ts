@@ -94,10 +94,30 @@ export class PendingStore extends Context.Tag("@mcp-credentials/vault/PendingSto
  * @since 0.1.0
  * @category constructors
  */
-export const makeMemory: Effect.Effect<PendingStore["Type"]> = Effect.gen(function*() {
+export const makeMemory: Effect.Effect<PendingStore["Type"]> = Effect.suspend(() => Effect.map(makeMemoryWithSize, ({ store }) => store))
+
+/**
+ * `makeMemory`, with how many entries and results it holds (diagnostics, tests).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeMemoryWithSize: Effect.Effect<{
+  readonly store: PendingStore["Type"]
+  readonly size: () => { readonly entries: number; readonly results: number }
+}> = Effect.gen(function*() {
   const entries = new Map<string, PendingEntry>()
   const results = new Map<string, { readonly result: PendingResult; readonly expiresAt: number }>()
   const wakeups = yield* PubSub.unbounded<string>()
+  // expired entries and unread results are dropped by a sweep on writes, at most once a second
+  // (otherwise only a read of the same id would drop them, and abandoned ones would stay forever)
+  let nextSweep = 0
+  const sweep = (now: number) => {
+    if (now < nextSweep) return
+    nextSweep = now + 1000
+    for (const [id, e] of entries) if (e.expiresAt.epochMillis <= now) entries.delete(id)
+    for (const [id, r] of results) if (r.expiresAt <= now) results.delete(id)
+  }
   const liveEntry = (id: string, now: number, remove: boolean) => {
     const e = entries.get(id)
     if (e === undefined) return Option.none<PendingEntry>()
@@ -111,9 +131,10 @@ export const makeMemory: Effect.Effect<PendingStore["Type"]> = Effect.gen(functi
       results.delete(id)
       return r.expiresAt > now ? Option.some(r.result) : Option.none()
     })
-  return PendingStore.of({
+  const store = PendingStore.of({
     create: (input, ttl) =>
       Effect.map(Clock.currentTimeMillis, (now) => {
+        sweep(now)
         const entry = makeEntry(input, now, ttl)
         entries.set(entry.id, entry)
         return entry
@@ -122,12 +143,14 @@ export const makeMemory: Effect.Effect<PendingStore["Type"]> = Effect.gen(functi
     take: (id) => Effect.map(Clock.currentTimeMillis, (now) => liveEntry(id, now, true)),
     complete: (id, result, options) =>
       Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        sweep(now)
         results.set(id, { result, expiresAt: now + Duration.toMillis(options?.ttl ?? defaultResultTtl) })
         return PubSub.publish(wakeups, id)
       }),
     await: (id, timeout) =>
       awaitResult({ id, wakeups, take: takeResult(id), timeout, pollInterval: Duration.seconds(1) })
   })
+  return { store, size: () => ({ entries: entries.size, results: results.size }) }
 })
 
 /**

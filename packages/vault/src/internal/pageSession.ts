@@ -49,13 +49,14 @@ export const make = (options: {
       const nonce = Oidc.randomToken()
       const verifier = Oidc.randomToken()
       const binding = Oidc.randomToken()
+      // the identity provider first: a request that cannot be sent there leaves nothing behind
+      const url = yield* options.oidc.authorizationUrl({ state, nonce, verifier })
       yield* pending.create({
         id: state,
         provider: loginProvider,
         subject: "login",
         data: { nonce, verifier, next, binding: Oidc.s256(binding) }
       }, options.loginTtl)
-      const url = yield* options.oidc.authorizationUrl({ state, nonce, verifier })
       return HttpServerResponse.redirect(url, {
         status: 302,
         headers: { "cache-control": "no-store", "referrer-policy": "no-referrer" }
