@@ -118,7 +118,12 @@ export const make = (
   Effect.gen(function*() {
     const keyring = yield* Keyring
     if (!/^[A-Za-z0-9_-]+$/.test(options.namespace ?? "default")) {
-      return yield* new StoreError({ backend: "file", operation: "open", cause: new Error("invalid namespace") })
+      return yield* new StoreError({
+        backend: "file",
+        operation: "open",
+        cause: new Error("invalid namespace"),
+        reason: "the option namespace may hold only letters, digits, '_' and '-'"
+      })
     }
     const file = filePath(options)
     const fail = (operation: string) => (cause: unknown) => new StoreError({ backend: "file", operation, cause })

@@ -98,7 +98,12 @@ export const make = (options: PgStoreOptions = {}) =>
     const schema = options.schema ?? defaultSchema
     const fail = (operation: string) => (cause: unknown) => new StoreError({ backend: "postgres", operation, cause })
     if (!/^[a-z_][a-z0-9_]{0,47}$/.test(schema)) {
-      return yield* fail("open")(new Error("invalid schema name"))
+      return yield* new StoreError({
+        backend: "postgres",
+        operation: "open",
+        cause: new Error("invalid schema name"),
+        reason: "the option schema must be a lowercase SQL name (a-z, 0-9, '_', at most 48 characters, not starting with a digit)"
+      })
     }
     const q = <A extends object>(operation: string, text: string, params: ReadonlyArray<unknown> = []) =>
       pg.unsafe<A>(text, params).pipe(Effect.mapError(fail(operation)))

@@ -8,8 +8,9 @@ import * as Data from "effect/Data"
 import * as Schema from "effect/Schema"
 
 /**
- * A storage driver failed (file system, Redis, Postgres). `cause` holds the driver's error; it
- * may mention a host name, so log the message, not the cause.
+ * A storage driver failed (file system, Redis, Postgres), or a store's option is invalid
+ * (`reason` names the option). `cause` holds the driver's error; it may mention a host name, so
+ * log the message, not the cause.
  *
  * @since 0.1.0
  * @category errors
@@ -18,9 +19,11 @@ export class StoreError extends Data.TaggedError("StoreError")<{
   readonly backend: "memory" | "file" | "redis" | "postgres"
   readonly operation: string
   readonly cause: unknown
+  /** What is wrong, when it is known without the cause (an invalid option, by name). */
+  readonly reason?: string | undefined
 }> {
   override get message(): string {
-    return `Credential store (${this.backend}) failed during ${this.operation}`
+    return `Credential store (${this.backend}) failed during ${this.operation}${this.reason === undefined ? "" : `: ${this.reason}`}`
   }
 }
 

@@ -2,7 +2,7 @@ import { Effect, Layer, Redacted } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { afterAll } from "vitest"
+import { afterAll, assert, describe, it } from "@effect/vitest"
 import { credentialId } from "../src/internal/records.js"
 import { FileStore, Keyring } from "../src/index.js"
 import type { StoreKey } from "../src/CredentialStore.js"
@@ -54,4 +54,16 @@ contract({
       }
     }
   }
+})
+
+describe("FileStore options", () => {
+  it.effect("fix: an invalid namespace fails with a message that names the option", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(
+        Effect.scoped(Layer.build(FileStore.layer({ directory, namespace: "bad/ns" }).pipe(Layer.provide(Keyring.layer(Redacted.make(keyA))))))
+      )
+      assert.strictEqual(error._tag, "StoreError")
+      assert.include(error.message, "namespace")
+      assert.notInclude(error.message, "bad/ns")
+    }))
 })
