@@ -101,11 +101,17 @@ export const redirectUri = (options: { readonly baseUrl: string; readonly basePa
 
 /**
  * The pages as a router, for `McpHttpServer`'s `routes` (or `HttpRouter.concat` with yours).
+ * Each provider is checked (`CredentialsProvider.check`) first: an invalid one throws its
+ * `ProviderConfigError` here, when the router is built.
  *
  * @since 0.1.0
  * @category constructors
  */
 export const router = (options: Options): HttpRouter.HttpRouter<never, CredentialStore | PendingStore | Elicitation> => {
+  for (const provider of options.providers) {
+    const checked = Effect.runSync(Effect.either(CredentialsProvider.check(provider)))
+    if (checked._tag === "Left") throw checked.left
+  }
   const basePath = basePathOf(options)
   const base = new URL(options.baseUrl)
   const secure = base.protocol === "https:"

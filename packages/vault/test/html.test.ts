@@ -3,7 +3,8 @@
  * interpolated value is escaped, the guide's Markdown is rendered without raw HTML and sanitised.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { CredentialsProvider } from "../src/index.js"
+import { Redacted } from "effect"
+import { CredentialsPage, CredentialsProvider } from "../src/index.js"
 import * as Html from "../src/internal/html.js"
 
 const payload = `"><script>alert(1)</script><img src=x onerror=alert(2)>`
@@ -27,6 +28,34 @@ describe("credential page HTML", () => {
     assert.notInclude(html, "never-shown") // a password field is never refilled
     assert.include(html, "&#34;&#62;&#60;script&#62;alert(1)&#60;&#47;script&#62;")
     assert.strictEqual((html.match(/<script/gi) ?? []).length, 0)
+  })
+
+  it("fix: a variable's name is escaped in the field's id and label too", () => {
+    const provider = CredentialsProvider.make({ name: "x", variables: { [payload]: { type: "string" } } })
+    const html = Html.formPage("nonce", provider, "/submit", "csrf", "user", {})
+    assert.notInclude(html, payload)
+    assert.strictEqual((html.match(/<script/gi) ?? []).length, 0)
+    assert.strictEqual((html.match(/<img/gi) ?? []).length, 0)
+  })
+
+  it("fix: CredentialsPage.router checks its providers: an invalid one throws its ProviderConfigError when the router is built", () => {
+    const options = { baseUrl: "https://mcp.example", oidc: { issuer: "https://idp.example", clientId: "c", clientSecret: Redacted.make("s") } }
+    for (const [provider, field] of [
+      [CredentialsProvider.make({ name: "Bad Name", variables: { pat: {} } }), "name"],
+      [CredentialsProvider.make({ name: "x", variables: {} }), "variables"],
+      [CredentialsProvider.make({ name: "x", variables: { [payload]: {} } }), `variables.${payload}`],
+      [CredentialsProvider.make({ name: "x", variables: { pat: {} }, timeout: "10 millis" }), "timeout"]
+    ] as const) {
+      let thrown: unknown
+      try {
+        CredentialsPage.router({ ...options, providers: [provider] })
+      } catch (e) {
+        thrown = e
+      }
+      assert.strictEqual((thrown as { _tag?: string })?._tag, "ProviderConfigError", field)
+      assert.strictEqual((thrown as { field?: string }).field, field)
+    }
+    CredentialsPage.router({ ...options, providers: [CredentialsProvider.make({ name: "jira", variables: { pat: {} } })] })
   })
 
   it("the guide: no raw HTML, no javascript: links, no images or iframes; Markdown still renders", () => {

@@ -100,7 +100,7 @@ export const formPage = (
   state: FormState = {}
 ): string => {
   const fields = provider.variables.map((v) => {
-    const id = `f-${v.name}`
+    const id = `f-${escape(v.name)}`
     const value = v.type === "password" ? "" : state.values?.[v.name] ?? ""
     const required = v.required ? " required" : ""
     const hint = v.hint === "" ? "" : `<div class="hint">${escape(v.hint)}</div>`
