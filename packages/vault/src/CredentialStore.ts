@@ -108,6 +108,12 @@ export class CredentialStore extends Context.Tag("@mcp-credentials/vault/Credent
     readonly compareAndDelete: (key: StoreKey, expected: number) => Effect.Effect<boolean, VaultError>
     /** The live credentials of one subject, or of every subject when `subject` is omitted. */
     readonly list: (subject?: string) => Effect.Effect<ReadonlyArray<StoredCredential>, VaultError>
+    /**
+     * Deletes every record of `subject`, without opening them: also records sealed with a key
+     * the keyring no longer holds, which `list` cannot open. Returns how many were removed.
+     * Optional for stores written elsewhere: `CredentialsProvider.revoke` then lists and deletes.
+     */
+    readonly deleteSubject?: ((subject: string) => Effect.Effect<number, VaultError>) | undefined
   }
 >() {}
 
@@ -175,7 +181,18 @@ export const makeMemory: Effect.Effect<CredentialStore["Type"]> = Effect.sync(()
       }),
     list: (subject) =>
       Effect.map(Clock.currentTimeMillis, (now) =>
-        [...entries.values()].filter((s) => live(now)(s) && (subject === undefined || s.subject === subject)))
+        [...entries.values()].filter((s) => live(now)(s) && (subject === undefined || s.subject === subject))),
+    deleteSubject: (subject) =>
+      Effect.sync(() => {
+        let removed = 0
+        for (const [id, s] of entries) {
+          if (s.subject === subject) {
+            entries.delete(id)
+            removed++
+          }
+        }
+        return removed
+      })
   })
 })
 

@@ -322,7 +322,8 @@ export const list = (
       all.filter((s) => filter.provider === undefined || s.provider === filter.provider).map(infoOf)))
 
 /**
- * Deletes every stored credential of `subject` (all providers), e.g. when an account is closed.
+ * Deletes every stored credential of `subject` (all providers), e.g. when an account is closed,
+ * including records sealed with a key the keyring no longer holds (on the built-in stores).
  * Returns how many were removed.
  *
  * @since 0.1.0
@@ -331,6 +332,7 @@ export const list = (
 export const revoke = (subject: string): Effect.Effect<number, VaultError, CredentialStore> =>
   Effect.gen(function*() {
     const store = yield* CredentialStore
+    if (store.deleteSubject !== undefined) return yield* store.deleteSubject(subject)
     const all = yield* store.list(subject)
     let removed = 0
     for (const s of all) if (yield* store.delete({ provider: s.provider, subject })) removed++

@@ -166,12 +166,20 @@ export const make = (
           const tmp = `${file}.${process.pid}.${crypto.randomBytes(6).toString("hex")}.tmp`
           const handle = await fs.open(tmp, "wx", 0o600)
           try {
-            await handle.writeFile(JSON.stringify(content), "utf8")
-            await handle.sync()
-          } finally {
-            await handle.close()
+            try {
+              await handle.writeFile(JSON.stringify(content), "utf8")
+              await handle.sync()
+            } finally {
+              await handle.close()
+            }
+            await fs.rename(tmp, file)
+          } catch (e) {
+            // a failed write leaves no temporary file behind (the store file is unchanged)
+            await fs.rm(tmp, { force: true }).catch(() => undefined)
+            throw e
           }
-          await fs.rename(tmp, file)
+          // the rename itself reaches the disk (a power loss after it keeps this write)
+          await syncDirectory(options.directory)
         },
         catch: fail("write")
       })
@@ -245,6 +253,17 @@ export const make = (
           // the generation counter stays: a later record never reuses a generation
           delete content.credentials[id]
           return Effect.succeed([existed, r !== undefined] as const)
+        }),
+      deleteSubject: (subject) =>
+        modify((content) => {
+          let removed = 0
+          for (const [id, r] of Object.entries(content.credentials)) {
+            if (r.subject === subject) {
+              delete content.credentials[id]
+              removed++
+            }
+          }
+          return Effect.succeed([removed, removed > 0] as const)
         }),
       list: (subject) =>
         Effect.gen(function*() {
@@ -322,3 +341,16 @@ export const layerConfig = (
   options: Config.Config.Wrap<FileStoreOptions>
 ): Layer.Layer<CredentialStore | PendingStore, StoreError | ConfigError.ConfigError, Keyring> =>
   Layer.scopedContext(Effect.map(Effect.flatMap(Config.unwrap(options), make), toContext))
+
+/** fsync of a directory, where the platform allows it (not on Windows), so a rename in it is durable. */
+const syncDirectory = async (directory: string): Promise<void> => {
+  let handle: fs.FileHandle | undefined
+  try {
+    handle = await fs.open(directory, "r")
+    await handle.sync()
+  } catch {
+    // EISDIR, EPERM or EINVAL where a directory cannot be synced: the rename stands as it is
+  } finally {
+    await handle?.close().catch(() => undefined)
+  }
+}

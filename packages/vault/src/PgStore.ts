@@ -281,6 +281,16 @@ export const make = (options: PgStoreOptions = {}) =>
           )
           return rows.length > 0
         }),
+      // as `delete`: the row (and its generation) stays, emptied
+      deleteSubject: (subject) =>
+        Effect.map(
+          q<{ id: string }>(
+            "delete",
+            `UPDATE ${t("credentials")} SET expires_at = 0, sealed = '' WHERE subject = $1 AND sealed <> '' RETURNING id`,
+            [subject]
+          ),
+          (rows) => rows.length
+        ),
       list: (subject) =>
         Effect.gen(function*() {
           const at = yield* now

@@ -268,6 +268,18 @@ export const make = (options: RedisStoreOptions = {}) =>
         ),
       // the generation counter stays (see setScript)
       delete: (key) => Effect.map(run("delete", () => client.del(credKey(key))), (n) => n > 0),
+      // the generation counters stay (see setScript)
+      deleteSubject: (subject) =>
+        run("delete", async () => {
+          const keys: Array<string> = []
+          let cursor = "0"
+          do {
+            const [next, batch] = await client.scan(cursor, "MATCH", `${glob(prefix)}cred:${digest(subject)}:*`, "COUNT", 200)
+            cursor = next
+            keys.push(...batch)
+          } while (cursor !== "0")
+          return keys.length === 0 ? 0 : client.del(...keys)
+        }),
       list: (subject) =>
         Effect.flatMap(
           scan(`${glob(prefix)}cred:${subject === undefined ? "*" : `${sha256(subject)}:*`}`),

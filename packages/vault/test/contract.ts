@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { ResolvedCredential } from "@mcp-credentials/core"
 import { ConfigProvider, DateTime, Duration, Effect, Exit, Fiber, Layer, Option, Redacted } from "effect"
-import { CredentialStore, Keyring, PendingStore } from "../src/index.js"
+import { CredentialsProvider, CredentialStore, Keyring, PendingStore } from "../src/index.js"
 import type { StoreKey } from "../src/CredentialStore.js"
 
 export type Stores = CredentialStore.CredentialStore | PendingStore.PendingStore
@@ -506,6 +506,32 @@ export const contract = (harness: Harness) => {
                 const error = yield* Effect.flip(cs.get(old))
                 assert.strictEqual(error._tag, "DecryptionError")
                 assert.include(error.message, "key id a")
+              }))
+          })
+        })
+
+        it.live("fix: revoke removes every record of the subject, also those sealed with a key the keyring no longer holds", () => {
+          const inst = harness.fresh()
+          const subject = uniq("closed")
+          const other = { provider: "github", subject: uniq("stays") }
+          return Effect.gen(function*() {
+            yield* use(inst.layer(keyA), (cs) =>
+              Effect.gen(function*() {
+                yield* cs.set({ provider: "github", subject }, staticCred("sk-old-key"))
+                yield* cs.set(other, staticCred("sk-other"))
+              }))
+            yield* use(inst.layer(`${keyB},${keyA}`), (cs) => cs.set({ provider: "jira", subject }, staticCred("sk-new-key")))
+            // only the new key now: the old record cannot be opened, so listing fails
+            yield* use(inst.layer(keyB), (cs) =>
+              Effect.gen(function*() {
+                assert.strictEqual((yield* Effect.flip(cs.list(subject)))._tag, "DecryptionError")
+                assert.strictEqual(yield* CredentialsProvider.revoke(subject).pipe(Effect.provideService(CredentialStore.CredentialStore, cs)), 2)
+                assert.deepStrictEqual(yield* cs.list(subject), [])
+              }))
+            yield* use(inst.layer(`${keyB},${keyA}`), (cs) =>
+              Effect.gen(function*() {
+                assert.isTrue(Option.isNone(yield* cs.get({ provider: "github", subject })))
+                assert.strictEqual(apiKey(Option.getOrThrow(yield* cs.get(other))), "sk-other")
               }))
           })
         })
