@@ -4,6 +4,10 @@ import { CredentialBackend, HeaderCredentialBackend, ResolvedCredential } from "
 const CredentialBackendTag = CredentialBackend.CredentialBackend
 import type { RequestHeaders } from "../src/CredentialBackend.js"
 import type { CredentialKind } from "../src/ResolvedCredential.js"
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { fileURLToPath, pathToFileURL } from "node:url"
 
 const backend = HeaderCredentialBackend.make()
 const resolve = (headers: RequestHeaders | undefined, kind: CredentialKind) => backend.resolve({ kind, headers })
@@ -342,4 +346,32 @@ describe("HeaderCredentialBackend — unsafeResolve (the server's call path with
       const late = backend.unsafeResolve!({ kind: "static", headers: signed }, s)!
       assert.strictEqual(Either.isLeft(late) && late.left._tag, "UntrustedGatewayError")
     }))
+})
+
+describe("the README's plain-Node gateway signer", () => {
+  it("gives the same headers as signGatewayHeaders, with the default prefix and with one outside the family", async () => {
+    const readme = readFileSync(fileURLToPath(new URL("../README.md", import.meta.url)), "utf8")
+    const block = readme.split("```js\n").map((b) => b.split("```")[0]!).find((b) => b.includes("export function signGatewayHeaders"))
+    assert.isDefined(block)
+    const dir = mkdtempSync(join(tmpdir(), "readme-signer-"))
+    try {
+      const file = join(dir, "signer.mjs")
+      writeFileSync(file, block!)
+      const plain = (await import(pathToFileURL(file).href)) as {
+        signGatewayHeaders: (h: Record<string, string>, secret: string, prefix?: string, now?: number) => Record<string, string>
+      }
+      const secret = "gateway-secret-0123456789"
+      const headers = { "X-MCP-Cred-Access-Token": "ya29.tok", "X-MCP-Cred-Scopes": "repo", "X-Jira-Fields": "{\"pat\":\"p\"}", Other: "x" }
+      const now = 1_795_435_200_000
+      for (const prefix of [undefined, "X-Jira-"]) {
+        assert.deepStrictEqual(
+          plain.signGatewayHeaders(headers, secret, prefix, now),
+          HeaderCredentialBackend.signGatewayHeaders(headers, Redacted.make(secret), { timestamp: now / 1000, ...(prefix ? { prefix } : {}) }),
+          prefix ?? "default"
+        )
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
 })
