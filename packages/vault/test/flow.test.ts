@@ -64,6 +64,25 @@ describe("blocking mode (2025-11-25, elicitation/create mode url)", () => {
     }
   })
 
+  it("fix: two calls of one user at once get a link each; the form of the first also ends the second's wait", async () => {
+    let links = 0
+    const c = await connectClient(stack, TOKENS.alice, {
+      url: true,
+      // only the first link is filled in; the second is left open in its tab
+      onUrl: (url) => (++links === 1 ? aliceFillsTheForm()(url) : Promise.resolve())
+    })
+    try {
+      const started = Date.now()
+      const [a, b] = await Promise.all([c.client.callTool({ name: "jira_whoami" }), c.client.callTool({ name: "jira_whoami" })])
+      assert.strictEqual(textOf(a), "Jira says you are Alice Jira")
+      assert.strictEqual(textOf(b), "Jira says you are Alice Jira")
+      assert.strictEqual(c.elicitations.length, 2)
+      assert.isBelow(Date.now() - started, 15_000) // not the 300 s timeout
+    } finally {
+      await c.close()
+    }
+  })
+
   it("keep: a stored credential runs the tool at once (getCredentials() works; the scrubber knows the PAT)", async () => {
     await stack.runStores(CredentialsProvider.store(stack.jira, "alice", { pat: ALICE_PAT, base_url: "" }))
     const c = await connectClient(stack, TOKENS.alice, { url: true })

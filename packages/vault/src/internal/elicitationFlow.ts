@@ -76,14 +76,30 @@ export const make = <E>(
     const stored = yield* spec.current(subject)
     if (Option.isSome(stored)) return stored.value
 
-    /** The page's result for `pendingId`; the call's end (timeout, interruption) uses the link up. */
+    /**
+     * The page's result for `pendingId`; the call's end (timeout, interruption) uses the link up.
+     * Another call of the same user may have asked at the same time, with its own link: when the
+     * credential that link brought is stored, this wait ends too (checked every 2 s), and this
+     * call's link is used up.
+     */
+    const storedMeanwhile = (pendingId: string) =>
+      Effect.gen(function*() {
+        while (true) {
+          yield* Effect.sleep(Duration.seconds(2))
+          const found = yield* spec.current(subject).pipe(Effect.option, Effect.map(Option.flatten))
+          if (Option.isSome(found)) {
+            yield* pending.take(pendingId).pipe(Effect.ignore)
+            return Option.some<PendingResult>({ status: "stored" })
+          }
+        }
+      })
     const awaitEntry = (pendingId: string, within: Duration.Duration, onTimeout: Effect.Effect<void>) =>
       Effect.gen(function*() {
         const discard = pending.take(pendingId).pipe(Effect.ignore)
-        const result = yield* pending.await(pendingId, within).pipe(
-          Effect.catchAll(spec.unavailable("await")),
-          Effect.onInterrupt(() => discard)
-        )
+        const result = yield* Effect.raceFirst(
+          pending.await(pendingId, within).pipe(Effect.catchAll(spec.unavailable("await"))),
+          storedMeanwhile(pendingId)
+        ).pipe(Effect.onInterrupt(() => discard))
         if (Option.isNone(result)) {
           yield* discard
           yield* onTimeout
