@@ -129,6 +129,20 @@ describe.each(lines)("HTTP serving, $name line", (line) => {
     await expect(initialize(new URL(`http://127.0.0.1:${port}/mcp`), {})).rejects.toThrow()
   })
 
+  it("fix: a bind to another loopback address (127.0.0.2) accepts clients that use it, and still refuses other hosts", async () => {
+    const port = 30000 + Math.floor(Math.random() * 20000)
+    const program = Effect.gen(function*() {
+      const direct = yield* Effect.promise(() => initialize(new URL(`http://127.0.0.2:${port}/mcp`), {}))
+      const rebound = yield* Effect.promise(() => rawInitialize(new URL(`http://127.0.0.2:${port}/mcp`), { host: "evil.example" }))
+      return [direct.status, rebound] as const
+    })
+    const [direct, rebound] = await Effect.runPromise(
+      Effect.scoped(Effect.zipRight(Layer.build(line.layer({ server: buildOn(line), host: "127.0.0.2", port }).pipe(Layer.provide(HeaderCredentialBackend.layer()))), program))
+    )
+    expect(direct).toBe(200)
+    expect(rebound).toBe(403)
+  })
+
   it("the line's layer on a port already in use fails with a ListenError naming the address and the reason", async () => {
     const other = createServer()
     await new Promise<void>((resolve) => other.listen(0, "127.0.0.1", resolve))

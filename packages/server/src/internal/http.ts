@@ -9,8 +9,15 @@ import { Readable } from "node:stream"
 /** The host names of a loopback bind. */
 export const localhostNames: ReadonlyArray<string> = ["localhost", "127.0.0.1", "[::1]"]
 
-export const isLoopback = (host: string | undefined) =>
-  host === undefined || host === "localhost" || host === "::1" || host === "[::1]" || host.startsWith("127.")
+/** A bind address as a URL host name (`::1` and `0:0:0:0:0:0:0:1` → `[::1]`), lowercase. */
+export const bindHostname = (host: string): string =>
+  hostnameOf(`http://${host.includes(":") && !host.startsWith("[") ? `[${host}]` : host}/`) || host.toLowerCase()
+
+export const isLoopback = (host: string | undefined) => {
+  if (host === undefined) return true
+  const name = bindHostname(host)
+  return name === "localhost" || name === "[::1]" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(name)
+}
 
 export const jsonRpcError = (status: number, message: string, code: number = -32000) =>
   new Response(JSON.stringify({ jsonrpc: "2.0", error: { code, message }, id: null }), {

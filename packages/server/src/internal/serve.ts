@@ -43,7 +43,12 @@ export const serve = <E, R, RR>(
 export const allowedHostsFor = (
   host: string,
   allowedHosts: ReadonlyArray<string> | "any" | undefined
-): ReadonlyArray<string> | "any" => allowedHosts ?? (Http.isLoopback(host) ? Http.localhostNames : "any")
+): ReadonlyArray<string> | "any" =>
+  allowedHosts ??
+    (Http.isLoopback(host)
+      // the loopback names, and the bound address itself (127.0.0.2, a spelled-out ::1)
+      ? [...new Set([...Http.localhostNames, ...(host === undefined ? [] : [Http.bindHostname(host)])])]
+      : "any")
 
 /**
  * The Node HTTP server of `McpHttpServer(V2).layer`: `host:port` (default port 3000), closing
