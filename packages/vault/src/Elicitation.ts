@@ -243,8 +243,8 @@ export const make2025_11_25: Effect.Effect<Elicitation["Type"]> = Effect.sync(()
           elicitationId: request.elicitationId
         }
         if (request.mode === "failFast") {
-          return Effect.suspend(() => {
-            const now = Date.now()
+          // the entries expire on the Clock that gave them their expiry (the pending store's)
+          return Effect.flatMap(Clock.currentTimeMillis, (now) => {
             sweep(now)
             if (Option.isSome(tool)) {
               waiting.set(request.pendingId, {

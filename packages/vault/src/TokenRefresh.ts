@@ -29,6 +29,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import { CredentialStore, type StoredCredential, type StoreKey } from "./CredentialStore.js"
 import * as SingleFlight from "./internal/oauthSingleFlight.js"
@@ -131,6 +132,10 @@ export const make = (
     const waitMs = options.wait === undefined ? leaseMs + 5000 : Duration.toMillis(Duration.decode(options.wait))
     const poll = Duration.decode(options.pollInterval ?? Duration.millis(50))
     const flights = SingleFlight.make<Option.Option<StoredCredential>, TokenRefreshError>(scope)
+    // a token this replica redeemed but could not store (the store failed): written by the next
+    // attempt instead of redeeming the old refresh token again, while the record is still the one
+    // this replica claimed (at most one per key)
+    const unsaved = new Map<string, { readonly generation: number; readonly credential: ResolvedCredential.OAuthCredential; readonly ttl: Duration.DurationInput | undefined }>()
 
     const expiring = (s: StoredCredential, now: number) =>
       ResolvedCredential.isExpiredAt(s.credential, now, { margin })
@@ -161,6 +166,17 @@ export const make = (
           const credential = current.credential
           if (credential.type !== "oauth") return found
           const lease = leaseOf(credential)
+          const kept = unsaved.get(credentialId(key))
+          if (kept !== undefined) {
+            unsaved.delete(credentialId(key))
+            if (lease?.owner === owner && kept.generation === current.generation) {
+              const written = yield* store.compareAndSet(key, Option.some(current.generation), kept.credential, { ttl: kept.ttl }).pipe(
+                Effect.tapError(() => Effect.sync(() => unsaved.set(credentialId(key), kept)))
+              )
+              if (Option.isSome(written)) return written
+              continue
+            }
+          }
           if (lease !== undefined && lease.until > now && lease.owner !== owner) {
             yield* Effect.sleep(poll)
             continue
@@ -182,7 +198,14 @@ export const make = (
           const redeemed = yield* Effect.either(OAuthProvider.refresh(provider, { refreshToken: base.refreshToken }))
           if (redeemed._tag === "Right") {
             const fresh = yield* OAuthProvider.toCredential(provider, redeemed.right, base)
-            const written = yield* store.compareAndSet(key, Option.some(claimed.value.generation), fresh, { ttl })
+            // the refresh token is spent: a store that fails now is retried, and if it still
+            // fails the new token is kept for the next attempt (never a second redemption)
+            const written = yield* store.compareAndSet(key, Option.some(claimed.value.generation), fresh, { ttl }).pipe(
+              Effect.retry({ times: 3, schedule: Schedule.exponential(Duration.millis(50)) }),
+              Effect.tapError(() =>
+                Effect.sync(() => unsaved.set(credentialId(key), { generation: claimed.value.generation, credential: fresh, ttl }))
+              )
+            )
             if (Option.isSome(written)) return written
             continue // our lease was taken over: use what the other writer stored
           }
@@ -197,8 +220,11 @@ export const make = (
           }
           // the provider is unreachable or refused for another reason: release the lease
           const released = yield* store.compareAndSet(key, Option.some(claimed.value.generation), base, { ttl })
+          // another writer moved first (a new authorization, or a replica that took the lease over
+          // and stored a fresh token): read what it wrote rather than report this failure
+          if (Option.isNone(released)) continue
           const later = yield* Clock.currentTimeMillis
-          if (Option.isSome(released) && !ResolvedCredential.isExpiredAt(base, later, { margin: 0 })) return released
+          if (!ResolvedCredential.isExpiredAt(base, later, { margin: 0 })) return released
           return yield* error
         }
       })

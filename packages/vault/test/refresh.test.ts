@@ -7,7 +7,7 @@
 import { afterAll, assert, beforeAll, describe, it, vi } from "@effect/vitest"
 import { CredentialBackend, EnvCredentialBackend, ResolvedCredential } from "@mcp-credentials/core"
 import { ConfigProvider, DateTime, Effect, Layer, Option, Redacted, TestClock } from "effect"
-import { CredentialStore, OAuthProvider, TokenRefresh } from "../src/index.js"
+import { CredentialStore, OAuthProvider, TokenRefresh, VaultError } from "../src/index.js"
 import { CLIENT, downstream, type Harness, SHORT, startProvider, tokensFor } from "./oauthHarness.js"
 
 let h: Harness
@@ -115,6 +115,66 @@ describe("TokenRefresh (memory store, real provider)", () => {
       assert.strictEqual(tokens.size, 1)
       assert.notInclude([...tokens], at(expired))
       assert.strictEqual(at(oauth(Option.getOrThrow(yield* store.get(key)))), [...tokens][0])
+    }))
+
+  it.scopedLive("fix: a new token that cannot be stored (the store fails) is written by the next call, never a second redemption", () =>
+    Effect.gen(function*() {
+      const p = yield* downstream(h)
+      const memory = yield* CredentialStore.makeMemory
+      // compare-and-set call 1 claims; calls 2 to 5 (the write of the new token and its 3 retries) fail
+      let cas = 0
+      const store: CredentialStore.CredentialStore["Type"] = {
+        ...memory,
+        // counted per execution (a retry runs the same effect again)
+        compareAndSet: (...args) =>
+          Effect.suspend(() =>
+            ++cas >= 2 && cas <= 5
+              ? Effect.fail(new VaultError.StoreError({ backend: "memory", operation: "compareAndSet", cause: new Error("blip") }))
+              : memory.compareAndSet(...args)
+          )
+      }
+      const refresher = yield* TokenRefresh.make({ providers: [p] }).pipe(Effect.provideService(CredentialStore.CredentialStore, store))
+      const key = { provider: p.name, subject: subject("unsaved") }
+      const expired = yield* expiredCredential(p, key.subject)
+      yield* store.set(key, expired)
+      const before = { requests: h.tokenRequests(), reuses: h.reuses() }
+      const failed = yield* Effect.flip(refresher.require(key))
+      assert.strictEqual(failed._tag, "StoreError")
+      const next = oauth(yield* refresher.require(key))
+      assert.notStrictEqual(at(next), at(expired))
+      assert.strictEqual(at(oauth(Option.getOrThrow(yield* store.get(key)))), at(next))
+      assert.strictEqual(h.tokenRequests() - before.requests, 1)
+      assert.strictEqual(h.reuses() - before.reuses, 0)
+    }))
+
+  it.scopedLive("fix: a refresh that fails while another writer stores a fresh token returns that token, not the failure", () =>
+    Effect.gen(function*() {
+      const down = yield* OAuthProvider.make({ name: "down", tokenEndpoint: "http://127.0.0.1:9/token", clientId: "c", timeout: "2 seconds" })
+      const memory = yield* CredentialStore.makeMemory
+      const key = { provider: "down", subject: subject("meanwhile") }
+      const cred = (token: string, expiresAt: number) =>
+        new ResolvedCredential.OAuthCredential({
+          type: "oauth",
+          accessToken: Redacted.make(token),
+          refreshToken: Redacted.make("rt-0123456789"),
+          expiresAt: DateTime.unsafeMake(expiresAt),
+          extra: {}
+        })
+      // the user authorizes again while the refresh is failing: a new token lands before the
+      // lease is released (compare-and-set call 2)
+      let cas = 0
+      const store: CredentialStore.CredentialStore["Type"] = {
+        ...memory,
+        compareAndSet: (...args) =>
+          Effect.suspend(() =>
+            ++cas === 2
+              ? Effect.zipRight(memory.set(key, cred("at-new-authorization", Date.now() + 3_600_000)), memory.compareAndSet(...args))
+              : memory.compareAndSet(...args)
+          )
+      }
+      const refresher = yield* TokenRefresh.make({ providers: [down] }).pipe(Effect.provideService(CredentialStore.CredentialStore, store))
+      yield* memory.set(key, cred("at-expired", Date.now() - 1000))
+      assert.strictEqual(at(oauth(yield* refresher.require(key))), "at-new-authorization")
     }))
 
   it.scopedLive("invalid_grant: ReauthorizationRequiredError, and the dead record is removed", () =>
