@@ -4,7 +4,9 @@
  *
  * @since 0.1.0
  */
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Cli from "./Cli.js"
 import * as Platform from "./internal/platform.js"
 
@@ -12,5 +14,11 @@ Platform.runMain(
   Effect.map(Cli.main(process.argv), (code) => {
     process.exitCode = code
   }),
-  { disableErrorReporting: true }
+  {
+    disableErrorReporting: true,
+    // Ctrl-C or SIGTERM interrupts the program from outside (`main` cannot catch that): exit 130,
+    // not the runtime's 0; a finished program exits with the code it set
+    teardown: (exit, onExit) =>
+      onExit(Exit.isSuccess(exit) ? 0 : Cause.isInterruptedOnly(exit.cause) ? 130 : Cli.exitCodes.internal)
+  }
 )

@@ -1,5 +1,8 @@
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
-import { execFile } from "node:child_process"
+import { execFile, spawn } from "node:child_process"
+import { Effect } from "effect"
+import { randomBytes } from "node:crypto"
+import { createServer as createNetServer } from "node:net"
 import { cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync } from "node:fs"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -127,4 +130,39 @@ describe.concurrent("mcp-credentials", () => {
     assert.isTrue(existsSync(join(root, "packages", "cli", "dist", "bin.js")))
     assert.isTrue(existsSync(join(root, "packages", "core", "dist", "index.js")))
   }, 300_000)
+})
+
+describe("signals", () => {
+  it.live("fix: Ctrl-C (SIGINT) or SIGTERM during a command exits 130, not 0", () =>
+    Effect.promise(async () => {
+      // a "Redis" that accepts connections and never answers: the command waits on it
+      const silent = createNetServer((socket) => socket.on("error", () => undefined))
+      await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve))
+      const port = (silent.address() as { port: number }).port
+      try {
+      // both at once (the command exits once the store's connection attempt gives up, ~10 s)
+      await Promise.all((["SIGINT", "SIGTERM"] as const).map(async (signal) => {
+        const child = spawn(process.execPath, [BIN, "vault", "list", "--store", "redis"], {
+          env: {
+            PATH: process.env.PATH ?? "/usr/bin:/bin",
+            REDIS_URL: `redis://127.0.0.1:${port}`,
+            MCP_CREDENTIALS_ENCRYPTION_KEY: randomBytes(32).toString("base64")
+          },
+          stdio: ["ignore", "pipe", "pipe"]
+        })
+        const exited = new Promise<number | null>((resolve) => child.on("exit", (c) => resolve(c)))
+        let stdout = ""
+        child.stdout.on("data", (d) => (stdout += String(d)))
+        // started (modules loaded, the signal handlers installed) and still waiting on the store
+        await new Promise((r) => setTimeout(r, 3000))
+        assert.isNull(child.exitCode, "still waiting on the store")
+        child.kill(signal)
+        const code = await exited
+        assert.strictEqual(code, 130, signal)
+        assert.notInclude(stdout, "No credentials stored")
+      }))
+      } finally {
+        silent.close()
+      }
+    }), 30_000)
 })
