@@ -69,16 +69,15 @@ export const mint = Command.make(
         if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(variable)) {
           return yield* new InvalidArgumentError({ option: "--secret-env", reason: "expected a variable name, not a value" })
         }
-        // the name is repeated only when it looks like one (UPPER_CASE, short): a secret passed
-        // here by mistake (a hex or base62 string is a valid identifier) must not be printed
-        const shown = /^[A-Z_][A-Z0-9_]{0,63}$/.test(variable) ? variable : "given to --secret-env"
+        // the name is never repeated: a secret passed here by mistake (a base32, hex or base62
+        // string is a valid identifier, upper-case too) must not be printed
         const secret = yield* Config.redacted(variable).pipe(
           Effect.mapError(() =>
-            new InvalidArgumentError({ option: "--secret-env", reason: `the environment variable ${shown} is not set` })
+            new InvalidArgumentError({ option: "--secret-env", reason: "the environment variable given to --secret-env is not set" })
           )
         )
         if (Buffer.byteLength(Redacted.value(secret), "utf8") < 32) {
-          yield* Console.error(`warning: the HMAC secret in the variable ${shown} is shorter than 32 bytes; use a longer random secret`)
+          yield* Console.error("warning: the HMAC secret in the variable given to --secret-env is shorter than 32 bytes; use a longer random secret")
         }
         signingKey = { _tag: "Secret", secret }
       }

@@ -17,7 +17,7 @@ import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import type * as Redacted from "effect/Redacted"
+import * as Redacted from "effect/Redacted"
 import * as path from "node:path"
 import { CredentialStoreError, InvalidArgumentError } from "./CliError.js"
 import * as Files from "./internal/files.js"
@@ -391,7 +391,8 @@ const firstRedacted = (
         Config.option(Config.redacted(name)),
         () => Option.none<Redacted.Redacted<string>>()
       )
-      if (Option.isSome(value)) return { name, value: value.value }
+      // an empty variable is unset (as for the other lookups): the next one in the list counts
+      if (Option.isSome(value) && Redacted.value(value.value) !== "") return { name, value: value.value }
     }
     return undefined
   })

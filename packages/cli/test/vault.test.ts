@@ -190,6 +190,8 @@ describe.concurrent("vault on the file store", () => {
       [["list", "--store", "redis", "--redis-url", `redis://:${CANARY}@127.0.0.1:1`], key, 1, "redis credential store", true],
       [["list", "--store", "postgres"], { ...key, DATABASE_URL: `postgres://u:${CANARY}@127.0.0.1:1/db` }, 1, "connection refused (connection from DATABASE_URL)", true],
       [["list", "--store", "postgres"], key, 2, "--database-url", true],
+      // fix: an empty variable does not hide the next one (it was taken, and Redis fell back to localhost)
+      [["list", "--store", "redis"], { ...key, MCP_CREDENTIALS_REDIS_URL: "", REDIS_URL: `redis://:${CANARY}@127.0.0.1:1` }, 1, "(connection from REDIS_URL)", true],
       [["list"], key, 2, "--dir", false],
       [["revoke", ...store], key, 2, "--sub", false],
       [["revoke", "--sub", " ", ...store], key, 2, "--sub", false],
