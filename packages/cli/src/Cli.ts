@@ -10,7 +10,7 @@ import * as ValidationError from "@effect/cli/ValidationError"
 import * as Cause from "effect/Cause"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
-import { type CliError, isCliError } from "./CliError.js"
+import { type CliError, isCliError, subcommandRequired } from "./CliError.js"
 import * as DoctorCommand from "./DoctorCommand.js"
 import * as Platform from "./internal/platform.js"
 import * as KeysCommand from "./KeysCommand.js"
@@ -39,7 +39,7 @@ export const version: string = Platform.version
  * @since 0.1.0
  * @category commands
  */
-export const command = Command.make(name).pipe(
+export const command = Command.make(name, {}, subcommandRequired(name, ["keys", "token", "doctor", "vault"])).pipe(
   Command.withDescription(
     "Keys, Kubernetes secrets, development tokens, a configuration doctor and the per-user credential vault of mcp-credentials."
   ),

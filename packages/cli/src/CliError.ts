@@ -5,6 +5,7 @@
  *
  * @since 0.1.0
  */
+import * as Effect from "effect/Effect"
 import * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
 
@@ -84,6 +85,21 @@ export class KeyFormatError extends Schema.TaggedError<KeyFormatError>("@mcp-cre
  * @since 0.1.0
  * @category errors
  */
+/**
+ * The handler of a command group run without a subcommand: a usage error (exit 2) naming the
+ * subcommands, as the seed's argparse program does (`mcp-secrets` without one exits 2).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const subcommandRequired = (path: string, subcommands: ReadonlyArray<string>) => () =>
+  Effect.fail(
+    new InvalidArgumentError({
+      option: "command",
+      reason: `${path} needs a subcommand: ${subcommands.join(", ")} (see ${path} --help)`
+    })
+  )
+
 export class InvalidArgumentError extends Schema.TaggedError<InvalidArgumentError>(
   "@mcp-credentials/cli/InvalidArgumentError"
 )("InvalidArgumentError", {

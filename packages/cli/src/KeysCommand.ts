@@ -8,6 +8,7 @@ import * as Options from "@effect/cli/Options"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import { subcommandRequired } from "./CliError.js"
 import { choice } from "./internal/options.js"
 import * as KeyFile from "./KeyFile.js"
 import * as KubernetesSecret from "./KubernetesSecret.js"
@@ -200,7 +201,7 @@ export const clean = Command.make("clean", { dir }, (o) =>
  * @since 0.1.0
  * @category commands
  */
-export const command = Command.make("keys").pipe(
+export const command = Command.make("keys", {}, subcommandRequired("mcp-credentials keys", ["generate", "rotate", "k8s", "clean"])).pipe(
   Command.withDescription("Manage the JWKS key files of JWE bearer tokens."),
   Command.withSubcommands([generate, rotate, k8s, clean])
 )

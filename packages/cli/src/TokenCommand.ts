@@ -10,7 +10,7 @@ import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
-import { InvalidArgumentError } from "./CliError.js"
+import { InvalidArgumentError, subcommandRequired } from "./CliError.js"
 import * as DevToken from "./DevToken.js"
 import * as KeyFile from "./KeyFile.js"
 
@@ -106,7 +106,7 @@ export const mint = Command.make(
  * @since 0.1.0
  * @category commands
  */
-export const command = Command.make("token").pipe(
+export const command = Command.make("token", {}, subcommandRequired("mcp-credentials token", ["mint"])).pipe(
   Command.withDescription("Development tokens."),
   Command.withSubcommands([mint])
 )

@@ -9,7 +9,7 @@ import * as Options from "@effect/cli/Options"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import { InvalidArgumentError, NoStoredCredentialError } from "./CliError.js"
+import { InvalidArgumentError, NoStoredCredentialError, subcommandRequired } from "./CliError.js"
 import { choice } from "./internal/options.js"
 import * as VaultStore from "./VaultStore.js"
 
@@ -160,7 +160,7 @@ export const revoke = Command.make(
  * @since 0.1.0
  * @category commands
  */
-export const command = Command.make("vault").pipe(
+export const command = Command.make("vault", {}, subcommandRequired("mcp-credentials vault", ["list", "revoke"])).pipe(
   Command.withDescription(
     "Per-user credentials in an @mcp-credentials/vault store (file, redis, postgres; " +
       "key from MCP_CREDENTIALS_ENCRYPTION_KEY or MCP_CREDENTIALS_ENCRYPTION_KEY_FILE)."

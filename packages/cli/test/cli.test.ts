@@ -166,3 +166,21 @@ describe("signals", () => {
       }
     }), 30_000)
 })
+
+describe("command groups", () => {
+  it("fix: a group without its subcommand is a usage error (exit 2, one line naming the subcommands), as the seed's CLI", async () => {
+    for (const [args, named] of [
+      [[], "keys, token, doctor, vault"],
+      [["keys"], "generate, rotate, k8s, clean"],
+      [["token"], "mint"],
+      [["vault"], "list, revoke"]
+    ] as const) {
+      const r = await run(args)
+      assert.strictEqual(r.code, 2, `${args.join(" ")}: ${r.stderr}`)
+      assert.strictEqual(r.stdout, "")
+      assert.isTrue(isOneLine(r.stderr), r.stderr)
+      assert.include(r.stderr, named)
+      assert.include(r.stderr, "--help")
+    }
+  }, 60_000)
+})
