@@ -130,6 +130,8 @@ const compile = (key: string): Scrubber => {
     i = colon + 1 + length
   }
   const list = Array.from(patterns).sort((a, b) => b.length - a.length)
+  // the forms that can appear in a number's digits (only secrets made of digits have one)
+  const numeric = list.filter((p) => /^[0-9]+$/.test(p))
   const scrubString = (text: string) => {
     let count = 0
     let value = text
@@ -160,9 +162,12 @@ const compile = (key: string): Scrubber => {
       }
       if (typeof u === "number" || typeof u === "bigint") {
         // a numeric secret (`{"pin": 123456789}`) sent back as a number: the whole number goes
-        const r = scrubString(String(u))
-        if (r.count === 0) return u
-        count += r.count
+        if (numeric.length === 0) return u
+        const text = String(u)
+        let found = 0
+        for (const p of numeric) if (text.includes(p)) found++
+        if (found === 0) return u
+        count += found
         return replacement
       }
       if (u === null || typeof u !== "object") return u

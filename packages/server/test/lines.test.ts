@@ -413,6 +413,29 @@ describe.each(lines)("$name line over Streamable HTTP", (line) => {
     await runtime.dispose()
   })
 
+  it("fix: the plain Node handler runs on the runtime it is given: its ConfigProvider and its logger apply (only its services did)", async () => {
+    const logged: Array<string> = []
+    const runtime = ManagedRuntime.make(Layer.mergeAll(
+      EnvCredentialBackend.layer({ prefix: "TNH_" }),
+      Layer.setConfigProvider(ConfigProvider.fromMap(new Map([["TNH_FIELD_apiKey", "sk-from-provider-0013"]]))),
+      Logger.replace(Logger.defaultLogger, Logger.make(({ message }) => void logged.push(String(message))))
+    ))
+    const node = await line.toNodeHandler(build(line), await runtime.runtime())
+    const http = createServer((req, res) => void node.handler(req, res))
+    await new Promise<void>((r) => http.listen(0, "127.0.0.1", r))
+    const client = await line.connect(new URL(`http://127.0.0.1:${(http.address() as { port: number }).port}/mcp`))
+    expect(textOf(await client.callTool({ name: "whoami" }))).toBe(`key-hash:${sha("sk-from-provider-0013")}`)
+    // the scrub warning goes to the runtime's logger
+    expect(textOf(await client.callTool({ name: "echo_key" }))).toBe("the key is [redacted]")
+    await new Promise((r) => setTimeout(r, 50))
+    expect(logged.some((l) => l.includes("Scrubbed 1 secret occurrence"))).toBe(true)
+    await client.close()
+    await node.close()
+    http.closeAllConnections()
+    await new Promise((r) => http.close(r))
+    await runtime.dispose()
+  })
+
   it("insufficientScope: a call lacking a tool's scope is answered with the given HTTP response", async () => {
     let refusals = 0
     const http = await line.start(build(line), HeaderCredentialBackend.layer(), {

@@ -12,7 +12,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
-import type * as Runtime from "effect/Runtime"
+import * as Runtime from "effect/Runtime"
 import * as Scope from "effect/Scope"
 import type { IncomingMessage, ServerResponse } from "node:http"
 import * as Http from "./http.js"
@@ -106,9 +106,9 @@ export const toNodeHandler = async <Auth, R>(
     ? await runtimeOrManaged.runtime() as Runtime.Runtime<R>
     : runtimeOrManaged as Runtime.Runtime<R>
   const scope = Effect.runSync(Scope.make())
-  const web = await Effect.runPromise(
-    makeWebHandler.pipe(Effect.provide(runtime.context), (self) => Scope.extend(self, scope))
-  )
+  // run on the runtime itself: its services and its FiberRefs (a logger, a ConfigProvider set
+  // with Layer.setConfigProvider) reach the handler and the server factory
+  const web = await Runtime.runPromise(runtime)(Scope.extend(makeWebHandler, scope))
   // never rejects: a failure (a malformed request, a defect in `authenticate` or in the server
   // factory) is answered with a generic 500 and never becomes an unhandled rejection that ends
   // the process
