@@ -68,6 +68,12 @@ export const mint = (options: MintOptions): Effect.Effect<string, CryptoError | 
   Effect.gen(function*() {
     const now = Math.floor((yield* Clock.currentTimeMillis) / 1000)
     const payload: Record<string, unknown> = { ...options.claims }
+    for (const claim of ["exp", "iat", "nbf"]) {
+      const value = payload[claim]
+      if (value !== undefined && (typeof value !== "number" || !Number.isFinite(value) || Math.abs(value) > 8.64e12)) {
+        return yield* new InvalidArgumentError({ option: "--claims", reason: `'${claim}' must be a finite number of seconds` })
+      }
+    }
     payload.iat = typeof payload.iat === "number" ? payload.iat : now
     if (options.expiresIn !== undefined) payload.exp = now + options.expiresIn
     else if (typeof payload.exp !== "number") payload.exp = now + defaultExpiresIn

@@ -65,10 +65,10 @@ export const make = (content: Uint8Array, options: Options = {}): Effect.Effect<
         reason: "must be lowercase letters, digits and '-', start and end alphanumeric, at most 63 characters"
       })
     }
-    if (!/^[-._a-zA-Z0-9]{1,253}$/.test(dataKey)) {
+    if (!/^[-._a-zA-Z0-9]{1,253}$/.test(dataKey) || dataKey === "." || dataKey.startsWith("..")) {
       return yield* new InvalidArgumentError({
         option: "--data-key",
-        reason: "must be letters, digits, '-', '_' and '.', at most 253 characters"
+        reason: "must be letters, digits, '-', '_' and '.', at most 253 characters, and not '.' or start with '..'"
       })
     }
     return [

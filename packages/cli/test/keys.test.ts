@@ -274,7 +274,8 @@ describe.concurrent("keys k8s", () => {
   })
 
   it("refuses names that are not Kubernetes names (the seed pasted them into the YAML) and public key files", async () => {
-    const cases = [["--name", "x\nkind: Pod"], ["--namespace", "a.b"], ["--data-key", "a b"]]
+    // (Kubernetes also refuses the data keys ".", ".." and any that starts with "..")
+    const cases = [["--name", "x\nkind: Pod"], ["--namespace", "a.b"], ["--data-key", "a b"], ["--data-key", "."], ["--data-key", ".."], ["--data-key", "..x"]]
     const keyFile = ["--key-file", join(tmp.dir, ".keys", "mcp-private.json")]
     const results = await Promise.all(cases.map((args, i) => (i === 0 ? run : runInProcess)(["keys", "k8s", ...keyFile, ...args])))
     for (const [i, args] of cases.entries()) {
