@@ -470,7 +470,7 @@ const writeKeySets = (
   Effect.gen(function*() {
     const publicKeys = yield* Effect.try({
       try: () => keys.map(publicJwk),
-      catch: () => new CryptoError({ operation: "derive the public keys", reason: "a key cannot be imported" })
+      catch: () => new CryptoError({ operation: "derive the public keys", reason: `a key of ${privatePath} cannot be imported` })
     })
     yield* Files.writeAtomic(privatePath, format(keys), 0o600, options)
     // exclusive: a public file that appeared meanwhile (a concurrent run) fails this run, and the

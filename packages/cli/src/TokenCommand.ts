@@ -10,7 +10,7 @@ import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
-import { InvalidArgumentError, subcommandRequired } from "./CliError.js"
+import { CryptoError, InvalidArgumentError, subcommandRequired } from "./CliError.js"
 import * as DevToken from "./DevToken.js"
 import * as KeyFile from "./KeyFile.js"
 
@@ -93,7 +93,21 @@ export const mint = Command.make(
         audience: o.aud.length === 0 ? undefined : o.aud.length === 1 ? o.aud[0] : o.aud,
         signingKey,
         encryptionKey
-      })
+      }).pipe(
+        // a key that cannot be used: say which option gave it (and its file)
+        Effect.mapError((e) =>
+          e._tag === "CryptoError"
+            ? new CryptoError({
+              operation: e.operation,
+              reason: `${e.reason} (${
+                e.operation === "encrypt the token"
+                  ? `--encrypt-key ${Option.getOrElse(o.encryptKey, () => "")}`
+                  : Option.isSome(o.signKey) ? `--sign-key ${o.signKey.value}` : "--secret-env"
+              })`
+            })
+            : e
+        )
+      )
       yield* Console.log(token)
     })
 ).pipe(Command.withDescription(

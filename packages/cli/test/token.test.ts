@@ -164,10 +164,17 @@ describe.concurrent("token mint", () => {
       [["--claims", "{}", "--sign-key", ".keys/mcp-private.json"], 1, "--use sig"],
       [["--claims", "{}", "--secret-env", "S", "--encrypt-key", ".keys/mcp-signing-public.json"], 1, "no encryption key"],
       [["--claims", "{}", "--sign-key", ".keys"], 1, "is a directory"],
+      // fix: a key that cannot be used names the option and its file
+      [["--claims", "{}", "--sign-key", "malformed.json"], 1, "(--sign-key "],
       [["--secret-env", "S"], 2, "--claims"]
     ]
+    writeFileSync(join(tmp.dir, "malformed.json"), JSON.stringify({
+      keys: [{ kty: "RSA", use: "sig", alg: "RS256", kid: "bad", n: "AQAB", e: "AQAB", d: "AQAB", p: "AQAB", q: "AQAB", dp: "AQAB", dq: "AQAB", qi: "AQAB" }]
+    }))
     // three through the binary (a bad option, a secret given as the variable name, an unreadable file), the rest in process
-    const viaBinary = new Set([0, 4, 6])
+    const binaryCases = new Set<ReadonlyArray<string>>(cases.filter(([args]) => args.includes("{not json") || args.includes(SECRET) || args.includes("missing.json")).map(([args]) => args))
+    assert.strictEqual(binaryCases.size, 3)
+    const viaBinary = new Set(cases.flatMap(([args], i) => (binaryCases.has(args) ? [i] : [])))
     const absolute = (args: ReadonlyArray<string>) => args.map((a) => (a === ".keys" || a.startsWith(".keys/") || a.endsWith(".json") ? join(tmp.dir, a) : a))
     const results = await Promise.all(cases.map(([args], i) =>
       viaBinary.has(i) ? mint(args, { S: SECRET }) : mintInProcess(absolute(args), { S: SECRET })
