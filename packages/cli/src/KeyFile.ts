@@ -15,6 +15,7 @@
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import * as jose from "jose"
 import { createPrivateKey, createPublicKey, type JsonWebKey } from "node:crypto"
 import { CryptoError, type FileError, InvalidArgumentError, KeyFileExistsError, KeyFormatError } from "./CliError.js"
@@ -472,14 +473,20 @@ const writeKeySets = (
       try: () => keys.map(publicJwk),
       catch: () => new CryptoError({ operation: "derive the public keys", reason: `a key of ${privatePath} cannot be imported` })
     })
+    const fs = yield* FileSystem.FileSystem
+    // the private file this run replaces (`--force`, `rotate`), to put back if the public one cannot
+    // be written: a failed run leaves the pair it found, never a mismatched one
+    const previous = options.exclusive === true
+      ? undefined
+      : yield* fs.readFileString(privatePath).pipe(Effect.option, Effect.map(Option.getOrUndefined))
     yield* Files.writeAtomic(privatePath, format(keys), 0o600, options)
     // exclusive: a public file that appeared meanwhile (a concurrent run) fails this run, and the
-    // private file it just created is taken back, so no mismatched pair is left
+    // private file it just created is taken back
     yield* Files.writeAtomic(publicPath, format(publicKeys), 0o644, options).pipe(
       Effect.tapError(() =>
-        options.exclusive === true
-          ? Effect.ignore(Effect.flatMap(FileSystem.FileSystem, (fs) => fs.remove(privatePath)))
-          : Effect.void
+        previous === undefined
+          ? Effect.ignore(fs.remove(privatePath))
+          : Effect.ignore(Files.writeAtomic(privatePath, previous, 0o600))
       )
     )
   })

@@ -1,7 +1,7 @@
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import * as jose from "jose"
 import { execFileSync } from "node:child_process"
-import { existsSync, linkSync, mkdirSync, readFileSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs"
+import { existsSync, linkSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { parse as parseYaml } from "yaml"
 import { assertBuilt, isOneLine, run, runInProcess, tempDir } from "./helpers.js"
@@ -67,6 +67,22 @@ describe.concurrent("keys generate", () => {
     assert.strictEqual(forced.code, 0, forced.stderr)
     assert.notStrictEqual(readJson(priv).keys[0].kid, JSON.parse(before).keys[0].kid)
     assert.strictEqual(mode(priv), 0o600)
+  })
+
+  it("fix: --force that cannot write the public file leaves the private file it found (no mismatched pair)", async () => {
+    const dir = cwd("force-halfway")
+    assert.strictEqual((await runInProcess(["keys", "generate", "--size", "2048", "--dir", join(dir, ".keys")])).code, 0)
+    const priv = join(dir, ".keys", "mcp-private.json")
+    const before = readFileSync(priv, "utf8")
+    // the public file's place is taken by a directory: the rename onto it fails
+    rmSync(join(dir, ".keys", "mcp-public.json"))
+    mkdirSync(join(dir, ".keys", "mcp-public.json", "inside"), { recursive: true })
+    const r = await runInProcess(["keys", "generate", "--size", "2048", "--force", "--dir", join(dir, ".keys")])
+    assert.strictEqual(r.code, 1, r.stderr)
+    assert.include(r.stderr, "mcp-public.json")
+    assert.strictEqual(readFileSync(priv, "utf8"), before)
+    assert.strictEqual(mode(priv), 0o600)
+    assert.deepStrictEqual(readdirSync(join(dir, ".keys")).filter((f) => f.endsWith(".tmp")), [])
   })
 
   it("fix: two runs at once without --force: exactly one writes the pair, the other fails as 'already exists'; the files hold the winner's key", async () => {
