@@ -54,7 +54,11 @@ export interface Options {
   readonly providers: ReadonlyArray<OAuthProvider.OAuthProvider>
   /** A token expiring within this margin is refreshed. Default 60 s. */
   readonly margin?: Duration.DurationInput | undefined
-  /** How long a replica's claim on a refresh holds. Keep it above the providers' timeout. Default 30 s. */
+  /**
+   * How long a replica's claim on a refresh holds. Default 30 s, and never less than the longest
+   * provider `timeout` plus 5 s: a claim that ran out while its request was still in flight would
+   * let another replica redeem the same refresh token.
+   */
   readonly lease?: Duration.DurationInput | undefined
   /** How long a call waits for a refresh that another replica holds. Default: the lease + 5 s. */
   readonly wait?: Duration.DurationInput | undefined
@@ -128,7 +132,8 @@ export const make = (
     const owner = randomId()
     const providers = new Map(options.providers.map((p) => [p.name, p]))
     const margin = Duration.decode(options.margin ?? ResolvedCredential.defaultExpiryMargin)
-    const leaseMs = Duration.toMillis(Duration.decode(options.lease ?? Duration.seconds(30)))
+    const longestRequest = Math.max(0, ...options.providers.map((p) => Duration.toMillis(p.timeout)))
+    const leaseMs = Math.max(Duration.toMillis(Duration.decode(options.lease ?? Duration.seconds(30))), longestRequest + 5000)
     const waitMs = options.wait === undefined ? leaseMs + 5000 : Duration.toMillis(Duration.decode(options.wait))
     const poll = Duration.decode(options.pollInterval ?? Duration.millis(50))
     const flights = SingleFlight.make<Option.Option<StoredCredential>, TokenRefreshError>(scope)

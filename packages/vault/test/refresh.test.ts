@@ -6,7 +6,7 @@
  */
 import { afterAll, assert, beforeAll, describe, it, vi } from "@effect/vitest"
 import { CredentialBackend, EnvCredentialBackend, ResolvedCredential } from "@mcp-credentials/core"
-import { ConfigProvider, DateTime, Effect, Layer, Option, Redacted, TestClock } from "effect"
+import { ConfigProvider, DateTime, Duration, Effect, Fiber, Layer, Option, Redacted, TestClock } from "effect"
 import { CredentialStore, OAuthProvider, TokenRefresh, VaultError } from "../src/index.js"
 import { CLIENT, downstream, type Harness, SHORT, startProvider, tokensFor } from "./oauthHarness.js"
 
@@ -175,6 +175,23 @@ describe("TokenRefresh (memory store, real provider)", () => {
       const refresher = yield* TokenRefresh.make({ providers: [down] }).pipe(Effect.provideService(CredentialStore.CredentialStore, store))
       yield* memory.set(key, cred("at-expired", Date.now() - 1000))
       assert.strictEqual(at(oauth(yield* refresher.require(key))), "at-new-authorization")
+    }))
+
+  it.scopedLive("fix: a claim holds at least the longest provider timeout plus 5 s, whatever lease is configured", () =>
+    Effect.gen(function*() {
+      const slow = yield* downstream(h)
+      const p = { ...slow, timeout: Duration.seconds(60) }
+      const { refresher, store } = yield* setup({ providers: [p], lease: "1 second" })
+      const key = { provider: p.name, subject: subject("lease") }
+      yield* store.set(key, yield* expiredCredential(p, key.subject))
+      h.setTokenDelay(400)
+      const running = yield* Effect.fork(refresher.require(key))
+      yield* Effect.sleep("200 millis")
+      const during = oauth(Option.getOrThrow(yield* store.get(key)))
+      const until = (during.extra[TokenRefresh.leaseKey] as { until: number }).until
+      assert.isAtLeast(until - Date.now(), 60_000)
+      h.setTokenDelay(0)
+      yield* Fiber.join(running)
     }))
 
   it.scopedLive("invalid_grant: ReauthorizationRequiredError, and the dead record is removed", () =>
