@@ -7,6 +7,7 @@ import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import { randomBytes } from "node:crypto"
@@ -93,7 +94,8 @@ export const writeAtomic = (
       Effect.zipRight(fs.chmod(temp, mode)),
       Effect.zipRight(publish),
       Effect.mapError(fail(path, "write")),
-      Effect.tapError(() => Effect.ignore(fs.remove(temp)))
+      // a failure or an interruption (Ctrl-C) leaves no temporary file (it may hold a private key)
+      Effect.onExit((exit) => (Exit.isSuccess(exit) ? Effect.void : Effect.ignore(fs.remove(temp))))
     )
   })
 
