@@ -162,6 +162,28 @@ export const withoutCredentials = <A, E, R>(self: Effect.Effect<A, E, R>): Effec
   Effect.locally(self, currentScope, noCredentials)
 
 /**
+ * Sets the scope of the current fiber (`undefined`: no credential, as `withoutCredentials`), for
+ * integrations that run a whole tool call in a fiber of its own, which ends with the call: there
+ * is no earlier value to put back, so this is one step where `inScope` costs an acquire/release.
+ * Plain code the fiber calls through `callWithScope` reads the scope from the async context, whose
+ * propagation the caller keeps on with `unsafeHoldAsyncScope` for as long as the fiber runs.
+ *
+ * @since 0.1.0
+ * @category unsafe
+ */
+export const unsafeSetFiberScope = (scope: CredentialScope | undefined): Effect.Effect<void> =>
+  FiberRef.set(currentScope, scope ?? noCredentials)
+
+/**
+ * Keeps the async context's propagation on (Node's promise hooks, before Node 24) until the
+ * returned function is called: what `inScope` holds while its effect runs.
+ *
+ * @since 0.1.0
+ * @category unsafe
+ */
+export const unsafeHoldAsyncScope = (): (() => void) => asyncScope.hold()
+
+/**
  * The current scope, if any. For integrations (the server package); tools use `get`.
  *
  * @since 0.1.0

@@ -38,6 +38,12 @@ export const run = <A>(call: Call, f: () => A): A => storage.run(call, f)
 export const locally = <A, E, R>(self: Effect.Effect<A, E, R>, call: Call): Effect.Effect<A, E, R> =>
   Effect.locally(self, fiberCall, call)
 
+/**
+ * Makes the current fiber `call`'s (and the fibers it forks): for a fiber that runs one tool call
+ * and ends with it (nothing to put back, one step where `locally` costs an acquire/release).
+ */
+export const setOfFiber = (call: Call): Effect.Effect<void> => FiberRef.set(fiberCall, call)
+
 export const current = (): Call | undefined => {
   const fiber = Fiber.getCurrentFiber()
   if (fiber._tag === "Some") {

@@ -469,11 +469,19 @@ export const runToolHandler = async <X>(
     let effect = Effect.provideService(output as Effect.Effect<unknown, unknown, any>, ToolContextTag, toolContext)
     if (call.context !== undefined) effect = Effect.provide(effect, call.context(toolContext))
     // the fiber carries its call and scope (none: an empty one): a fiber woken by another call's
-    // fiber goes on in that call's async context, which plain code must not read
-    effect = scope !== undefined ? CurrentCredential.inScope(effect, scope) : CurrentCredential.withoutCredentials(effect)
+    // fiber goes on in that call's async context, which plain code must not read. The fiber is
+    // the call's own (`run` starts one, which ends with the call): set, not `locally`.
     const owner = call.frame?.call ?? CallContext.current()
-    if (owner !== undefined) effect = CallContext.locally(effect, owner)
-    const exit = await call.run(effect, call.signal)
+    const setup = CurrentCredential.unsafeSetFiberScope(scope)
+    effect = Effect.zipRight(owner !== undefined ? Effect.zipRight(setup, CallContext.setOfFiber(owner)) : setup, effect)
+    // plain code the tool calls through `callWithScope` reads the scope while the fiber runs
+    const release = scope !== undefined ? CurrentCredential.unsafeHoldAsyncScope() : undefined
+    let exit: Exit.Exit<unknown, unknown>
+    try {
+      exit = await call.run(effect, call.signal)
+    } finally {
+      release?.()
+    }
     return Exit.isSuccess(exit) ? toToolResult(exit.value) : fail(exit.cause)
   }
   if (isPromiseLike(output)) {
