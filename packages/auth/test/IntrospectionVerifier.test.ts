@@ -37,6 +37,15 @@ const active = { active: true, client_id: "app", sub: "user-1", scope: "read wri
 const TOKEN = "opaque-token-value-1"
 const verify = (v: TokenVerifier.Verifier, token = TOKEN) => v.verify(Redacted.make(token))
 
+/** What the endpoint received for one verification by a verifier with `options`. */
+const firstRequest = (options: Omit<IntrospectionVerifier.Options, "endpoint">) =>
+  Effect.gen(function*() {
+    yield* TestClock.setTime(NOW * 1000)
+    const server = yield* endpoint(() => ({ body: active }))
+    yield* verify(yield* IntrospectionVerifier.make({ ...options, endpoint: server.url } as IntrospectionVerifier.Options))
+    return server.seen[0]!
+  })
+
 describe("IntrospectionVerifier — RFC 7662", () => {
   it.scoped("client_secret_basic: form POST with token and token_type_hint, Basic credentials form-encoded", () =>
     Effect.gen(function*() {
@@ -60,42 +69,32 @@ describe("IntrospectionVerifier — RFC 7662", () => {
 
   it.scoped("client_secret_post: credentials in the body, no Authorization header; tokenTypeHint: false omits the hint", () =>
     Effect.gen(function*() {
-      yield* TestClock.setTime(NOW * 1000)
-      const server = yield* endpoint(() => ({ body: active }))
-      const v = yield* IntrospectionVerifier.make({
-        endpoint: server.url,
+      const s = yield* firstRequest({
         clientId: "rs",
         clientSecret: Redacted.make("s3cret"),
         clientAuthMethod: "client_secret_post",
         tokenTypeHint: false,
         headers: { "x-service-key": "k" }
       })
-      yield* verify(v)
-      const [s] = server.seen
-      assert.isUndefined(s!.headers.authorization)
-      assert.strictEqual(s!.form.get("client_id"), "rs")
-      assert.strictEqual(s!.form.get("client_secret"), "s3cret")
-      assert.isNull(s!.form.get("token_type_hint"))
-      assert.strictEqual(s!.headers["x-service-key"], "k")
+      assert.isUndefined(s.headers.authorization)
+      assert.strictEqual(s.form.get("client_id"), "rs")
+      assert.strictEqual(s.form.get("client_secret"), "s3cret")
+      assert.isNull(s.form.get("token_type_hint"))
+      assert.strictEqual(s.headers["x-service-key"], "k")
     }))
 
   it.scoped("fix: the caller's headers are merged by name in any case; the verifier's own replace them", () =>
     Effect.gen(function*() {
-      yield* TestClock.setTime(NOW * 1000)
-      const server = yield* endpoint(() => ({ body: active }))
-      const v = yield* IntrospectionVerifier.make({
-        endpoint: server.url,
+      const s = yield* firstRequest({
         clientId: "rs",
         clientSecret: Redacted.make("s3cret"),
         headers: { Authorization: "Bearer gateway", Accept: "text/plain", "Content-Type": "text/plain", "X-Trace": "t1" }
       })
-      yield* verify(v)
-      const [s] = server.seen
       // one value each (a plain spread sent both spellings, joined by fetch into "Bearer gateway, Basic …")
-      assert.strictEqual(s!.headers.authorization, `Basic ${Buffer.from("rs:s3cret").toString("base64")}`)
-      assert.strictEqual(s!.headers.accept, "application/json")
-      assert.strictEqual(s!.headers["content-type"], "application/x-www-form-urlencoded")
-      assert.strictEqual(s!.headers["x-trace"], "t1")
+      assert.strictEqual(s.headers.authorization, `Basic ${Buffer.from("rs:s3cret").toString("base64")}`)
+      assert.strictEqual(s.headers.accept, "application/json")
+      assert.strictEqual(s.headers["content-type"], "application/x-www-form-urlencoded")
+      assert.strictEqual(s.headers["x-trace"], "t1")
     }))
 
   it.scoped("active: false → InvalidTokenError(inactive); a non-RFC answer → IntrospectionError", () =>
