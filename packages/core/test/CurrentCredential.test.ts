@@ -52,6 +52,33 @@ describe("CurrentCredential — seed §1.11 (test_helpers.py: get_credentials)",
 })
 
 describe("CurrentCredential — scope lifetime", () => {
+  it.effect("withoutCredentials / unsafeSetFiberScope(undefined): the fiber and plain code it calls never fall back to the async context's scope", () =>
+    Effect.gen(function*() {
+      const open = new CurrentCredential.CredentialScope(one(cred("other-call")))
+      // the async context holds another call's scope (a fiber woken by that call's fiber runs in it)
+      const inOther = <A>(effect: Effect.Effect<A>) => Effect.promise(() => CurrentCredential.unsafeRunInScope(open, () => Effect.runPromise(effect)))
+      assert.strictEqual(((yield* inOther(syncGet())) as ResolvedCredential.StaticCredential).type, "static")
+      const isolatedCases: ReadonlyArray<Effect.Effect<unknown>> = [
+        CurrentCredential.withoutCredentials(syncGet()),
+        Effect.zipRight(CurrentCredential.unsafeSetFiberScope(undefined), syncGet()),
+        CurrentCredential.withoutCredentials(CurrentCredential.callWithScope(() => {
+          try {
+            return CurrentCredential.unsafeGet()
+          } catch (e) {
+            return e
+          }
+        }))
+      ]
+      for (const isolated of isolatedCases) {
+        const seen = yield* inOther(isolated)
+        assert.strictEqual((seen as { _tag?: string })._tag, "NoCredentialInScopeError")
+      }
+      // a scope set on the fiber is the one read
+      const own = new CurrentCredential.CredentialScope(one(cred("own")))
+      const read = yield* inOther(Effect.zipRight(CurrentCredential.unsafeSetFiberScope(own), syncGet()))
+      assert.strictEqual(Redacted.value((read as ResolvedCredential.StaticCredential).fields.apiKey!), "own")
+    }))
+
   it.effect("the scope closes on failure and on interruption; a kept reference finds nothing", () =>
     Effect.gen(function*() {
       let kept: CurrentCredential.CredentialScope | undefined
