@@ -17,6 +17,7 @@ import * as Redacted from "effect/Redacted"
 import { createHash, timingSafeEqual } from "node:crypto"
 import * as AccessToken from "./AccessToken.js"
 import { AuthConfigError, InvalidTokenError, MissingTokenError } from "./AuthError.js"
+import { frozenCopy } from "./internal/freeze.js"
 import * as TokenVerifier from "./TokenVerifier.js"
 
 /**
@@ -68,7 +69,11 @@ export const defaultExpiryHorizon: Duration.Duration = Duration.hours(24)
 export const make = (options: Options): Effect.Effect<TokenVerifier.Verifier, AuthConfigError> =>
   Effect.gen(function*() {
     if (options.tokens.length === 0) return yield* new AuthConfigError({ field: "tokens", reason: "no token configured" })
-    const entries = options.tokens.map((entry) => ({ entry, digest: digest(Redacted.value(entry.token)) }))
+    // each token's claims as a frozen copy: every request with the token shares them
+    const entries = options.tokens.map((entry) => ({
+      entry: entry.claims === undefined ? entry : { ...entry, claims: frozenCopy(entry.claims) },
+      digest: digest(Redacted.value(entry.token))
+    }))
     for (const [i, { digest: d, entry }] of entries.entries()) {
       if (Redacted.value(entry.token) === "") return yield* new AuthConfigError({ field: "tokens", reason: `token ${i} is empty` })
       if (entries.some((other, j) => j < i && other.digest.equals(d))) {

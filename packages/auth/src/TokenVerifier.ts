@@ -16,6 +16,7 @@ import * as Redacted from "effect/Redacted"
 import * as Crypto from "node:crypto"
 import * as AccessToken from "./AccessToken.js"
 import { type AuthError, InvalidTokenError, MissingTokenError, specificity } from "./AuthError.js"
+import { deepFreeze } from "./internal/freeze.js"
 import * as Lru from "./internal/lru.js"
 
 /**
@@ -134,7 +135,10 @@ export const cached = (self: Verifier, options?: CacheOptions): Effect.Effect<Ve
     const remember = (key: string, verified: AccessToken.AccessToken, after: number) => {
       const exp = verified.expiresAt === undefined ? Infinity : DateTime.toEpochMillis(verified.expiresAt)
       const until = Math.min(after + maxTtl, exp)
-      if (until > after) lru.set(key, verified, until)
+      if (until <= after) return
+      // the cached token is every later request's: its claims must not be changed by one of them
+      deepFreeze(verified.claims)
+      lru.set(key, verified, until)
     }
     // a hit is a digest and a map lookup: no generator, no fiber step beyond reading the clock
     return make(

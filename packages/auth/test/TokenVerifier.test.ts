@@ -71,6 +71,33 @@ describe("TokenVerifier.firstOf — FastMCP seed 002 multi-auth (API key or JWT)
 })
 
 describe("TokenVerifier.cached", () => {
+  it.effect("fix: a cached token's claims are frozen all the way down: one request cannot change what the next sees", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(NOW * 1000)
+      const cached = yield* TokenVerifier.cached(yield* JwtVerifier.make(jwtOptions))
+      const token = Redacted.make(yield* jwtFor({ sub: "u", realm_access: { roles: ["reader"] } }))
+      const first = yield* cached.verify(token)
+      const roles = (first.claims.realm_access as { roles: Array<string> }).roles
+      assert.throws(() => roles.push("admin"))
+      assert.throws(() => ((first.claims as Record<string, unknown>).email = "x@evil.example"))
+      const next = yield* cached.verify(token)
+      assert.deepStrictEqual(next.claims.realm_access, { roles: ["reader"] })
+      assert.isUndefined(next.claims.email)
+    }))
+
+  it.effect("fix: a static token's configured claims are copied and frozen: a request cannot change them for the next", () =>
+    Effect.gen(function*() {
+      const config = { groups: ["ops"] }
+      const verifier = yield* StaticTokenVerifier.make({ tokens: [{ token: Redacted.make("static-key-1"), claims: { config } }] })
+      const first = yield* verifier.verify(Redacted.make("static-key-1"))
+      assert.throws(() => ((first.claims.config as { groups: Array<string> }).groups.push("admin")))
+      const next = yield* verifier.verify(Redacted.make("static-key-1"))
+      assert.deepStrictEqual(next.claims.config, { groups: ["ops"] })
+      // the caller's own object is neither frozen nor changed
+      config.groups.push("caller-may")
+      assert.deepStrictEqual((yield* verifier.verify(Redacted.make("static-key-1"))).claims.config, { groups: ["ops"] })
+    }))
+
   it.effect("a cache hit skips the crypto: the same JWT verified 5 times costs one verification", () =>
     Effect.gen(function*() {
       yield* TestClock.setTime(NOW * 1000)

@@ -1,0 +1,26 @@
+/**
+ * Claims shared between requests (a cached `AccessToken`, a static token's configured claims) are
+ * frozen all the way down: a tool that changes `claims.roles` of its token must not change what
+ * later requests with the same token see.
+ */
+
+/** Freezes `value` and every plain object and array inside it, in place; returns it. */
+export const deepFreeze = <A>(value: A): A => {
+  if (typeof value !== "object" || value === null || Object.isFrozen(value)) return value
+  const proto = Object.getPrototypeOf(value)
+  if (!Array.isArray(value) && proto !== Object.prototype && proto !== null) return value // not plain data
+  Object.freeze(value)
+  for (const key of Object.keys(value)) deepFreeze((value as Record<string, unknown>)[key])
+  return value
+}
+
+/** A deep copy of plain data (plain objects and arrays; other values as they are), frozen. */
+export const frozenCopy = <A>(value: A): A => {
+  if (typeof value !== "object" || value === null) return value
+  if (Array.isArray(value)) return Object.freeze(value.map(frozenCopy)) as A
+  const proto = Object.getPrototypeOf(value)
+  if (proto !== Object.prototype && proto !== null) return value
+  const out: Record<string, unknown> = {}
+  for (const key of Object.keys(value)) out[key] = frozenCopy((value as Record<string, unknown>)[key])
+  return Object.freeze(out) as A
+}
