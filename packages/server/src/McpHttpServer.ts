@@ -20,7 +20,7 @@ import type * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Runtime from "effect/Runtime"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
-import { randomUUID } from "node:crypto"
+import { createHash, randomUUID } from "node:crypto"
 import type { IncomingMessage, ServerResponse } from "node:http"
 import * as Http from "./internal/http.js"
 import * as Serve from "./internal/serve.js"
@@ -156,10 +156,16 @@ export const makeWebHandler = <R, RR = never>(
   Effect.gen(function*() {
     const runtime = yield* Effect.runtime<R>()
     const runAuth = options.authenticate === undefined ? undefined : Runtime.runPromise(runtime)
-    // a session belongs to the caller that initialized it (client id and subject of its token, or
-    // anonymous): another caller presenting its id gets 404, as for an unknown session
-    const principalOf = (authInfo: AuthInfo | undefined): string =>
-      authInfo === undefined ? "" : `${authInfo.clientId}\0${String(authInfo.extra?.sub ?? "")}`
+    // a session belongs to the caller that initialized it (client id and subject of its token; a
+    // token without a subject, by the token itself: many users of one client may share a client
+    // id; or anonymous): another caller presenting its id gets 404, as for an unknown session
+    const principalOf = (authInfo: AuthInfo | undefined): string => {
+      if (authInfo === undefined) return ""
+      const sub = authInfo.extra?.sub
+      return typeof sub === "string" && sub !== ""
+        ? `sub\0${authInfo.clientId}\0${sub}`
+        : `token\0${createHash("sha256").update(authInfo.token).digest("base64url")}`
+    }
     const sessions = new Map<
       string,
       {
@@ -258,7 +264,23 @@ export const makeWebHandler = <R, RR = never>(
       if (parsed === undefined) return jsonRpcError(400, "Bad Request: no session id")
       const messages = Array.isArray(parsed.body) ? parsed.body : [parsed.body]
       if (!messages.some(isInitializeRequest)) return jsonRpcError(400, "Bad Request: no session id")
-      if (sessions.size >= maxSessions) return jsonRpcError(503, "Too many sessions; try again later")
+      // initializations in flight count too: concurrent ones must not all pass the check
+      if (sessions.size + initializing >= maxSessions) return jsonRpcError(503, "Too many sessions; try again later")
+      initializing++
+      try {
+        return await initialize(request, parsed.body, authInfo, authOptions)
+      } finally {
+        initializing--
+      }
+    }
+
+    let initializing = 0
+    const initialize = async (
+      request: Request,
+      body: unknown,
+      authInfo: AuthInfo | undefined,
+      authOptions: { readonly authInfo?: AuthInfo }
+    ): Promise<Response> => {
       const server = await options.server(runtime)
       const principal = principalOf(authInfo)
       const transport: WebStandardStreamableHTTPServerTransport = new WebStandardStreamableHTTPServerTransport({
@@ -276,7 +298,7 @@ export const makeWebHandler = <R, RR = never>(
         void server.close().catch(() => undefined)
       }
       await server.connect(transport)
-      const response = await transport.handleRequest(request, { ...authOptions, parsedBody: parsed.body })
+      const response = await transport.handleRequest(request, { ...authOptions, parsedBody: body })
       const session = transport.sessionId === undefined ? undefined : sessions.get(transport.sessionId)
       return session === undefined ? response : whileOpen(response, session)
     }

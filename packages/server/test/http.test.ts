@@ -7,6 +7,7 @@ import { connect as connectTcp, Socket } from "node:net"
 import { getCredentials, McpCredentials, McpHttpServer } from "../src/index.js"
 import { connect, startHttp, textOf } from "./helpers.js"
 import { type Line, lines } from "./lines.js"
+import * as Http from "../src/internal/http.js"
 
 const build = (runtime: any) => {
   const server = new McpServer({ name: "http", version: "1" })
@@ -498,5 +499,78 @@ describe("McpHttpServer sessions (stateful): bound to their caller, closed when 
       await new Promise((r) => setTimeout(r, 1_000))
       expect((await handler(post("alice", list, id))).status).toBe(404)
     })
+  })
+
+  it("fix: tokens without a subject (one client id for many users) each own their session: another one gets 404 and cannot DELETE it", async () => {
+    // the tokens carry no `sub`: the session is bound to the token itself
+    const noSubject = (request: Request) =>
+      Effect.sync(() => {
+        const token = request.headers.get("authorization")?.slice(7)
+        return token === undefined ? undefined : { token, clientId: "static", scopes: [], extra: {} }
+      })
+    await withHandler({ authenticate: noSubject }, async (handler) => {
+      const id = (await handler(post("token-alice", initBody))).headers.get("mcp-session-id")!
+      expect((await handler(post("token-bob", list, id))).status).toBe(404)
+      const del = new Request("http://localhost/mcp", {
+        method: "DELETE",
+        headers: { host: "localhost", authorization: "Bearer token-bob", "mcp-session-id": id, "mcp-protocol-version": "2025-06-18" }
+      })
+      expect((await handler(del)).status).toBe(404)
+      expect((await handler(post("token-alice", list, id))).status).toBe(200)
+    })
+  })
+
+  it("fix: maxSessions holds for initializations that arrive at once", async () => {
+    await withHandler({ maxSessions: 2 }, async (handler) => {
+      const answers = await Promise.all(Array.from({ length: 12 }, (_, i) => handler(post(`user-${i}`, initBody))))
+      expect(answers.filter((r) => r.status === 200).length).toBe(2)
+      expect(answers.filter((r) => r.status === 503).length).toBe(10)
+    })
+  })
+})
+
+describe("a client that goes away before its response is ready", () => {
+  it("fix: over HTTP, a GET stream abandoned before it started leaves the session free to idle out (was open for good: 409 on every GET)", async () => {
+    const port = 30000 + Math.floor(Math.random() * 20000)
+    const base = `http://127.0.0.1:${port}/mcp`
+    const headers = (id?: string) => ({
+      "content-type": "application/json",
+      accept: "application/json, text/event-stream",
+      ...(id !== undefined ? { "mcp-session-id": id, "mcp-protocol-version": "2025-06-18" } : {})
+    })
+    const program = Effect.promise(async () => {
+      const init = await fetch(base, {
+        method: "POST",
+        headers: headers(),
+        body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "raw", version: "1" } } })
+      })
+      const id = init.headers.get("mcp-session-id")!
+      await init.body?.cancel()
+      await fetch(base, { method: "POST", headers: headers(id), body: JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" }) })
+      // the GET is answered after 300 ms (a slow authenticate); the client gives up at 50 ms
+      const abort = new AbortController()
+      setTimeout(() => abort.abort(), 50)
+      await fetch(base, { method: "GET", headers: { ...headers(id), accept: "text/event-stream" }, signal: abort.signal }).catch(() => undefined)
+      await new Promise((r) => setTimeout(r, 1_500))
+      const after = await fetch(base, { method: "POST", headers: headers(id), body: JSON.stringify({ jsonrpc: "2.0", id: 2, method: "tools/list" }) })
+      await after.body?.cancel()
+      return after.status
+    })
+    const slowGet = (request: Request) => (request.method === "GET" ? Effect.as(Effect.sleep("300 millis"), undefined) : Effect.succeed(undefined))
+    const status = await Effect.runPromise(Effect.scoped(Effect.zipRight(
+      Layer.build(McpHttpServer.layer({ server: build, port, authenticate: slowGet, sessionIdleTimeout: "300 millis" }).pipe(Layer.provide(HeaderCredentialBackend.layer()))),
+      program
+    )))
+    expect(status).toBe(404)
+  })
+
+  it("fix: the response's body is cancelled (an SSE stream left open kept its session from idling out)", async () => {
+    // the Node writer: the connection closed while the request was handled
+    let cancelled = false
+    const body = new ReadableStream({ cancel: () => void (cancelled = true) })
+    const closed = { destroyed: true, socket: null } as unknown as import("node:http").ServerResponse
+    Http.writeWebResponse(new Response(body, { headers: { "content-type": "text/event-stream" } }), closed)
+    await new Promise((r) => setTimeout(r, 10))
+    expect(cancelled).toBe(true)
   })
 })

@@ -195,7 +195,17 @@ export const toWebRequest = (req: IncomingMessage, res: ServerResponse): Request
  * before the end, the body is cancelled, so the SDK's stream clean-up runs (its SSE streams and
  * keep-alive timers) instead of leaking.
  */
+/** Cancels a response's body that will not be read (its stream's `cancel` runs). */
+export const cancelBody = (response: Response): void => {
+  if (response.body !== null && !response.bodyUsed) void response.body.cancel().catch(() => undefined)
+}
+
 export const writeWebResponse = (response: Response, res: ServerResponse): void => {
+  // the connection closed while the request was handled: nothing will read the body
+  if (res.destroyed || res.socket === null || res.socket.destroyed) {
+    cancelBody(response)
+    return
+  }
   res.writeHead(response.status, Object.fromEntries(response.headers.entries()))
   if (response.body === null) {
     res.end()

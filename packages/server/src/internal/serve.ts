@@ -28,7 +28,16 @@ export const router = <Auth, R, RR>(
 ) =>
   Effect.map(makeWebHandler, (handler) => {
     const mcp = HttpRouter.empty.pipe(
-      HttpRouter.all((path ?? "/mcp") as HttpRouter.PathInput, HttpApp.fromWebHandler((req) => handler(req)))
+      HttpRouter.all(
+        (path ?? "/mcp") as HttpRouter.PathInput,
+        HttpApp.fromWebHandler(async (req) => {
+          const response = await handler(req)
+          // the client went away while the request was handled: nobody reads the body, so it is
+          // cancelled (an SSE stream would otherwise stay open, and its session never idle)
+          if (req.signal.aborted) Http.cancelBody(response)
+          return response
+        })
+      )
     )
     return routes === undefined ? mcp : HttpRouter.concat(mcp, routes)
   })
