@@ -436,6 +436,28 @@ describe.each(lines)("$name line over Streamable HTTP", (line) => {
     await runtime.dispose()
   })
 
+  it("fix: the plain Node handler behind a body parser (Express's express.json()) takes the parsed body", async () => {
+    const runtime = ManagedRuntime.make(HeaderCredentialBackend.layer())
+    const node = await line.toNodeHandler(build(line), await runtime.runtime())
+    // what express.json() does: read the stream, then set req.body
+    const http = createServer((req, res) => {
+      const chunks: Array<Buffer> = []
+      req.on("data", (c: Buffer) => chunks.push(c))
+      req.on("end", () => {
+        if (chunks.length > 0) (req as { body?: unknown }).body = JSON.parse(Buffer.concat(chunks).toString("utf8"))
+        void node.handler(req, res)
+      })
+    })
+    await new Promise<void>((r) => http.listen(0, "127.0.0.1", r))
+    const client = await line.connect(new URL(`http://127.0.0.1:${(http.address() as { port: number }).port}/mcp`), fieldsHeader("sk-parsed-body"))
+    expect(textOf(await client.callTool({ name: "key_length" }))).toBe("length 14")
+    await client.close()
+    await node.close()
+    http.closeAllConnections()
+    await new Promise((r) => http.close(r))
+    await runtime.dispose()
+  })
+
   it("insufficientScope: a call lacking a tool's scope is answered with the given HTTP response", async () => {
     let refusals = 0
     const http = await line.start(build(line), HeaderCredentialBackend.layer(), {

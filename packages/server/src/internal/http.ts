@@ -182,23 +182,34 @@ export const toWebRequest = (req: IncomingMessage, res: ServerResponse): Request
     for (const one of Array.isArray(v) ? v : [v]) headers.append(k, one)
   }
   const hasBody = req.method !== "GET" && req.method !== "HEAD"
+  // a body parser in front (Express's `express.json()`) has read the stream already: its result
+  // is the body (as the SDK's own Node transport takes a `parsedBody`)
+  const parsed = (req as { body?: unknown }).body
+  const consumed = parsed !== undefined && req.readableEnded
+  const body = !hasBody
+    ? undefined
+    : consumed
+    ? (typeof parsed === "string" || parsed instanceof Uint8Array ? parsed : JSON.stringify(parsed))
+    : Readable.toWeb(req) as ReadableStream
+  if (consumed) headers.delete("content-length")
   return new Request(url, {
     method: req.method ?? "GET",
     headers,
     signal: controller.signal,
-    ...(hasBody ? { body: Readable.toWeb(req) as ReadableStream, duplex: "half" } : {})
+    ...(body === undefined ? {} : consumed ? { body } : { body, duplex: "half" })
   } as RequestInit)
 }
 
-/**
- * Writes a web `Response` to a Node response (streaming its body). When the client goes away
- * before the end, the body is cancelled, so the SDK's stream clean-up runs (its SSE streams and
- * keep-alive timers) instead of leaking.
- */
 /** Cancels a response's body that will not be read (its stream's `cancel` runs). */
 export const cancelBody = (response: Response): void => {
   if (response.body !== null && !response.bodyUsed) void response.body.cancel().catch(() => undefined)
 }
+
+/**
+ * Writes a web `Response` to a Node response (streaming its body). When the client goes away
+ * before the end, or went away before it was ready, the body is cancelled, so the SDK's stream
+ * clean-up runs (its SSE streams and keep-alive timers) instead of leaking.
+ */
 
 export const writeWebResponse = (response: Response, res: ServerResponse): void => {
   // the connection closed while the request was handled: nothing will read the body
