@@ -78,7 +78,8 @@ export const scopeDefinitions = (
 export interface AuthenticateOptions {
   /**
    * The URL of this server's protected-resource metadata (RFC 9728), advertised in
-   * `WWW-Authenticate` so a client can discover the authorization server.
+   * `WWW-Authenticate` so a client can discover the authorization server. Default: derived from
+   * `resource` (`resourceMetadataUrl(resource)`) when that is given.
    */
   readonly resourceMetadataUrl?: string | undefined
   /** The MCP endpoint's URL: `AuthInfo.resource`. Use it as the verifier's audience (RFC 8707). */
@@ -129,6 +130,8 @@ export type Authentication = AccessToken.McpAuthInfo | Response | undefined
  */
 export const authenticate = (options: AuthenticateOptions = {}) => {
   const resource = options.resource === undefined ? undefined : resourceUrl(options.resource)
+  // the MCP authorization spec requires it in every 401: derived from the resource when not given
+  const metadataUrl = options.resourceMetadataUrl ?? (options.resource === undefined ? undefined : resourceMetadataUrl(options.resource))
   const required = options.requiredClaims ?? []
   return (request: Request): Effect.Effect<Authentication, never, TokenVerifier> => {
     const header = request.headers.get("authorization")
@@ -138,7 +141,7 @@ export const authenticate = (options: AuthenticateOptions = {}) => {
         "www-authenticate": challenge({
           error,
           error_description: description,
-          resource_metadata: options.resourceMetadataUrl
+          resource_metadata: metadataUrl
         })
       })
     if (header === null || !/^bearer /i.test(header)) {
@@ -166,7 +169,10 @@ export const authenticate = (options: AuthenticateOptions = {}) => {
           if (missing.length > 0) {
             return Effect.as(
               Effect.logWarning(`Rejecting request with missing scopes: ${where} (missing=${missing.join(",")})`),
-              json(403, { error: "missing_scopes", missing: missing.map((scope) => ({ scope })) })
+              // the seed's body; RFC 6750 §3 asks a 403 for the token's shortcomings to say so too
+              json(403, { error: "missing_scopes", missing: missing.map((scope) => ({ scope })) }, {
+                "www-authenticate": challenge({ error: "insufficient_scope", resource_metadata: metadataUrl })
+              })
             )
           }
           return Effect.succeed<Authentication>(AccessToken.toAuthInfo(accessToken, { resource }))

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Effect, Either, Layer, Redacted } from "effect"
 import * as jose from "jose"
 import { type Line, lines } from "../../server/test/lines.js"
-import { AccessToken, AuthUser, JwtVerifier, McpAuth } from "../src/index.js"
+import { AccessToken, AuthUser, JwtVerifier, McpAuth, TokenVerifier } from "../src/index.js"
 
 const SECRET = "an-hmac-secret-of-at-least-32-bytes!!"
 const AUD = "http://127.0.0.1/mcp"
@@ -194,6 +194,8 @@ describe.each(lines)("McpAuth over HTTP, $name line", (line) => {
     const res = await initialize(strict.url, { authorization: `Bearer ${await mint({ name: "Dev" })}` })
     expect(res.status).toBe(403)
     expect(await res.json()).toEqual({ error: "missing_scopes", missing: [{ scope: "email" }] })
+    // fix: RFC 6750 §3: a 403 for the token's shortcomings says so in WWW-Authenticate too
+    expect(res.headers.get("www-authenticate")).toBe('Bearer error="insufficient_scope"')
     expect((await initialize(strict.url, { authorization: `Bearer ${await mint({ name: "Dev", email: null })}` })).status).toBe(200)
   })
 
@@ -294,5 +296,18 @@ describe("McpAuth — configuration", () => {
       }
     }
     expect(McpAuth.resourceMetadataUrl("https://mcp.example.com/mcp/")).toBe("https://mcp.example.com/.well-known/oauth-protected-resource/mcp")
+  })
+})
+
+describe("McpAuth.authenticate — resource_metadata", () => {
+  it("fix: derived from resource when resourceMetadataUrl is not given (the MCP spec requires it in every 401)", async () => {
+    const authenticate = McpAuth.authenticate({ resource: "https://mcp.example.com/mcp" })
+    const res = await Effect.runPromise(
+      authenticate(new Request("https://mcp.example.com/mcp", { method: "POST" })).pipe(
+        Effect.provideService(TokenVerifier.TokenVerifier, TokenVerifier.make(() => Effect.die("not called")))
+      )
+    )
+    expect(res instanceof Response && res.status).toBe(401)
+    expect((res as Response).headers.get("www-authenticate")).toBe('Bearer resource_metadata="https://mcp.example.com/.well-known/oauth-protected-resource/mcp"')
   })
 })
