@@ -121,7 +121,10 @@ export const toNodeHandler = async <Auth, R>(
   // never rejects: a failure (a malformed request, a defect in `authenticate` or in the server
   // factory) is answered with a generic 500 and never becomes an unhandled rejection that ends
   // the process
+  let closed = false
   const handler = async (req: IncomingMessage & { auth?: Auth }, res: ServerResponse) => {
+    // after close() the sessions and the SDK handler are gone: nothing more is served
+    if (closed) return Http.writeWebResponse(Http.jsonRpcError(503, "Server is shutting down"), res)
     try {
       const response = await web(Http.toWebRequest(req, res), { authInfo: req.auth })
       Http.writeWebResponse(response, res)
@@ -134,5 +137,11 @@ export const toNodeHandler = async <Auth, R>(
       }
     }
   }
-  return { handler, close: () => Effect.runPromise(Scope.close(scope, Exit.void)) }
+  return {
+    handler,
+    close: () => {
+      closed = true
+      return Effect.runPromise(Scope.close(scope, Exit.void))
+    }
+  }
 }
