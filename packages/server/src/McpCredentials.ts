@@ -236,6 +236,7 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
           extraSecrets: Pipeline.plainSecret(extra.authInfo?.token),
           errors,
           narrow,
+          isProtocolError: (e) => e instanceof McpError,
           // Env and Header backends resolve on it without a fiber
           runtime: runner.runtime() as Runtime.Runtime<never> | undefined,
           // backends that elicit (the vault's CredentialsProvider) read the call's ToolContext

@@ -267,10 +267,16 @@ export const makeWebHandler = <R, RR = never>(
       // initializations in flight count too: concurrent ones must not all pass the check
       if (sessions.size + initializing >= maxSessions) return jsonRpcError(503, "Too many sessions; try again later")
       initializing++
+      // counted once: as in flight until the session exists, then in `sessions`
+      let inFlight = true
+      const settle = () => {
+        if (inFlight) initializing--
+        inFlight = false
+      }
       try {
-        return await initialize(request, parsed.body, authInfo, authOptions)
+        return await initialize(request, parsed.body, authInfo, authOptions, settle)
       } finally {
-        initializing--
+        settle()
       }
     }
 
@@ -279,7 +285,8 @@ export const makeWebHandler = <R, RR = never>(
       request: Request,
       body: unknown,
       authInfo: AuthInfo | undefined,
-      authOptions: { readonly authInfo?: AuthInfo }
+      authOptions: { readonly authInfo?: AuthInfo },
+      settle: () => void
     ): Promise<Response> => {
       const server = await options.server(runtime)
       const principal = principalOf(authInfo)
@@ -288,6 +295,7 @@ export const makeWebHandler = <R, RR = never>(
         enableJsonResponse: options.enableJsonResponse ?? false,
         onsessioninitialized: (id) => {
           sessions.set(id, { transport, server, principal, lastSeen: Date.now(), streams: 0 })
+          settle()
         },
         onsessionclosed: (id) => {
           sessions.delete(id)

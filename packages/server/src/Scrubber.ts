@@ -141,7 +141,7 @@ const compile = (key: string): Scrubber => {
       count += parts.length - 1
       value = parts.join(replacement)
     }
-    if (value.includes("\n") || value.includes("\r")) {
+    if (value.includes("\n") || value.includes("\r") || value.includes("\\n") || value.includes("\\r")) {
       const wrapped = scrubWrapped(value, list)
       count += wrapped.count
       value = wrapped.value
@@ -233,23 +233,36 @@ const compile = (key: string): Scrubber => {
   return Object.freeze({ isEmpty: list.length === 0, scrub, scrubString })
 }
 
+/** Line breaks, and the same JSON-escaped (`\n` in a JSON text, as a tool's object result is sent). */
+const lineBreaks = /\r|\n|\\r|\\n/g
+
 /**
- * Occurrences split by line breaks (base64 wrapped at 64 or 76 characters, as PEM and MIME do):
- * searched in the text without its line breaks, and replaced in the text itself.
+ * Occurrences split by line breaks (base64 wrapped at 64 or 76 characters, as PEM and MIME do),
+ * real or JSON-escaped: searched in the text without its line breaks, and replaced in the text
+ * itself.
  */
 const scrubWrapped = (text: string, patterns: ReadonlyArray<string>): { readonly value: string; readonly count: number } => {
-  // the text without \r and \n (most texts with line breaks hold no wrapped secret: checked first)
-  const joined = text.replace(/[\r\n]/g, "")
+  // the text without line breaks (most texts with line breaks hold no wrapped secret: checked first)
+  const joined = text.replace(lineBreaks, "")
   if (!patterns.some((p) => joined.includes(p))) return { value: text, count: 0 }
   // where each character of `joined` is in `text`
   const at: Array<number> = []
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i)
-    if (c !== 10 && c !== 13) at.push(i)
+    if (c === 10 || c === 13) continue
+    // a JSON escape `\n` / `\r` (not an escaped backslash followed by n)
+    if (c === 92 && (text[i + 1] === "n" || text[i + 1] === "r") && !escapedBackslashBefore(text, i)) {
+      i++
+      continue
+    }
+    at.push(i)
   }
+  // the same text as `joined`, built exactly (an escaped backslash before an `n` stays)
+  let exact = ""
+  for (const i of at) exact += text[i]
   const ranges: Array<readonly [number, number]> = []
   for (const p of patterns) {
-    for (let from = joined.indexOf(p); from !== -1; from = joined.indexOf(p, from + p.length)) {
+    for (let from = exact.indexOf(p); from !== -1; from = exact.indexOf(p, from + p.length)) {
       ranges.push([at[from]!, at[from + p.length - 1]! + 1])
     }
   }
@@ -265,6 +278,13 @@ const scrubWrapped = (text: string, patterns: ReadonlyArray<string>): { readonly
     count++
   }
   return { value: value + text.slice(next), count }
+}
+
+/** Whether the backslash at `i` is itself escaped (an odd run of backslashes before it). */
+const escapedBackslashBefore = (text: string, i: number): boolean => {
+  let n = 0
+  for (let j = i - 1; j >= 0 && text.charCodeAt(j) === 92; j--) n++
+  return n % 2 === 1
 }
 
 /** Scrubbers by their secrets' key. */

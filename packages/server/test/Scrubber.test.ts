@@ -176,6 +176,15 @@ describe("Scrubber — fixes: lowercase percent-encoding, numbers, wrapped base6
       expect(r.value.startsWith("-----BEGIN DATA-----")).toBe(true)
       expect(r.value.endsWith("-----END DATA-----")).toBe(true)
     }
+    // the same inside a tool's object result, sent as JSON text: the line breaks are `\n` escapes
+    const wrapped = b64.match(/.{1,64}/g)!.join("\n")
+    const text = JSON.stringify({ pem: `-----BEGIN DATA-----\n${wrapped}\n-----END DATA-----` })
+    const r = Scrubber.make([sec]).scrubString(text)
+    expect(r.count).toBe(1)
+    const back = JSON.parse(r.value) as { pem: string }
+    expect(back.pem.replace(/\n/g, "")).not.toContain(Scrubber.forms(sec).filter((f) => b64.includes(f))[0]!)
+    // an escaped backslash followed by n is text, not a line break
+    expect(Scrubber.make([sec]).scrubString("a\\\\nb")).toEqual({ value: "a\\\\nb", count: 0 })
     // text with line breaks and no secret is returned as it is
     const plain = "line one\nline two\r\nline three"
     expect(Scrubber.make([sec]).scrubString(plain)).toEqual({ value: plain, count: 0 })

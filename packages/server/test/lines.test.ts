@@ -9,6 +9,7 @@ import { ConfigProvider, Effect, Layer, Logger, ManagedRuntime, Option, Redacted
 import { createServer } from "node:http"
 import { createHash } from "node:crypto"
 import { z } from "zod"
+import { McpError } from "@modelcontextprotocol/sdk/types.js"
 import { Client as ClientV2, StreamableHTTPClientTransport as TransportV2 } from "@modelcontextprotocol/client"
 import { getCredentials, McpCredentials, McpCredentialsV2, ToolContext, ToolError } from "../src/index.js"
 import { textOf } from "./helpers.js"
@@ -354,9 +355,16 @@ describe.each(lines)("$name line over Streamable HTTP", (line) => {
       creds.registerTool("plain_carrier", { description: "d" }, async () => {
         throw carrier("none")
       })
-      // the SDKs' UrlElicitationRequiredError, as a library would throw it
+      // the SDKs' UrlElicitationRequiredError, as a library would throw it (v1: the SDK's own
+      // McpError, whose message already carries "MCP error -32042: ")
       creds.registerTool("url_required", { description: "d" }, async () => {
-        throw Object.assign(new Error("URL elicitation required"), { code: -32042, data: { elicitations: [] } })
+        throw line.name === "v1"
+          ? new McpError(-32042, "URL elicitation required", { elicitations: [] })
+          : Object.assign(new Error("URL elicitation required"), { code: -32042, data: { elicitations: [] } })
+      })
+      // an error of another library with a numeric code is not a JSON-RPC error of ours
+      creds.registerTool("grpc_like", { description: "d" }, async () => {
+        throw Object.assign(new Error("backend 10.0.0.7:5432 down"), { code: 14 })
       })
       return server
     }, Layer.merge(HeaderCredentialBackend.layer(), Logger.replace(Logger.defaultLogger, Logger.make(({ message }) => void logged.push(String(message))))))
@@ -370,12 +378,17 @@ describe.each(lines)("$name line over Streamable HTTP", (line) => {
     }
     const url = await client.callTool({ name: "url_required" }).then((r) => r, (e) => e)
     expect(url.code, JSON.stringify(url)).toBe(-32042)
+    // the wire carries the prefix once, as the bare SDK sends it (v1's client adds its own)
+    expect((String(url.message).match(/MCP error -32042/g) ?? []).length).toBeLessThanOrEqual(line.name === "v1" ? 2 : 1)
+    const grpc = await client.callTool({ name: "grpc_like" }).then((r) => r, (e) => e)
+    expect(grpc.isError, JSON.stringify(grpc)).toBe(true)
+    expect(textOf(grpc)).toContain("failed unexpectedly")
     // an unknown tool: v1 answers an isError result, v2 a -32602 error, installed or not
     const unknown = await client.callTool({ name: "no_such_tool" }).then((r) => r, (e) => e)
     if (line.name === "v2") expect(unknown.code).toBe(-32602)
     else expect(textOf(unknown)).toContain("not found")
     expect(JSON.stringify(unknown)).not.toContain("failed unexpectedly")
-    expect(logged.filter((l) => l.includes("failed unexpectedly"))).toEqual([])
+    expect(logged.filter((l) => l.includes("failed unexpectedly")).length).toBe(1) // grpc_like's, only
     await client.close()
     await http.close()
   })

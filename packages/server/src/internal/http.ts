@@ -212,8 +212,9 @@ export const cancelBody = (response: Response): void => {
  */
 
 export const writeWebResponse = (response: Response, res: ServerResponse): void => {
-  // the connection closed while the request was handled: nothing will read the body
-  if (res.destroyed || res.socket === null || res.socket.destroyed) {
+  // the connection closed while the request was handled: nothing will read the body (a response
+  // without a socket yet is a pipelined one, waiting for the one before it: Node buffers it)
+  if (res.destroyed || res.socket?.destroyed === true) {
     cancelBody(response)
     return
   }

@@ -64,18 +64,16 @@ const ownJsonRpcError = (cause: Cause.Cause<unknown>): JsonRpcFailure | undefine
     return new JsonRpcFailure(rpc.code, e.message, rpc.data)
   }
   if (e instanceof Error && (e as { code?: unknown }).code === codes.urlElicitationRequired) {
-    return new JsonRpcFailure(codes.urlElicitationRequired, e.message, (e as { data?: unknown }).data)
+    return new JsonRpcFailure(codes.urlElicitationRequired, withoutSdkPrefix(e.message), (e as { data?: unknown }).data)
   }
   return undefined
 }
 
 /**
- * An error the SDK's own dispatch throws to be sent as a JSON-RPC error (v1 `McpError`, v2
- * `ProtocolError`: an unknown tool, invalid arguments): an `Error` with an integer `code`. The
- * SDKs turn a tool's own errors into results before this point, so nothing else has one.
+ * A message without the prefix v1's `McpError` puts in it (`MCP error -32042: …`): the error sent
+ * on is built again, and would carry it twice.
  */
-const isProtocolError = (e: unknown): e is Error & { code: number; data?: unknown } =>
-  e instanceof Error && Number.isInteger((e as { code?: unknown }).code)
+const withoutSdkPrefix = (message: string): string => message.replace(/^MCP error -?\d+: /, "")
 
 export const errorResult = (text: string): ToolResult => ({ content: [{ type: "text", text }], isError: true })
 
@@ -148,6 +146,12 @@ export interface CallInput {
    * SDK's input-required result. Lines without one leave it out: the failure is then an error.
    */
   readonly inputRequired?: ((signal: InputRequired) => ToolResult) | undefined
+  /**
+   * The line's own JSON-RPC error class (v1 `McpError`, v2 `ProtocolError`): what the SDK's
+   * dispatch throws to be sent as an error (an unknown tool, invalid arguments), passed on as the
+   * bare SDK sends it. Anything else it throws is a failure of the call.
+   */
+  readonly isProtocolError?: ((e: unknown) => boolean) | undefined
 }
 
 /** The required scopes the caller lacks. */
@@ -224,11 +228,14 @@ export const callTool = async (
       if (e instanceof JsonRpcFailure) {
         throw new JsonRpcFailure(e.code, scrubber.scrubString(e.message).value, scrubber.scrub(e.data).value)
       }
-      if (isProtocolError(e)) {
+      if (input.isProtocolError?.(e) === true) {
         // passed on as the bare SDK would send it, scrubbed
-        e.message = scrubber.scrubString(e.message).value
-        if (e.data !== undefined) e.data = scrubber.scrub(e.data).value
-        throw e
+        const sdk = e as { readonly code: number; readonly message: string; readonly data?: unknown }
+        throw new JsonRpcFailure(
+          sdk.code,
+          scrubber.scrubString(withoutSdkPrefix(sdk.message)).value,
+          sdk.data === undefined ? undefined : scrubber.scrub(sdk.data).value
+        )
       }
       return unexpected(input, Cause.die(e), scrubber, run)
     }

@@ -11,6 +11,8 @@ import * as ToolContext from "@mcp-credentials/server/ToolContext"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import * as crypto from "node:crypto"
 import { NoAuthenticatedUserError } from "../CredentialsProviderError.js"
@@ -86,7 +88,12 @@ export const make = <E>(
       Effect.gen(function*() {
         while (true) {
           yield* Effect.sleep(Duration.seconds(2))
-          const found = yield* spec.current(subject).pipe(Effect.option, Effect.map(Option.flatten))
+          // quietly: a store outage or a token that needs a new authorization would log every 2 s
+          const found = yield* spec.current(subject).pipe(
+            Effect.option,
+            Effect.map(Option.flatten),
+            Logger.withMinimumLogLevel(LogLevel.None)
+          )
           if (Option.isSome(found)) {
             yield* pending.take(pendingId).pipe(Effect.ignore)
             return Option.some<PendingResult>({ status: "stored" })
