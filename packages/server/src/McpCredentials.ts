@@ -272,8 +272,7 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
       run,
       errors,
       bearerToken: extra.authInfo?.token,
-      // the call's own (with its request: `requestDigest`), unless the call was not intercepted
-      toolContext: () => (Pipeline.frameOf(extra)?.call.toolContext() as ToolContext.ToolContextShape | undefined) ?? makeToolContext(toolName, extra, server),
+      toolContext: () => makeToolContext(toolName, extra, server),
       context: options.context,
       signal: extra.signal
     }, handler, args) as Promise<CallToolResult>

@@ -311,8 +311,7 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
       run,
       errors,
       bearerToken: ctx.http?.authInfo?.token,
-      // the call's own (with its request and round), unless the call was not intercepted
-      toolContext: () => (Pipeline.frameOf(ctx)?.call.toolContext() as ToolContext.ToolContextShape | undefined) ?? makeToolContext(toolName, ctx, server),
+      toolContext: () => makeToolContext(toolName, ctx, server),
       context: options.context,
       signal: ctx.mcpReq.signal
     }, handler, args) as Promise<CallToolResult>

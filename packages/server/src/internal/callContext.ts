@@ -34,13 +34,9 @@ const fiberCall = globalValue(
 
 export const run = <A>(call: Call, f: () => A): A => storage.run(call, f)
 
-/** Runs a tool's effect as `call`'s, for `current()` in the fiber and the fibers it forks. */
-export const locally = <A, E, R>(self: Effect.Effect<A, E, R>, call: Call): Effect.Effect<A, E, R> =>
-  Effect.locally(self, fiberCall, call)
-
 /**
  * Makes the current fiber `call`'s (and the fibers it forks): for a fiber that runs one tool call
- * and ends with it (nothing to put back, one step where `locally` costs an acquire/release).
+ * and ends with it (nothing to put back, one step where `Effect.locally` costs an acquire/release).
  */
 export const setOfFiber = (call: Call): Effect.Effect<void> => FiberRef.set(fiberCall, call)
 

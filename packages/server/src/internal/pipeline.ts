@@ -59,14 +59,19 @@ const ownJsonRpcError = (cause: Cause.Cause<unknown>): JsonRpcFailure | undefine
   const failure = Cause.failureOption(cause)
   if (failure._tag === "None") return undefined
   const e = failure.value
-  if (isJsonRpcErrorCarrier(e)) {
-    const rpc = e[JsonRpcErrorTypeId]
-    return new JsonRpcFailure(rpc.code, e.message, rpc.data)
-  }
+  const carried = carriedJsonRpcError(e)
+  if (carried !== undefined) return carried
   if (e instanceof Error && (e as { code?: unknown }).code === codes.urlElicitationRequired) {
     return new JsonRpcFailure(codes.urlElicitationRequired, withoutSdkPrefix(e.message), (e as { data?: unknown }).data)
   }
   return undefined
+}
+
+/** The JSON-RPC error a `JsonRpcErrorTypeId` carrier holds, or `undefined`. */
+const carriedJsonRpcError = (e: unknown): JsonRpcFailure | undefined => {
+  if (!isJsonRpcErrorCarrier(e)) return undefined
+  const rpc = e[JsonRpcErrorTypeId]
+  return new JsonRpcFailure(rpc.code, e.message, rpc.data)
 }
 
 /**
@@ -289,11 +294,9 @@ const resolveWithEffect = async (
       // 2026-07-28: the call ends with an input-required result; the client retries
       return input.inputRequired(e[InputRequiredTypeId])
     }
-    if (isJsonRpcErrorCarrier(e)) {
-      // a failure that must reach the client as its own JSON-RPC error (URL elicitation required)
-      const rpc = e[JsonRpcErrorTypeId]
-      throw new JsonRpcFailure(rpc.code, e.message, rpc.data)
-    }
+    // a failure that must reach the client as its own JSON-RPC error (URL elicitation required)
+    const carried = carriedJsonRpcError(e)
+    if (carried !== undefined) throw carried
     await run(
       Effect.logWarning(`Credential resolution failed for tool ${input.toolName}: ${e.message}`).pipe(
         Effect.annotateLogs({ tool: input.toolName, error: e._tag })
@@ -424,20 +427,20 @@ export interface HandlerCall<X> {
   readonly toolName: string
   readonly run: Run
   readonly errors: ErrorMode
-  /** Where a "jsonrpc"-mode failure is left for the interception to throw (undefined: none). */
-  readonly state: { failure?: JsonRpcFailure } | undefined
   readonly bearerToken: string | undefined
-  /** Built only for Effect handlers. */
+  /**
+   * The call's `ToolContext` when the interception did not set the call up (no frame); with a
+   * frame, the frame's call builds it. Built only for Effect handlers.
+   */
   readonly toolContext: () => ToolContextShape
   readonly context: ((tool: ToolContextShape) => Context.Context<X>) | undefined
   readonly signal: AbortSignal | undefined
-  /** The call's scrubber (its frame's), when `callTool` built one. */
-  readonly scrubber?: Scrubber.Scrubber | undefined
   /**
-   * The call (its frame's) and its credential scope (`undefined`: none declared), when the
-   * interception set the call up; otherwise both are read from the async context.
+   * What the interception set up for the call: its call, credential scope (`undefined`: none
+   * declared), scrubber and where a "jsonrpc"-mode failure is left. Without one (a call the
+   * interception did not see), the call and scope are read from the async context.
    */
-  readonly frame?: { readonly call: CallContext.Call; readonly scope: CurrentCredential.CredentialScope | undefined } | undefined
+  readonly frame: CallFrame | undefined
 }
 
 /**
@@ -449,20 +452,21 @@ export const runToolHandler = async <X>(
   handler: (...args: Array<any>) => unknown,
   args: ReadonlyArray<any>
 ): Promise<ToolResult> => {
-  const scope = call.frame !== undefined ? call.frame.scope : CurrentCredential.unsafeCurrentScope()
+  const frame = call.frame
+  const scope = frame !== undefined ? frame.scope : CurrentCredential.unsafeCurrentScope()
   // the secrets of the call as they are now: a cancellation closes the scope before the failure
   // is logged
-  const scrubber = scrubberSnapshot(scope, call.bearerToken, call.scrubber)
+  const scrubber = scrubberSnapshot(scope, call.bearerToken, frame?.scrubber)
   const fail = async (cause: Cause.Cause<unknown>): Promise<ToolResult> => {
     const rpc = ownJsonRpcError(cause)
-    if (rpc !== undefined && call.state !== undefined) {
+    if (rpc !== undefined && frame !== undefined) {
       // thrown by the interception (scrubbed there) once the SDK's dispatch returns
-      call.state.failure = rpc
+      frame.state.failure = rpc
       return errorResult(rpc.message)
     }
     const d = describeFailure(call.toolName, cause)
     if (d.log) await call.run(logUnexpected(call.toolName, d.correlationId!, cause, scrubber()))
-    if (call.errors === "jsonrpc" && call.state !== undefined) call.state.failure = new JsonRpcFailure(d.code, d.message)
+    if (call.errors === "jsonrpc" && frame !== undefined) frame.state.failure = new JsonRpcFailure(d.code, d.message)
     return errorResult(d.message)
   }
   let output: unknown
@@ -472,13 +476,14 @@ export const runToolHandler = async <X>(
     return fail(Cause.fail(thrown))
   }
   if (Effect.isEffect(output)) {
-    const toolContext = call.toolContext()
+    // the call's own (built with its request: `requestDigest`, the round)
+    const toolContext = frame !== undefined ? frame.call.toolContext() as ToolContextShape : call.toolContext()
     let effect = Effect.provideService(output as Effect.Effect<unknown, unknown, any>, ToolContextTag, toolContext)
     if (call.context !== undefined) effect = Effect.provide(effect, call.context(toolContext))
     // the fiber carries its call and scope (none: an empty one): a fiber woken by another call's
     // fiber goes on in that call's async context, which plain code must not read. The fiber is
     // the call's own (`run` starts one, which ends with the call): set, not `locally`.
-    const owner = call.frame?.call ?? CallContext.current()
+    const owner = frame?.call ?? CallContext.current()
     const setup = CurrentCredential.unsafeSetFiberScope(scope)
     effect = Effect.zipRight(owner !== undefined ? Effect.zipRight(setup, CallContext.setOfFiber(owner)) : setup, effect)
     // plain code the tool calls through `callWithScope` reads the scope while the fiber runs
@@ -507,12 +512,12 @@ export const runToolHandler = async <X>(
  */
 export const runHandlerOfCall = <X>(
   ctx: unknown,
-  call: Omit<HandlerCall<X>, "state" | "scrubber">,
+  call: Omit<HandlerCall<X>, "frame">,
   handler: (...args: Array<any>) => unknown,
   args: ReadonlyArray<any>
 ): Promise<ToolResult> => {
   const frame = frameOf(ctx)
-  return enterCall(frame, () => runToolHandler<X>({ ...call, state: frame?.state, scrubber: frame?.scrubber, frame }, handler, args))
+  return enterCall(frame, () => runToolHandler<X>({ ...call, frame }, handler, args))
 }
 
 /**
