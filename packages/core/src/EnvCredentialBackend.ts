@@ -234,7 +234,6 @@ const namesOf = (all: ReadonlyArray<string>): Names => {
   }
 }
 
-
 const sameStrings = (a: ReadonlyArray<string>, b: ReadonlyArray<string>): boolean => {
   if (a.length !== b.length) return false
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false

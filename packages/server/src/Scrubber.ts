@@ -141,7 +141,7 @@ const compile = (key: string): Scrubber => {
       count += parts.length - 1
       value = parts.join(replacement)
     }
-    if (value.includes("\n") || value.includes("\r") || value.includes("\\n") || value.includes("\\r")) {
+    if (hasLineBreak.test(value)) {
       const wrapped = scrubWrapped(value, list)
       count += wrapped.count
       value = wrapped.value
@@ -235,6 +235,7 @@ const compile = (key: string): Scrubber => {
 
 /** Line breaks, and the same JSON-escaped (`\n` in a JSON text, as a tool's object result is sent). */
 const lineBreaks = /\r|\n|\\r|\\n/g
+const hasLineBreak = /\r|\n|\\r|\\n/
 
 /**
  * Occurrences split by line breaks (base64 wrapped at 64 or 76 characters, as PEM and MIME do),

@@ -210,7 +210,6 @@ export const cancelBody = (response: Response): void => {
  * before the end, or went away before it was ready, the body is cancelled, so the SDK's stream
  * clean-up runs (its SSE streams and keep-alive timers) instead of leaking.
  */
-
 export const writeWebResponse = (response: Response, res: ServerResponse): void => {
   // the connection closed while the request was handled: nothing will read the body (a response
   // without a socket yet is a pipelined one, waiting for the one before it: Node buffers it)

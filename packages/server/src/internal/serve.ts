@@ -56,7 +56,7 @@ export const allowedHostsFor = (
   allowedHosts ??
     (Http.isLoopback(host)
       // the loopback names, and the bound address itself (127.0.0.2, a spelled-out ::1)
-      ? [...new Set([...Http.localhostNames, ...(host === undefined ? [] : [Http.bindHostname(host)])])]
+      ? [...new Set([...Http.localhostNames, Http.bindHostname(host)])]
       : "any")
 
 /**
