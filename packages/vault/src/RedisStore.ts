@@ -201,15 +201,20 @@ export const make = (options: RedisStoreOptions = {}) =>
       run: (keys: ReadonlyArray<string>) => run("get", () => client.mget(...keys))
     })
 
+    /** Every key matching `match` (SCAN, 200 at a time). */
+    const scanKeys = async (match: string): Promise<Array<string>> => {
+      const keys: Array<string> = []
+      let cursor = "0"
+      do {
+        const [next, batch] = await client.scan(cursor, "MATCH", match, "COUNT", 200)
+        cursor = next
+        keys.push(...batch)
+      } while (cursor !== "0")
+      return keys
+    }
     const scan = (match: string) =>
       run("list", async () => {
-        const keys: Array<string> = []
-        let cursor = "0"
-        do {
-          const [next, batch] = await client.scan(cursor, "MATCH", match, "COUNT", 200)
-          cursor = next
-          keys.push(...batch)
-        } while (cursor !== "0")
+        const keys = await scanKeys(match)
         if (keys.length === 0) return []
         const values = await client.mget(...keys)
         return values.filter((v): v is string => v !== null)
@@ -271,13 +276,7 @@ export const make = (options: RedisStoreOptions = {}) =>
       // the generation counters stay (see setScript)
       deleteSubject: (subject) =>
         run("delete", async () => {
-          const keys: Array<string> = []
-          let cursor = "0"
-          do {
-            const [next, batch] = await client.scan(cursor, "MATCH", `${glob(prefix)}cred:${digest(subject)}:*`, "COUNT", 200)
-            cursor = next
-            keys.push(...batch)
-          } while (cursor !== "0")
+          const keys = await scanKeys(`${glob(prefix)}cred:${digest(subject)}:*`)
           return keys.length === 0 ? 0 : client.del(...keys)
         }),
       list: (subject) =>

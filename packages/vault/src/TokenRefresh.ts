@@ -161,6 +161,7 @@ export const make = (
             reason: "no OAuth provider with this name is configured for refresh"
           })
         }
+        const id = credentialId(key)
         const deadline = (yield* Clock.currentTimeMillis) + waitMs
         for (let attempt = 0;; attempt++) {
           const now = yield* Clock.currentTimeMillis
@@ -171,12 +172,12 @@ export const make = (
           const credential = current.credential
           if (credential.type !== "oauth") return found
           const lease = leaseOf(credential)
-          const kept = unsaved.get(credentialId(key))
+          const kept = unsaved.get(id)
           if (kept !== undefined) {
-            unsaved.delete(credentialId(key))
+            unsaved.delete(id)
             if (lease?.owner === owner && kept.generation === current.generation) {
               const written = yield* store.compareAndSet(key, Option.some(current.generation), kept.credential, { ttl: kept.ttl }).pipe(
-                Effect.tapError(() => Effect.sync(() => unsaved.set(credentialId(key), kept)))
+                Effect.tapError(() => Effect.sync(() => unsaved.set(id, kept)))
               )
               if (Option.isSome(written)) return written
               continue
@@ -208,7 +209,7 @@ export const make = (
             const written = yield* store.compareAndSet(key, Option.some(claimed.value.generation), fresh, { ttl }).pipe(
               Effect.retry({ times: 3, schedule: Schedule.exponential(Duration.millis(50)) }),
               Effect.tapError(() =>
-                Effect.sync(() => unsaved.set(credentialId(key), { generation: claimed.value.generation, credential: fresh, ttl }))
+                Effect.sync(() => unsaved.set(id, { generation: claimed.value.generation, credential: fresh, ttl }))
               )
             )
             if (Option.isSome(written)) return written

@@ -84,7 +84,7 @@ export const make = <E>(
      * credential that link brought is stored, this wait ends too (checked every 2 s), and this
      * call's link is used up.
      */
-    const storedMeanwhile = (pendingId: string) =>
+    const storedMeanwhile = (discard: Effect.Effect<void>) =>
       Effect.gen(function*() {
         while (true) {
           yield* Effect.sleep(Duration.seconds(2))
@@ -95,7 +95,7 @@ export const make = <E>(
             Logger.withMinimumLogLevel(LogLevel.None)
           )
           if (Option.isSome(found)) {
-            yield* pending.take(pendingId).pipe(Effect.ignore)
+            yield* discard
             return Option.some<PendingResult>({ status: "stored" })
           }
         }
@@ -105,7 +105,7 @@ export const make = <E>(
         const discard = pending.take(pendingId).pipe(Effect.ignore)
         const result = yield* Effect.raceFirst(
           pending.await(pendingId, within).pipe(Effect.catchAll(spec.unavailable("await"))),
-          storedMeanwhile(pendingId)
+          storedMeanwhile(discard)
         ).pipe(Effect.onInterrupt(() => discard))
         if (Option.isNone(result)) {
           yield* discard
