@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { CredentialBackend, CurrentCredential, EnvCredentialBackend, HeaderCredentialBackend, ResolvedCredential } from "@mcp-credentials/core"
 import { ConfigProvider, Effect, Layer, Logger, ManagedRuntime, Option, Redacted, type Runtime } from "effect"
-import { createServer } from "node:http"
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
 import { createHash } from "node:crypto"
 import { z } from "zod"
 import { McpError } from "@modelcontextprotocol/sdk/types.js"
@@ -83,6 +83,32 @@ const authenticate = (request: Request) => {
 }
 
 const fieldsHeader = (apiKey: string) => ({ "X-MCP-Cred-Fields": JSON.stringify({ apiKey }) })
+
+/**
+ * The line's plain Node handler for `build(line)` on a runtime of `layer`, behind a `node:http`
+ * server on loopback; `front` is what the application puts before it (routing, a body parser).
+ */
+const serveNodeHandler = async (
+  line: Line,
+  layer: Layer.Layer<any, never, never>,
+  front: (handler: (req: IncomingMessage, res: ServerResponse) => Promise<void>) => (req: IncomingMessage, res: ServerResponse) => void =
+    (handler) => (req, res) => void handler(req, res)
+) => {
+  const runtime = ManagedRuntime.make(layer)
+  const node = await line.toNodeHandler(build(line), await runtime.runtime())
+  const http = createServer(front(node.handler))
+  await new Promise<void>((r) => http.listen(0, "127.0.0.1", r))
+  return {
+    url: new URL(`http://127.0.0.1:${(http.address() as { port: number }).port}/mcp`),
+    node,
+    close: async () => {
+      await node.close()
+      http.closeAllConnections()
+      await new Promise((r) => http.close(r))
+      await runtime.dispose()
+    }
+  }
+}
 
 describe.each(lines)("$name line over Streamable HTTP", (line) => {
   describe("header backend", () => {
@@ -408,14 +434,10 @@ describe.each(lines)("$name line over Streamable HTTP", (line) => {
   })
 
   it("the plain Node (req, res) handler serves MCP with header credentials", async () => {
-    const runtime = ManagedRuntime.make(HeaderCredentialBackend.layer())
-    const node = await line.toNodeHandler(build(line), await runtime.runtime())
-    const http = createServer((req, res) => {
-      if (req.url?.startsWith("/mcp")) void node.handler(req, res)
+    const { close, node, url } = await serveNodeHandler(line, HeaderCredentialBackend.layer(), (handler) => (req, res) => {
+      if (req.url?.startsWith("/mcp")) void handler(req, res)
       else res.writeHead(404).end()
     })
-    await new Promise<void>((r) => http.listen(0, "127.0.0.1", r))
-    const url = new URL(`http://127.0.0.1:${(http.address() as { port: number }).port}/mcp`)
     const client = await line.connect(url, fieldsHeader("sk-node-handler"))
     expect(textOf(await client.callTool({ name: "key_length" }))).toBe("length 15")
     expect(textOf(await client.callTool({ name: "echo_key" }))).toBe("the key is [redacted]")
@@ -424,54 +446,40 @@ describe.each(lines)("$name line over Streamable HTTP", (line) => {
     // after close() nothing more is served (no session left behind that nobody would close)
     const late = await fetch(url, { method: "POST", headers: { "content-type": "application/json", accept: "application/json, text/event-stream" }, body: "{}" })
     expect(late.status).toBe(503)
-    http.closeAllConnections()
-    await new Promise((r) => http.close(r))
-    await runtime.dispose()
+    await close()
   })
 
   it("fix: the plain Node handler runs on the runtime it is given: its ConfigProvider and its logger apply (only its services did)", async () => {
     const logged: Array<string> = []
-    const runtime = ManagedRuntime.make(Layer.mergeAll(
+    const { close, url } = await serveNodeHandler(line, Layer.mergeAll(
       EnvCredentialBackend.layer({ prefix: "TNH_" }),
       Layer.setConfigProvider(ConfigProvider.fromMap(new Map([["TNH_FIELD_apiKey", "sk-from-provider-0013"]]))),
       Logger.replace(Logger.defaultLogger, Logger.make(({ message }) => void logged.push(String(message))))
     ))
-    const node = await line.toNodeHandler(build(line), await runtime.runtime())
-    const http = createServer((req, res) => void node.handler(req, res))
-    await new Promise<void>((r) => http.listen(0, "127.0.0.1", r))
-    const client = await line.connect(new URL(`http://127.0.0.1:${(http.address() as { port: number }).port}/mcp`))
+    const client = await line.connect(url)
     expect(textOf(await client.callTool({ name: "whoami" }))).toBe(`key-hash:${sha("sk-from-provider-0013")}`)
     // the scrub warning goes to the runtime's logger
     expect(textOf(await client.callTool({ name: "echo_key" }))).toBe("the key is [redacted]")
     await new Promise((r) => setTimeout(r, 50))
     expect(logged.some((l) => l.includes("Scrubbed 1 secret occurrence"))).toBe(true)
     await client.close()
-    await node.close()
-    http.closeAllConnections()
-    await new Promise((r) => http.close(r))
-    await runtime.dispose()
+    await close()
   })
 
   it("fix: the plain Node handler behind a body parser (Express's express.json()) takes the parsed body", async () => {
-    const runtime = ManagedRuntime.make(HeaderCredentialBackend.layer())
-    const node = await line.toNodeHandler(build(line), await runtime.runtime())
     // what express.json() does: read the stream, then set req.body
-    const http = createServer((req, res) => {
+    const { close, url } = await serveNodeHandler(line, HeaderCredentialBackend.layer(), (handler) => (req, res) => {
       const chunks: Array<Buffer> = []
       req.on("data", (c: Buffer) => chunks.push(c))
       req.on("end", () => {
         if (chunks.length > 0) (req as { body?: unknown }).body = JSON.parse(Buffer.concat(chunks).toString("utf8"))
-        void node.handler(req, res)
+        void handler(req, res)
       })
     })
-    await new Promise<void>((r) => http.listen(0, "127.0.0.1", r))
-    const client = await line.connect(new URL(`http://127.0.0.1:${(http.address() as { port: number }).port}/mcp`), fieldsHeader("sk-parsed-body"))
+    const client = await line.connect(url, fieldsHeader("sk-parsed-body"))
     expect(textOf(await client.callTool({ name: "key_length" }))).toBe("length 14")
     await client.close()
-    await node.close()
-    http.closeAllConnections()
-    await new Promise((r) => http.close(r))
-    await runtime.dispose()
+    await close()
   })
 
   it("insufficientScope: a call lacking a tool's scope is answered with the given HTTP response", async () => {
