@@ -315,7 +315,12 @@ export interface RefreshingOptions {
   readonly clientAuthMethod?: OAuthProvider.ClientAuthMethod | undefined
   /** Timeout of a token request. Default 15 s. */
   readonly timeout?: Duration.DurationInput | undefined
-  /** How many refreshed tokens to keep in memory. Default 10 000. */
+  /**
+   * How many refreshed tokens to keep in memory whose refresh token the source still holds
+   * (dropping one costs a refresh). Default 10 000. A token whose refresh token the provider
+   * rotated is not counted and not dropped: the source's refresh token is used up, so the one in
+   * memory is the only live copy (one per source credential).
+   */
   readonly maxEntries?: number | undefined
   /** The name errors give the credential, e.g. `"GITHUB_REFRESH_TOKEN"`. Default `"refresh token"`. */
   readonly variable?: string | undefined
@@ -343,10 +348,24 @@ export const makeRefreshing = (
     const margin = Duration.decode(options.margin ?? ResolvedCredential.defaultExpiryMargin)
     const maxEntries = options.maxEntries ?? 10_000
     const variable = options.variable ?? "refresh token"
+    // Refreshed tokens whose refresh token the source still holds (least recently refreshed
+    // first, at most `maxEntries`: one dropped costs a refresh), and those whose refresh token the
+    // provider rotated: the source's is used up, so this is the only live copy, kept until it is
+    // refreshed again or rejected (one entry per source credential, whatever the rotations).
     const cache = new Map<string, ResolvedCredential.OAuthCredential>()
-    const flights = SingleFlight.make<ResolvedCredential.OAuthCredential, CredentialError.CredentialError>(scope)
-    const remember = (digest: string, c: ResolvedCredential.OAuthCredential) => {
+    const rotated = new Map<string, ResolvedCredential.OAuthCredential>()
+    const cached = (digest: string) => rotated.get(digest) ?? cache.get(digest)
+    const forget = (digest: string) => {
       cache.delete(digest)
+      rotated.delete(digest)
+    }
+    const flights = SingleFlight.make<ResolvedCredential.OAuthCredential, CredentialError.CredentialError>(scope)
+    const remember = (digest: string, c: ResolvedCredential.OAuthCredential, source: ResolvedCredential.OAuthCredential) => {
+      forget(digest)
+      if (c.refreshToken !== undefined && Redacted.value(c.refreshToken) !== Redacted.value(source.refreshToken!)) {
+        rotated.set(digest, c)
+        return
+      }
       cache.set(digest, c)
       if (cache.size > maxEntries) cache.delete(cache.keys().next().value!)
     }
@@ -355,8 +374,8 @@ export const makeRefreshing = (
     const refreshOne = (source: ResolvedCredential.OAuthCredential, original: ResolvedCredential.OAuthCredential, digest: string) =>
       Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
-        const cached = cache.get(digest)
-        if (cached !== undefined && !ResolvedCredential.isExpiredAt(cached, now, { margin })) return cached
+        const meanwhile = cached(digest)
+        if (meanwhile !== undefined && !ResolvedCredential.isExpiredAt(meanwhile, now, { margin })) return meanwhile
         const provider: OAuthProvider.OAuthProvider = {
           name: safeHost(source.tokenUri!),
           issuer: undefined,
@@ -374,7 +393,7 @@ export const makeRefreshing = (
         if (redeemed._tag === "Left") {
           const e = redeemed.left
           if (e._tag === "OAuthTokenError" && e.error === "invalid_grant") {
-            cache.delete(digest)
+            forget(digest)
             return yield* invalid("the token endpoint rejected the refresh token (invalid_grant); authorize again and replace the credential.")
           }
           if (!ResolvedCredential.isExpiredAt(source, yield* Clock.currentTimeMillis, { margin: 0 })) return source
@@ -385,7 +404,7 @@ export const makeRefreshing = (
           ...fresh,
           ...(original.clientSecret !== undefined ? { clientSecret: original.clientSecret } : {})
         })
-        remember(digest, result)
+        remember(digest, result, original)
         return result
       })
 
@@ -401,11 +420,11 @@ export const makeRefreshing = (
             const digest = sha256(
               `${credential.tokenUri}\0${credential.clientId}\0${Redacted.value(credential.refreshToken!)}`
             )
-            const cached = cache.get(digest)
-            if (cached !== undefined && !ResolvedCredential.isExpiredAt(cached, now, { margin })) {
-              return Effect.succeed(cached)
+            const last = cached(digest)
+            if (last !== undefined && !ResolvedCredential.isExpiredAt(last, now, { margin })) {
+              return Effect.succeed(last)
             }
-            return flights.run(digest, refreshOne(cached ?? credential, credential, digest))
+            return flights.run(digest, refreshOne(last ?? credential, credential, digest))
           })
         })
     })

@@ -448,6 +448,43 @@ describe("TokenRefresh.layerRefreshing (Env backend)", () => {
       assert.strictEqual(h.reuses(), 0, "the env's refresh token was not redeemed twice")
     }))
 
+  it.scopedLive("fix: a rotated refresh token is never dropped from memory to make room (maxEntries counts the others)", () =>
+    Effect.gen(function*() {
+      const p = yield* downstream(h, SHORT)
+      const ctx = yield* Layer.build(
+        TokenRefresh.layerRefreshing(EnvCredentialBackend.layer({ prefix: "GH_" }), { margin: "1 second", maxEntries: 1 })
+      )
+      const backend = yield* Effect.provide(CredentialBackend.CredentialBackend, ctx)
+      // two users' credentials (as two gateways' headers would carry them), both expired
+      const resolverFor = (c: ResolvedCredential.OAuthCredential) => {
+        const config = ConfigProvider.fromMap(
+          new Map([
+            ["GH_ACCESS_TOKEN", at(c)],
+            ["GH_REFRESH_TOKEN", rt(c)],
+            ["GH_CLIENT_ID", SHORT.id],
+            ["GH_CLIENT_SECRET", SHORT.secret],
+            ["GH_TOKEN_URI", h.tokenEndpoint],
+            ["GH_EXPIRES_AT", new Date(Date.now() - 1000).toISOString()]
+          ])
+        )
+        return Effect.map(
+          backend.resolve({ kind: "oauth" }).pipe(Effect.withConfigProvider(config)),
+          (r) => r as ResolvedCredential.OAuthCredential
+        )
+      }
+      const a = resolverFor(yield* expiredCredential(p, subject("evict-a")))
+      const b = resolverFor(yield* expiredCredential(p, subject("evict-b")))
+      const before = h.tokenRequests()
+      const firstA = yield* a
+      yield* b // a second refreshed token, over maxEntries
+      assert.strictEqual(h.tokenRequests() - before, 2)
+      yield* Effect.sleep("1100 millis") // both refreshed 2 s tokens are now within the 1 s margin
+      const secondA = yield* a
+      assert.strictEqual(h.tokenRequests() - before, 3)
+      assert.notStrictEqual(at(secondA), at(firstA))
+      assert.strictEqual(h.reuses(), 0, "A's rotated refresh token was redeemed, not the source's used one")
+    }))
+
   it.scopedLive("static credentials and OAuth credentials without refresh data pass through untouched", () =>
     Effect.gen(function*() {
       const stat = ResolvedCredential.StaticCredential.fromFields({ apiKey: "sk-1" })
