@@ -130,44 +130,48 @@ const compile = (key: string): Scrubber => {
     i = colon + 1 + length
   }
   const list = Array.from(patterns).sort((a, b) => b.length - a.length)
+  // a text shorter than every form holds none (most object keys and short values): not searched
+  const shortest = list.length === 0 ? Infinity : list[list.length - 1]!.length
   // the forms that can appear in a number's digits (only secrets made of digits have one)
   const numeric = list.filter((p) => /^[0-9]+$/.test(p))
-  const scrubString = (text: string) => {
-    let count = 0
+  // `text` with every occurrence replaced; the number replaced is added to `found.count`
+  const replaceIn = (text: string, found: { count: number }): string => {
+    if (text.length < shortest) return text
     let value = text
     for (const p of list) {
       if (!value.includes(p)) continue
       const parts = value.split(p)
-      count += parts.length - 1
+      found.count += parts.length - 1
       value = parts.join(replacement)
     }
     if (hasLineBreak.test(value)) {
       const wrapped = scrubWrapped(value, list)
-      count += wrapped.count
+      found.count += wrapped.count
       value = wrapped.value
     }
-    return { value, count }
+    return value
+  }
+  const scrubString = (text: string) => {
+    const found = { count: 0 }
+    const value = replaceIn(text, found)
+    return { value, count: found.count }
   }
   const scrub = <A>(input: A): { readonly value: A; readonly count: number } => {
     if (list.length === 0) return { value: input, count: 0 }
-    let count = 0
+    const found = { count: 0 }
     // Walks the value as `JSON.stringify` will serialise it (the SDK sends results as JSON):
     // `toJSON` is applied and a class instance contributes its own enumerable properties, so a
     // secret inside an `Option`, a `Data`/`Schema.Class` value or any user class is found too.
     const walk = (u: unknown, depth: number, key: string): unknown => {
-      if (typeof u === "string") {
-        const r = scrubString(u)
-        count += r.count
-        return r.value
-      }
+      if (typeof u === "string") return replaceIn(u, found)
       if (typeof u === "number" || typeof u === "bigint") {
         // a numeric secret (`{"pin": 123456789}`) sent back as a number: the whole number goes
         if (numeric.length === 0) return u
         const text = String(u)
-        let found = 0
-        for (const p of numeric) if (text.includes(p)) found++
-        if (found === 0) return u
-        count += found
+        let hits = 0
+        for (const p of numeric) if (text.includes(p)) hits++
+        if (hits === 0) return u
+        found.count += hits
         return replacement
       }
       if (u === null || typeof u !== "object") return u
@@ -184,23 +188,35 @@ const compile = (key: string): Scrubber => {
         return y === json ? u : y
       }
       if (Array.isArray(u)) {
-        let changed = false
-        const out = u.map((x, i) => {
+        // copied from the first element that changes
+        let out: Array<unknown> | undefined
+        for (let i = 0; i < u.length; i++) {
+          const x = u[i]
           const y = walk(x, depth + 1, String(i))
-          if (y !== x) changed = true
-          return y
-        })
-        return changed ? out : u
+          if (out === undefined && y !== x) out = u.slice(0, i)
+          if (out !== undefined) out.push(y)
+        }
+        return out ?? u
       }
+      const keys = Object.keys(u)
+      const values: Array<unknown> = new Array(keys.length)
       let changed = false
-      const out: Record<string, unknown> = {}
-      for (const [k, v] of Object.entries(u)) {
-        const scrubbedKey = walk(k, depth + 1, k) as string
+      for (let i = 0; i < keys.length; i++) {
+        const k = keys[i]!
+        const v = (u as Record<string, unknown>)[k]
+        const scrubbedKey = replaceIn(k, found)
         const y = walk(v, depth + 1, k)
         if (y !== v || scrubbedKey !== k) changed = true
-        out[scrubbedKey] = y
+        keys[i] = scrubbedKey
+        values[i] = y
       }
       if (!changed) return u
+      const out: Record<string, unknown> = {}
+      for (let i = 0; i < keys.length; i++) {
+        // an own `__proto__` key (JSON.parse makes one) stays a key, as `JSON.stringify` sends it
+        if (keys[i] === "__proto__") Object.defineProperty(out, "__proto__", { value: values[i], enumerable: true, writable: true, configurable: true })
+        else out[keys[i]!] = values[i]
+      }
       // symbol-keyed properties are not sent, but the SDK may read them (v2 marks results so)
       for (const sym of Object.getOwnPropertySymbols(u)) {
         if (Object.prototype.propertyIsEnumerable.call(u, sym)) (out as Record<symbol, unknown>)[sym] = (u as Record<symbol, unknown>)[sym]
@@ -217,17 +233,17 @@ const compile = (key: string): Scrubber => {
         return u
       }
       if (text === undefined) return u
-      const r = scrubString(text)
-      if (r.count === 0) return u
-      count += r.count
+      const before = found.count
+      const scrubbed = replaceIn(text, found)
+      if (found.count === before) return u
       try {
-        return JSON.parse(r.value)
+        return JSON.parse(scrubbed)
       } catch {
         return replacement
       }
     }
     const value = walk(input, 0, "") as A
-    return { value, count }
+    return { value, count: found.count }
   }
   // shared by every call with the same secrets (`make` keeps it): nobody may change it
   return Object.freeze({ isEmpty: list.length === 0, scrub, scrubString })

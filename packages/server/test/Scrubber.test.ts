@@ -199,4 +199,28 @@ describe("Scrubber — symbol keys", () => {
     expect(value.text).toBe("key [redacted]")
     expect(value[mark]).toBe("kept")
   })
+
+  it("a changed object keeps an own __proto__ key as a key (JSON.parse makes one; JSON.stringify sends it)", () => {
+    const input = JSON.parse(`{"__proto__": {"note": "kept"}, "text": "key ${secret}"}`)
+    const { value } = Scrubber.make([secret]).scrub(input)
+    expect(JSON.stringify(value)).toBe(`{"__proto__":{"note":"kept"},"text":"key [redacted]"}`)
+    expect(Object.getPrototypeOf(value)).toBe(Object.prototype)
+  })
+
+  it("an array changed in the middle keeps the elements before and after, in order; an unchanged one is returned as is", () => {
+    const items = ["a", { k: 1 }, `x ${secret}`, "b", secret]
+    const { count, value } = Scrubber.make([secret]).scrub(items)
+    expect(count).toBe(2)
+    expect(value).toEqual(["a", { k: 1 }, "x [redacted]", "b", "[redacted]"])
+    expect(value[1]).toBe(items[1])
+    const clean = ["a", "b"]
+    expect(Scrubber.make([secret]).scrub(clean).value).toBe(clean)
+  })
+
+  it("a text shorter than every form of the secrets is left alone, one as long as a form is searched", () => {
+    const s4 = Scrubber.make(["abcd"])
+    expect(s4.scrubString("abc").count).toBe(0)
+    expect(s4.scrubString("abcd")).toEqual({ value: "[redacted]", count: 1 })
+    expect(s4.scrub({ abcd: "abc" }).value).toEqual({ "[redacted]": "abc" })
+  })
 })
