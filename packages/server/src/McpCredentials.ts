@@ -225,7 +225,8 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
         : { ...extra, requestInfo: withVisibleHeaders(extra.requestInfo, prefixes) }
       const toolContext = () => makeToolContext(toolName, toolExtra, server, request?.params)
       const call: CallContext.Call = { toolName, toolContext }
-      const { invoke, narrow } = Pipeline.prepareCall(server, toolExtra, call, () => handler(request, toolExtra))
+      const { frame, invoke, narrow } = Pipeline.prepareCall(server, toolExtra, call, () => handler(request, toolExtra))
+      const untrack = outgoing.track(extra.requestId, frame)
       try {
         return await Pipeline.callTool({
           toolName,
@@ -245,12 +246,23 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
       } catch (e) {
         if (e instanceof Pipeline.JsonRpcFailure) throw new McpError(e.code, e.message, e.data)
         throw e
+      } finally {
+        untrack()
       }
     }
     ;(onCall as any)[wrapped] = true
     return onCall
   }
   const protocol = server.server as any
+  // what the server sends on its own while a tool runs (`extra.sendNotification` and
+  // `sendRequest`, `sendLoggingMessage`, `createMessage`, `elicitInput`): scrubbed by the call
+  const outgoing = Pipeline.makeOutgoing()
+  const originalNotification = protocol.notification.bind(protocol)
+  protocol.notification = (notification: unknown, options?: { readonly relatedRequestId?: unknown }) =>
+    originalNotification(outgoing.scrub(notification, options?.relatedRequestId), options)
+  const originalRequest = protocol.request.bind(protocol)
+  protocol.request = (request: unknown, resultSchema: unknown, options?: { readonly relatedRequestId?: unknown }) =>
+    originalRequest(outgoing.scrub(request, options?.relatedRequestId), resultSchema, options)
   const originalSet = protocol.setRequestHandler.bind(protocol)
   protocol.setRequestHandler = (schema: unknown, handler: any) =>
     originalSet(schema, schema === CallToolRequestSchema ? intercept(handler) : handler)

@@ -250,7 +250,8 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
       }
       // the frame goes on the context the SDK passes on (it copies it, frame included, for a
       // requestState retry)
-      const { invoke, narrow } = Pipeline.prepareCall(server, toolCtx, call, () => handler(request, toolCtx))
+      const { frame, invoke, narrow } = Pipeline.prepareCall(server, toolCtx, call, () => handler(request, toolCtx))
+      const untrack = outgoing.track(ctx.mcpReq.id, frame)
       const authInfo = ctx.http?.authInfo
       try {
         return await Pipeline.callTool({
@@ -279,6 +280,8 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
       } catch (e) {
         if (e instanceof Pipeline.JsonRpcFailure) throw new ProtocolError(e.code, e.message, e.data)
         throw e
+      } finally {
+        untrack()
       }
     }
     ;(onCall as any)[wrapped] = true
@@ -288,6 +291,20 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
   // role-specific wrapping): wrapping there puts the interception outermost for handlers set
   // later; one already set is wrapped in place.
   const protocol = server.server as any
+  // what the server sends on its own while a tool runs (`ctx.mcpReq.notify`, `log`, `send`,
+  // `elicitInput`, `requestSampling`, `sendLoggingMessage`): every notification and request of
+  // the v2 Protocol goes through these two funnels, scrubbed by the call
+  const outgoing = Pipeline.makeOutgoing()
+  const originalNotify = protocol._notificationViaCodec.bind(protocol)
+  protocol._notificationViaCodec = (codec: unknown, notification: unknown, options?: { readonly relatedRequestId?: unknown }) =>
+    originalNotify(codec, outgoing.scrub(notification, options?.relatedRequestId), options)
+  const originalSend = protocol._requestWithSchemaViaCodec.bind(protocol)
+  protocol._requestWithSchemaViaCodec = (
+    codec: unknown,
+    request: unknown,
+    resultSchema: unknown,
+    options?: { readonly relatedRequestId?: unknown }
+  ) => originalSend(codec, outgoing.scrub(request, options?.relatedRequestId), resultSchema, options)
   const originalWrap = protocol._wrapHandler.bind(protocol)
   protocol._wrapHandler = (method: string, handler: ProtocolHandler) => {
     const inner = originalWrap(method, handler)

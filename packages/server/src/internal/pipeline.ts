@@ -396,11 +396,13 @@ export const prepareCall = (
   call: CallContext.Call,
   dispatch: () => Promise<unknown>
 ): {
+  readonly frame: CallFrame
   readonly narrow: boolean
   readonly invoke: (scope: CurrentCredential.CredentialScope | undefined, scrubber: Scrubber.Scrubber) => Promise<ToolResult>
 } => {
   const frame: CallFrame = { call, state: {}, scope: undefined, scrubber: undefined }
   ;(ctx as any)[frameKey] = frame
+  callFrames.set(call, frame)
   const narrow = isOwnTool(server, call.toolName)
   const invoke = async (scope: CurrentCredential.CredentialScope | undefined, scrubber: Scrubber.Scrubber) => {
     frame.scope = scope
@@ -409,7 +411,44 @@ export const prepareCall = (
     if (frame.state.failure !== undefined) throw frame.state.failure
     return result as ToolResult
   }
-  return { narrow, invoke }
+  return { frame, narrow, invoke }
+}
+
+/** The frame of each call, for what is sent while the call's code runs (`Outgoing`). */
+const callFrames = new WeakMap<CallContext.Call, CallFrame>()
+
+/**
+ * What a server sends the client on its own while tools run — notifications (`notifications/message`
+ * from `sendLoggingMessage` or the context's `log`, progress, custom ones) and requests (sampling,
+ * elicitation, `ctx.mcpReq.send`) — scrubbed as a result is: each SDK line routes its senders
+ * through `scrub`. The call is found by the request the message relates to (the SDKs pass the
+ * tool call's id) and by the call whose code is running; a message neither knows passes as it is.
+ */
+export interface Outgoing {
+  /** Marks `frame` as the call of request `id` until the returned function is called. */
+  readonly track: (id: unknown, frame: CallFrame) => () => void
+  readonly scrub: <A>(message: A, relatedRequestId: unknown) => A
+}
+
+export const makeOutgoing = (): Outgoing => {
+  const inFlight = new Map<unknown, CallFrame>()
+  const scrubWith = <A>(frame: CallFrame | undefined, message: A): A =>
+    frame?.scrubber === undefined || frame.scrubber.isEmpty ? message : frame.scrubber.scrub(message).value
+  return {
+    track: (id, frame) => {
+      inFlight.set(id, frame)
+      return () => {
+        if (inFlight.get(id) === frame) inFlight.delete(id)
+      }
+    },
+    scrub: (message, relatedRequestId) => {
+      const related = relatedRequestId === undefined ? undefined : inFlight.get(relatedRequestId)
+      const call = CallContext.current()
+      const running = call === undefined ? undefined : callFrames.get(call)
+      const once = scrubWith(related, message)
+      return running === related ? once : scrubWith(running, once)
+    }
+  }
 }
 
 /**

@@ -1,0 +1,123 @@
+/**
+ * What a server sends on its own while a tool runs — through the SDK's own senders, not
+ * `ToolContext` — is scrubbed of the call's secrets like the result: v1 `extra.sendNotification`,
+ * `extra.sendRequest` (sampling straight to the LLM), `server.sendLoggingMessage`,
+ * `server.server.createMessage`; v2 `ctx.mcpReq.notify`, `ctx.mcpReq.send`.
+ */
+import { CredentialBackend, ResolvedCredential } from "@mcp-credentials/core"
+import { Client } from "@modelcontextprotocol/sdk/client/index.js"
+import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js"
+import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js"
+import { CreateMessageRequestSchema, CreateMessageResultSchema, LoggingMessageNotificationSchema } from "@modelcontextprotocol/sdk/types.js"
+import { Redacted } from "effect"
+import { afterEach, describe, expect, it } from "vitest"
+import { getCredentials, McpCredentials } from "../src/index.js"
+import { flushRecords, lines } from "./lines.js"
+
+const canary = "CANARY-outgoing-7d3e91ab"
+const layer = CredentialBackend.layerTest(ResolvedCredential.StaticCredential.fromFields({ apiKey: canary }))
+const key = () => {
+  const c = getCredentials()
+  return c.type === "static" ? Redacted.value(c.fields.apiKey!) : ""
+}
+
+describe("what the SDK's own senders send during a call", () => {
+  const closers: Array<() => Promise<void>> = []
+  afterEach(async () => {
+    await Promise.all(closers.splice(0).map((c) => c()))
+  })
+
+  it("v1 (in memory): extra.sendNotification, extra.sendRequest, sendLoggingMessage and createMessage are scrubbed", async () => {
+    const server = new McpServer({ name: "outgoing", version: "1" }, { capabilities: { logging: {} } })
+    const creds = McpCredentials.install(server, { layer, tools: { plain_tool: "static" } })
+    const send = async (extra: any) => {
+      const k = key()
+      await extra.sendNotification({ method: "notifications/message", params: { level: "info", data: `related key ${k}` } })
+      await server.sendLoggingMessage({ level: "info", data: `logged key ${k}` })
+      await extra.sendRequest(
+        { method: "sampling/createMessage", params: { messages: [{ role: "user", content: { type: "text", text: `summarise key=${k}` } }], maxTokens: 5 } },
+        CreateMessageResultSchema
+      )
+      await server.server.createMessage({
+        messages: [{ role: "user", content: { type: "text", text: `direct ${encodeURIComponent(k)}` } }],
+        maxTokens: 5
+      })
+      return { content: [{ type: "text" as const, text: "sent" }] }
+    }
+    creds.registerTool("own_tool", { description: "through the integration", credentials: "static" }, send)
+    server.registerTool("plain_tool", { description: "registered on the server, declared at install" }, send)
+
+    const received: Array<string> = []
+    const client = new Client({ name: "c", version: "1" }, { capabilities: { sampling: {} } })
+    client.setRequestHandler(CreateMessageRequestSchema, async (request) => {
+      received.push(JSON.stringify(request.params))
+      return { role: "assistant", content: { type: "text", text: "ok" }, model: "m" }
+    })
+    client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void received.push(JSON.stringify(n.params)))
+    const [clientSide, serverSide] = InMemoryTransport.createLinkedPair()
+    await server.connect(serverSide)
+    await client.connect(clientSide)
+    closers.push(async () => {
+      await client.close()
+      await server.close()
+    })
+
+    for (const name of ["own_tool", "plain_tool"]) {
+      received.length = 0
+      const result = await client.callTool({ name })
+      expect(result.content).toEqual([{ type: "text", text: "sent" }])
+      const all = received.join("\n")
+      expect(all, name).toContain("related key [redacted]")
+      expect(all, name).toContain("logged key [redacted]")
+      expect(all, name).toContain("summarise key=[redacted]")
+      expect(all, name).toContain("direct [redacted]")
+      expect(all, name).not.toContain(canary)
+      expect(all, name).not.toContain(encodeURIComponent(canary))
+    }
+  })
+
+  it("v1: outside a call the senders pass messages through untouched", async () => {
+    const server = new McpServer({ name: "outgoing", version: "1" }, { capabilities: { logging: {} } })
+    McpCredentials.install(server, { layer })
+    const received: Array<string> = []
+    const client = new Client({ name: "c", version: "1" })
+    client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void received.push(JSON.stringify(n.params)))
+    const [clientSide, serverSide] = InMemoryTransport.createLinkedPair()
+    await server.connect(serverSide)
+    await client.connect(clientSide)
+    closers.push(async () => {
+      await client.close()
+      await server.close()
+    })
+    await server.sendLoggingMessage({ level: "info", data: `not a call: ${canary}` })
+    await expect.poll(() => received.length).toBe(1)
+    expect(received[0]).toContain(canary)
+  })
+
+  for (const line of lines) {
+    it(`${line.name} over HTTP: a notification the tool sends through the SDK's own context is scrubbed`, async () => {
+      const build = (runtime: any) => {
+        const server = line.newServer({ capabilities: { logging: {} } })
+        const creds = line.install(server, { runtime })
+        creds.registerTool("notifies", { description: "sends the key", credentials: "static" }, async (ctx: any) => {
+          const message = { method: "notifications/message", params: { level: "info", data: `related key ${key()}` } }
+          if (line.name === "v1") await ctx.sendNotification(message)
+          else await ctx.mcpReq.notify(message)
+          return { content: [{ type: "text", text: "sent" }] }
+        })
+        return server
+      }
+      const served = await line.start(build, layer)
+      closers.push(served.close)
+      const record: Array<string> = []
+      const client = await line.connect(served.url, {}, record)
+      closers.push(client.close)
+      const result = await client.callTool({ name: "notifies" })
+      expect(result.content).toEqual([{ type: "text", text: "sent" }])
+      await flushRecords()
+      const all = record.join("\n")
+      expect(all).toContain("related key [redacted]")
+      expect(all).not.toContain(canary)
+    })
+  }
+})
