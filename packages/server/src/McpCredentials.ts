@@ -263,12 +263,20 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
   const originalRequest = protocol.request.bind(protocol)
   protocol.request = (request: unknown, resultSchema: unknown, options?: { readonly relatedRequestId?: unknown }) =>
     originalRequest(outgoing.scrub(request, options?.relatedRequestId), resultSchema, options)
+  // every other request (resources, prompts, completions, custom ones) passes untouched, but its
+  // handler, like a tool, does not see the credential headers
+  const hide = (handler: (request: any, extra: Extra) => unknown) => {
+    if ((handler as any)[wrapped]) return handler
+    const hidden = (request: any, extra: Extra) =>
+      handler(request, extra.requestInfo === undefined ? extra : { ...extra, requestInfo: withVisibleHeaders(extra.requestInfo, prefixes) })
+    ;(hidden as any)[wrapped] = true
+    return hidden
+  }
   const originalSet = protocol.setRequestHandler.bind(protocol)
   protocol.setRequestHandler = (schema: unknown, handler: any) =>
-    originalSet(schema, schema === CallToolRequestSchema ? intercept(handler) : handler)
+    originalSet(schema, schema === CallToolRequestSchema ? intercept(handler) : hide(handler))
   const handlers: Map<string, any> = protocol._requestHandlers
-  const current = handlers.get("tools/call")
-  if (current !== undefined) handlers.set("tools/call", intercept(current))
+  for (const [method, handler] of handlers) handlers.set(method, method === "tools/call" ? intercept(handler) : hide(handler))
 
   // -- close: dispose the runtime built from `layer` -------------------------------------------
   const previousOnClose = server.server.onclose

@@ -306,13 +306,20 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
     options?: { readonly relatedRequestId?: unknown }
   ) => originalSend(codec, outgoing.scrub(request, options?.relatedRequestId), resultSchema, options)
   const originalWrap = protocol._wrapHandler.bind(protocol)
+  // every other request (resources, prompts, completions, custom ones) passes untouched, but its
+  // handler, like a tool, does not see the credential headers
+  const hide = (handler: ProtocolHandler): ProtocolHandler => {
+    if ((handler as any)[wrapped]) return handler
+    const hidden: ProtocolHandler = (request, ctx) => handler(request, hideHeaders(ctx, prefixes))
+    ;(hidden as any)[wrapped] = true
+    return hidden
+  }
   protocol._wrapHandler = (method: string, handler: ProtocolHandler) => {
     const inner = originalWrap(method, handler)
-    return method === "tools/call" ? intercept(inner) : inner
+    return method === "tools/call" ? intercept(inner) : hide(inner)
   }
   const handlers: Map<string, ProtocolHandler> = protocol._requestHandlers
-  const current = handlers.get("tools/call")
-  if (current !== undefined) handlers.set("tools/call", intercept(current))
+  for (const [method, handler] of handlers) handlers.set(method, method === "tools/call" ? intercept(handler) : hide(handler))
 
   // -- close: dispose the runtime built from `layer` -------------------------------------------
   const previousOnClose = server.server.onclose

@@ -31,6 +31,7 @@ export interface CallOptions {
 
 export interface ClientLike {
   readonly callTool: (params: { name: string; arguments?: Record<string, unknown> }, options?: CallOptions) => Promise<any>
+  readonly readResource: (uri: string) => Promise<any>
   readonly close: () => Promise<void>
   /** `"modern"` (2026-07-28) or `"legacy"` (2025 `initialize`). */
   readonly era: () => string | undefined
@@ -124,6 +125,7 @@ export const v1: Line = {
     await client.connect(new TransportV1(url, { requestInit: { headers }, fetch: recordingFetch(record) }))
     return {
       callTool: (params, options) => client.callTool(params, undefined, options as any),
+      readResource: (uri) => client.readResource({ uri }),
       close: () => client.close(),
       era: () => "legacy"
     }
@@ -147,6 +149,7 @@ export const v2: Line = {
     await client.connect(new TransportV2(url, { requestInit: { headers }, fetch: recordingFetch(record) }))
     return {
       callTool: (params, options) => client.callTool(params, options as any),
+      readResource: (uri) => client.readResource({ uri }),
       close: () => client.close(),
       era: () => client.getProtocolEra()
     }

@@ -120,4 +120,33 @@ describe("what the SDK's own senders send during a call", () => {
       expect(all).not.toContain(canary)
     })
   }
+
+  for (const line of lines) {
+    it(`${line.name} over HTTP: a resource handler, like a tool, does not see the credential headers`, async () => {
+      const seen: Array<Record<string, string>> = []
+      const build = (runtime: any) => {
+        const server = line.newServer()
+        line.install(server, { runtime })
+        server.registerResource("headers", "debug://headers", { mimeType: "application/json" }, async (_uri: URL, ctx: any) => {
+          const headers: Record<string, string> = {}
+          if (line.name === "v1") Object.assign(headers, ctx.requestInfo?.headers ?? {})
+          else ctx.http?.req?.headers.forEach((value: string, name: string) => void (headers[name] = value))
+          seen.push(headers)
+          return { contents: [{ uri: "debug://headers", text: JSON.stringify(headers) }] }
+        })
+        return server
+      }
+      const served = await line.start(build, layer)
+      closers.push(served.close)
+      const record: Array<string> = []
+      const client = await line.connect(served.url, { "X-MCP-Cred-Fields": JSON.stringify({ apiKey: canary }), "X-Trace": "kept" }, record)
+      closers.push(client.close)
+      const result = await client.readResource("debug://headers")
+      await flushRecords()
+      expect(seen.length).toBeGreaterThan(0)
+      expect(seen.at(-1)!["x-trace"]).toBe("kept")
+      expect(Object.keys(seen.at(-1)!).some((name) => name.toLowerCase().startsWith("x-mcp-cred-"))).toBe(false)
+      expect(JSON.stringify(result)).not.toContain(canary)
+    })
+  }
 })
