@@ -8,6 +8,7 @@
  * @since 0.1.0
  */
 import { ResolvedCredential } from "@mcp-credentials/core"
+import * as Scrubber from "@mcp-credentials/server/Scrubber"
 import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
@@ -403,12 +404,15 @@ const discover = (name: string, issuer: string, timeout: Duration.Duration, fetc
 
 const errorCode = /^[\x20-\x21\x23-\x5B\x5D-\x7E]{1,64}$/
 
-/** The provider's error_description without any value this request sent, at most 200 characters. */
-const safeDescription = (value: unknown, sent: ReadonlyArray<string>): string | undefined => {
+/**
+ * The provider's error_description without any value this request sent — in any form the
+ * server's scrubber knows (a provider that echoes the request gives the refresh token or the code
+ * back form-encoded, the client secret inside the `Basic` header's base64) — at most 200
+ * characters.
+ */
+const safeDescription = (value: unknown, scrubber: Scrubber.Scrubber): string | undefined => {
   if (typeof value !== "string" || value === "") return undefined
-  let out = value
-  for (const s of sent) if (s.length >= 4) out = out.split(s).join("<redacted>")
-  out = out.replace(/[^\x20-\x7E]/g, " ")
+  const out = scrubber.scrubString(value).value.replace(/[^\x20-\x7E]/g, " ")
   return out.length > 200 ? `${out.slice(0, 200)}…` : out
 }
 
@@ -436,6 +440,8 @@ const tokenRequest = (
       const user = encodeURIComponent(provider.clientId)
       const pass = encodeURIComponent(secret ?? "")
       headers.authorization = `Basic ${Buffer.from(`${user}:${pass}`).toString("base64")}`
+      // the password as the header carries it (its base64 differs from the secret's when encoding changed it)
+      if (secret !== undefined) sent.push(pass)
     } else {
       body.set("client_id", provider.clientId)
       if (provider.clientAuthMethod === "client_secret_post") body.set("client_secret", secret ?? "")
@@ -452,12 +458,14 @@ const tokenRequest = (
     const json = parseObject(response.text)
     if (response.status !== 200) {
       const code = json?.error
+      const scrubber = Scrubber.make(sent)
       return yield* new OAuthTokenError({
         provider: provider.name,
         grant,
         status: response.status,
-        error: typeof code === "string" && errorCode.test(code) ? code : "invalid_response",
-        ...(json === undefined ? {} : { description: safeDescription(json.error_description, sent) })
+        // a code that holds a value this request sent is no code
+        error: typeof code === "string" && errorCode.test(code) && scrubber.scrubString(code).count === 0 ? code : "invalid_response",
+        ...(json === undefined ? {} : { description: safeDescription(json.error_description, scrubber) })
       })
     }
     if (json === undefined) return yield* failRequest("the token response is not a JSON object")

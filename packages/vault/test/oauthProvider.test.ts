@@ -6,6 +6,7 @@
 import { afterAll, assert, beforeAll, describe, it, vi } from "@effect/vitest"
 import { Config, ConfigProvider, Effect, Either, Redacted, TestClock } from "effect"
 import * as crypto from "node:crypto"
+import * as http from "node:http"
 import { OAuthProvider } from "../src/index.js"
 import { authorize, CLIENT, downstream, type Harness, REDIRECT_URI, startProvider, tokensFor } from "./oauthHarness.js"
 
@@ -219,5 +220,56 @@ describe("OAuthProvider against oidc-provider", () => {
         assert.strictEqual(e.left._tag, "OAuthRequestError")
         assert.notInclude(e.left.message, "rt-secret-value")
       }
+    }))
+
+  it.scopedLive("fix: a token endpoint that echoes the request gets none of its secrets into the error, in any encoding", () =>
+    Effect.gen(function*() {
+      const code = "4/0AeanS0CANARYcode-xyz"
+      const refresh = "1//0gCANARYrefresh-abc"
+      const secret = "GOCSPX-CANARY/secret+x"
+      // answers 400 with the whole request in error_description, and the refresh token in `error`
+      const echo = http.createServer((req, res) => {
+        let body = ""
+        req.on("data", (c) => (body += c))
+        req.on("end", () => {
+          res.writeHead(400, { "content-type": "application/json" })
+          const error = body.includes("refresh_token=") ? encodeURIComponent(refresh) : "invalid_request"
+          res.end(JSON.stringify({ error, error_description: `Bad request: ${body} (auth ${req.headers.authorization ?? "none"})` }))
+        })
+      })
+      yield* Effect.acquireRelease(
+        Effect.async<void>((resume) => void echo.listen(0, "127.0.0.1", () => resume(Effect.void))),
+        () => Effect.sync(() => echo.close())
+      )
+      const tokenEndpoint = `http://127.0.0.1:${(echo.address() as { port: number }).port}/token`
+      const options = { name: "echo", clientId: "my-client", clientSecret: Redacted.make(secret), tokenEndpoint, authorizationEndpoint: "https://idp.example/auth" }
+      const basic = yield* OAuthProvider.make(options)
+      const post = yield* OAuthProvider.make({ ...options, clientAuthMethod: "client_secret_post" })
+      const forms = [
+        code,
+        refresh,
+        secret,
+        new URLSearchParams({ s: code }).toString().slice(2),
+        new URLSearchParams({ s: refresh }).toString().slice(2),
+        new URLSearchParams({ s: secret }).toString().slice(2),
+        Buffer.from(`my-client:${encodeURIComponent(secret)}`).toString("base64")
+      ]
+      const failures = [
+        yield* Effect.flip(OAuthProvider.exchangeCode(basic, {
+          code: Redacted.make(code),
+          redirectUri: "https://mcp.example/cb",
+          codeVerifier: Redacted.make("CANARYverifier-0123456789abcdefghijklmnopqrstu")
+        })),
+        yield* Effect.flip(OAuthProvider.refresh(basic, { refreshToken: Redacted.make(refresh) })),
+        yield* Effect.flip(OAuthProvider.clientCredentials(post))
+      ]
+      for (const e of failures) {
+        assert.strictEqual(e._tag, "OAuthTokenError")
+        assert.include(e.message, "Bad request")
+        assert.include(e.message, "[redacted]")
+        for (const f of forms) assert.notInclude(e.message, f)
+      }
+      const refreshed = failures[1]!
+      assert.strictEqual(refreshed._tag === "OAuthTokenError" && refreshed.error, "invalid_response", "a code holding a sent value is no code")
     }))
 })
