@@ -173,6 +173,25 @@ describe.each(lines)("HTTP serving, $name line", (line) => {
   })
 })
 
+/** A body over 4 MB gets 413, declared (Content-Length) or streamed (chunked), before it is all read. */
+const refusesLargeBodies = async (url: URL) => {
+  const headers = { "content-type": "application/json", accept: "application/json, text/event-stream" }
+  // fetch sets Content-Length itself for a string body
+  const declared = await fetch(url, { method: "POST", headers, body: " ".repeat(5 * 1024 * 1024) })
+  expect(declared.status).toBe(413)
+  let sent = 0
+  const streamed = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (sent > 64 * 1024 * 1024) return controller.close()
+      sent += 1024 * 1024
+      controller.enqueue(new Uint8Array(1024 * 1024).fill(32))
+    }
+  })
+  const r = await fetch(url, { method: "POST", headers, body: streamed, duplex: "half" } as RequestInit)
+  expect(r.status).toBe(413)
+  expect(sent).toBeLessThan(64 * 1024 * 1024)
+}
+
 describe("HTTP serving (v1 sessions and stateless mode)", () => {
   let stateful: Awaited<ReturnType<typeof startHttp>>
   let stateless: Awaited<ReturnType<typeof startHttp>>
@@ -214,6 +233,11 @@ describe("HTTP serving (v1 sessions and stateless mode)", () => {
     const client = await connect(stateless.url, { "X-MCP-Cred-Fields": '{"apiKey":"sk-stateless-12"}' })
     expect(textOf(await client.callTool({ name: "key_length" }))).toBe("length 15")
     await client.close()
+  })
+
+  it("fix: a body over 4 MB gets 413 on the Effect router too, streamed as well as declared (a streamed one reset the connection)", async () => {
+    await refusesLargeBodies(stateful.url)
+    await refusesLargeBodies(stateless.url)
   })
 })
 
@@ -261,21 +285,7 @@ describe("plain Node handler (Express / node:http)", () => {
   })
 
   it("fix: a request body over 4 MB is refused with 413, declared or streamed, before it is all read", async () => {
-    const headers = { "content-type": "application/json", accept: "application/json, text/event-stream" }
-    // fetch sets Content-Length itself for a string body
-    const declared = await fetch(url, { method: "POST", headers, body: " ".repeat(5 * 1024 * 1024) })
-    expect(declared.status).toBe(413)
-    let sent = 0
-    const streamed = new ReadableStream<Uint8Array>({
-      pull(controller) {
-        if (sent > 64 * 1024 * 1024) return controller.close()
-        sent += 1024 * 1024
-        controller.enqueue(new Uint8Array(1024 * 1024).fill(32))
-      }
-    })
-    const r = await fetch(url, { method: "POST", headers, body: streamed, duplex: "half" } as RequestInit)
-    expect(r.status).toBe(413)
-    expect(sent).toBeLessThan(64 * 1024 * 1024)
+    await refusesLargeBodies(url)
   })
 
   it("fix: a standalone SSE stream whose client went away is released (the next GET is 200, not 409)", async () => {

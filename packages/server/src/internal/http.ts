@@ -261,7 +261,9 @@ export const readJsonBody = async (
       if (next.done) break
       size += next.value.byteLength
       if (size > maxBytes) {
-        void reader.cancel().catch(() => undefined)
+        // released, not cancelled: on the Effect router, cancelling the body destroys the socket
+        // before the 413 is written (the SDK's own reader releases it too)
+        reader.releaseLock()
         return tooLarge()
       }
       chunks.push(next.value)
