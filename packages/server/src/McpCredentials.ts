@@ -176,6 +176,12 @@ export interface Installed<R, X = never> {
   readonly runPromise: <A, E>(effect: Effect.Effect<A, E, R>, options?: { readonly signal?: AbortSignal }) => Promise<A>
   /** Disposes the runtime built from `layer` (also done when the server closes). */
   readonly dispose: () => Promise<void>
+  /**
+   * Interrupts the tool calls still running and waits until they have ended, their finalizers
+   * and credential scopes included (done when the server closes, before `dispose`; the HTTP
+   * layers wait for it when they close).
+   */
+  readonly interruptCalls: () => Promise<void>
 }
 
 const installations = Installations.make<McpServer, Installed<any>>("@mcp-credentials/server/McpCredentials/installed")
@@ -282,7 +288,8 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
   const previousOnClose = server.server.onclose
   server.server.onclose = () => {
     previousOnClose?.()
-    void dispose()
+    // the calls still running end first: none may run on a released layer
+    void runner.interruptAll().then(dispose)
   }
 
   // -- tools registered through the integration ------------------------------------------------
@@ -312,7 +319,8 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
     requiredScopes,
     registerTool,
     runPromise: Pipeline.runPromiseWith(run),
-    dispose
+    dispose,
+    interruptCalls: runner.interruptAll
   }
   installations.keep(server, result)
   return result

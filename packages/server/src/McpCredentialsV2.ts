@@ -192,6 +192,8 @@ export interface Installed<R, X = never> {
   ) => RegisteredTool
   readonly runPromise: <A, E>(effect: Effect.Effect<A, E, R>, options?: { readonly signal?: AbortSignal }) => Promise<A>
   readonly dispose: () => Promise<void>
+  /** See `McpCredentials.Installed.interruptCalls`. */
+  readonly interruptCalls: () => Promise<void>
 }
 
 const installations = Installations.make<McpServer, Installed<any>>("@mcp-credentials/server/McpCredentialsV2/installed")
@@ -325,7 +327,8 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
   const previousOnClose = server.server.onclose
   server.server.onclose = () => {
     previousOnClose?.()
-    void dispose()
+    // the calls still running end first: none may run on a released layer
+    void runner.interruptAll().then(dispose)
   }
 
   // -- tools registered through the integration ------------------------------------------------
@@ -355,7 +358,8 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
     requiredScopes,
     registerTool,
     runPromise: Pipeline.runPromiseWith(run),
-    dispose
+    dispose,
+    interruptCalls: runner.interruptAll
   }
   installations.keep(server, result)
   return result

@@ -143,6 +143,12 @@ export type ListenError = Http.ListenError
 
 const jsonRpcError = Http.jsonRpcError
 
+/** Closes a server and waits for its tool calls to end (they are interrupted): none outlives the layer. */
+const closeServer = async (server: McpServer): Promise<void> => {
+  await server.close().catch(() => undefined)
+  await installationOf(server)?.interruptCalls()
+}
+
 /**
  * Builds the web handler. Sessions live until the client deletes them, they stay idle for
  * `sessionIdleTimeout`, or the scope closes; each belongs to the caller that initialized it.
@@ -177,11 +183,17 @@ export const makeWebHandler = <R, RR = never>(
         streams: number
       }
     >()
+    // stateless requests in flight, each with how to stop it (its server closed, the request answered)
+    const inFlight = new Set<() => Promise<void>>()
+    let closed = false
     yield* Effect.addFinalizer(() =>
       Effect.promise(async () => {
+        closed = true
         const all = Array.from(sessions.values())
         sessions.clear()
-        await Promise.all(all.map((s) => s.server.close().catch(() => undefined)))
+        const stops = Array.from(inFlight)
+        inFlight.clear()
+        await Promise.all([...all.map((s) => closeServer(s.server)), ...stops.map((stop) => stop())])
       })
     )
     // sessions a client abandoned without DELETE are closed after `sessionIdleTimeout`, and at most
@@ -195,7 +207,7 @@ export const makeWebHandler = <R, RR = never>(
           if (s.streams > 0 || now - s.lastSeen < idleMs) continue
           sessions.delete(id)
           void s.transport.close().catch(() => undefined)
-          void s.server.close().catch(() => undefined)
+          void closeServer(s.server)
         }
       })
       yield* Effect.forkScoped(Effect.repeat(sweep, Schedule.spaced(Duration.millis(Math.max(100, Math.min(idleMs / 4, 60_000))))))
@@ -230,17 +242,43 @@ export const makeWebHandler = <R, RR = never>(
       const parsed = request.method === "POST" ? await parseBody(request) : undefined
       if (parsed instanceof Response) return parsed
       const server = await options.server(runtime)
+      const close = () => closeServer(server)
+      if (closed) {
+        void close()
+        return jsonRpcError(503, "Server is closing")
+      }
       const refused = parsed === undefined ? undefined : checkScopes(server, parsed.body, request, authInfo)
-      if (refused !== undefined) return refused
-      const transport = new WebStandardStreamableHTTPServerTransport({ enableJsonResponse: true })
-      await server.connect(transport)
+      if (refused !== undefined) {
+        void close()
+        return refused
+      }
+      // a client that goes away, or the layer closing, stops the call: the server is closed (its
+      // calls' signals abort, their fibers are interrupted) and the request is answered at once
+      // (the SDK's JSON-mode answer never comes once its transport is closed)
+      let answer!: (response: Response) => void
+      const stopped = new Promise<Response>((resolve) => (answer = resolve))
+      const stop = async () => {
+        answer(jsonRpcError(503, "The request was abandoned or the server is closing"))
+        await close()
+      }
+      const onAbort = () => void stop()
+      inFlight.add(stop)
+      request.signal.addEventListener("abort", onAbort, { once: true })
       try {
-        return await transport.handleRequest(request, {
-          ...(authInfo !== undefined ? { authInfo } : {}),
-          ...(parsed !== undefined ? { parsedBody: parsed.body } : {})
-        })
+        const transport = new WebStandardStreamableHTTPServerTransport({ enableJsonResponse: true })
+        await server.connect(transport)
+        if (request.signal.aborted) void stop()
+        return await Promise.race([
+          transport.handleRequest(request, {
+            ...(authInfo !== undefined ? { authInfo } : {}),
+            ...(parsed !== undefined ? { parsedBody: parsed.body } : {})
+          }),
+          stopped
+        ])
       } finally {
-        void server.close().catch(() => undefined)
+        request.signal.removeEventListener("abort", onAbort)
+        inFlight.delete(stop)
+        void close()
       }
     }
 
@@ -294,8 +332,10 @@ export const makeWebHandler = <R, RR = never>(
         sessionIdGenerator: () => randomUUID(),
         enableJsonResponse: options.enableJsonResponse ?? false,
         onsessioninitialized: (id) => {
-          sessions.set(id, { transport, server, principal, lastSeen: Date.now(), streams: 0 })
           settle()
+          // the layer closed while this session was being initialized: it is not kept
+          if (closed) return void closeServer(server)
+          sessions.set(id, { transport, server, principal, lastSeen: Date.now(), streams: 0 })
         },
         onsessionclosed: (id) => {
           sessions.delete(id)
@@ -308,6 +348,9 @@ export const makeWebHandler = <R, RR = never>(
       await server.connect(transport)
       const response = await transport.handleRequest(request, { ...authOptions, parsedBody: body })
       const session = transport.sessionId === undefined ? undefined : sessions.get(transport.sessionId)
+      // an initialization the transport refused (406, 415, a batch with initialize): no session, so
+      // nothing would ever close this server
+      if (session === undefined) void closeServer(server)
       return session === undefined ? response : whileOpen(response, session)
     }
 

@@ -25,6 +25,7 @@ import type * as Scope from "effect/Scope"
 import type { IncomingMessage, ServerResponse } from "node:http"
 import { CallStorage } from "@mcp-credentials/core"
 import * as Http from "./internal/http.js"
+import { isPromiseLike } from "./internal/runner.js"
 import * as Serve from "./internal/serve.js"
 import { missingScopes } from "./internal/pipeline.js"
 import { installationOf } from "./McpCredentialsV2.js"
@@ -154,21 +155,42 @@ export const makeWebHandler = <R, RR = never>(
   Effect.gen(function*() {
     const runtime = yield* Effect.runtime<R>()
     const runAuth = options.authenticate === undefined ? undefined : Runtime.runPromise(runtime)
+    // the servers the SDK is using (one per request), until each closes
+    const live = new Set<McpServer>()
+    const track = (server: McpServer): McpServer => {
+      live.add(server)
+      const previous = server.server.onclose
+      server.server.onclose = () => {
+        live.delete(server)
+        previous?.()
+      }
+      return server
+    }
     const factory = (context: McpRequestContext) => {
       const slot = prebuilt.get()
       const server = slot?.server
       if (server !== undefined) {
         slot!.server = undefined
-        return server
+        return track(server)
       }
-      return options.server(runtime, context)
+      const built = options.server(runtime, context)
+      return isPromiseLike(built) ? Promise.resolve(built).then(track) : track(built)
     }
     const mcp = createMcpHandler(factory, {
       ...(options.legacy !== undefined ? { legacy: options.legacy } : {}),
       ...(options.responseMode !== undefined ? { responseMode: options.responseMode } : {}),
       ...(options.onerror !== undefined ? { onerror: options.onerror } : {})
     })
-    yield* Effect.addFinalizer(() => Effect.promise(() => mcp.close().catch(() => undefined)))
+    // when the layer closes, the calls still running end (interrupted) before it is released
+    yield* Effect.addFinalizer(() =>
+      Effect.promise(async () => {
+        const open = Array.from(live)
+        live.clear()
+        await mcp.close().catch(() => undefined)
+        await Promise.all(open.map((server) => server.close().catch(() => undefined)))
+        await Promise.all(open.map((server) => installationOf(server)?.interruptCalls()))
+      })
+    )
     const checkHost = Http.makeHostCheck(options.allowedHosts, options.allowedOrigins)
 
     /**

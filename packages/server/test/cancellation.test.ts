@@ -1,8 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest"
 import { CurrentCredential, HeaderCredentialBackend } from "@mcp-credentials/core"
-import { Effect, Option } from "effect"
-import { getCredentials } from "../src/index.js"
-import { type Line, lines } from "./lines.js"
+import { Effect, Layer, ManagedRuntime, Option } from "effect"
+import { createServer } from "node:http"
+import { getCredentials, McpHttpServer } from "../src/index.js"
+import { type Line, lines, v1 } from "./lines.js"
 
 describe.each(lines)("cancellation over Streamable HTTP, $name line", (line) => {
   const events: Array<string> = []
@@ -72,5 +73,143 @@ describe.each(lines)("cancellation over Streamable HTTP, $name line", (line) => 
     while (plainAfterCancel === undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10))
     expect(plainAfterCancel).toBe("NoCredentialInScopeError")
     await client.close()
+  })
+})
+
+describe.each(lines)("a call ends with the layer that serves it, $name line", (line) => {
+  it("fix: closing the layer interrupts a running tool, and waits for it, before the application's layer is released", async () => {
+    const events: Array<string> = []
+    let started!: () => void
+    const startedP = new Promise<void>((r) => (started = r))
+    const appLayer = Layer.merge(
+      HeaderCredentialBackend.layer(),
+      Layer.scopedDiscard(Effect.addFinalizer(() => Effect.sync(() => events.push("application layer released"))))
+    )
+    const http = await line.start((runtime) => {
+      const server = line.newServer()
+      const creds = line.install(server, { runtime })
+      creds.registerTool("slow", { description: "runs until interrupted", credentials: "static" }, () =>
+        Effect.gen(function*() {
+          yield* Effect.addFinalizer(() => Effect.sleep("50 millis").pipe(Effect.andThen(() => events.push("tool finalizer ran"))))
+          events.push("started")
+          started()
+          return yield* Effect.never
+        }).pipe(Effect.scoped))
+      return server
+    }, appLayer)
+    const client = await line.connect(http.url, { "X-MCP-Cred-Fields": '{"apiKey":"sk-shutdown-01"}' })
+    // the client gets no answer (the server's stream ends, as with the bare SDK); closing it ends the call
+    const call = client.callTool({ name: "slow" }).catch(() => "ended")
+    await startedP
+    await http.close()
+    expect(events).toEqual(["started", "tool finalizer ran", "application layer released"])
+    await client.close().catch(() => undefined)
+    expect(await call).toBe("ended")
+  })
+})
+
+describe("v1 stateless: a client that goes away stops its call", () => {
+  for (const via of ["layer", "toNodeHandler"] as const) {
+    it(`fix: ${via}: the tool is interrupted when the client disconnects (as the SDK's stateless pattern does)`, async () => {
+      const events: Array<string> = []
+      let started!: () => void
+      const startedP = new Promise<void>((r) => (started = r))
+      const build = (runtime: any) => {
+        const server = v1.newServer()
+        const creds = v1.install(server, { runtime })
+        creds.registerTool("slow", { description: "runs until interrupted", credentials: "static" }, () =>
+          Effect.gen(function*() {
+            yield* Effect.addFinalizer(() => Effect.sync(() => events.push("interrupted")))
+            started()
+            yield* Effect.sleep("5 seconds")
+            events.push("completed")
+            return "done"
+          }).pipe(Effect.scoped))
+        return server
+      }
+      let url: URL
+      let close: () => Promise<void>
+      if (via === "layer") {
+        const served = await v1.start(build, HeaderCredentialBackend.layer(), { stateless: true } as any)
+        url = served.url
+        close = served.close
+      } else {
+        const runtime = ManagedRuntime.make(HeaderCredentialBackend.layer())
+        const { handler, close: closeHandler } = await McpHttpServer.toNodeHandler({ server: build, runtime, stateless: true })
+        const node = createServer((req, res) => void handler(req, res))
+        await new Promise<void>((r) => node.listen(0, "127.0.0.1", r))
+        url = new URL(`http://127.0.0.1:${(node.address() as { port: number }).port}/mcp`)
+        close = async () => {
+          await closeHandler()
+          await new Promise((r) => node.close(r))
+          await runtime.dispose()
+        }
+      }
+      try {
+        const ac = new AbortController()
+        const response = fetch(url, {
+          method: "POST",
+          signal: ac.signal,
+          headers: {
+            "content-type": "application/json",
+            accept: "application/json, text/event-stream",
+            "mcp-protocol-version": "2025-06-18",
+            "X-MCP-Cred-Fields": '{"apiKey":"sk-disconnect-1"}'
+          },
+          body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "slow", arguments: {} } })
+        }).catch(() => "aborted")
+        await startedP
+        ac.abort()
+        expect(await response).toBe("aborted")
+        await vi.waitFor(() => expect(events).toEqual(["interrupted"]), { timeout: 3000 })
+      } finally {
+        await close()
+      }
+    })
+  }
+})
+
+describe("v1: every server the factory builds is closed", () => {
+  it("fix: an initialization the transport refuses (406) and a stateless call refused for its scopes close their server", async () => {
+    let built = 0
+    const closed = new Set<unknown>()
+    const build = (runtime: any) => {
+      const server = v1.newServer()
+      built++
+      const close = server.close.bind(server)
+      server.close = () => {
+        closed.add(server)
+        return close()
+      }
+      v1.install(server, { runtime, toolScopes: { scoped: ["admin"] } })
+      server.registerTool("scoped", { description: "needs admin" }, async () => ({ content: [] }))
+      return server
+    }
+    const stateful = await v1.start(build, HeaderCredentialBackend.layer())
+    const stateless = await v1.start(build, HeaderCredentialBackend.layer(), {
+      stateless: true,
+      insufficientScope: () => new Response("forbidden", { status: 403 })
+    } as any)
+    try {
+      for (let i = 0; i < 3; i++) {
+        const refused = await fetch(stateful.url, {
+          method: "POST",
+          headers: { "content-type": "application/json", accept: "text/plain" },
+          body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "raw", version: "1" } } })
+        })
+        expect(refused.status).toBe(406)
+        const forbidden = await fetch(stateless.url, {
+          method: "POST",
+          headers: { "content-type": "application/json", accept: "application/json, text/event-stream", "mcp-protocol-version": "2025-06-18" },
+          body: JSON.stringify({ jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "scoped", arguments: {} } })
+        })
+        expect(forbidden.status).toBe(403)
+      }
+      await vi.waitFor(() => expect(closed.size).toBe(6), { timeout: 2000 })
+      expect(built).toBe(6)
+    } finally {
+      await stateful.close()
+      await stateless.close()
+    }
   })
 })

@@ -24,17 +24,24 @@ export type Run<R> = <A, E>(effect: Effect.Effect<A, E, R>, signal?: AbortSignal
  * do), and otherwise awaits the same fiber — no second run, and an abort interrupts it. Entering
  * the runtime through a promise costs several microseconds a call; this is the hot path.
  */
-export const runFast = <R, A, E>(runtime: Runtime.Runtime<R>, effect: Effect.Effect<A, E, R>, signal?: AbortSignal): Promise<Exit.Exit<A, E>> => {
+export const runFast = <R, A, E>(
+  runtime: Runtime.Runtime<R>,
+  effect: Effect.Effect<A, E, R>,
+  signal?: AbortSignal,
+  running?: Set<Fiber.RuntimeFiber<unknown, unknown>>
+): Promise<Exit.Exit<A, E>> => {
   const exit = Runtime.runSyncExit(runtime)(effect)
   if (Exit.isSuccess(exit) || !Cause.isDie(exit.cause)) return Promise.resolve(exit)
   const defect = Cause.squash(exit.cause)
   if (!Runtime.isAsyncFiberException(defect)) return Promise.resolve(exit)
   const fiber = defect.fiber as Fiber.RuntimeFiber<A, E>
+  running?.add(fiber)
   return new Promise((resolve) => {
     const interrupt = () => fiber.unsafeInterruptAsFork(FiberId.none)
     signal?.addEventListener("abort", interrupt, { once: true })
     fiber.addObserver((result) => {
       signal?.removeEventListener("abort", interrupt)
+      running?.delete(fiber)
       resolve(result)
     })
     if (signal?.aborted) interrupt()
@@ -46,16 +53,28 @@ export interface Runner<R> {
   /** The runtime once it is built (a layer's is built by the first `run`), for synchronous paths. */
   readonly runtime: () => Runtime.Runtime<R> | undefined
   readonly dispose: () => Promise<void>
+  /** Interrupts every fiber still running (tool calls, resolutions) and waits until they have ended. */
+  readonly interruptAll: () => Promise<void>
 }
+
+/** Interrupts `running` and waits for each (its finalizers included). */
+const interruptAllOf = (running: Set<Fiber.RuntimeFiber<unknown, unknown>>) => () =>
+  Promise.all(Array.from(running, (fiber) =>
+    new Promise<void>((resolve) => {
+      fiber.addObserver(() => resolve())
+      fiber.unsafeInterruptAsFork(FiberId.none)
+    }))).then(() => undefined)
 
 export const makeRunner = <R>(options: RunnerOptions<R>): Runner<R> => {
   let disposed = false
+  const running = new Set<Fiber.RuntimeFiber<unknown, unknown>>()
   const rt = options.runtime
   if (rt !== undefined && !ManagedRuntime.isManagedRuntime(rt)) {
     return {
-      run: (effect, signal) => runFast(rt as Runtime.Runtime<R>, effect, signal),
+      run: (effect, signal) => runFast(rt as Runtime.Runtime<R>, effect, signal, running),
       runtime: () => rt as Runtime.Runtime<R>,
-      dispose: () => Promise.resolve()
+      dispose: () => Promise.resolve(),
+      interruptAll: interruptAllOf(running)
     }
   }
   const managed = (rt ?? ManagedRuntime.make((options.layer ?? Layer.empty) as Layer.Layer<R, unknown, never>)) as ManagedRuntime.ManagedRuntime<R, unknown>
@@ -66,15 +85,16 @@ export const makeRunner = <R>(options: RunnerOptions<R>): Runner<R> => {
     // failure they do not recognise as unexpected
     run: <A, E>(effect: Effect.Effect<A, E, R>, signal?: AbortSignal) =>
       built !== undefined
-        ? runFast(built, effect, signal)
+        ? runFast(built, effect, signal, running)
         : managed.runtime().then(
           (runtime) => {
             built = runtime
-            return runFast(runtime, effect, signal)
+            return runFast(runtime, effect, signal, running)
           },
           (error) => Exit.die(error) as Exit.Exit<A, E>
         ),
     runtime: () => built,
+    interruptAll: interruptAllOf(running),
     dispose: async () => {
       if (disposed || !owned) return
       disposed = true
