@@ -250,7 +250,13 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
           services: () => Context.make(ToolContext.ToolContext, toolContext())
         }, invoke, run, extra.signal)
       } catch (e) {
-        if (e instanceof Pipeline.JsonRpcFailure) throw new McpError(e.code, e.message, e.data)
+        if (e instanceof Pipeline.JsonRpcFailure) {
+          // the message as it goes on the wire: `McpError` prefixes it with `MCP error <code>: `, and
+          // the client's `McpError` prefixes it again
+          const error = new McpError(e.code, e.message, e.data)
+          error.message = e.message
+          throw error
+        }
         throw e
       } finally {
         untrack()
