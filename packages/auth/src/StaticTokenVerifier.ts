@@ -29,6 +29,7 @@ import * as TokenVerifier from "./TokenVerifier.js"
 export interface Entry {
   readonly token: Redacted.Redacted<string>
   readonly clientId?: string | undefined
+  /** Who the token stands for (`AccessToken.subject`, the vault's user). Default: `claims.sub`. */
   readonly subject?: string | undefined
   readonly scopes?: ReadonlyArray<string> | undefined
   readonly claims?: Readonly<Record<string, unknown>> | undefined
@@ -102,7 +103,8 @@ export const make = (options: Options): Effect.Effect<TokenVerifier.Verifier, Au
         return AccessToken.make({
           token,
           clientId: entry.clientId ?? "static",
-          subject: entry.subject,
+          // as for a JWT, the subject is the `sub` claim unless given
+          subject: entry.subject ?? (typeof entry.claims?.sub === "string" && entry.claims.sub !== "" ? entry.claims.sub : undefined),
           scopes: entry.scopes,
           expiresAt: entry.expiresAt ?? DateTime.unsafeMake(now + horizon),
           claims: entry.claims

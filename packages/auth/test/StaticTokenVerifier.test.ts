@@ -44,6 +44,21 @@ describe("StaticTokenVerifier — FastMCP seed 002", () => {
       }))
   })
 
+  it.effect("fix: the subject is the `sub` claim unless given (the vault's per-user credentials need it; it was undefined)", () =>
+    Effect.gen(function*() {
+      const make = StaticTokenVerifier.make({
+        tokens: [
+          { token: Redacted.make("svc-token-0001"), claims: { sub: "svc" } },
+          { token: Redacted.make("svc-token-0002"), subject: "given", claims: { sub: "svc" } },
+          { token: Redacted.make("svc-token-0003"), claims: { sub: 42 } }
+        ]
+      })
+      const verifier = yield* make
+      assert.strictEqual((yield* verifier.verify(Redacted.make("svc-token-0001"))).subject, "svc")
+      assert.strictEqual((yield* verifier.verify(Redacted.make("svc-token-0002"))).subject, "given")
+      assert.isUndefined((yield* verifier.verify(Redacted.make("svc-token-0003"))).subject)
+    }))
+
   it.effect("a fixed expiresAt is honoured: past it the token is refused as expired", () =>
     Effect.gen(function*() {
       yield* TestClock.setTime(NOW * 1000)
