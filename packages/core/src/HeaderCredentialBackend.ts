@@ -33,7 +33,7 @@ import {
   UntrustedGatewayError
 } from "./CredentialError.js"
 import { CredentialBackend, type CredentialRequest, type RequestHeaders } from "./internal/backend.js"
-import { fieldsFromJson, parseIsoDateTime, parseJsonObject, splitScopes } from "./internal/parse.js"
+import { extraObjectExample, fieldsFromJson, parseIsoDateTime, parseJsonObject, splitScopes } from "./internal/parse.js"
 import { OAuthCredential, type ResolvedCredential, StaticCredential } from "./ResolvedCredential.js"
 
 /**
@@ -246,7 +246,7 @@ export const make = (options: Options = {}): CredentialBackend["Type"] => {
     const extraRaw = getHeader(headers, names.extra)
     let extra: Record<string, unknown> = {}
     if (extraRaw !== undefined && extraRaw.trim() !== "") {
-      const parsed = parseJsonObject(extraRaw.trim())
+      const parsed = parseJsonObject(extraRaw.trim(), extraObjectExample)
       if (Either.isLeft(parsed)) return Either.left(new InvalidCredentialHeaderError({ header: names.extra, reason: parsed.left }))
       extra = parsed.right
     }

@@ -139,6 +139,9 @@ describe("HeaderCredentialBackend — seed §1.12 and lookup", () => {
       for (const raw of ["null", "[1]", '"x"']) {
         const e = yield* Effect.flip(oauth({ "X-MCP-Cred-Extra": raw }))
         assert.strictEqual(e._tag, "InvalidCredentialHeaderError", raw)
+        // its example is metadata, not the secret fields' keyId/keySecret
+        assert.include(e.message, `e.g. '{"region":"eu-west-1"}'`)
+        assert.notInclude(e.message, "keySecret")
       }
     }))
 

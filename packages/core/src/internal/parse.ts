@@ -6,19 +6,25 @@ import * as Either from "effect/Either"
 /** @internal */
 export const jsonObjectExample = `'{"keyId":"...","keySecret":"..."}'`
 
+/** The example for non-secret metadata (`X-MCP-Cred-Extra`). @internal */
+export const extraObjectExample = `'{"region":"eu-west-1"}'`
+
 /**
  * Parses JSON that must be an object. Left carries a reason that never quotes the value.
  * @internal
  */
-export const parseJsonObject = (raw: string): Either.Either<Record<string, unknown>, string> => {
+export const parseJsonObject = (
+  raw: string,
+  example: string = jsonObjectExample
+): Either.Either<Record<string, unknown>, string> => {
   let parsed: unknown
   try {
     parsed = JSON.parse(raw)
   } catch {
-    return Either.left(`not valid JSON. Value must be a JSON object, e.g. ${jsonObjectExample}.`)
+    return Either.left(`not valid JSON. Value must be a JSON object, e.g. ${example}.`)
   }
   if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
-    return Either.left(`must be a JSON object, e.g. ${jsonObjectExample}, not ${describeJson(parsed)}.`)
+    return Either.left(`must be a JSON object, e.g. ${example}, not ${describeJson(parsed)}.`)
   }
   return Either.right(parsed as Record<string, unknown>)
 }
