@@ -242,6 +242,21 @@ describe.each(lines)("$name line over Streamable HTTP", (line) => {
     await http.close()
   })
 
+  it("a scoped tool called without any access token says so (not that the token lacks the scope)", async () => {
+    const http = await line.start((runtime) => {
+      const server = line.newServer()
+      const creds = line.install(server, { runtime })
+      creds.registerTool("scoped", { description: "needs profile", scopes: ["profile"] }, () => Effect.succeed("ran"))
+      return server
+    }, HeaderCredentialBackend.layer())
+    const client = await line.connect(http.url)
+    const refused = await client.callTool({ name: "scoped" })
+    expect(refused.isError).toBe(true)
+    expect(textOf(refused)).toBe("Tool scoped requires the scope(s) profile, and the call has no access token. Call it with an access token that grants them.")
+    await client.close()
+    await http.close()
+  })
+
   it("a tool without a declaration never triggers resolution, even when the backend would fail", async () => {
     let calls = 0
     const failing = Layer.succeed(CredentialBackend.CredentialBackend, {

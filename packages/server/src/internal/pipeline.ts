@@ -164,9 +164,12 @@ export const missingScopes = (required: ReadonlyArray<string>, granted: Readonly
   required.filter((s) => !(granted ?? []).includes(s))
 
 /** The message of a refusal for missing scopes (names the scopes, which are not secret). */
-export const insufficientScopeMessage = (toolName: string, missing: ReadonlyArray<string>) =>
-  `Tool ${toolName} requires the scope(s) ${missing.join(", ")}, which the access token does not grant. ` +
-  `Authorize again with these scopes.`
+export const insufficientScopeMessage = (toolName: string, missing: ReadonlyArray<string>, anonymous = false) =>
+  anonymous
+    ? `Tool ${toolName} requires the scope(s) ${missing.join(", ")}, and the call has no access token. ` +
+      `Call it with an access token that grants them.`
+    : `Tool ${toolName} requires the scope(s) ${missing.join(", ")}, which the access token does not grant. ` +
+      `Authorize again with these scopes.`
 
 /** The secret values of `credentials`, after `extra`. */
 const secretsOf = (credentials: Iterable<ResolvedCredential.ResolvedCredential>, extra: ReadonlyArray<string>): Array<string> => {
@@ -220,7 +223,7 @@ export const callTool = async (
 ): Promise<ToolResult> => {
   const missing = missingScopes(input.requiredScopes ?? [], input.grantedScopes)
   if (missing.length > 0) {
-    const message = insufficientScopeMessage(input.toolName, missing)
+    const message = insufficientScopeMessage(input.toolName, missing, input.grantedScopes === undefined)
     if (input.errors === "jsonrpc") throw new JsonRpcFailure(codes.scope, message, { error: "insufficient_scope", missing })
     return errorResult(message)
   }
