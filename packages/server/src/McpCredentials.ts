@@ -95,13 +95,22 @@ export interface Options<R, X = never> {
 }
 
 /**
- * What a tool handler may return: a `CallToolResult`, or a plain value (a string becomes text
- * content; anything else becomes `structuredContent` and its JSON as text).
+ * What a tool handler may return: a `CallToolResult`, or a plain value: a string becomes text
+ * content, an object `structuredContent` and its JSON as text, an array, number or boolean its
+ * JSON as text, and nothing (`void`) an empty result.
  *
  * @since 0.1.0
  * @category models
  */
-export type ToolOutput = CallToolResult | string | number | boolean | Readonly<Record<string, unknown>> | ReadonlyArray<unknown>
+export type ToolOutput =
+  | CallToolResult
+  | string
+  | number
+  | boolean
+  | Readonly<Record<string, unknown>>
+  | ReadonlyArray<unknown>
+  | void
+  | undefined
 
 /**
  * A tool handler: an `Effect` (which may `yield*` credentials and `ToolContext`), or a plain

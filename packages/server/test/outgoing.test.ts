@@ -9,7 +9,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js"
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js"
 import { CreateMessageRequestSchema, CreateMessageResultSchema, LoggingMessageNotificationSchema } from "@modelcontextprotocol/sdk/types.js"
-import { Redacted } from "effect"
+import { Effect, Redacted } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
 import { getCredentials, McpCredentials } from "../src/index.js"
 import { flushRecords, lines } from "./lines.js"
@@ -149,4 +149,20 @@ describe("what the SDK's own senders send during a call", () => {
       expect(JSON.stringify(result)).not.toContain(canary)
     })
   }
+
+  it("a handler that returns nothing (plain or Effect) type-checks and answers an empty result", async () => {
+    const server = new McpServer({ name: "void", version: "1" })
+    const creds = McpCredentials.install(server, { layer })
+    creds.registerTool("plain_void", { description: "returns nothing" }, async () => {})
+    creds.registerTool("effect_void", { description: "returns nothing" }, () => Effect.log("did it"))
+    const client = new Client({ name: "c", version: "1" })
+    const [clientSide, serverSide] = InMemoryTransport.createLinkedPair()
+    await server.connect(serverSide)
+    await client.connect(clientSide)
+    closers.push(async () => {
+      await client.close()
+      await server.close()
+    })
+    for (const name of ["plain_void", "effect_void"]) expect((await client.callTool({ name })).content, name).toEqual([])
+  })
 })
