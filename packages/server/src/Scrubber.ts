@@ -1,10 +1,11 @@
 /**
  * Removes secrets from what a tool call sends back. Every secret in scope is searched in its plain
  * form and the forms a tool most often re-encodes it in — base64 and base64url (at any byte
- * alignment, so it is found inside a larger encoded blob such as a Basic auth header),
- * URL and form encoding (upper- or lowercase hex), and JSON string escaping (once or twice, for
- * JSON inside a JSON string) — also when line breaks split it (base64 wrapped as PEM and MIME
- * wrap it) — and each occurrence is replaced by `[redacted]`. A number whose digits hold a secret
+ * alignment, so it is found inside a larger encoded blob such as a Basic auth header; also of the
+ * URL-encoded secret), URL and form encoding (upper- or lowercase hex; also twice), JSON string
+ * escaping (once or twice, for JSON inside a JSON string; with `\/`; with `\uXXXX` escapes), HTML
+ * escaping (named, decimal and hex references) and hex — also when line breaks split it (base64
+ * wrapped as PEM and MIME wrap it) — and each occurrence is replaced by `[redacted]`. A number whose digits hold a secret
  * (a numeric PIN sent back as a number) is replaced whole.
  * `Bearer <token>` is covered by the plain form.
  *
@@ -72,20 +73,55 @@ export const forms = (secret: string): ReadonlyArray<string> => {
   out.add(form)
   // the same with lowercase hex digits (`%2f`: .NET's UrlEncode, some HTTP clients)
   for (const f of [uri, form]) if (f !== undefined) out.add(f.replace(/%[0-9A-F]{2}/g, (h) => h.toLowerCase()))
+  // JSON with `/` escaped (PHP's json_encode), and with every other character as `\uXXXX`
+  // (serialisers that escape HTML-sensitive characters), in either case of hex digit
+  out.add(json.replace(/\//g, "\\/"))
+  out.add(escapeEach(secret, (code) => `\\u${code.toString(16).padStart(4, "0")}`))
+  out.add(escapeEach(secret, (code) => `\\u${code.toString(16).padStart(4, "0").toUpperCase()}`))
+  // HTML: the usual escape of `& < > " '`, and every other character as a decimal or hex reference
+  out.add(secret.replace(/[&<>"']/g, (c) => htmlEntities[c]!))
+  out.add(secret.replace(/[&<>"']/g, (c) => htmlEntities[c]!).replace(/&#39;/g, "&#x27;"))
+  out.add(escapeEach(secret, (code) => `&#${code};`))
+  out.add(escapeEach(secret, (code) => `&#x${code.toString(16)};`))
+  out.add(escapeEach(secret, (code) => `&#x${code.toString(16).toUpperCase()};`))
+  // URL encoding applied twice (a value put in a URL that is itself a query parameter)
+  if (uri !== undefined) out.add(encodeURIComponent(uri))
   const bytes = Buffer.from(secret, "utf8")
-  for (let shift = 0; shift < 3; shift++) {
-    const padded = Buffer.concat([Buffer.alloc(shift), bytes])
-    const b64 = padded.toString("base64").replace(/=+$/, "")
-    // characters whose 6 bits all come from the secret's bytes
-    const first = Math.ceil((shift * 8) / 6)
-    const last = Math.floor(((shift + bytes.length) * 8) / 6) // exclusive
-    const core = b64.slice(first, last)
-    if (core.length >= minSecretLength) {
+  // hex dumps
+  out.add(bytes.toString("hex"))
+  out.add(bytes.toString("hex").toUpperCase())
+  // base64 of the secret, and of its URL- and form-encoded forms (a `Basic` header of RFC 6749's
+  // client_secret_basic encodes the secret first)
+  for (const encoded of new Set([secret, uri ?? secret, form])) {
+    for (const core of base64Cores(Buffer.from(encoded, "utf8"))) {
       out.add(core)
       out.add(core.replace(/\+/g, "-").replace(/\//g, "_"))
     }
   }
   return Array.from(out).filter((f) => f.length >= minSecretLength).sort((a, b) => b.length - a.length)
+}
+
+/** Every character but ASCII letters and digits written by `escape` (its code unit). */
+const escapeEach = (text: string, escape: (code: number) => string): string =>
+  text.replace(/[^A-Za-z0-9]/g, (c) => escape(c.charCodeAt(0)))
+
+const htmlEntities: Readonly<Record<string, string>> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", "\"": "&quot;", "'": "&#39;" }
+
+/**
+ * The base64 of `bytes` at each of the three byte alignments it can have inside a larger blob:
+ * the characters whose 6 bits all come from `bytes`.
+ */
+const base64Cores = (bytes: Buffer): ReadonlyArray<string> => {
+  const cores: Array<string> = []
+  for (let shift = 0; shift < 3; shift++) {
+    const padded = Buffer.concat([Buffer.alloc(shift), bytes])
+    const b64 = padded.toString("base64").replace(/=+$/, "")
+    const first = Math.ceil((shift * 8) / 6)
+    const last = Math.floor(((shift + bytes.length) * 8) / 6) // exclusive
+    const core = b64.slice(first, last)
+    if (core.length >= minSecretLength) cores.push(core)
+  }
+  return cores
 }
 
 /** `compute`, remembered for the last `max` keys (the oldest entry goes first). */

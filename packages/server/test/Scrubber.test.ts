@@ -146,6 +146,31 @@ describe("Scrubber — nested and form encodings", () => {
 })
 
 describe("Scrubber — fixes: lowercase percent-encoding, numbers, wrapped base64", () => {
+  it("finds the forms other serialisers and encoders write: hex, \\/ and \\u escapes, HTML references, double URL encoding, base64 of the URL-encoded secret", () => {
+    const awsLike = "wJalrXUtnFEMI/K7MDENG+bPxRfiCY<x>&'q"
+    const s2 = Scrubber.make([awsLike])
+    const bytes = Buffer.from(awsLike)
+    const each = (f: (code: number) => string) => awsLike.replace(/[^A-Za-z0-9]/g, (c) => f(c.charCodeAt(0)))
+    const texts = [
+      bytes.toString("hex"),
+      bytes.toString("hex").toUpperCase(),
+      JSON.stringify(awsLike).replace(/\//g, "\\/"),
+      each((c) => `\\u${c.toString(16).padStart(4, "0")}`),
+      each((c) => `\\u${c.toString(16).padStart(4, "0").toUpperCase()}`),
+      each((c) => `&#${c};`),
+      each((c) => `&#x${c.toString(16)};`),
+      each((c) => `&#x${c.toString(16).toUpperCase()};`),
+      awsLike.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/'/g, "&#39;"),
+      encodeURIComponent(encodeURIComponent(awsLike)),
+      `Basic ${Buffer.from(`client:${encodeURIComponent(awsLike)}`).toString("base64")}`
+    ]
+    for (const text of texts) {
+      const r = s2.scrubString(`before ${text} after`)
+      expect(r.count, text).toBeGreaterThan(0)
+      expect(r.value, text).toContain("[redacted]")
+    }
+  })
+
   it("finds a URL- or form-encoded secret with lowercase hex digits (%2f, as .NET's UrlEncode writes it)", () => {
     const sec = "sk/live+key=1"
     for (const text of [`k=${encodeURIComponent(sec).toLowerCase()}`, new URLSearchParams({ k: sec }).toString().replace(/%[0-9A-F]{2}/g, (h) => h.toLowerCase())]) {
