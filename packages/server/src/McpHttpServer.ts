@@ -283,6 +283,13 @@ export const makeWebHandler = <R, RR = never>(
     }
 
     const stateful = async (request: Request, authInfo: AuthInfo | undefined): Promise<Response> => {
+      // as the SDK's transport answers them, with or without a session
+      if (request.method !== "GET" && request.method !== "POST" && request.method !== "DELETE") {
+        return new Response(JSON.stringify({ jsonrpc: "2.0", error: { code: -32000, message: "Method not allowed." }, id: null }), {
+          status: 405,
+          headers: { "content-type": "application/json", allow: "GET, POST, DELETE" }
+        })
+      }
       const authOptions = authInfo !== undefined ? { authInfo } : {}
       const sessionId = request.headers.get("mcp-session-id")
       const parsed = request.method === "POST" ? await parseBody(request) : undefined

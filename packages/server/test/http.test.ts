@@ -212,6 +212,14 @@ describe("HTTP serving (v1 sessions and stateless mode)", () => {
     expect(await rawInitialize(stateful.url, { host: `localhost:${stateful.url.port}`, origin: "http://localhost:5173" })).toBe(200)
   })
 
+  it("fix: stateful mode answers other methods with 405 and Allow, with or without a session (as the SDK does; it was 400 without one)", async () => {
+    for (const method of ["PUT", "PATCH", "OPTIONS"]) {
+      const res = await fetch(stateful.url, { method, headers: { "content-type": "application/json" }, ...(method === "OPTIONS" ? {} : { body: "{}" }) })
+      expect(res.status, method).toBe(405)
+      expect(res.headers.get("allow"), method).toBe("GET, POST, DELETE")
+    }
+  })
+
   it("stateful mode: a session id is issued; an unknown session is 404", async () => {
     const res = await initialize(stateful.url, {})
     expect(res.headers.get("mcp-session-id")).toMatch(/^[0-9a-f-]{36}$/)
