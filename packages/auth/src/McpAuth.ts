@@ -377,9 +377,14 @@ export const wellKnownRouter = (options: WellKnownOptions): HttpRouter.HttpRoute
     }, { headers: cors })
   )
   const suffixed = new URL(resourceMetadataUrl(options.resource)).pathname
-  let router = HttpRouter.empty.pipe(HttpRouter.get("/.well-known/oauth-protected-resource", metadata))
+  // a browser client sends MCP-Protocol-Version with its discovery requests: it asks first (CORS
+  // preflight), and gets the same headers with no body
+  const preflight = Effect.succeed(HttpServerResponse.empty({ status: 204, headers: cors }))
+  const document = (path: string, handler: Effect.Effect<HttpServerResponse.HttpServerResponse>) => (r: HttpRouter.HttpRouter<never, never>) =>
+    r.pipe(HttpRouter.get(path as HttpRouter.PathInput, handler), HttpRouter.options(path as HttpRouter.PathInput, preflight))
+  let router = HttpRouter.empty.pipe(document("/.well-known/oauth-protected-resource", metadata))
   if (suffixed !== "/.well-known/oauth-protected-resource") {
-    router = router.pipe(HttpRouter.get(suffixed as HttpRouter.PathInput, metadata))
+    router = router.pipe(document(suffixed, metadata))
   }
   if (options.publicKeys !== undefined) {
     const keys = options.publicKeys
@@ -388,6 +393,7 @@ export const wellKnownRouter = (options: WellKnownOptions): HttpRouter.HttpRoute
   const discovery = options.scopeDiscovery
   if (discovery !== undefined) {
     const path = discovery.path ?? (discovery.shape === "fhswf-scopes" ? "/.well-known/fhswf-scopes" : "/.well-known/openid-configuration")
+    router = router.pipe(HttpRouter.options(path as HttpRouter.PathInput, preflight))
     router = router.pipe(HttpRouter.get(path as HttpRouter.PathInput, Effect.map(HttpServerRequest.HttpServerRequest, (req) => {
       if (discovery.shape === "fhswf-scopes") {
         return HttpServerResponse.unsafeJson({ scopes_supported: discovery.scopes.map((scope) => ({ scope })) }, { headers: cors })

@@ -253,6 +253,18 @@ describe.each(lines)("McpAuth over HTTP, $name line", (line) => {
     }
   })
 
+  it("fix: a CORS preflight of a discovery document gets 204 with the CORS headers (it was 404)", async () => {
+    for (const path of ["/.well-known/oauth-protected-resource", "/.well-known/oauth-protected-resource/mcp", "/.well-known/openid-configuration"]) {
+      const res = await fetch(`${srv.base}${path}`, {
+        method: "OPTIONS",
+        headers: { origin: "http://localhost:6274", "access-control-request-method": "GET", "access-control-request-headers": "mcp-protocol-version" }
+      })
+      expect(res.status, path).toBe(204)
+      expect(res.headers.get("access-control-allow-origin"), path).toBe("*")
+      expect(res.headers.get("access-control-allow-headers"), path).toBe("*")
+    }
+  })
+
   it("fix: only the MCP endpoint is guarded: HEAD on a well-known path is not a 401", async () => {
     const res = await fetch(`${srv.base}/.well-known/openid-configuration`, { method: "HEAD" })
     expect(res.status).not.toBe(401)
