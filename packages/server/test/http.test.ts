@@ -220,6 +220,24 @@ describe("HTTP serving (v1 sessions and stateless mode)", () => {
     }
   })
 
+  it("fix: on the Effect router a quiet event stream sends its headers at once (the GET stream's came with the first keep-alive, 15 s later)", async () => {
+    const init = await initialize(stateful.url, {})
+    const id = init.headers.get("mcp-session-id")!
+    await init.body?.cancel()
+    const started = Date.now()
+    const controller = new AbortController()
+    const timer = setTimeout(() => controller.abort(), 5_000)
+    const res = await fetch(stateful.url, {
+      headers: { accept: "text/event-stream", "mcp-session-id": id, "mcp-protocol-version": "2025-06-18" },
+      signal: controller.signal
+    })
+    clearTimeout(timer)
+    expect(res.status).toBe(200)
+    expect(res.headers.get("content-type")).toContain("text/event-stream")
+    expect(Date.now() - started).toBeLessThan(2_000)
+    controller.abort()
+  })
+
   it("stateful mode: a session id is issued; an unknown session is 404", async () => {
     const res = await initialize(stateful.url, {})
     expect(res.headers.get("mcp-session-id")).toMatch(/^[0-9a-f-]{36}$/)

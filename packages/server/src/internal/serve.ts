@@ -35,12 +35,29 @@ export const router = <Auth, R, RR>(
           // the client went away while the request was handled: nobody reads the body, so it is
           // cancelled (an SSE stream would otherwise stay open, and its session never idle)
           if (req.signal.aborted) Http.cancelBody(response)
-          return response
+          return startedEventStream(response)
         })
       )
     )
     return routes === undefined ? mcp : HttpRouter.concat(mcp, routes)
   })
+
+const sseComment = new TextEncoder().encode(":\n\n")
+
+/**
+ * An event stream that starts with an SSE comment: the Node server behind the router writes the
+ * status and headers with the first chunk, so a quiet stream (a standalone GET, a slow tool's
+ * answer) would otherwise keep its client waiting for headers (as `toNodeHandler` flushes them).
+ */
+const startedEventStream = (response: Response): Response => {
+  if (response.body === null || !(response.headers.get("content-type") ?? "").startsWith("text/event-stream")) return response
+  const started = response.body.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      start: (controller) => controller.enqueue(sseComment)
+    })
+  )
+  return new Response(started, { status: response.status, statusText: response.statusText, headers: response.headers })
+}
 
 /** Serves a router (built in the layer's scope) on the `HttpServer` in context. */
 export const serve = <E, R, RR>(
