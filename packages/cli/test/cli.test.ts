@@ -79,6 +79,20 @@ describe.concurrent("mcp-credentials", () => {
     }
   })
 
+  it("fix: a parse error never repeats an argument's value (a mistyped --redis-url, a stray positional), only an option's name", async () => {
+    const secret = "CANARYCLIPW77"
+    const results = await Promise.all([
+      runInProcess(["vault", "list", "--store", "redis", `--redis_url=redis://:${secret}@127.0.0.1:1/0`]),
+      runInProcess(["keys", "generate", `redis://:${secret}@127.0.0.1:1/0`])
+    ])
+    for (const r of results) {
+      assert.strictEqual(r.code, 2, r.stderr)
+      assert.notInclude(r.stderr + r.stdout, secret)
+      assert.include(r.stderr, "Received unknown argument")
+    }
+    assert.include(results[0]!.stderr, "'--redis_url=…'")
+  })
+
   it("npx mcp-credentials --help at the repository root, through the workspace's bin link", async () => {
     const link = join(ROOT, "node_modules", ".bin", "mcp-credentials")
     assert.isTrue(lstatSync(link).isSymbolicLink(), `${link} is not linked: run npm ci at the repository root`)

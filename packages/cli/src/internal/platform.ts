@@ -45,13 +45,33 @@ const trimEnd = (args: ReadonlyArray<unknown>): Array<unknown> =>
  * blank line it puts after an error message.
  * @internal
  */
+/**
+ * A parse error of `@effect/cli` quotes the argument it could not place (`Received unknown
+ * argument: '--redis_url=redis://:password@host'`): a mistyped option's value, or a stray
+ * positional, may be a secret or a URL with one. Quoted arguments keep an option's name only.
+ * The CLI's own messages (`mcp-credentials: …`) name no value and are left as they are.
+ */
+export const withoutValues = (args: ReadonlyArray<any>): ReadonlyArray<any> =>
+  args.map((a) =>
+    typeof a === "string" && !a.startsWith("mcp-credentials: ")
+      ? a.replace(/'([^'\n]*)'/g, (_, quoted: string) =>
+        /^--?[A-Za-z][\w-]*$/.test(quoted)
+          ? `'${quoted}'` // an option's name alone
+          : /^--?[A-Za-z][\w-]*=/.test(quoted)
+          ? `'${quoted.slice(0, quoted.indexOf("=") + 1)}…'`
+          : /^[a-z][a-z-]*$/.test(quoted) && quoted.length <= 32
+          ? `'${quoted}'` // a command's or a choice's name
+          : "(a value, not shown)")
+      : a
+  )
+
 export const withPlainConsole = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
   Console.consoleWith((current) => {
     const out = wantsPlain(process.stdout)
     const err = wantsPlain(process.stderr)
     const log = (...args: ReadonlyArray<any>) => current.log(...(out ? plain(args) : args))
     const info = (...args: ReadonlyArray<any>) => current.info(...(out ? plain(args) : args))
-    const error = (...args: ReadonlyArray<any>) => current.error(...trimEnd(err ? plain(args) : args))
+    const error = (...args: ReadonlyArray<any>) => current.error(...trimEnd(withoutValues(err ? plain(args) : args)))
     const warn = (...args: ReadonlyArray<any>) => current.warn(...(err ? plain(args) : args))
     const unsafe = current.unsafe
     const wrapped: Console.Console = {
@@ -64,7 +84,7 @@ export const withPlainConsole = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.
         ...unsafe,
         log: (...args: ReadonlyArray<any>) => unsafe.log(...(out ? plain(args) : args)),
         info: (...args: ReadonlyArray<any>) => unsafe.info(...(out ? plain(args) : args)),
-        error: (...args: ReadonlyArray<any>) => unsafe.error(...trimEnd(err ? plain(args) : args)),
+        error: (...args: ReadonlyArray<any>) => unsafe.error(...trimEnd(withoutValues(err ? plain(args) : args))),
         warn: (...args: ReadonlyArray<any>) => unsafe.warn(...(err ? plain(args) : args))
       }
     }
