@@ -22,6 +22,7 @@
  *
  * @since 0.1.0
  */
+import * as IncomingMessage from "@effect/platform/HttpIncomingMessage"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
@@ -75,7 +76,7 @@ export interface Options {
 }
 
 /**
- * The name of the session cookie.
+ * The name of the session cookie (on https `__Host-mcpc_session`, with `Path=/`).
  *
  * @since 0.1.0
  * @category constants
@@ -83,7 +84,8 @@ export interface Options {
 export const sessionCookie = "mcpc_session"
 
 /**
- * The name of the cookie that binds a sign-in to the browser that started it.
+ * The name of the cookie that binds a sign-in to the browser that started it (on https
+ * `__Host-mcpc_login`, with `Path=/`).
  *
  * @since 0.1.0
  * @category constants
@@ -98,6 +100,13 @@ export const loginCookie = "mcpc_login"
  */
 export const redirectUri = (options: { readonly baseUrl: string; readonly basePath?: string | undefined }): string =>
   `${options.baseUrl.replace(/\/+$/, "")}${basePathOf(options)}/callback`
+
+/** The largest form body read (a few fields and a CSRF token; a PEM key fits). */
+const maxFormBytes = 64 * 1024
+
+/** Whether reading a body failed at the size limit (the Node reader's error). */
+const isTooLarge = (e: { readonly cause?: unknown }): boolean =>
+  e.cause instanceof Error && /maxBytes/.test(e.cause.message)
 
 /**
  * The pages as a router, for `McpHttpServer`'s `routes` (or `HttpRouter.concat` with yours).
@@ -124,7 +133,8 @@ export const router = (options: Options): HttpRouter.HttpRouter<never, Credentia
     scopes: options.oidc.scopes ?? ["openid"],
     redirectUri: redirectUri(options)
   })
-  const cookieOptions = (maxAge: Duration.Duration) => ({ httpOnly: true, sameSite: "lax" as const, path: basePath, secure, maxAge })
+  const cookies = PageSession.cookiesOf({ session: sessionCookie, login: loginCookie }, basePath, secure)
+  const cookieOptions = (maxAge: Duration.Duration) => ({ httpOnly: true, sameSite: "lax" as const, path: cookies.path, secure, maxAge })
 
   // -- responses ------------------------------------------------------------------------------
   const html = (status: number, render: (nonce: string) => string) => {
@@ -154,7 +164,14 @@ export const router = (options: Options): HttpRouter.HttpRouter<never, Credentia
       return Option.filter(entry, (e) => e.provider === provider.name)
     })
 
-  const { sessionOf, startLogin } = PageSession.make({ oidc, basePath, secure, loginTtl, sessionCookie, loginCookie })
+  const { sessionOf, startLogin } = PageSession.make({
+    oidc,
+    cookiePath: cookies.path,
+    secure,
+    loginTtl,
+    sessionCookie: cookies.session,
+    loginCookie: cookies.login
+  })
 
   const userLabel = (session: PendingEntry) => {
     const label = session.data.label
@@ -199,7 +216,19 @@ export const router = (options: Options): HttpRouter.HttpRouter<never, Credentia
       const session = yield* sessionOf(request)
       if (Option.isNone(session)) return yield* fail(403, "Your sign-in has expired. Open the link again to sign in.", provider)
       if (session.value.subject !== found.value.subject) return yield* fail(403, wrongUserMessage(provider), provider)
-      const body = yield* request.urlParamsBody.pipe(Effect.orElseSucceed(() => [] as ReadonlyArray<readonly [string, string]>))
+      // a form of a few fields: a larger body is refused before (declared) or while (streamed) it is read
+      const declared = Number(request.headers["content-length"] ?? "")
+      if (Number.isFinite(declared) && declared > maxFormBytes) return yield* fail(413, "The form is too large.", provider)
+      const read = yield* request.urlParamsBody.pipe(
+        IncomingMessage.withMaxBodySize(Option.some(maxFormBytes)),
+        Effect.either
+      )
+      if (read._tag === "Left") {
+        return yield* isTooLarge(read.left)
+          ? fail(413, "The form is too large.", provider)
+          : fail(400, "The form could not be read.", provider)
+      }
+      const body = read.right
       const form = new Map<string, string>()
       for (const [k, v] of body) if (!form.has(k)) form.set(k, v)
       const csrf = String(session.value.data.csrf ?? "")
@@ -278,7 +307,7 @@ export const router = (options: Options): HttpRouter.HttpRouter<never, Credentia
     if (Option.isNone(found) || found.value.provider !== PageSession.loginProvider) {
       return yield* fail(400, "The sign-in expired or was already used. Open the link again.")
     }
-    const binding = request.cookies[loginCookie]
+    const binding = request.cookies[cookies.login]
     if (binding === undefined || !Oidc.sameSecret(Oidc.s256(binding), String(found.value.data.binding ?? ""))) {
       return yield* fail(400, "The sign-in was not started in this browser. Open the link again.")
     }
@@ -306,8 +335,8 @@ export const router = (options: Options): HttpRouter.HttpRouter<never, Credentia
     const next = String(tx.value.data.next ?? "")
     const target = next.startsWith(`${basePath}/`) && !next.startsWith("//") ? next : `${basePath}/`
     return redirect(target).pipe(
-      HttpServerResponse.unsafeSetCookie(sessionCookie, session.id, cookieOptions(sessionTtl)),
-      HttpServerResponse.unsafeSetCookie(loginCookie, "", cookieOptions(Duration.zero))
+      HttpServerResponse.unsafeSetCookie(cookies.session, session.id, cookieOptions(sessionTtl)),
+      HttpServerResponse.unsafeSetCookie(cookies.login, "", cookieOptions(Duration.zero))
     )
   })
 

@@ -266,13 +266,18 @@ export const router = (options: RouterOptions): HttpRouter.HttpRouter<never, Cre
   }
 
   // the browser sign-in and session of the credential pages (CredentialsPage serves the callback)
+  const cookies = PageSession.cookiesOf(
+    { session: CredentialsPage.sessionCookie, login: CredentialsPage.loginCookie },
+    basePath,
+    secure
+  )
   const { sessionOf, startLogin } = PageSession.make({
     oidc,
-    basePath,
+    cookiePath: cookies.path,
     secure,
     loginTtl,
-    sessionCookie: CredentialsPage.sessionCookie,
-    loginCookie: CredentialsPage.loginCookie
+    sessionCookie: cookies.session,
+    loginCookie: cookies.login
   })
   const linkOf = (self: OAuthAuthorization, t: string | undefined) =>
     Effect.gen(function*() {

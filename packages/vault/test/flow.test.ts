@@ -7,10 +7,12 @@
  * lines (v2: a v2 client, input-required result and retry); the v1-protocol cases (blocking,
  * fail-fast -32042, elicitation/complete) stay on v1 (mrtr.test.ts has their v2 counterparts).
  */
+import * as HttpApp from "@effect/platform/HttpApp"
+import * as HttpRouter from "@effect/platform/HttpRouter"
 import { UrlElicitationRequiredError } from "@modelcontextprotocol/sdk/types.js"
 import { afterAll, afterEach, assert, beforeAll, describe, it, vi } from "@effect/vitest"
 import { Effect, Layer, Option, Redacted } from "effect"
-import { CredentialsProvider, CredentialStore, PendingStore, VaultError } from "../src/index.js"
+import { CredentialsPage, CredentialsProvider, CredentialStore, Elicitation, PendingStore, VaultError } from "../src/index.js"
 import {
   aliceFillsTheForm,
   Browser,
@@ -342,6 +344,43 @@ describe("the page: sign-in, malformed links", () => {
     }
   })
 
+  it("fix: a form body over 64 KB is refused with 413 before it is all read (it was buffered whole, then refused)", async () => {
+    const { c, url } = await pendingLink("v1", stack)
+    try {
+      const browser = new Browser()
+      const form = await browser.open(url, "alice")
+      assert.strictEqual(form.status, 200)
+      const big = await browser.submit(form, { pat: "x".repeat(200 * 1024) })
+      assert.strictEqual(big.status, 413)
+      // the link is still good: the form can be sent again
+      assert.strictEqual((await browser.submit(form, { pat: ALICE_PAT })).status, 200)
+    } finally {
+      await c.close()
+    }
+  })
+
+  it("fix: a browser that carries two session cookies (one planted by a sibling subdomain) is treated as signed out", async () => {
+    const { c, url } = await pendingLink("v1", stack)
+    try {
+      const alice = new Browser()
+      const form = await alice.open(url, "alice")
+      assert.strictEqual(form.status, 200)
+      const sessionIdOf = (b: Browser) =>
+        b.history.flatMap((r) => r.headers.getSetCookie()).find((c) => c.startsWith("mcpc_session="))!.split(";")[0]!.split("=")[1]!
+      // bob, signed in on his own, plants his session cookie in alice's browser (first: a longer path)
+      const bob = new Browser()
+      assert.strictEqual((await bob.open(`${stack.baseUrl}/credentials/jira/connect`, "bob")).status, 200)
+      const res = await fetch(`${stack.baseUrl}/credentials/jira/connect`, {
+        headers: { cookie: `mcpc_session=${sessionIdOf(bob)}; mcpc_session=${sessionIdOf(alice)}` },
+        redirect: "manual"
+      })
+      assert.strictEqual(res.status, 302)
+      assert.include(res.headers.get("location") ?? "", stack.idp.issuer, "sent to sign in again, not given a link as bob")
+    } finally {
+      await c.close()
+    }
+  })
+
   it("keep (cases 23, 24, 27): tampered, unknown and malformed links are refused", async () => {
     const { c, call, url } = await pendingLink("v1", stack)
     try {
@@ -536,6 +575,33 @@ describe("a credential store that fails at the submit", () => {
     } finally {
       await c.close()
       await s.close()
+    }
+  })
+})
+
+describe("the page on https: __Host- cookies", () => {
+  it("fix: on an https base URL the sign-in cookies are __Host- cookies (Secure, Path=/), which no sibling subdomain or plain-http page can plant", async () => {
+    const idp = await startIdp()
+    const baseUrl = "https://mcp.example.test"
+    await idp.configure(CredentialsPage.redirectUri({ baseUrl }))
+    const router = CredentialsPage.router({
+      baseUrl,
+      providers: [CredentialsProvider.make({ name: "jira", variables: { pat: { label: "PAT", type: "password" } } })],
+      oidc: { issuer: idp.issuer, clientId: "mcp-credentials-page", clientSecret: Redacted.make("page-client-secret-0123456789abcdef") }
+    })
+    const layer = Layer.mergeAll(CredentialStore.layerMemory, PendingStore.layerMemory, Elicitation.layer2025_11_25)
+    const { dispose, handler } = HttpApp.toWebHandlerLayer(Effect.runSync(HttpRouter.toHttpApp(router)) as any, layer as any)
+    try {
+      const res = await handler(new Request(`${baseUrl}/credentials/jira/connect`))
+      assert.strictEqual(res.status, 302)
+      const cookie = res.headers.getSetCookie().join("\n")
+      assert.match(cookie, /^__Host-mcpc_login=[^;]+;/)
+      assert.match(cookie, /Path=\/(;|$)/)
+      assert.match(cookie, /Secure/)
+      assert.notMatch(cookie, /Domain=/i)
+    } finally {
+      await dispose()
+      await idp.close()
     }
   })
 })

@@ -22,11 +22,35 @@ export const loginProvider = "__login"
 /** @internal */
 export const tokenShape = /^[A-Za-z0-9_-]{20,128}$/
 
+/** How many cookies named `name` a Cookie header carries. */
+const countCookies = (header: string | undefined, name: string): number => {
+  if (header === undefined) return 0
+  let n = 0
+  for (const part of header.split(";")) if (part.trimStart().startsWith(`${name}=`)) n++
+  return n
+}
+
+/**
+ * The cookies of the sign-in. On https they are `__Host-` cookies (Secure, Path=/, no Domain): a
+ * sibling subdomain or a plain-http page on the same host cannot plant one (a planted session
+ * cookie would sign the browser in as its planter); on plain http (a local deployment) they are
+ * scoped to the pages' path.
+ * @internal
+ */
+export const cookiesOf = (
+  names: { readonly session: string; readonly login: string },
+  basePath: string,
+  secure: boolean
+): { readonly session: string; readonly login: string; readonly path: string } =>
+  secure
+    ? { session: `__Host-${names.session}`, login: `__Host-${names.login}`, path: "/" }
+    : { session: names.session, login: names.login, path: basePath }
+
 /** @internal */
 export const make = (options: {
   readonly oidc: ReturnType<typeof Oidc.makeClient>
-  /** The cookies' path (the pages' `basePath`, no trailing slash). */
-  readonly basePath: string
+  /** The cookies' path (`cookiesOf`). */
+  readonly cookiePath: string
   readonly secure: boolean
   readonly loginTtl: Duration.Duration
   readonly sessionCookie: string
@@ -37,6 +61,12 @@ export const make = (options: {
     Effect.gen(function*() {
       const id = request.cookies[options.sessionCookie]
       if (id === undefined || !tokenShape.test(id)) return Option.none<PendingEntry>()
+      // two session cookies: one was planted (a sibling subdomain, or plain http on this host, can
+      // set one with a longer path, which the browser sends first): neither is trusted
+      if (countCookies(request.headers["cookie"], options.sessionCookie) > 1) {
+        yield* Effect.logWarning("A request carried more than one session cookie; it is treated as signed out")
+        return Option.none<PendingEntry>()
+      }
       const pending = yield* PendingStore
       return Option.filter(yield* pending.get(id), (e) => e.provider === sessionProvider)
     })
@@ -64,7 +94,7 @@ export const make = (options: {
         HttpServerResponse.unsafeSetCookie(options.loginCookie, binding, {
           httpOnly: true,
           sameSite: "lax",
-          path: options.basePath,
+          path: options.cookiePath,
           secure: options.secure,
           maxAge: options.loginTtl
         })
