@@ -24,6 +24,7 @@
  *
  * @since 0.1.0
  */
+import * as IncomingMessage from "@effect/platform/HttpIncomingMessage"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
@@ -407,17 +408,50 @@ export const router = (options: RouterOptions): HttpRouter.HttpRouter<never, Cre
         ))
     })
 
+  // `connect` (for clients without URL elicitation) starts an authorization without a link: a GET
+  // only asks, and the authorization starts on the page's own POST (CSRF token, same origin), so a
+  // page elsewhere that sends the browser here cannot replace the stored access (connect CSRF)
   const connect = (self: OAuthAuthorization) =>
     Effect.gen(function*() {
       const request = yield* HttpServerRequest.HttpServerRequest
       const session = yield* sessionOf(request)
       if (Option.isNone(session)) return yield* startLogin(paths(self, basePath).connect)
+      const csrf = String(session.value.data.csrf ?? "")
+      const label = typeof session.value.data.label === "string" ? session.value.data.label : session.value.subject
+      return yield* html(200, (nonce) =>
+        Html.page(
+          nonce,
+          `${self.title} — Connect`,
+          `<h1>Connect ${Html.escape(self.title)}</h1><p>Signed in as <strong>${Html.escape(label)}</strong>. ` +
+            `Continue to authorize the MCP server to use your ${Html.escape(self.title)} account; the access is stored ` +
+            `encrypted on the server and never shown to the AI assistant.</p>` +
+            `<form method="post" action="${Html.escape(paths(self, basePath).connect)}">` +
+            `<input type="hidden" name="_csrf" value="${Html.escape(csrf)}"><button type="submit" id="continue">Continue</button></form>`
+        ))
+    })
+
+  const connectConfirmed = (self: OAuthAuthorization) =>
+    Effect.gen(function*() {
+      const request = yield* HttpServerRequest.HttpServerRequest
+      const origin = request.headers["origin"]
+      if (origin !== undefined && origin !== "null" && origin !== base.origin) {
+        return yield* fail(403, "The form was submitted from another site.", self)
+      }
+      const session = yield* sessionOf(request)
+      if (Option.isNone(session)) return yield* fail(403, "Your sign-in has expired. Open the page again to sign in.", self)
+      const read = yield* request.urlParamsBody.pipe(IncomingMessage.withMaxBodySize(Option.some(4096)), Effect.either)
+      const sent = read._tag === "Right" ? read.right.find(([k]) => k === "_csrf")?.[1] ?? "" : ""
+      const csrf = String(session.value.data.csrf ?? "")
+      if (csrf === "" || !Oidc.sameSecret(sent, csrf)) return yield* fail(403, "The page has expired. Open it again.", self)
       const pending = yield* PendingStore
       const created = yield* pending.create(
         { provider: pendingProviderOf(self), subject: session.value.subject, data: { origin: "connect" } },
         self.timeout
       )
-      return redirect(`${paths(self, basePath).start}?t=${encodeURIComponent(created.id)}`)
+      return HttpServerResponse.redirect(`${paths(self, basePath).start}?t=${encodeURIComponent(created.id)}`, {
+        status: 303,
+        headers: { "cache-control": "no-store", "referrer-policy": "no-referrer" }
+      })
     })
 
   const guard = <E, R>(handler: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>, self: OAuthAuthorization) =>
@@ -436,7 +470,8 @@ export const router = (options: RouterOptions): HttpRouter.HttpRouter<never, Cre
     r = r.pipe(
       HttpRouter.get(p.start as HttpRouter.PathInput, guard(start(self), self)),
       HttpRouter.get(p.callback as HttpRouter.PathInput, guard(callback(self), self)),
-      HttpRouter.get(p.connect as HttpRouter.PathInput, guard(connect(self), self))
+      HttpRouter.get(p.connect as HttpRouter.PathInput, guard(connect(self), self)),
+      HttpRouter.post(p.connect as HttpRouter.PathInput, guard(connectConfirmed(self), self))
     )
   }
   return r
