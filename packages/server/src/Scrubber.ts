@@ -3,8 +3,8 @@
  * form and the forms a tool most often re-encodes it in — base64 and base64url (at any byte
  * alignment, so it is found inside a larger encoded blob such as a Basic auth header; also of the
  * URL-encoded secret), URL and form encoding (upper- or lowercase hex; also twice), JSON string
- * escaping (once or twice, for JSON inside a JSON string; with `\/`; with `\uXXXX` escapes), HTML
- * escaping (named, decimal and hex references) and hex — also when line breaks split it (base64
+ * escaping (once or twice, for JSON inside a JSON string; with `\/`), `\uXXXX` escapes and HTML
+ * character references (whichever characters are escaped) and hex — also when line breaks split it (base64
  * wrapped as PEM and MIME wrap it) — and each occurrence is replaced by `[redacted]`. A number whose digits hold a secret
  * (a numeric PIN sent back as a number) is replaced whole.
  * `Bearer <token>` is covered by the plain form.
@@ -73,17 +73,11 @@ export const forms = (secret: string): ReadonlyArray<string> => {
   out.add(form)
   // the same with lowercase hex digits (`%2f`: .NET's UrlEncode, some HTTP clients)
   for (const f of [uri, form]) if (f !== undefined) out.add(f.replace(/%[0-9A-F]{2}/g, (h) => h.toLowerCase()))
-  // JSON with `/` escaped (PHP's json_encode), and with every other character as `\uXXXX`
-  // (serialisers that escape HTML-sensitive characters), in either case of hex digit
+  // JSON with `/` escaped (PHP's json_encode)
+  // (`\uXXXX` escapes, whichever characters are escaped, are decoded by the search itself)
   out.add(json.replace(/\//g, "\\/"))
-  out.add(escapeEach(secret, (code) => `\\u${code.toString(16).padStart(4, "0")}`))
-  out.add(escapeEach(secret, (code) => `\\u${code.toString(16).padStart(4, "0").toUpperCase()}`))
-  // HTML: the usual escape of `& < > " '`, and every other character as a decimal or hex reference
-  out.add(secret.replace(/[&<>"']/g, (c) => htmlEntities[c]!))
-  out.add(secret.replace(/[&<>"']/g, (c) => htmlEntities[c]!).replace(/&#39;/g, "&#x27;"))
-  out.add(escapeEach(secret, (code) => `&#${code};`))
-  out.add(escapeEach(secret, (code) => `&#x${code.toString(16)};`))
-  out.add(escapeEach(secret, (code) => `&#x${code.toString(16).toUpperCase()};`))
+  // (HTML character references, whichever characters are escaped and however, are decoded by
+  // the search itself: `scrubReferences`)
   // URL encoding applied twice (a value put in a URL that is itself a query parameter)
   if (uri !== undefined) out.add(encodeURIComponent(uri))
   const bytes = Buffer.from(secret, "utf8")
@@ -100,12 +94,6 @@ export const forms = (secret: string): ReadonlyArray<string> => {
   }
   return Array.from(out).filter((f) => f.length >= minSecretLength).sort((a, b) => b.length - a.length)
 }
-
-/** Every character but ASCII letters and digits written by `escape` (its code unit). */
-const escapeEach = (text: string, escape: (code: number) => string): string =>
-  text.replace(/[^A-Za-z0-9]/g, (c) => escape(c.charCodeAt(0)))
-
-const htmlEntities: Readonly<Record<string, string>> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", "\"": "&quot;", "'": "&#39;" }
 
 /**
  * The base64 of `bytes` at each of the three byte alignments it can have inside a larger blob:
@@ -185,6 +173,16 @@ const compile = (key: string): Scrubber => {
       found.count += wrapped.count
       value = wrapped.value
     }
+    if (value.includes("&")) {
+      const referenced = scrubDecoded(value, list, characterReference, decodeReference)
+      found.count += referenced.count
+      value = referenced.value
+    }
+    if (value.includes("\\u")) {
+      const escaped = scrubDecoded(value, list, unicodeEscape, decodeUnicodeEscape)
+      found.count += escaped.count
+      value = escaped.value
+    }
     return value
   }
   const scrubString = (text: string) => {
@@ -212,6 +210,25 @@ const compile = (key: string): Scrubber => {
       }
       if (u === null || typeof u !== "object") return u
       if (depth > 64) return deep(u)
+      if (seen === undefined) {
+        // the common case: a tree, walked without bookkeeping
+        if (--budget < 0) throw exhausted
+        return walkObject(u, depth, key)
+      }
+      // past the budget: each object once. One referenced from several places is scrubbed (and
+      // copied) once, and a reference back to an object being walked (a cycle, which
+      // JSON.stringify refuses) is left as it is instead of being walked again down to the depth
+      // limit on every path
+      const known = seen.get(u)
+      if (known !== undefined) return known
+      seen.set(u, u)
+      const y = walkObject(u, depth, key)
+      seen.set(u, y)
+      return y
+    }
+    let budget = objectBudget
+    let seen: Map<object, unknown> | undefined
+    const walkObject = (u: object, depth: number, key: string): unknown => {
       if (typeof (u as { toJSON?: unknown }).toJSON === "function") {
         let json: unknown
         try {
@@ -278,12 +295,25 @@ const compile = (key: string): Scrubber => {
         return replacement
       }
     }
-    const value = walk(input, 0, "") as A
+    let value: A
+    try {
+      value = walk(input, 0, "") as A
+    } catch (e) {
+      if (e !== exhausted) throw e
+      // many objects, or objects met more than once (a cycle): walked again, each object once
+      found.count = 0
+      seen = new Map()
+      value = walk(input, 0, "") as A
+    }
     return { value, count: found.count }
   }
   // shared by every call with the same secrets (`make` keeps it): nobody may change it
   return Object.freeze({ isEmpty: list.length === 0, scrub, scrubString })
 }
+
+/** How many objects a value may have before the walk keeps track of the objects it met. */
+const objectBudget = 10_000
+const exhausted = Symbol("exhausted")
 
 /** Line breaks, and the same JSON-escaped (`\n` in a JSON text, as a tool's object result is sent). */
 const lineBreaks = /\r|\n|\\r|\\n/g
@@ -326,6 +356,77 @@ const scrubWrapped = (text: string, patterns: ReadonlyArray<string>): { readonly
   let count = 0
   for (const [start, end] of ranges) {
     if (end <= next) continue // inside an occurrence already replaced
+    value += text.slice(next, Math.max(start, next)) + replacement
+    next = end
+    count++
+  }
+  return { value: value + text.slice(next), count }
+}
+
+/** An HTML character reference: named (the five XML ones), decimal or hex, with any leading zeros. */
+const characterReference = /&(?:#(\d{1,7})|#[xX]([0-9a-fA-F]{1,6})|(amp|lt|gt|quot|apos));/g
+const named: Readonly<Record<string, string>> = { amp: "&", lt: "<", gt: ">", quot: "\"", apos: "'" }
+
+const decodeReference = (m: RegExpExecArray | RegExpMatchArray): string => {
+  const code = m[1] !== undefined ? Number(m[1]) : m[2] !== undefined ? parseInt(m[2], 16) : -1
+  return code >= 0 ? (code <= 0x10ffff ? String.fromCodePoint(code) : "\ufffd") : named[m[3]!]!
+}
+
+/** A JSON `\uXXXX` escape (serialisers that escape HTML-sensitive or non-ASCII characters). */
+const unicodeEscape = /\\u([0-9a-fA-F]{4})/g
+const decodeUnicodeEscape = (m: RegExpExecArray | RegExpMatchArray): string => String.fromCharCode(parseInt(m[1]!, 16))
+
+/**
+ * Occurrences written with escapes (HTML character references: whichever characters an escaper
+ * chose to escape and however, `&#039;`, `&#34;`, `&#x2F;`, `&#43;`; JSON `\uXXXX` escapes):
+ * searched in the text with its escapes decoded, and replaced in the text itself.
+ */
+const scrubDecoded = (
+  text: string,
+  patterns: ReadonlyArray<string>,
+  escape: RegExp,
+  decode: (m: RegExpMatchArray) => string
+): { readonly value: string; readonly count: number } => {
+  // the decoded text, and where each of its characters starts and ends in `text`
+  let decoded = ""
+  const starts: Array<number> = []
+  const ends: Array<number> = []
+  let last = 0
+  let any = false
+  for (const m of text.matchAll(escape)) {
+    for (let i = last; i < m.index; i++) {
+      decoded += text[i]
+      starts.push(i)
+      ends.push(i + 1)
+    }
+    const char = decode(m)
+    for (let k = 0; k < char.length; k++) {
+      decoded += char[k]
+      starts.push(m.index)
+      ends.push(m.index + m[0].length)
+    }
+    last = m.index + m[0].length
+    any = true
+  }
+  if (!any) return { value: text, count: 0 }
+  for (let i = last; i < text.length; i++) {
+    decoded += text[i]
+    starts.push(i)
+    ends.push(i + 1)
+  }
+  const ranges: Array<readonly [number, number]> = []
+  for (const p of patterns) {
+    for (let from = decoded.indexOf(p); from !== -1; from = decoded.indexOf(p, from + p.length)) {
+      ranges.push([starts[from]!, ends[from + p.length - 1]!])
+    }
+  }
+  if (ranges.length === 0) return { value: text, count: 0 }
+  ranges.sort((a, b) => a[0] - b[0])
+  let value = ""
+  let next = 0
+  let count = 0
+  for (const [start, end] of ranges) {
+    if (end <= next) continue
     value += text.slice(next, Math.max(start, next)) + replacement
     next = end
     count++

@@ -248,4 +248,34 @@ describe("Scrubber — symbol keys", () => {
     expect(s4.scrubString("abcd")).toEqual({ value: "[redacted]", count: 1 })
     expect(s4.scrub({ abcd: "abc" }).value).toEqual({ "[redacted]": "abc" })
   })
+
+  it("fix: an object that refers back to itself (twice) is scrubbed at once, not walked down to the depth limit on every path", () => {
+    const node: Record<string, unknown> = { text: `key ${secret}` }
+    node.parent = node
+    node.self = node
+    const started = Date.now()
+    const { count, value } = Scrubber.make([secret]).scrub({ data: node })
+    expect(Date.now() - started).toBeLessThan(1000)
+    expect(count).toBe(1)
+    expect((value.data as Record<string, unknown>).text).toBe("key [redacted]")
+    // a shared (not cyclic) object is scrubbed wherever it appears
+    const shared = { k: secret }
+    const twice = Scrubber.make([secret]).scrub({ a: shared, b: shared })
+    expect(twice.value).toEqual({ a: { k: "[redacted]" }, b: { k: "[redacted]" } })
+  })
+
+  it("fix: finds a secret whichever characters an HTML escaper wrote as references, and however (&#039; &#34; &#x2F; &#43;)", () => {
+    const s2 = Scrubber.make(["pa'ss\"w/o+rd=42"])
+    for (const text of [
+      "pa&#039;ss&quot;w/o+rd=42",
+      "pa'ss&#34;w&#x2F;o+rd=42",
+      "pa&#x27;ss\"w/o&#43;rd&#61;42",
+      "pa&#0039;ss&#x00022;w&#X2f;o+rd=42"
+    ]) {
+      const r = s2.scrubString(`<input value="${text}">`)
+      expect(r.value, text).toBe(`<input value="[redacted]">`)
+      expect(r.count, text).toBe(1)
+    }
+    expect(s2.scrubString("fish &amp; chips &#38; peas").count).toBe(0)
+  })
 })
