@@ -164,6 +164,13 @@ export const makeWebHandler = <R, RR = never>(
         live.delete(server)
         previous?.()
       }
+      // a server the SDK closes without having connected it (subscriptions/listen, its own
+      // refusals) never calls onclose
+      const close = server.close.bind(server)
+      server.close = () => {
+        live.delete(server)
+        return close()
+      }
       return server
     }
     const factory = (context: McpRequestContext) => {

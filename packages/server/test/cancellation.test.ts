@@ -2,8 +2,9 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest"
 import { CurrentCredential, HeaderCredentialBackend } from "@mcp-credentials/core"
 import { Effect, Layer, ManagedRuntime, Option } from "effect"
 import { createServer } from "node:http"
-import { getCredentials, McpHttpServer } from "../src/index.js"
-import { type Line, lines, v1 } from "./lines.js"
+import { Client as ClientV2, StreamableHTTPClientTransport as TransportV2 } from "@modelcontextprotocol/client"
+import { getCredentials, McpHttpServer, McpHttpServerV2 } from "../src/index.js"
+import { type Line, lines, v1, v2 } from "./lines.js"
 
 describe.each(lines)("cancellation over Streamable HTTP, $name line", (line) => {
   const events: Array<string> = []
@@ -211,5 +212,47 @@ describe("v1: every server the factory builds is closed", () => {
       await stateful.close()
       await stateless.close()
     }
+  })
+})
+
+describe("v2: the servers the SDK closes without connecting them are let go", () => {
+  it("fix: a subscriptions/listen request's server is not kept until the handler closes (each was held for good)", async () => {
+    let closing = false
+    let closedAtShutdown = 0
+    const runtime = ManagedRuntime.make(Layer.empty)
+    const { handler, close } = await McpHttpServerV2.toNodeHandler({
+      runtime,
+      server: (rt: any) => {
+        const server = v2.newServer({ capabilities: { tools: { listChanged: true } } })
+        v2.install(server, { runtime: rt })
+        server.registerTool("t", { description: "d" }, async () => ({ content: [{ type: "text", text: "ok" }] }))
+        const closeServer = server.close.bind(server)
+        server.close = () => {
+          if (closing) closedAtShutdown++
+          return closeServer()
+        }
+        return server
+      }
+    })
+    const node = createServer((req, res) => void handler(req, res))
+    await new Promise<void>((r) => node.listen(0, "127.0.0.1", r))
+    const url = new URL(`http://127.0.0.1:${(node.address() as { port: number }).port}/mcp`)
+    const client = new ClientV2({ name: "c", version: "1" }, { versionNegotiation: { mode: { pin: "2026-07-28" } } })
+    await client.connect(new TransportV2(url))
+    try {
+      for (let i = 0; i < 5; i++) {
+        const subscription = await client.listen({ toolsListChanged: true })
+        await subscription.close()
+      }
+      await client.callTool({ name: "t" })
+      await new Promise((r) => setTimeout(r, 200))
+    } finally {
+      closing = true
+      await client.close().catch(() => undefined)
+      await close()
+      await new Promise((r) => node.close(r))
+      await runtime.dispose()
+    }
+    expect(closedAtShutdown).toBe(0)
   })
 })
