@@ -83,7 +83,10 @@ describe.concurrent("mcp-credentials", () => {
     const secret = "CANARYCLIPW77"
     const results = await Promise.all([
       runInProcess(["vault", "list", "--store", "redis", `--redis_url=redis://:${secret}@127.0.0.1:1/0`]),
-      runInProcess(["keys", "generate", `redis://:${secret}@127.0.0.1:1/0`])
+      runInProcess(["keys", "generate", `redis://:${secret}@127.0.0.1:1/0`]),
+      // a quote inside the value, and a value over two lines
+      runInProcess(["vault", "list", "--store", "redis", `--redis_url=redis://:pa'ss-${secret}@127.0.0.1:1/0`]),
+      runInProcess(["keys", "generate", `line one\n${secret}`])
     ])
     for (const r of results) {
       assert.strictEqual(r.code, 2, r.stderr)

@@ -48,22 +48,22 @@ const trimEnd = (args: ReadonlyArray<unknown>): Array<unknown> =>
 /**
  * A parse error of `@effect/cli` quotes the argument it could not place (`Received unknown
  * argument: '--redis_url=redis://:password@host'`): a mistyped option's value, or a stray
- * positional, may be a secret or a URL with one. Quoted arguments keep an option's name only.
- * The CLI's own messages (`mcp-credentials: …`) name no value and are left as they are.
+ * positional, may be a secret or a URL with one. Only an option's name is kept (everything from
+ * the first quote to the last: a value may hold quotes and line breaks). Nothing else is touched.
  */
 export const withoutValues = (args: ReadonlyArray<any>): ReadonlyArray<any> =>
-  args.map((a) =>
-    typeof a === "string" && !a.startsWith("mcp-credentials: ")
-      ? a.replace(/'([^'\n]*)'/g, (_, quoted: string) =>
-        /^--?[A-Za-z][\w-]*$/.test(quoted)
-          ? `'${quoted}'` // an option's name alone
-          : /^--?[A-Za-z][\w-]*=/.test(quoted)
-          ? `'${quoted.slice(0, quoted.indexOf("=") + 1)}…'`
-          : /^[a-z][a-z-]*$/.test(quoted) && quoted.length <= 32
-          ? `'${quoted}'` // a command's or a choice's name
-          : "(a value, not shown)")
-      : a
-  )
+  args.map((a) => {
+    if (typeof a !== "string") return a
+    const m = /^(Received unknown argument: )'([\s\S]*)'(\s*)$/.exec(a)
+    if (m === null) return a
+    const quoted = m[2]!
+    const shown = /^--?[A-Za-z][\w-]*$/.test(quoted)
+      ? `'${quoted}'` // an option's name alone
+      : /^--?[A-Za-z][\w-]*=/.test(quoted)
+      ? `'${quoted.slice(0, quoted.indexOf("=") + 1)}…'`
+      : "(a value, not shown)"
+    return `${m[1]}${shown}${m[3]}`
+  })
 
 export const withPlainConsole = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
   Console.consoleWith((current) => {
