@@ -179,8 +179,10 @@ export const makeWebHandler = <R, RR = never>(
         server: McpServer
         principal: string
         lastSeen: number
-        /** Response streams still open (the standalone GET stream, SSE answers): not idle. */
+        /** Response streams still open (the standalone GET stream, SSE answers) and requests being answered: not idle. */
         streams: number
+        /** Settles when the session closes: a request still waiting for its JSON answer gets a 503. */
+        readonly ended: Promise<Response>
       }
     >()
     // stateless requests in flight, each with how to stop it (its server closed, the request answered)
@@ -300,10 +302,22 @@ export const makeWebHandler = <R, RR = never>(
         session.lastSeen = Date.now()
         const refused = parsed === undefined ? undefined : checkScopes(session.server, parsed.body, request, authInfo)
         if (refused !== undefined) return refused
-        const response = await session.transport.handleRequest(request, {
-          ...authOptions,
-          ...(parsed !== undefined ? { parsedBody: parsed.body } : {})
-        })
+        // in flight, the request keeps its session from idling out; if the session closes first
+        // (the layer closing, the idle sweep, a DELETE), the SDK never answers it: a 503 does
+        session.streams++
+        let response: Response
+        try {
+          response = await Promise.race([
+            session.transport.handleRequest(request, {
+              ...authOptions,
+              ...(parsed !== undefined ? { parsedBody: parsed.body } : {})
+            }),
+            session.ended
+          ])
+        } finally {
+          session.streams--
+          session.lastSeen = Date.now()
+        }
         return whileOpen(response, session)
       }
       if (parsed === undefined) return jsonRpcError(400, "Bad Request: no session id")
@@ -335,6 +349,8 @@ export const makeWebHandler = <R, RR = never>(
     ): Promise<Response> => {
       const server = await options.server(runtime)
       const principal = principalOf(authInfo)
+      let sessionClosed!: (response: Response) => void
+      const ended = new Promise<Response>((resolve) => (sessionClosed = resolve))
       const transport: WebStandardStreamableHTTPServerTransport = new WebStandardStreamableHTTPServerTransport({
         sessionIdGenerator: () => randomUUID(),
         enableJsonResponse: options.enableJsonResponse ?? false,
@@ -342,7 +358,7 @@ export const makeWebHandler = <R, RR = never>(
           settle()
           // the layer closed while this session was being initialized: it is not kept
           if (closed) return void closeServer(server)
-          sessions.set(id, { transport, server, principal, lastSeen: Date.now(), streams: 0 })
+          sessions.set(id, { transport, server, principal, lastSeen: Date.now(), streams: 0, ended })
         },
         onsessionclosed: (id) => {
           sessions.delete(id)
@@ -350,6 +366,7 @@ export const makeWebHandler = <R, RR = never>(
       })
       transport.onclose = () => {
         if (transport.sessionId !== undefined) sessions.delete(transport.sessionId)
+        sessionClosed(jsonRpcError(503, "The session closed before the request was answered"))
         void server.close().catch(() => undefined)
       }
       await server.connect(transport)

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest"
 import { CurrentCredential, HeaderCredentialBackend } from "@mcp-credentials/core"
-import { Effect, Layer, ManagedRuntime, Option } from "effect"
+import { Duration, Effect, Exit, Layer, ManagedRuntime, Option, Scope } from "effect"
 import { createServer } from "node:http"
 import { Client as ClientV2, StreamableHTTPClientTransport as TransportV2 } from "@modelcontextprotocol/client"
 import { getCredentials, McpHttpServer, McpHttpServerV2 } from "../src/index.js"
@@ -254,5 +254,56 @@ describe("v2: the servers the SDK closes without connecting them are let go", ()
       await runtime.dispose()
     }
     expect(closedAtShutdown).toBe(0)
+  })
+})
+
+describe("v1 stateful, JSON answers: a call in flight when its session closes", () => {
+  const start = async (options: { readonly sessionIdleTimeout?: Duration.DurationInput }) => {
+    const events: Array<string> = []
+    const scope = Effect.runSync(Scope.make())
+    const web = await Effect.runPromise(Scope.extend(
+      McpHttpServer.makeWebHandler({
+        enableJsonResponse: true,
+        allowedHosts: "any",
+        ...(options.sessionIdleTimeout !== undefined ? { sessionIdleTimeout: options.sessionIdleTimeout } : {}),
+        server: (runtime: any) => {
+          const server = v1.newServer()
+          const creds = v1.install(server, { runtime })
+          creds.registerTool("slow", { description: "1 s" }, () =>
+            Effect.sleep("1 second").pipe(Effect.as("done"), Effect.onInterrupt(() => Effect.sync(() => void events.push("interrupted")))))
+          return server
+        }
+      }) as any,
+      scope
+    )) as (request: Request) => Promise<Response>
+    const headers = { "content-type": "application/json", accept: "application/json, text/event-stream", "mcp-protocol-version": "2025-06-18" }
+    const post = (body: unknown, extra: Record<string, string> = {}) =>
+      web(new Request("http://localhost/mcp", { method: "POST", headers: { ...headers, ...extra }, body: JSON.stringify(body) }))
+    const init = await post({ jsonrpc: "2.0", id: 0, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "c", version: "1" } } })
+    const sid = init.headers.get("mcp-session-id")!
+    await post({ jsonrpc: "2.0", method: "notifications/initialized" }, { "mcp-session-id": sid })
+    const call = post({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "slow", arguments: {} } }, { "mcp-session-id": sid })
+    return { events, call, close: () => Effect.runPromise(Scope.close(scope, Exit.void)) }
+  }
+
+  it("fix: the layer closing answers it with a 503 (it never got an answer) and interrupts the tool", async () => {
+    const { call, close, events } = await start({})
+    await new Promise((r) => setTimeout(r, 200))
+    await close()
+    const response = await Promise.race([call, new Promise<undefined>((r) => setTimeout(() => r(undefined), 3000))])
+    expect(response?.status).toBe(503)
+    expect(events).toEqual(["interrupted"])
+  })
+
+  it("fix: a call longer than the idle timeout keeps its session open and is answered (the sweep closed it mid-call)", async () => {
+    const { call, close, events } = await start({ sessionIdleTimeout: Duration.millis(300) })
+    try {
+      const response = await call
+      expect(response.status).toBe(200)
+      expect(await response.text()).toContain("done")
+      expect(events).toEqual([])
+    } finally {
+      await close()
+    }
   })
 })
