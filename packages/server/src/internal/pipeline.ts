@@ -405,7 +405,7 @@ export const prepareCall = (
 } => {
   const frame: CallFrame = { call, state: {}, scope: undefined, scrubber: undefined }
   ;(ctx as any)[frameKey] = frame
-  callFrames.set(call, frame)
+  ;(call as any)[callFrameKey] = frame
   const narrow = isOwnTool(server, call.toolName)
   const invoke = async (scope: CurrentCredential.CredentialScope | undefined, scrubber: Scrubber.Scrubber) => {
     frame.scope = scope
@@ -417,8 +417,12 @@ export const prepareCall = (
   return { frame, narrow, invoke }
 }
 
-/** The frame of each call, for what is sent while the call's code runs (`Outgoing`). */
-const callFrames = new WeakMap<CallContext.Call, CallFrame>()
+/**
+ * The frame of each call, for what is sent while the call's code runs (`Outgoing`): a property of
+ * the call (a `WeakMap` entry per call costs the GC, see `ownHandler`).
+ */
+const callFrameKey = Symbol.for("@mcp-credentials/server/CallFrame/ofCall")
+const frameOfCall = (call: CallContext.Call): CallFrame | undefined => (call as any)[callFrameKey]
 
 /**
  * What a server sends the client on its own while tools run — notifications (`notifications/message`
@@ -447,7 +451,7 @@ export const makeOutgoing = (): Outgoing => {
     scrub: (message, relatedRequestId) => {
       const related = relatedRequestId === undefined ? undefined : inFlight.get(relatedRequestId)
       const call = CallContext.current()
-      const running = call === undefined ? undefined : callFrames.get(call)
+      const running = call === undefined ? undefined : frameOfCall(call)
       const once = scrubWith(related, message)
       return running === related ? once : scrubWith(running, once)
     }
