@@ -16,7 +16,7 @@ import * as Redacted from "effect/Redacted"
 import * as Crypto from "node:crypto"
 import * as AccessToken from "./AccessToken.js"
 import { type AuthError, InvalidTokenError, MissingTokenError, specificity } from "./AuthError.js"
-import { deepFreeze } from "./internal/freeze.js"
+import { lockFields } from "./internal/freeze.js"
 import * as Lru from "./internal/lru.js"
 
 /**
@@ -136,8 +136,9 @@ export const cached = (self: Verifier, options?: CacheOptions): Effect.Effect<Ve
       const exp = verified.expiresAt === undefined ? Infinity : DateTime.toEpochMillis(verified.expiresAt)
       const until = Math.min(after + maxTtl, exp)
       if (until <= after) return
-      // the cached token is every later request's: its claims must not be changed by one of them
-      deepFreeze(verified.claims)
+      // the cached token is every later request's: none of them may change what the next sees
+      // (its scopes, subject, client id, expiry, claims)
+      lockFields(verified)
       lru.set(key, verified, until)
     }
     // a hit is a digest and a map lookup: no generator, no fiber step beyond reading the clock

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Effect, Layer, Redacted, TestClock } from "effect"
+import { Context, Effect, Equal, Layer, Redacted, TestClock } from "effect"
 import { AccessToken, AuthError, JwtVerifier, StaticTokenVerifier, TokenVerifier } from "../src/index.js"
 import { assertInvalid, HS_SECRET, NOW, refusal, sign } from "./helpers.js"
 
@@ -83,6 +83,26 @@ describe("TokenVerifier.cached", () => {
       const next = yield* cached.verify(token)
       assert.deepStrictEqual(next.claims.realm_access, { roles: ["reader"] })
       assert.isUndefined(next.claims.email)
+    }))
+
+  it.effect("fix: a cached token's scopes, client id, subject and expiry cannot be changed by one request for the next (only its claims were frozen)", () =>
+    Effect.gen(function*() {
+      const cached = yield* TokenVerifier.cached(
+        yield* StaticTokenVerifier.make({ tokens: [{ token: Redacted.make("static-key-2"), clientId: "ci", scopes: ["read"] }] })
+      )
+      const token = Redacted.make("static-key-2")
+      const first = yield* cached.verify(token)
+      assert.throws(() => (first.scopes as Array<string>).push("admin"))
+      assert.throws(() => ((first as { clientId: string }).clientId = "root"))
+      assert.throws(() => ((first as { subject?: string }).subject = "root"))
+      assert.throws(() => ((first as { expiresAt?: unknown }).expiresAt = undefined))
+      const next = yield* cached.verify(token)
+      assert.strictEqual(next, first, "a hit")
+      assert.deepStrictEqual(next.scopes, ["read"])
+      assert.isFalse(AccessToken.hasScope(next, "admin"))
+      assert.strictEqual(next.clientId, "ci")
+      // it still behaves as a value (Equal/Hash cache on it)
+      assert.isTrue(Equal.equals(next, first))
     }))
 
   it.effect("fix: a static token's configured claims are copied and frozen: a request cannot change them for the next", () =>

@@ -4,6 +4,8 @@
  * later requests with the same token see.
  */
 
+import * as Hash from "effect/Hash"
+
 /** Freezes `value` and every plain object and array inside it, in place; returns it. */
 export const deepFreeze = <A>(value: A): A => {
   if (typeof value !== "object" || value === null || Object.isFrozen(value)) return value
@@ -23,4 +25,19 @@ export const frozenCopy = <A>(value: A): A => {
   const out: Record<string, unknown> = {}
   for (const key of Object.keys(value)) out[key] = frozenCopy((value as Record<string, unknown>)[key])
   return Object.freeze(out) as A
+}
+
+/**
+ * Makes a shared value (a cached `AccessToken`) unchangeable: its own fields read-only, its plain
+ * data deep-frozen, no field added (an absent `subject`). Its hash is computed first: Effect
+ * caches it on the object, which then cannot take the property.
+ */
+export const lockFields = <A extends object>(value: A): A => {
+  for (const key of Object.keys(value)) {
+    deepFreeze((value as Record<string, unknown>)[key])
+    Object.defineProperty(value, key, { writable: false, configurable: false })
+  }
+  Hash.hash(value)
+  Object.preventExtensions(value)
+  return value
 }
