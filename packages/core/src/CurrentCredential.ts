@@ -250,9 +250,10 @@ export const unsafeRunInScope = <A>(scope: CredentialScope, f: () => A): A => as
  * The credential under `name` for plain synchronous code (the seed's `get_credentials()`):
  * inside an Effect fiber it reads the fiber's scope, otherwise the async context set by
  * `callWithScope`. Throws `NoCredentialInScopeError` outside a tool call or after it ended.
- * (A fiber that is not a tool call's, started in plain code with `Effect.runPromise`, has no
- * scope of its own: it reads the async context, which is the call's until another call's fiber
- * wakes it. Run such an effect with `inScope` or `callWithScope` instead.)
+ * A fiber that is not a tool call's (started in plain code with `Effect.runPromise`) has no
+ * scope of its own and reads none: the async context it runs in is the call's only until another
+ * call's fiber wakes it, when it would be that call's. Give it the call's scope:
+ * `Effect.runPromise(CurrentCredential.inScope(effect, CurrentCredential.unsafeCurrentScope()!))`.
  *
  * @since 0.1.0
  * @category unsafe
@@ -271,9 +272,9 @@ export const unsafeGet = (name: string = "default"): ResolvedCredential => {
  */
 export const unsafeCurrentScope = (): CredentialScope | undefined => {
   const fiber = Fiber.getCurrentFiber()
-  if (Option.isSome(fiber)) {
-    const s = fiber.value.getFiberRef(currentScope)
-    if (s !== undefined) return s
-  }
+  // inside a fiber, only the fiber's own scope: the async context it runs in may be another
+  // call's (a fiber woken by another call's fiber, through a shared Semaphore, Deferred or Queue,
+  // goes on in that call's async context), so it is never read there
+  if (Option.isSome(fiber)) return fiber.value.getFiberRef(currentScope)
   return asyncScope.get()
 }

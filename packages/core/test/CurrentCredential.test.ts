@@ -57,7 +57,14 @@ describe("CurrentCredential — scope lifetime", () => {
       const open = new CurrentCredential.CredentialScope(one(cred("other-call")))
       // the async context holds another call's scope (a fiber woken by that call's fiber runs in it)
       const inOther = <A>(effect: Effect.Effect<A>) => Effect.promise(() => CurrentCredential.unsafeRunInScope(open, () => Effect.runPromise(effect)))
-      assert.strictEqual(((yield* inOther(syncGet())) as ResolvedCredential.StaticCredential).type, "static")
+      // fix: a fiber with no scope of its own never reads the async context's (it may be another call's)
+      assert.strictEqual(((yield* inOther(syncGet())) as { _tag?: string })._tag, "NoCredentialInScopeError")
+      // plain code (no fiber) reads it; a fiber is given it with inScope
+      const plain = yield* Effect.promise(() =>
+        new Promise<ResolvedCredential.ResolvedCredential>((resolve) => setImmediate(() => resolve(CurrentCredential.unsafeRunInScope(open, () => CurrentCredential.unsafeGet()))))
+      )
+      assert.strictEqual(plain.type, "static")
+      assert.strictEqual(((yield* inOther(CurrentCredential.inScope(syncGet(), open))) as ResolvedCredential.StaticCredential).type, "static")
       const isolatedCases: ReadonlyArray<Effect.Effect<unknown>> = [
         CurrentCredential.withoutCredentials(syncGet()),
         Effect.zipRight(CurrentCredential.unsafeSetFiberScope(undefined), syncGet()),
@@ -279,4 +286,32 @@ describe("CredentialMiddleware — seed §1.11 (test_middleware.py)", () => {
       () => assert.deepStrictEqual(seen, [{ kind: "static", headers: { a: "b" }, user: { subject: "u1" } }])
     ).pipe(Effect.provide(layer))
   })
+})
+
+describe("CurrentCredential — a fiber woken by another call's fiber", () => {
+  it.live("fix: plain code's own Effect fiber (a rate-limited SDK) never reads another call's credential", () =>
+    Effect.gen(function*() {
+      const semaphore = yield* Effect.makeSemaphore(1)
+      // the plain async API of some SDK built on Effect, with one process-wide rate limiter
+      const sdkRequest = () =>
+        Effect.runPromise(semaphore.withPermits(1)(Effect.gen(function*() {
+          yield* Effect.sleep(5)
+          try {
+            return Redacted.value((CurrentCredential.unsafeGet() as ResolvedCredential.StaticCredential).fields.apiKey!)
+          } catch (e) {
+            return (e as { _tag: string })._tag
+          }
+        })))
+      const call = (who: string) =>
+        CurrentCredential.locally(
+          Effect.flatMap(CurrentCredential.callWithScope(sdkRequest), (p) => Effect.promise(() => p)).pipe(Effect.zipLeft(Effect.sleep(50))),
+          one(cred(`secret-of-${who}`))
+        )
+      const sent = yield* Effect.all([call("A"), call("B"), call("C")], { concurrency: "unbounded" })
+      // each either reads nothing (its own fiber has no scope) — never another call's secret
+      for (const [i, who] of ["A", "B", "C"].entries()) {
+        assert.isTrue(sent[i] === "NoCredentialInScopeError" || sent[i] === `secret-of-${who}`, `call ${who} sent ${sent[i]}`)
+      }
+      assert.notInclude(sent, "secret-of-A", "B and C never send A's secret")
+    }))
 })
