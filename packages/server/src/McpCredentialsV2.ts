@@ -317,20 +317,22 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
     options?: { readonly relatedRequestId?: unknown }
   ) => originalSend(codec, outgoing.scrub(request, options?.relatedRequestId), resultSchema, options)
   const originalWrap = protocol._wrapHandler.bind(protocol)
-  // every other request (resources, prompts, completions, custom ones) passes untouched, but its
-  // handler, like a tool, does not see the credential headers
-  const hide = (handler: ProtocolHandler): ProtocolHandler => {
-    if ((handler as any)[wrapped]) return handler
-    const hidden: ProtocolHandler = (request, ctx) => handler(request, hideHeaders(ctx, prefixes))
-    ;(hidden as any)[wrapped] = true
-    return hidden
-  }
   protocol._wrapHandler = (method: string, handler: ProtocolHandler) => {
     const inner = originalWrap(method, handler)
-    return method === "tools/call" ? intercept(inner) : hide(inner)
+    return method === "tools/call" ? intercept(inner) : inner
   }
   const handlers: Map<string, ProtocolHandler> = protocol._requestHandlers
-  for (const [method, handler] of handlers) handlers.set(method, method === "tools/call" ? intercept(handler) : hide(handler))
+  const current = handlers.get("tools/call")
+  if (current !== undefined) handlers.set("tools/call", intercept(current))
+  // every other request (resources, prompts, completions, custom ones) passes untouched, but its
+  // handler, like a tool, does not see the credential headers: the context the Server builds for
+  // each request is given without them (one hook for every handler; a tools/call is hidden by
+  // the interception)
+  const originalBuildContext = protocol.buildContext.bind(protocol)
+  protocol.buildContext = (ctx: Ctx, transportInfo: unknown) => {
+    const built: Ctx = originalBuildContext(ctx, transportInfo)
+    return built.mcpReq?.method === "tools/call" ? built : hideHeaders(built, prefixes)
+  }
 
   // -- close: dispose the runtime built from `layer` -------------------------------------------
   const previousOnClose = server.server.onclose
