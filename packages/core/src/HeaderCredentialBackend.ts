@@ -17,7 +17,7 @@
  */
 import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
-import type * as ConfigError from "effect/ConfigError"
+import * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
@@ -185,6 +185,10 @@ export const make = (options: Options = {}): CredentialBackend["Type"] => {
   const verifyGateway = (headers: RequestHeaders, now: () => number): UntrustedGatewayError | undefined => {
     const secret = options.gatewaySecret
     if (secret === undefined) return undefined
+    // an empty secret (a variable set but empty) would let anyone sign: nothing is trusted
+    if (Redacted.value(secret) === "") {
+      return new UntrustedGatewayError({ reason: "the configured gateway secret is empty; set one (every request is refused until then)." })
+    }
     if (options.gatewayScheme === "secret") {
       const given = getHeader(headers, gatewayHeaders.secret)
       return given !== undefined && constantTimeEqual(given, Redacted.value(secret))
@@ -295,7 +299,15 @@ export const make = (options: Options = {}): CredentialBackend["Type"] => {
 export const layerConfig = (
   options: Config.Config.Wrap<Options>
 ): Layer.Layer<CredentialBackend, ConfigError.ConfigError> =>
-  Layer.effect(CredentialBackend, Effect.map(Config.unwrap(options), make))
+  Layer.effect(
+    CredentialBackend,
+    Effect.flatMap(Config.unwrap(options), (o) =>
+      o.gatewaySecret !== undefined && Redacted.value(o.gatewaySecret) === ""
+        ? Effect.fail(
+          ConfigError.InvalidData(["gatewaySecret"], "the gateway secret is empty (anyone could sign credential headers with it)")
+        )
+        : Effect.succeed(make(o)))
+  )
 
 /**
  * The Header backend as the application's `CredentialBackend`.

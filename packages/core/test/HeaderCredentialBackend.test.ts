@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Config, ConfigProvider, DateTime, DefaultServices, Effect, Either, FiberRef, Redacted, TestClock } from "effect"
+import { Config, ConfigProvider, DateTime, DefaultServices, Effect, Either, FiberRef, Layer, Redacted, TestClock } from "effect"
 import { CredentialBackend, HeaderCredentialBackend, ResolvedCredential } from "../src/index.js"
 const CredentialBackendTag = CredentialBackend.CredentialBackend
 import type { RequestHeaders } from "../src/CredentialBackend.js"
@@ -275,6 +275,28 @@ describe("HeaderCredentialBackend — gateway with named backends and Config", (
     const s = HeaderCredentialBackend.canonicalGatewayString({ "X-MCP-Cred-Fields-X": "a", "X-MCP-Cred-Fields": "b" }, "1")
     assert.strictEqual(s, "v1\n1\nx-mcp-cred-fields:b\nx-mcp-cred-fields-x:a")
   })
+
+  it.effect("fix: an empty gateway secret trusts nobody (anyone could sign with it): layerConfig fails naming it, make refuses every request", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(1_800_000_000_000)
+      const empty = Redacted.make("")
+      const injected = { "X-MCP-Cred-Fields": '{"a":"attacker"}' }
+      const signed = { ...injected, ...HeaderCredentialBackend.signGatewayHeaders(injected, empty, { timestamp: 1_800_000_000 }) }
+      for (const scheme of ["hmac", "secret"] as const) {
+        const headers = scheme === "hmac" ? signed : { ...injected, "X-MCP-Gateway-Secret": "" }
+        const e = yield* Effect.flip(HeaderCredentialBackend.make({ gatewaySecret: empty, gatewayScheme: scheme }).resolve({ kind: "static", headers }))
+        assert.strictEqual(e._tag, "UntrustedGatewayError", scheme)
+        assert.include(e.message, "empty")
+      }
+      const failed = yield* Effect.flip(
+        Layer.build(HeaderCredentialBackend.layerConfig({ gatewaySecret: Config.redacted("GW_SECRET") })).pipe(
+          Effect.scoped,
+          Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["GW_SECRET", ""]])))
+        )
+      )
+      assert.include(String(failed), "gatewaySecret")
+      assert.include(String(failed), "empty")
+    }))
 
   it.effect("layerConfig reads the gateway secret through Config", () =>
     Effect.gen(function*() {
