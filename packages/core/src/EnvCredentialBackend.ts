@@ -102,6 +102,8 @@ export const make = (options: Options = {}): CredentialBackend["Type"] => {
     } else {
       const source: Array<string> = []
       for (const key of names().withPrefix(fieldPrefix)) {
+        // `{P}FIELD___proto__` would set the fields' prototype: not a field
+        if (key.length === fieldPrefix.length + 9 && key.endsWith("__proto__")) continue
         const value = lookup(key)
         if (value !== undefined) source.push(key, value)
       }
@@ -146,7 +148,8 @@ export const make = (options: Options = {}): CredentialBackend["Type"] => {
     const extra: Record<string, unknown> = {}
     for (const key of names().withPrefix(extraPrefix)) {
       const value = lookup(key)
-      if (value !== undefined) extra[key.slice(extraPrefix.length).toLowerCase()] = value
+      const name = key.slice(extraPrefix.length).toLowerCase()
+      if (value !== undefined && name !== "__proto__") extra[name] = value
     }
     return Either.right(
       new OAuthCredential({

@@ -445,3 +445,33 @@ describe("EnvCredentialBackend — unsafeResolve (the server's call path without
     )
   })
 })
+
+describe("EnvCredentialBackend — keys and numbers that would be lost", () => {
+  it.effect("fix: a __proto__ key or field is refused or ignored, never silently dropped into the prototype", () =>
+    Effect.gen(function*() {
+      const e = yield* Effect.flip(resolve({ [`${P}FIELDS`]: '{"__proto__":"x","apiKey":"k"}' }, "static"))
+      assert.strictEqual(e._tag, "InvalidCredentialError")
+      assert.include(e.message, "__proto__")
+      assert.notInclude(e.message, '"x"')
+      // FIELD___proto__ is no field: alone, nothing is configured
+      const missing = yield* Effect.flip(resolve({ [`${P}FIELD___proto__`]: "x" }, "static"))
+      assert.strictEqual(missing._tag, "MissingCredentialError")
+      assert.deepStrictEqual(yield* fieldsOf({ [`${P}FIELD___proto__`]: "x", [`${P}FIELD_a`]: "1" }), { a: "1" })
+      const c = yield* oauthOf({ [`${P}EXTRA___PROTO__`]: "x", [`${P}EXTRA_REGION`]: "eu" })
+      assert.deepStrictEqual(Object.keys(c.extra), ["region"])
+      assert.strictEqual(Object.getPrototypeOf(c.extra), Object.prototype)
+    }))
+
+  it.effect("fix: an integer past 2^53 in FIELDS is refused (JSON.parse changed its digits), not silently altered", () =>
+    Effect.gen(function*() {
+      const e = yield* Effect.flip(resolve({ [`${P}FIELDS`]: '{"accountId":12345678901234567891}' }, "static"))
+      assert.strictEqual(e._tag, "InvalidCredentialError")
+      assert.include(e.message, "accountId")
+      assert.include(e.message, "write it as a string")
+      assert.deepStrictEqual(yield* fieldsOf({ [`${P}FIELDS`]: '{"accountId":"12345678901234567891","n":9007199254740991,"x":1.5}' }), {
+        accountId: "12345678901234567891",
+        n: "9007199254740991",
+        x: "1.5"
+      })
+    }))
+})

@@ -400,3 +400,22 @@ describe("the README's plain-Node gateway signer", () => {
     }
   })
 })
+
+describe("HeaderCredentialBackend — keys and numbers that would be lost", () => {
+  it.effect("fix: __proto__ in X-MCP-Cred-Fields or -Extra is refused (it set the prototype of extra, or dropped a field)", () =>
+    Effect.gen(function*() {
+      const fields = yield* Effect.flip(resolve({ "X-MCP-Cred-Fields": '{"__proto__":"k","apiKey":"v"}' }, "static"))
+      assert.strictEqual(fields._tag, "InvalidCredentialHeaderError")
+      assert.include(fields.message, "__proto__")
+      const extra = yield* Effect.flip(oauth({ "X-MCP-Cred-Extra": '{"__proto__":{"isAdmin":true},"region":"eu"}' }))
+      assert.strictEqual(extra._tag, "InvalidCredentialHeaderError")
+      assert.include(extra.message, "X-MCP-Cred-Extra")
+    }))
+
+  it.effect("fix: an integer past 2^53 in X-MCP-Cred-Fields is refused, naming the field", () =>
+    Effect.map(Effect.flip(resolve({ "X-MCP-Cred-Fields": '{"accountId":12345678901234567891}' }, "static")), (e) => {
+      assert.strictEqual(e._tag, "InvalidCredentialHeaderError")
+      assert.include(e.message, "accountId")
+      assert.notInclude(e.message, "1234567890123456")
+    }))
+})

@@ -26,6 +26,8 @@ export const parseJsonObject = (
   if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
     return Either.left(`must be a JSON object, e.g. ${example}, not ${describeJson(parsed)}.`)
   }
+  // an own "__proto__" key (JSON.parse makes one) would become the prototype of a copy
+  if (Object.prototype.hasOwnProperty.call(parsed, "__proto__")) return Either.left(`the key "__proto__" is not allowed.`)
   return Either.right(parsed as Record<string, unknown>)
 }
 
@@ -42,11 +44,19 @@ export const fieldsFromJson = (
 ): Either.Either<Record<string, string>, string> => {
   const out: Record<string, string> = {}
   for (const [key, value] of Object.entries(object)) {
+    // as a key of the result it would set its prototype: the field would be lost
+    if (key === "__proto__") return Either.left(`field "__proto__" is not allowed.`)
     switch (typeof value) {
       case "string":
         out[key] = value
         break
       case "number":
+        // JSON.parse has already rounded an integer past 2^53: its digits would be wrong
+        if (Number.isInteger(value) && !Number.isSafeInteger(value)) {
+          return Either.left(`field ${JSON.stringify(key)} is a number too large to keep exactly; write it as a string.`)
+        }
+        out[key] = JSON.stringify(value)
+        break
       case "boolean":
         out[key] = JSON.stringify(value)
         break
