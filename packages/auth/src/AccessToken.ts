@@ -206,7 +206,10 @@ export const requireScopes: {
 /**
  * The MCP SDK's `AuthInfo` for this token, to hand to the SDK transport (`req.auth`,
  * `handleRequest(req, { authInfo })`). This unwraps the token: the SDK wants a plain string.
- * `expiresAt` is in epoch seconds (floored); `extra` is `{ sub, claims }`.
+ * `expiresAt` is in epoch seconds (floored); `extra` is `{ sub, claims }`. `resource` is set
+ * only when the token's `aud` claim names it: the SDK's `requireBearerAuth({ expectedResource })`
+ * trusts `AuthInfo.resource` as the resource the token was issued for (RFC 8707), so a token
+ * issued for another service must not be stamped with this one.
  *
  * @since 0.1.0
  * @category conversions
@@ -219,8 +222,15 @@ export const toAuthInfo = (self: AccessToken, options?: { readonly resource?: UR
     extra: { sub: self.subject, claims: { ...self.claims } }
   }
   if (self.expiresAt !== undefined) info.expiresAt = Math.floor(DateTime.toEpochMillis(self.expiresAt) / 1000)
-  if (options?.resource !== undefined) info.resource = options.resource
+  if (options?.resource !== undefined && audienceNames(self.claims.aud, options.resource)) info.resource = options.resource
   return info
+}
+
+/** Whether an `aud` claim (a string or an array of them) names `resource` (a trailing slash aside). */
+const audienceNames = (aud: unknown, resource: URL): boolean => {
+  const wanted = resource.href.replace(/\/+$/, "")
+  const names = (a: unknown) => typeof a === "string" && a.replace(/\/+$/, "") === wanted
+  return Array.isArray(aud) ? aud.some(names) : names(aud)
 }
 
 /**

@@ -61,7 +61,16 @@ describe("AccessToken — FastMCP seed 002", () => {
     })
     assert.notProperty(AccessToken.toAuthInfo(token({ expiresAt: undefined })), "expiresAt")
     const resource = new URL("https://mcp.example.com/mcp")
-    assert.strictEqual(AccessToken.toAuthInfo(token(), { resource }).resource, resource)
+    const claims = { sub: "user-1", aud: "https://mcp.example.com/mcp" }
+    assert.strictEqual(AccessToken.toAuthInfo(token({ claims }), { resource }).resource, resource)
+    assert.strictEqual(AccessToken.toAuthInfo(token({ claims: { aud: ["other", "https://mcp.example.com/mcp/"] } }), { resource }).resource, resource)
+  })
+
+  it("fix: toAuthInfo stamps the resource only on a token whose aud names it (the SDK's expectedResource check trusts it: a token for another service passed)", () => {
+    const resource = new URL("https://mcp.example.com/mcp")
+    for (const aud of ["https://payments.example.com/api", ["https://payments.example.com/api"], undefined, 42]) {
+      assert.notProperty(AccessToken.toAuthInfo(token({ claims: { sub: "u", ...(aud === undefined ? {} : { aud }) } }), { resource }), "resource", String(aud))
+    }
   })
 
   it("fromAuthInfo inverts toAuthInfo", () => {
