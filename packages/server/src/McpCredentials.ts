@@ -304,7 +304,8 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
   server.server.onclose = () => {
     previousOnClose?.()
     // the calls still running end first: none may run on a released layer
-    void runner.interruptAll().then(dispose)
+    if (runner.busy()) void runner.interruptAll().then(dispose)
+    else void dispose()
   }
 
   // -- tools registered through the integration ------------------------------------------------

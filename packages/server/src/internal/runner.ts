@@ -49,6 +49,8 @@ export const runFast = <R, A, E>(
 }
 
 export interface Runner<R> {
+  /** Whether fibers run on it now (tool calls, resolutions). */
+  readonly busy: () => boolean
   readonly run: Run<R>
   /** The runtime once it is built (a layer's is built by the first `run`), for synchronous paths. */
   readonly runtime: () => Runtime.Runtime<R> | undefined
@@ -57,9 +59,12 @@ export interface Runner<R> {
   readonly interruptAll: () => Promise<void>
 }
 
+const settled: Promise<void> = Promise.resolve()
+
 /** Interrupts `running` and waits for each (its finalizers included). */
-const interruptAllOf = (running: Set<Fiber.RuntimeFiber<unknown, unknown>>) => () =>
-  Promise.all(Array.from(running, (fiber) =>
+const interruptAllOf = (running: Set<Fiber.RuntimeFiber<unknown, unknown>>) => (): Promise<void> =>
+  // nothing running (most closes: a server per request): no promise per close
+  running.size === 0 ? settled : Promise.all(Array.from(running, (fiber) =>
     new Promise<void>((resolve) => {
       fiber.addObserver(() => resolve())
       fiber.unsafeInterruptAsFork(FiberId.none)
@@ -74,7 +79,8 @@ export const makeRunner = <R>(options: RunnerOptions<R>): Runner<R> => {
       run: (effect, signal) => runFast(rt as Runtime.Runtime<R>, effect, signal, running),
       runtime: () => rt as Runtime.Runtime<R>,
       dispose: () => Promise.resolve(),
-      interruptAll: interruptAllOf(running)
+      interruptAll: interruptAllOf(running),
+      busy: () => running.size > 0
     }
   }
   const managed = (rt ?? ManagedRuntime.make((options.layer ?? Layer.empty) as Layer.Layer<R, unknown, never>)) as ManagedRuntime.ManagedRuntime<R, unknown>
@@ -95,6 +101,7 @@ export const makeRunner = <R>(options: RunnerOptions<R>): Runner<R> => {
         ),
     runtime: () => built,
     interruptAll: interruptAllOf(running),
+    busy: () => running.size > 0,
     dispose: async () => {
       if (disposed || !owned) return
       disposed = true
