@@ -102,15 +102,7 @@ export interface Options<R, X = never> {
  * @since 0.1.0
  * @category models
  */
-export type ToolOutput =
-  | CallToolResult
-  | string
-  | number
-  | boolean
-  | Readonly<Record<string, unknown>>
-  | ReadonlyArray<unknown>
-  | void
-  | undefined
+export type ToolOutput = CallToolResult | Runner.PlainOutput
 
 /**
  * A tool handler: an `Effect` (which may `yield*` credentials and `ToolContext`), or a plain

@@ -115,15 +115,7 @@ export interface Options<R, X = never> {
  * @since 0.1.0
  * @category models
  */
-export type ToolOutput =
-  | CallToolResult
-  | string
-  | number
-  | boolean
-  | Readonly<Record<string, unknown>>
-  | ReadonlyArray<unknown>
-  | void
-  | undefined
+export type ToolOutput = CallToolResult | Runner.PlainOutput
 
 /**
  * A raw shape (`{ city: z.string() }`), as v1 tools write their `inputSchema`; the SDK wraps it in

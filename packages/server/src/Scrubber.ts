@@ -343,10 +343,24 @@ const scrubWrapped = (text: string, patterns: ReadonlyArray<string>): { readonly
   // the same text as `joined`, built exactly (an escaped backslash before an `n` stays)
   let exact = ""
   for (const i of at) exact += text[i]
+  return replaceMapped(text, exact, (i) => at[i]!, (i) => at[i]! + 1, patterns)
+}
+
+/**
+ * Replaces in `text` the occurrences of `patterns` found in `view`, a transformed copy of it whose
+ * character `i` comes from `text`'s `[startOf(i), endOf(i))`.
+ */
+const replaceMapped = (
+  text: string,
+  view: string,
+  startOf: (i: number) => number,
+  endOf: (i: number) => number,
+  patterns: ReadonlyArray<string>
+): { readonly value: string; readonly count: number } => {
   const ranges: Array<readonly [number, number]> = []
   for (const p of patterns) {
-    for (let from = exact.indexOf(p); from !== -1; from = exact.indexOf(p, from + p.length)) {
-      ranges.push([at[from]!, at[from + p.length - 1]! + 1])
+    for (let from = view.indexOf(p); from !== -1; from = view.indexOf(p, from + p.length)) {
+      ranges.push([startOf(from), endOf(from + p.length - 1)])
     }
   }
   if (ranges.length === 0) return { value: text, count: 0 }
@@ -414,24 +428,7 @@ const scrubDecoded = (
     starts.push(i)
     ends.push(i + 1)
   }
-  const ranges: Array<readonly [number, number]> = []
-  for (const p of patterns) {
-    for (let from = decoded.indexOf(p); from !== -1; from = decoded.indexOf(p, from + p.length)) {
-      ranges.push([starts[from]!, ends[from + p.length - 1]!])
-    }
-  }
-  if (ranges.length === 0) return { value: text, count: 0 }
-  ranges.sort((a, b) => a[0] - b[0])
-  let value = ""
-  let next = 0
-  let count = 0
-  for (const [start, end] of ranges) {
-    if (end <= next) continue
-    value += text.slice(next, Math.max(start, next)) + replacement
-    next = end
-    count++
-  }
-  return { value: value + text.slice(next), count }
+  return replaceMapped(text, decoded, (i) => starts[i]!, (i) => ends[i]!, patterns)
 }
 
 /** Whether the backslash at `i` is itself escaped (an odd run of backslashes before it). */

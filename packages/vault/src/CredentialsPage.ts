@@ -164,14 +164,7 @@ export const router = (options: Options): HttpRouter.HttpRouter<never, Credentia
       return Option.filter(entry, (e) => e.provider === provider.name)
     })
 
-  const { sessionOf, startLogin } = PageSession.make({
-    oidc,
-    cookiePath: cookies.path,
-    secure,
-    loginTtl,
-    sessionCookie: cookies.session,
-    loginCookie: cookies.login
-  })
+  const { sessionOf, startLogin } = PageSession.make({ oidc, cookies, secure, loginTtl })
 
   const userLabel = (session: PendingEntry) => {
     const label = session.data.label

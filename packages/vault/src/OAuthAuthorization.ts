@@ -267,19 +267,8 @@ export const router = (options: RouterOptions): HttpRouter.HttpRouter<never, Cre
   }
 
   // the browser sign-in and session of the credential pages (CredentialsPage serves the callback)
-  const cookies = PageSession.cookiesOf(
-    { session: CredentialsPage.sessionCookie, login: CredentialsPage.loginCookie },
-    basePath,
-    secure
-  )
-  const { sessionOf, startLogin } = PageSession.make({
-    oidc,
-    cookiePath: cookies.path,
-    secure,
-    loginTtl,
-    sessionCookie: cookies.session,
-    loginCookie: cookies.login
-  })
+  const cookies = PageSession.cookiesOf({ session: CredentialsPage.sessionCookie, login: CredentialsPage.loginCookie }, basePath, secure)
+  const { sessionOf, startLogin } = PageSession.make({ oidc, cookies, secure, loginTtl })
   const linkOf = (self: OAuthAuthorization, t: string | undefined) =>
     Effect.gen(function*() {
       if (t === undefined || !PageSession.tokenShape.test(t)) return Option.none<PendingEntry>()

@@ -16,7 +16,7 @@ import type { AddressInfo } from "node:net"
 import Provider from "oidc-provider"
 import { afterAll, assert, beforeAll, describe, it, vi } from "vitest"
 import { CredentialsPage, CredentialStore, Elicitation, OAuthAuthorization, OAuthProvider, PendingStore } from "../src/index.js"
-import { Browser, formAction, hidden } from "./stack.js"
+import { Browser, hidden } from "./stack.js"
 
 const PAGE = { id: "mcp-credentials-page", secret: "page-client-secret-0123456789abcdef" }
 const DOWN = { id: "downstream-app", secret: "downstream-app-secret-0123456789" }
@@ -79,21 +79,6 @@ describe("OAuthAuthorization connect page", () => {
     const s = await Effect.runPromise(creds.get({ provider: "downstream", subject: "alice" }))
     return Option.isSome(s) && s.value.credential.type === "oauth" ? Redacted.value(s.value.credential.accessToken) : undefined
   }
-  /** Goes on through the identity provider's login and consent pages, as `Browser.open` does. */
-  const through = async (browser: Browser, page: Awaited<ReturnType<Browser["request"]>>, user: string) => {
-    for (let step = 0; step < 4; step++) {
-      if (page.body.includes('name="prompt" value="login"')) {
-        page = await browser.request(new URL(formAction(page.body), page.url).toString(), {
-          method: "POST",
-          form: { prompt: "login", login: user, password: "any-password" }
-        })
-      } else if (page.body.includes('name="prompt" value="consent"')) {
-        page = await browser.request(new URL(formAction(page.body), page.url).toString(), { method: "POST", form: { prompt: "consent" } })
-      } else return page
-    }
-    return page
-  }
-
   it("fix: a GET only asks; the page's own POST authorizes; a forced GET, a POST without the token or from another site change nothing", async () => {
     const connect = `${baseUrl}/credentials/oauth/downstream/connect`
     const alice = new Browser()
@@ -103,7 +88,7 @@ describe("OAuthAuthorization connect page", () => {
     assert.include(asked.body, 'id="continue"')
     assert.isUndefined(await stored())
     // she continues: the authorization runs and the access is stored
-    const done = await through(alice, await alice.request(connect, { method: "POST", form: { _csrf: hidden(asked.body, "_csrf") } }), "alice")
+    const done = await alice.through(await alice.request(connect, { method: "POST", form: { _csrf: hidden(asked.body, "_csrf") } }), "alice")
     assert.strictEqual(done.status, 200)
     assert.include(done.body, "Downstream authorized")
     const first = await stored()

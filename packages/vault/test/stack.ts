@@ -489,7 +489,11 @@ export class Browser {
 
   /** Opens `url`; signs in as `user` at the dev IdP if asked to; returns the final page. */
   async open(url: string, user: string): Promise<Response_> {
-    let page = await this.request(url)
+    return this.through(await this.request(url), user)
+  }
+
+  /** Goes on from `page` through the dev IdP's login (as `user`) and consent pages, if shown. */
+  async through(page: Response_, user: string): Promise<Response_> {
     for (let step = 0; step < 4; step++) {
       if (page.body.includes('name="prompt" value="login"')) {
         page = await this.request(new URL(formAction(page.body), page.url).toString(), {

@@ -110,6 +110,9 @@ export const makeRunner = <R>(options: RunnerOptions<R>): Runner<R> => {
   }
 }
 
+/** What a tool handler may return besides a `CallToolResult` (`toToolResult` turns it into one). */
+export type PlainOutput = string | number | boolean | Readonly<Record<string, unknown>> | ReadonlyArray<unknown> | void | undefined
+
 export const isPromiseLike = (u: unknown): u is PromiseLike<unknown> =>
   typeof u === "object" && u !== null && typeof (u as any).then === "function"
 

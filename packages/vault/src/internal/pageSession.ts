@@ -49,21 +49,20 @@ export const cookiesOf = (
 /** @internal */
 export const make = (options: {
   readonly oidc: ReturnType<typeof Oidc.makeClient>
-  /** The cookies' path (`cookiesOf`). */
-  readonly cookiePath: string
+  /** The cookies' names and path (`cookiesOf`). */
+  readonly cookies: ReturnType<typeof cookiesOf>
   readonly secure: boolean
   readonly loginTtl: Duration.Duration
-  readonly sessionCookie: string
-  readonly loginCookie: string
 }) => {
+  const { login: loginCookie, path: cookiePath, session: sessionCookie } = options.cookies
   /** The signed-in session of the request's browser, if any. */
   const sessionOf = (request: HttpServerRequest.HttpServerRequest) =>
     Effect.gen(function*() {
-      const id = request.cookies[options.sessionCookie]
+      const id = request.cookies[sessionCookie]
       if (id === undefined || !tokenShape.test(id)) return Option.none<PendingEntry>()
       // two session cookies: one was planted (a sibling subdomain, or plain http on this host, can
       // set one with a longer path, which the browser sends first): neither is trusted
-      if (countCookies(request.headers["cookie"], options.sessionCookie) > 1) {
+      if (countCookies(request.headers["cookie"], sessionCookie) > 1) {
         yield* Effect.logWarning("A request carried more than one session cookie; it is treated as signed out")
         return Option.none<PendingEntry>()
       }
@@ -91,10 +90,10 @@ export const make = (options: {
         status: 302,
         headers: { "cache-control": "no-store", "referrer-policy": "no-referrer" }
       }).pipe(
-        HttpServerResponse.unsafeSetCookie(options.loginCookie, binding, {
+        HttpServerResponse.unsafeSetCookie(loginCookie, binding, {
           httpOnly: true,
           sameSite: "lax",
-          path: options.cookiePath,
+          path: cookiePath,
           secure: options.secure,
           maxAge: options.loginTtl
         })
