@@ -26,6 +26,16 @@ describe("what the SDK's own senders send during a call", () => {
   afterEach(async () => {
     await Promise.all(closers.splice(0).map((c) => c()))
   })
+  /** Connects `client` to `server` in memory; both are closed after the test. */
+  const connectInMemory = async (server: McpServer, client: Client) => {
+    const [clientSide, serverSide] = InMemoryTransport.createLinkedPair()
+    await server.connect(serverSide)
+    await client.connect(clientSide)
+    closers.push(async () => {
+      await client.close()
+      await server.close()
+    })
+  }
 
   it("v1 (in memory): extra.sendNotification, extra.sendRequest, sendLoggingMessage and createMessage are scrubbed", async () => {
     const server = new McpServer({ name: "outgoing", version: "1" }, { capabilities: { logging: {} } })
@@ -54,13 +64,7 @@ describe("what the SDK's own senders send during a call", () => {
       return { role: "assistant", content: { type: "text", text: "ok" }, model: "m" }
     })
     client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void received.push(JSON.stringify(n.params)))
-    const [clientSide, serverSide] = InMemoryTransport.createLinkedPair()
-    await server.connect(serverSide)
-    await client.connect(clientSide)
-    closers.push(async () => {
-      await client.close()
-      await server.close()
-    })
+    await connectInMemory(server, client)
 
     for (const name of ["own_tool", "plain_tool"]) {
       received.length = 0
@@ -82,13 +86,7 @@ describe("what the SDK's own senders send during a call", () => {
     const received: Array<string> = []
     const client = new Client({ name: "c", version: "1" })
     client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void received.push(JSON.stringify(n.params)))
-    const [clientSide, serverSide] = InMemoryTransport.createLinkedPair()
-    await server.connect(serverSide)
-    await client.connect(clientSide)
-    closers.push(async () => {
-      await client.close()
-      await server.close()
-    })
+    await connectInMemory(server, client)
     await server.sendLoggingMessage({ level: "info", data: `not a call: ${canary}` })
     await expect.poll(() => received.length).toBe(1)
     expect(received[0]).toContain(canary)
@@ -156,13 +154,7 @@ describe("what the SDK's own senders send during a call", () => {
     creds.registerTool("plain_void", { description: "returns nothing" }, async () => {})
     creds.registerTool("effect_void", { description: "returns nothing" }, () => Effect.log("did it"))
     const client = new Client({ name: "c", version: "1" })
-    const [clientSide, serverSide] = InMemoryTransport.createLinkedPair()
-    await server.connect(serverSide)
-    await client.connect(clientSide)
-    closers.push(async () => {
-      await client.close()
-      await server.close()
-    })
+    await connectInMemory(server, client)
     for (const name of ["plain_void", "effect_void"]) expect((await client.callTool({ name })).content, name).toEqual([])
   })
 })
