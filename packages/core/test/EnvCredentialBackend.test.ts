@@ -234,6 +234,16 @@ describe("EnvCredentialBackend — seed §1.12", () => {
       }
     }))
 
+  it.effect("fix: a year below 100 is that year, as for Python (Date.UTC read 0050 as 1950); year 0 is refused", () =>
+    Effect.gen(function*() {
+      const c = yield* oauthOf({ [`${P}EXPIRES_AT`]: "0050-06-01T00:00:00Z" })
+      assert.strictEqual(DateTime.toDateUtc(c.expiresAt!).toISOString(), "0050-06-01T00:00:00.000Z")
+      const leap = yield* oauthOf({ [`${P}EXPIRES_AT`]: "0004-02-29" })
+      assert.strictEqual(DateTime.toDateUtc(leap.expiresAt!).toISOString(), "0004-02-29T00:00:00.000Z")
+      const r = yield* Effect.either(resolve({ [`${P}ACCESS_TOKEN`]: "t", [`${P}EXPIRES_AT`]: "0000-01-01" }, "oauth"))
+      assert.isTrue(Either.isLeft(r))
+    }))
+
   it.effect("fix: an empty ACCESS_TOKEN is missing, not an empty token", () =>
     Effect.map(Effect.flip(resolve({ [`${P}ACCESS_TOKEN`]: "" }, "oauth")), (e) => assert.strictEqual(e._tag, "MissingCredentialError")))
 

@@ -84,7 +84,14 @@ const isoPattern = new RegExp(
     "(Z|[+-]\\d{2}(?::?\\d{2})?)?)?$" // offset
 )
 
-const daysInMonth = (year: number, month: number): number => new Date(Date.UTC(year, month, 0)).getUTCDate()
+/** `Date.UTC` with years 0–99 as themselves (`Date.UTC` reads them as 1900–1999). */
+const utc = (year: number, month: number, day: number, hour = 0, minute = 0, second = 0, millis = 0): number => {
+  const date = new Date(Date.UTC(2000, 0, 1, hour, minute, second, millis))
+  date.setUTCFullYear(year, month, day)
+  return date.getTime()
+}
+
+const daysInMonth = (year: number, month: number): number => new Date(utc(year, month, 0)).getUTCDate()
 
 /**
  * Parses an ISO-8601 date or date-time the way Python's `datetime.fromisoformat` accepts it
@@ -101,7 +108,8 @@ export const parseIsoDateTime = (raw: string): number | undefined => {
   const hour = h === undefined ? 0 : Number(h)
   const minute = mi === undefined ? 0 : Number(mi)
   const second = s === undefined ? 0 : Number(s)
-  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return undefined
+  // year 0 does not exist for Python's datetime (MINYEAR is 1)
+  if (year < 1 || month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return undefined
   if (hour > 23 || minute > 59 || second > 59) return undefined
   const millis = frac === undefined ? 0 : Number((frac + "00").slice(0, 3))
   let offsetMinutes = 0
@@ -112,5 +120,5 @@ export const parseIsoDateTime = (raw: string): number | undefined => {
     if (oh > 23 || om > 59) return undefined
     offsetMinutes = sign * (oh * 60 + om)
   }
-  return Date.UTC(year, month - 1, day, hour, minute, second, millis) - offsetMinutes * 60_000
+  return utc(year, month - 1, day, hour, minute, second, millis) - offsetMinutes * 60_000
 }
