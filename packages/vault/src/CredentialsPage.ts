@@ -202,8 +202,7 @@ export const router = (options: Options): HttpRouter.HttpRouter<never, Credentia
       if (t === undefined) return yield* fail(400, "Invalid or missing credential request token.", provider)
       const found = yield* pendingEntryOf(provider, t)
       if (Option.isNone(found)) return yield* fail(400, "Invalid or expired credential request.", provider)
-      const origin = request.headers["origin"]
-      if (origin !== undefined && origin !== "null" && origin !== base.origin) {
+      if (PageSession.fromAnotherSite(request, base.origin)) {
         return yield* fail(403, "The form was submitted from another site.", provider)
       }
       const session = yield* sessionOf(request)
@@ -224,10 +223,10 @@ export const router = (options: Options): HttpRouter.HttpRouter<never, Credentia
       const body = read.right
       const form = new Map<string, string>()
       for (const [k, v] of body) if (!form.has(k)) form.set(k, v)
-      const csrf = String(session.value.data.csrf ?? "")
-      if (csrf === "" || !Oidc.sameSecret(form.get("_csrf") ?? "", csrf)) {
+      if (!PageSession.csrfMatches(session.value, form.get("_csrf"))) {
         return yield* fail(403, "The form has expired. Reload the page and try again.", provider)
       }
+      const csrf = String(session.value.data.csrf)
 
       // validate before using the link up, so that a mistake can be corrected
       const values: Record<string, string> = {}

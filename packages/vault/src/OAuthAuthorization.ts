@@ -422,16 +422,12 @@ export const router = (options: RouterOptions): HttpRouter.HttpRouter<never, Cre
   const connectConfirmed = (self: OAuthAuthorization) =>
     Effect.gen(function*() {
       const request = yield* HttpServerRequest.HttpServerRequest
-      const origin = request.headers["origin"]
-      if (origin !== undefined && origin !== "null" && origin !== base.origin) {
-        return yield* fail(403, "The form was submitted from another site.", self)
-      }
+      if (PageSession.fromAnotherSite(request, base.origin)) return yield* fail(403, "The form was submitted from another site.", self)
       const session = yield* sessionOf(request)
       if (Option.isNone(session)) return yield* fail(403, "Your sign-in has expired. Open the page again to sign in.", self)
       const read = yield* request.urlParamsBody.pipe(IncomingMessage.withMaxBodySize(Option.some(4096)), Effect.either)
-      const sent = read._tag === "Right" ? read.right.find(([k]) => k === "_csrf")?.[1] ?? "" : ""
-      const csrf = String(session.value.data.csrf ?? "")
-      if (csrf === "" || !Oidc.sameSecret(sent, csrf)) return yield* fail(403, "The page has expired. Open it again.", self)
+      const sent = read._tag === "Right" ? read.right.find(([k]) => k === "_csrf")?.[1] : undefined
+      if (!PageSession.csrfMatches(session.value, sent)) return yield* fail(403, "The page has expired. Open it again.", self)
       const pending = yield* PendingStore
       const created = yield* pending.create(
         { provider: pendingProviderOf(self), subject: session.value.subject, data: { origin: "connect" } },

@@ -22,6 +22,22 @@ export const loginProvider = "__login"
 /** @internal */
 export const tokenShape = /^[A-Za-z0-9_-]{20,128}$/
 
+/**
+ * Whether a form was posted from another site: an `Origin` other than the pages' own (none, or
+ * `null`, passes: older browsers and privacy modes send no usable one; the CSRF token decides).
+ * @internal
+ */
+export const fromAnotherSite = (request: HttpServerRequest.HttpServerRequest, pagesOrigin: string): boolean => {
+  const origin = request.headers["origin"]
+  return origin !== undefined && origin !== "null" && origin !== pagesOrigin
+}
+
+/** Whether `sent` is the CSRF token of the signed-in `session` (compared in constant time). @internal */
+export const csrfMatches = (session: PendingEntry, sent: string | undefined): boolean => {
+  const csrf = String(session.data.csrf ?? "")
+  return csrf !== "" && Oidc.sameSecret(sent ?? "", csrf)
+}
+
 /** How many cookies named `name` a Cookie header carries. */
 const countCookies = (header: string | undefined, name: string): number => {
   if (header === undefined) return 0
