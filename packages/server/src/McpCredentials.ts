@@ -296,8 +296,7 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
   server.server.onclose = () => {
     previousOnClose?.()
     // the calls still running end first: none may run on a released layer
-    if (runner.busy()) void runner.interruptAll().then(dispose)
-    else void dispose()
+    runner.disposeAfterCalls()
   }
 
   // -- tools registered through the integration ------------------------------------------------

@@ -143,6 +143,13 @@ export type ListenError = Http.ListenError
 
 const jsonRpcError = Http.jsonRpcError
 
+/** The SDK transport's answer to a method it does not serve, with the ones it does in `Allow`. */
+const methodNotAllowed = (allow: string): Response => {
+  const response = jsonRpcError(405, "Method not allowed.")
+  response.headers.set("allow", allow)
+  return response
+}
+
 /** Closes a server and waits for its tool calls to end (they are interrupted): none outlives the layer. */
 const closeServer = async (server: McpServer): Promise<void> => {
   await server.close().catch(() => undefined)
@@ -236,10 +243,7 @@ export const makeWebHandler = <R, RR = never>(
       // no session, so no standalone SSE stream and nothing to delete: answering GET would make
       // idle clients reconnect every second
       if (request.method !== "POST") {
-        return new Response(JSON.stringify({ jsonrpc: "2.0", error: { code: -32000, message: "Method not allowed." }, id: null }), {
-          status: 405,
-          headers: { "content-type": "application/json", allow: "POST" }
-        })
+        return methodNotAllowed("POST")
       }
       const parsed = request.method === "POST" ? await parseBody(request) : undefined
       if (parsed instanceof Response) return parsed
@@ -287,10 +291,7 @@ export const makeWebHandler = <R, RR = never>(
     const stateful = async (request: Request, authInfo: AuthInfo | undefined): Promise<Response> => {
       // as the SDK's transport answers them, with or without a session
       if (request.method !== "GET" && request.method !== "POST" && request.method !== "DELETE") {
-        return new Response(JSON.stringify({ jsonrpc: "2.0", error: { code: -32000, message: "Method not allowed." }, id: null }), {
-          status: 405,
-          headers: { "content-type": "application/json", allow: "GET, POST, DELETE" }
-        })
+        return methodNotAllowed("GET, POST, DELETE")
       }
       const authOptions = authInfo !== undefined ? { authInfo } : {}
       const sessionId = request.headers.get("mcp-session-id")

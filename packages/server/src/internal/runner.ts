@@ -49,14 +49,17 @@ export const runFast = <R, A, E>(
 }
 
 export interface Runner<R> {
-  /** Whether fibers run on it now (tool calls, resolutions). */
-  readonly busy: () => boolean
   readonly run: Run<R>
   /** The runtime once it is built (a layer's is built by the first `run`), for synchronous paths. */
   readonly runtime: () => Runtime.Runtime<R> | undefined
   readonly dispose: () => Promise<void>
   /** Interrupts every fiber still running (tool calls, resolutions) and waits until they have ended. */
   readonly interruptAll: () => Promise<void>
+  /**
+   * `dispose` once the fibers still running have ended (interrupted): none runs on a released
+   * layer. With none running (most closes: a server per request), at once, with no promise.
+   */
+  readonly disposeAfterCalls: () => void
 }
 
 const settled: Promise<void> = Promise.resolve()
@@ -73,19 +76,25 @@ const interruptAllOf = (running: Set<Fiber.RuntimeFiber<unknown, unknown>>) => (
 export const makeRunner = <R>(options: RunnerOptions<R>): Runner<R> => {
   let disposed = false
   const running = new Set<Fiber.RuntimeFiber<unknown, unknown>>()
+  const interruptAll = interruptAllOf(running)
   const rt = options.runtime
   if (rt !== undefined && !ManagedRuntime.isManagedRuntime(rt)) {
     return {
       run: (effect, signal) => runFast(rt as Runtime.Runtime<R>, effect, signal, running),
       runtime: () => rt as Runtime.Runtime<R>,
       dispose: () => Promise.resolve(),
-      interruptAll: interruptAllOf(running),
-      busy: () => running.size > 0
+      interruptAll,
+      disposeAfterCalls: () => void interruptAll()
     }
   }
   const managed = (rt ?? ManagedRuntime.make((options.layer ?? Layer.empty) as Layer.Layer<R, unknown, never>)) as ManagedRuntime.ManagedRuntime<R, unknown>
   const owned = rt === undefined
   let built: Runtime.Runtime<R> | undefined
+  const dispose = async () => {
+    if (disposed || !owned) return
+    disposed = true
+    await managed.dispose()
+  }
   return {
     // a layer that fails to build fails every call with its error: the callers treat any
     // failure they do not recognise as unexpected
@@ -100,12 +109,11 @@ export const makeRunner = <R>(options: RunnerOptions<R>): Runner<R> => {
           (error) => Exit.die(error) as Exit.Exit<A, E>
         ),
     runtime: () => built,
-    interruptAll: interruptAllOf(running),
-    busy: () => running.size > 0,
-    dispose: async () => {
-      if (disposed || !owned) return
-      disposed = true
-      await managed.dispose()
+    dispose,
+    interruptAll,
+    disposeAfterCalls: () => {
+      if (running.size > 0) void interruptAll().then(dispose)
+      else void dispose()
     }
   }
 }
