@@ -191,10 +191,16 @@ export class ElicitationError extends Error {
  * pulling an SDK in (`McpCredentials.currentToolContext` and `McpCredentialsV2.currentToolContext`
  * are this function).
  *
+ * Inside an Effect fiber it is the fiber's call, never the async context's: a fiber that is no
+ * tool call's (an application's worker, or one that plain tool code starts) goes on in the async
+ * context of whichever call's fiber woke it last. Give a fiber that plain tool code starts its
+ * call as a service:
+ * `Effect.runPromise(Effect.provideService(effect, ToolContext.ToolContext, ToolContext.current()!))`.
+ *
  * @since 0.1.0
  * @category accessors
  */
-export const current = (): ToolContextShape | undefined => CallContext.currentToolContext() as ToolContextShape | undefined
+export const current = (): ToolContextShape | undefined => CallContext.currentToolContext(ToolContext)
 
 /**
  * @since 0.1.0

@@ -36,6 +36,13 @@ const registerTools = (creds: AnyInstalled) => {
       yield* Effect.sleep("50 millis")
       return "opened"
     }))
+  // plain code that runs an Effect program of its own: the fiber has the call only when given it
+  creds.registerTool("plain_runs_effect", { description: "plain code running an effect" }, async () => {
+    const read = Effect.sync(() => ToolContext.current()?.toolName ?? "none")
+    const given = await Effect.runPromise(Effect.provideService(read, ToolContext.ToolContext, ToolContext.current()!))
+    const notGiven = await Effect.runPromise(read)
+    return { given, notGiven }
+  })
 }
 
 const build = (line: Line) => (runtime: Runtime.Runtime<any>) => {
@@ -67,4 +74,22 @@ describe.each(lines)("$name line: a fiber woken by another call", (line) => {
       await Promise.all([a.close(), b.close()])
     })
   }
+
+  it("a fiber that is no call's (a worker of the application) reads no call, though a call woke it", async () => {
+    gate = Effect.runSync(Deferred.make<void>())
+    // started outside every call, as an application's background worker is
+    const worker = Effect.runPromise(seen("worker"))
+    await new Promise((r) => setTimeout(r, 50))
+    const a = await line.connect(http.url, fields("sk-user-A-secret"))
+    await a.callTool({ name: "opens" })
+    expect(await worker).toEqual({ tool: "worker", key: "NoCredentialInScopeError", context: "none" })
+    await a.close()
+  })
+
+  it("a fiber plain tool code starts reads the call it is given (ToolContext provided)", async () => {
+    const b = await line.connect(http.url, fields("sk-user-B-secret"))
+    const result = (await b.callTool({ name: "plain_runs_effect" })).structuredContent
+    expect(result).toEqual({ given: "plain_runs_effect", notGiven: "none" })
+    await b.close()
+  })
 })

@@ -3,6 +3,7 @@
  * `AsyncLocalStorage` (a `CallStorage`) set around the SDK's tool dispatch.
  */
 import { CallStorage } from "@mcp-credentials/core"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
@@ -40,14 +41,25 @@ export const run = <A>(call: Call, f: () => A): A => storage.run(call, f)
  */
 export const setOfFiber = (call: Call): Effect.Effect<void> => FiberRef.set(fiberCall, call)
 
+/**
+ * The current call. Inside a fiber, only the fiber's own: the async context a fiber runs in is
+ * the context of whatever woke it last (another call's fiber, through a shared `Deferred`,
+ * `Semaphore` or `Queue`), so it is never read there.
+ */
 export const current = (): Call | undefined => {
   const fiber = Fiber.getCurrentFiber()
-  if (fiber._tag === "Some") {
-    const call = fiber.value.getFiberRef(fiberCall)
-    if (call !== undefined) return call
-  }
-  return storage.get()
+  return fiber._tag === "Some" ? fiber.value.getFiberRef(fiberCall) : storage.get()
 }
 
-/** The `ToolContext` of the current call (either SDK line), or `undefined` outside one. */
-export const currentToolContext = (): unknown => current()?.toolContext()
+/**
+ * The `ToolContext` of the current call (either SDK line), or `undefined` outside one. A fiber
+ * that is no call's (one plain tool code starts with `Effect.runPromise`) has the context it is
+ * given as a service (`tag`).
+ */
+export const currentToolContext = <S>(tag: Context.Tag<any, S>): S | undefined => {
+  const fiber = Fiber.getCurrentFiber()
+  if (fiber._tag === "None") return storage.get()?.toolContext() as S | undefined
+  const call = fiber.value.getFiberRef(fiberCall)
+  if (call !== undefined) return call.toolContext() as S
+  return Context.getOrElse(fiber.value.getFiberRef(FiberRef.currentContext), tag, () => undefined)
+}
