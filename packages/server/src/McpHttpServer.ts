@@ -56,6 +56,14 @@ export interface Options<R, RR = never> {
    * defect (`InvalidOptionError`) when the handler is built.
    */
   readonly allowedOrigins?: ReadonlyArray<string> | undefined
+  /**
+   * Answer browsers' cross-origin requests (CORS) from the origins `allowedOrigins` (or
+   * `allowedHosts`) accepts: preflights get 204, answers name the origin and expose
+   * `Mcp-Session-Id`, `Mcp-Protocol-Version` and `WWW-Authenticate`, for web-based MCP clients
+   * (the MCP Inspector's direct connection). Needs `allowedOrigins` or `allowedHosts` (with
+   * neither, every web page could call the server: `InvalidOptionError`). Default `false`.
+   */
+  readonly cors?: boolean | undefined
   /** Answer with JSON instead of an SSE stream. Always on in stateless mode. */
   readonly enableJsonResponse?: boolean | undefined
   /**
@@ -222,6 +230,7 @@ export const makeWebHandler = <R, RR = never>(
       yield* Effect.forkScoped(Effect.repeat(sweep, Schedule.spaced(Duration.millis(Math.max(100, Math.min(idleMs / 4, 60_000))))))
     }
     const checkHost = Http.makeHostCheck(options.allowedHosts, options.allowedOrigins)
+    const cors = Http.makeCors(options.cors, options.allowedHosts, options.allowedOrigins)
 
     /** Refuses a tools/call whose tool requires scopes the token lacks, when asked to. */
     const checkScopes = (server: McpServer, body: unknown, request: Request, authInfo: AuthInfo | undefined) => {
@@ -380,9 +389,7 @@ export const makeWebHandler = <R, RR = never>(
     }
 
     const handle = options.stateless ? stateless : stateful
-    return async (request, opts) => {
-      const refused = checkHost(request)
-      if (refused !== undefined) return refused
+    const respond: WebHandler = async (request, opts) => {
       let authInfo = opts?.authInfo
       if (runAuth !== undefined && options.authenticate !== undefined) {
         const outcome = await runAuth(options.authenticate(request))
@@ -390,6 +397,12 @@ export const makeWebHandler = <R, RR = never>(
         if (outcome !== undefined) authInfo = outcome
       }
       return handle(request, authInfo)
+    }
+    return async (request, opts) => {
+      const refused = checkHost(request)
+      if (refused !== undefined) return refused
+      if (cors === undefined) return respond(request, opts)
+      return cors.preflight(request) ?? cors.answer(request, await respond(request, opts))
     }
   })
 

@@ -58,6 +58,14 @@ export interface Options<R, RR = never> {
    */
   readonly allowedOrigins?: ReadonlyArray<string> | undefined
   /**
+   * Answer browsers' cross-origin requests (CORS) from the origins `allowedOrigins` (or
+   * `allowedHosts`) accepts: preflights get 204, answers name the origin and expose
+   * `Mcp-Session-Id`, `Mcp-Protocol-Version` and `WWW-Authenticate`, for web-based MCP clients
+   * (the MCP Inspector's direct connection). Needs `allowedOrigins` or `allowedHosts` (with
+   * neither, every web page could call the server: `InvalidOptionError`). Default `false`.
+   */
+  readonly cors?: boolean | undefined
+  /**
    * 2025-era (`initialize`) clients: `"stateless"` (default) serves them with a server per
    * request; `"reject"` serves 2026-07-28 only.
    */
@@ -199,6 +207,7 @@ export const makeWebHandler = <R, RR = never>(
       })
     )
     const checkHost = Http.makeHostCheck(options.allowedHosts, options.allowedOrigins)
+    const cors = Http.makeCors(options.cors, options.allowedHosts, options.allowedOrigins)
 
     /**
      * Refuses a tools/call whose tool requires scopes the token lacks, when asked to: the server
@@ -234,9 +243,7 @@ export const makeWebHandler = <R, RR = never>(
       return { server, body }
     }
 
-    return async (request, opts) => {
-      const refused = checkHost(request)
-      if (refused !== undefined) return refused
+    const respond: WebHandler = async (request, opts) => {
       let authInfo = opts?.authInfo
       if (runAuth !== undefined && options.authenticate !== undefined) {
         const outcome = await runAuth(options.authenticate(request))
@@ -259,6 +266,12 @@ export const makeWebHandler = <R, RR = never>(
         // built but not used by the SDK (it answered before calling the factory)
         if (slot.server !== undefined) void slot.server.close().catch(() => undefined)
       }
+    }
+    return async (request, opts) => {
+      const refused = checkHost(request)
+      if (refused !== undefined) return refused
+      if (cors === undefined) return respond(request, opts)
+      return cors.preflight(request) ?? cors.answer(request, await respond(request, opts))
     }
   })
 

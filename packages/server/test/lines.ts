@@ -45,6 +45,7 @@ export interface ServeOptions {
   /** Default: the loopback names. */
   readonly allowedHosts?: ReadonlyArray<string> | "any"
   readonly allowedOrigins?: ReadonlyArray<string>
+  readonly cors?: boolean
 }
 
 export interface Line {

@@ -140,6 +140,65 @@ export const makeHostCheck = (
   }
 }
 
+/** The response headers a browser client of an MCP endpoint reads (CORS exposes none by default). */
+const exposedHeaders = "Mcp-Session-Id, Mcp-Protocol-Version, WWW-Authenticate"
+
+/**
+ * CORS for browser clients of the MCP endpoint (`cors: true`): a preflight (`OPTIONS` with
+ * `Access-Control-Request-Method`) from an origin the Host/Origin check accepts gets 204 with the
+ * methods and the requested headers allowed; every other answer to such an origin names it in
+ * `Access-Control-Allow-Origin` and exposes the MCP headers. Origins the check refuses get its 403,
+ * without CORS headers. Never `Access-Control-Allow-Credentials`: the endpoint takes bearer tokens,
+ * not cookies. The accepted origins must be named (`allowedOrigins`, or `allowedHosts`): with
+ * neither, every origin would be, and any web page a user opens could call the server from the
+ * user's network (`InvalidOptionError`).
+ */
+export const makeCors = (
+  enabled: boolean | undefined,
+  allowedHosts: ReadonlyArray<string> | "any" | undefined,
+  allowedOrigins: ReadonlyArray<string> | undefined
+): { readonly preflight: (request: Request) => Response | undefined; readonly answer: (request: Request, response: Response) => Response } | undefined => {
+  if (enabled !== true) return undefined
+  if (allowedOrigins === undefined && (allowedHosts === undefined || allowedHosts === "any")) {
+    throw new InvalidOptionError(
+      "cors",
+      "name the origins browsers may call from: give allowedOrigins (or allowedHosts), otherwise every web page could call the server"
+    )
+  }
+  return {
+    preflight: (request) => {
+      const origin = request.headers.get("origin")
+      if (request.method !== "OPTIONS" || origin === null || !request.headers.has("access-control-request-method")) {
+        return undefined
+      }
+      const headers = new Headers({
+        "access-control-allow-origin": origin,
+        "access-control-allow-methods": "GET, POST, DELETE",
+        "access-control-max-age": "600",
+        vary: "Origin, Access-Control-Request-Headers"
+      })
+      const requested = request.headers.get("access-control-request-headers")
+      if (requested !== null) headers.set("access-control-allow-headers", requested)
+      return new Response(null, { status: 204, headers })
+    },
+    answer: (request, response) => {
+      const origin = request.headers.get("origin")
+      if (origin === null) return response
+      let answered = response
+      try {
+        answered.headers.set("access-control-allow-origin", origin)
+      } catch {
+        // immutable headers (a fetched response): a copy
+        answered = new Response(response.body, response)
+        answered.headers.set("access-control-allow-origin", origin)
+      }
+      answered.headers.set("access-control-expose-headers", exposedHeaders)
+      answered.headers.append("vary", "Origin")
+      return answered
+    }
+  }
+}
+
 /**
  * A Node server whose `close` also drops idle keep-alive connections: clients' fetch pools keep
  * sockets open, and a plain `close` waits for them for seconds.
