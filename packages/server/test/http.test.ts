@@ -117,6 +117,21 @@ describe.each(lines)("HTTP serving, $name line", (line) => {
     }
   })
 
+  it("fix: a credential or gateway header sent twice is refused with 400 (Node joined the two values into one credential), on the router and the Node handler", async () => {
+    await refusesRepeatedCredentialHeaders(http.url)
+    const runtime = ManagedRuntime.make(HeaderCredentialBackend.layer())
+    const node = await line.toNodeHandler(buildOn(line), await runtime.runtime())
+    const server = createServer((req, res) => void node.handler(req, res))
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+    try {
+      await refusesRepeatedCredentialHeaders(new URL(`http://127.0.0.1:${(server.address() as { port: number }).port}/mcp`))
+    } finally {
+      await node.close()
+      await new Promise((resolve) => server.close(resolve))
+      await runtime.dispose()
+    }
+  })
+
   it("the line's layer binds 127.0.0.1 and serves until the layer is released", async () => {
     const port = 30000 + Math.floor(Math.random() * 20000)
     const program = Effect.gen(function*() {
@@ -172,6 +187,45 @@ describe.each(lines)("HTTP serving, $name line", (line) => {
     expect((error as McpHttpServer.ListenError).message).toMatch(/port must be an integer from 0 to 65535/)
   })
 })
+
+/** A tools/call with `headers` as raw header lines (an array: the header repeated), answered status and body. */
+const rawToolCall = (url: URL, headers: Record<string, string | Array<string>>) =>
+  new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const req = httpRequest(url, {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "application/json, text/event-stream", ...headers }
+    }, (res) => {
+      let body = ""
+      res.setEncoding("utf8")
+      res.on("data", (chunk) => (body += chunk))
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }))
+    })
+    req.on("error", reject)
+    req.end(JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "key_length", arguments: {} } }))
+  })
+
+/** A credential or gateway header sent twice is refused, naming the header and neither value. */
+const refusesRepeatedCredentialHeaders = async (url: URL) => {
+  const fields = (key: string) => JSON.stringify({ apiKey: key })
+  for (
+    const headers of [
+      { "x-mcp-cred-access-token": ["tok-client-AAAA", "tok-gateway-BBBB"] },
+      { "X-MCP-Cred-Fields": [fields("key-client-AAAA"), fields("key-gateway-BBBB")] },
+      { "x-mcp-cred-jira-fields": [fields("key-client-AAAA"), fields("key-gateway-BBBB")] },
+      { "x-mcp-gateway-signature": ["v1=AAAA", "v1=BBBB"] }
+    ]
+  ) {
+    const answer = await rawToolCall(url, headers)
+    expect(answer.status).toBe(400)
+    const name = Object.keys(headers)[0]!.toLowerCase()
+    expect(answer.body).toContain(`the ${name} header is sent more than once`)
+    expect(answer.body).not.toMatch(/AAAA|BBBB/)
+  }
+  // once: not refused for it (stateful v1 answers a tools/call without a session with its own 400)
+  const once = await rawToolCall(url, { "x-mcp-cred-fields": fields("key-once-0123") })
+  expect(once.body).not.toContain("more than once")
+  expect(once.status === 200 || once.body.includes("no session id")).toBe(true)
+}
 
 /** A body over 4 MB gets 413, declared (Content-Length) or streamed (chunked), before it is all read. */
 const refusesLargeBodies = async (url: URL) => {

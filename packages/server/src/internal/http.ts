@@ -220,6 +220,32 @@ export const createClosingServer = () => {
 /** The delay before TCP keep-alive probes on connections that may hold a long event stream. */
 export const keepAliveDelayMs = 60_000
 
+/**
+ * The first credential or gateway header (`X-MCP-Cred-*`, `X-MCP-Gateway-*`, lower-cased) that a
+ * request carries more than once, from Node's `rawHeaders`. Node (and web `Headers`) join repeats
+ * with ", ", which would make two values one credential ("client, gateway" when a proxy appends
+ * instead of replacing): such a request is refused (`repeatedHeader`) before anything reads it.
+ */
+export const repeatedCredentialHeader = (rawHeaders: ReadonlyArray<string> | undefined): string | undefined => {
+  if (rawHeaders === undefined) return undefined
+  let seen: Set<string> | undefined
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!
+    // "x-mcp-cred-" is the shortest; most headers end here
+    if (name.length < 11 || (name.charCodeAt(0) | 32) !== 120) continue
+    const lower = name.toLowerCase()
+    if (!lower.startsWith("x-mcp-cred-") && !lower.startsWith("x-mcp-gateway-")) continue
+    seen ??= new Set()
+    if (seen.has(lower)) return lower
+    seen.add(lower)
+  }
+  return undefined
+}
+
+/** The answer to a request that repeats a credential header: 400, naming the header (never a value). */
+export const repeatedHeader = (name: string): Response =>
+  jsonRpcError(400, `Bad Request: the ${name} header is sent more than once; send it once`)
+
 /** A Node request as a web `Request`, aborted when the response closes. */
 export const toWebRequest = (req: IncomingMessage, res: ServerResponse): Request => {
   const controller = new AbortController()

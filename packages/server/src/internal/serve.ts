@@ -7,6 +7,8 @@
 import * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServer from "@effect/platform/HttpServer"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -27,15 +29,20 @@ export const router = <Auth, R, RR>(
   routes: HttpRouter.HttpRouter<never, RR> | undefined
 ) =>
   Effect.map(makeWebHandler, (handler) => {
+    const app = HttpApp.fromWebHandler(async (req) => {
+      const response = await handler(req)
+      // the client went away while the request was handled: nobody reads the body, so it is
+      // cancelled (an SSE stream would otherwise stay open, and its session never idle)
+      if (req.signal.aborted) Http.cancelBody(response)
+      return startedEventStream(response)
+    })
     const mcp = HttpRouter.empty.pipe(
       HttpRouter.all(
         (path ?? "/mcp") as HttpRouter.PathInput,
-        HttpApp.fromWebHandler(async (req) => {
-          const response = await handler(req)
-          // the client went away while the request was handled: nobody reads the body, so it is
-          // cancelled (an SSE stream would otherwise stay open, and its session never idle)
-          if (req.signal.aborted) Http.cancelBody(response)
-          return startedEventStream(response)
+        // a repeated credential header is refused from the Node request (the web one has joined it)
+        Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
+          const repeated = Http.repeatedCredentialHeader((request.source as Partial<IncomingMessage> | undefined)?.rawHeaders)
+          return repeated === undefined ? app : Effect.succeed(HttpServerResponse.fromWeb(Http.repeatedHeader(repeated)))
         })
       )
     )
@@ -142,6 +149,8 @@ export const toNodeHandler = async <Auth, R>(
   const handler = async (req: IncomingMessage & { auth?: Auth }, res: ServerResponse) => {
     // after close() the sessions and the SDK handler are gone: nothing more is served
     if (closed) return Http.writeWebResponse(Http.jsonRpcError(503, "Server is shutting down"), res)
+    const repeated = Http.repeatedCredentialHeader(req.rawHeaders)
+    if (repeated !== undefined) return Http.writeWebResponse(Http.repeatedHeader(repeated), res)
     try {
       const response = await web(Http.toWebRequest(req, res), { authInfo: req.auth })
       Http.writeWebResponse(response, res)
