@@ -71,6 +71,13 @@ export const scopeDefinitions = (
   return Either.right(out)
 }
 
+/** Configured claim or scope names with the seed's rules (trimmed, non-empty, no duplicates); a bad list throws `AuthConfigError` naming `field`. */
+const claimNames = (field: string, names: ReadonlyArray<string>): ReadonlyArray<string> => {
+  const result = scopeDefinitions(names.map((scope) => ({ scope })))
+  if (Either.isLeft(result)) throw new AuthConfigError({ field, reason: result.left.reason })
+  return result.right
+}
+
 /**
  * @since 0.1.0
  * @category models
@@ -84,7 +91,10 @@ export interface AuthenticateOptions {
   readonly resourceMetadataUrl?: string | undefined
   /** The MCP endpoint's URL: `AuthInfo.resource`. Use it as the verifier's audience (RFC 8707). */
   readonly resource?: string | undefined
-  /** Claims every caller's token must carry (403 `missing_scopes` otherwise). */
+  /**
+   * Claims every caller's token must carry (403 `missing_scopes` otherwise). Trimmed; an empty
+   * name or a duplicate throws `AuthConfigError` when the authenticator is built (the seed's rules).
+   */
   readonly requiredClaims?: ReadonlyArray<string> | undefined
   /** Let requests without an `Authorization` header through, anonymous. Default `false`. */
   readonly allowAnonymous?: boolean | undefined
@@ -132,7 +142,7 @@ export const authenticate = (options: AuthenticateOptions = {}) => {
   const resource = options.resource === undefined ? undefined : resourceUrl(options.resource)
   // the MCP authorization spec requires it in every 401: derived from the resource when not given
   const metadataUrl = options.resourceMetadataUrl ?? (options.resource === undefined ? undefined : resourceMetadataUrl(options.resource))
-  const required = options.requiredClaims ?? []
+  const required = claimNames("requiredClaims", options.requiredClaims ?? [])
   return (request: Request): Effect.Effect<Authentication, never, TokenVerifier> => {
     const header = request.headers.get("authorization")
     const where = `${request.method} ${new URL(request.url).pathname}`
@@ -390,7 +400,9 @@ export const wellKnownRouter = (options: WellKnownOptions): HttpRouter.HttpRoute
     const keys = options.publicKeys
     router = router.pipe(HttpRouter.all(jwksPath as HttpRouter.PathInput, Effect.sync(() => HttpServerResponse.unsafeJson(keys, { headers: cors }))))
   }
-  const discovery = options.scopeDiscovery
+  const discovery = options.scopeDiscovery === undefined
+    ? undefined
+    : { ...options.scopeDiscovery, scopes: claimNames("scopeDiscovery.scopes", options.scopeDiscovery.scopes) }
   if (discovery !== undefined) {
     const path = discovery.path ?? (discovery.shape === "fhswf-scopes" ? "/.well-known/fhswf-scopes" : "/.well-known/openid-configuration")
     router = router.pipe(HttpRouter.options(path as HttpRouter.PathInput, preflight))

@@ -311,6 +311,42 @@ describe("McpAuth — configuration", () => {
   })
 })
 
+describe("McpAuth — configured claim and scope names (the seed's rules)", () => {
+  const thrown = (f: () => unknown) => {
+    try {
+      f()
+    } catch (e) {
+      return e as { _tag?: string; field?: string; message: string }
+    }
+    return undefined
+  }
+
+  it("fix: requiredClaims and scopeDiscovery.scopes refuse a duplicate or an empty name when built, naming the option", () => {
+    const duplicate = thrown(() => McpAuth.authenticate({ requiredClaims: ["email", " email "] }))
+    expect(duplicate?._tag).toBe("AuthConfigError")
+    expect(duplicate?.field).toBe("requiredClaims")
+    expect(duplicate?.message).toContain("Duplicate scope configured: email")
+    expect(thrown(() => McpAuth.authenticate({ requiredClaims: ["  "] }))?.message).toContain("non-empty")
+    const discovery = thrown(() =>
+      McpAuth.wellKnownRouter({ resource: "https://mcp.example.com/mcp", scopeDiscovery: { shape: "fhswf-scopes", scopes: ["a", "a"] } })
+    )
+    expect(discovery?.field).toBe("scopeDiscovery.scopes")
+  })
+
+  it("fix: a required claim is trimmed (' name ' is the claim name, which the token carries)", async () => {
+    const authenticate = McpAuth.authenticate({ requiredClaims: [" name "] })
+    const outcome = await Effect.runPromise(
+      authenticate(new Request("https://mcp.example.com/mcp", { method: "POST", headers: { authorization: "Bearer tok" } })).pipe(
+        Effect.provideService(
+          TokenVerifier.TokenVerifier,
+          TokenVerifier.make((token) => Effect.succeed(AccessToken.fromClaims(token, { sub: "u", name: "Ada" })))
+        )
+      )
+    )
+    expect(outcome instanceof Response ? outcome.status : "authenticated").toBe("authenticated")
+  })
+})
+
 describe("McpAuth.authenticate — resource_metadata", () => {
   it("fix: derived from resource when resourceMetadataUrl is not given (the MCP spec requires it in every 401)", async () => {
     const authenticate = McpAuth.authenticate({ resource: "https://mcp.example.com/mcp" })
