@@ -62,6 +62,16 @@ export const keyVariable = "MCP_CREDENTIALS_ENCRYPTION_KEY"
 export const keyFileVariable = "MCP_CREDENTIALS_ENCRYPTION_KEY_FILE"
 
 /**
+ * The seed's (mcpauthkit) variables, read by `layerConfig` when neither of ours is set: the key
+ * (a Fernet key is the url-safe base64 of 32 bytes, which this keyring takes as its key) and a
+ * file holding it.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const seedVariables = { key: "STORAGE_ENCRYPTION_KEY", keyFile: "STORAGE_ENCRYPTION_KEY_PATH" } as const
+
+/**
  * Builds a keyring from keys, newest first.
  *
  * @since 0.1.0
@@ -156,7 +166,9 @@ export const layer = (spec: Redacted.Redacted<string>, variable?: string): Layer
 /**
  * A keyring from configuration: `MCP_CREDENTIALS_ENCRYPTION_KEY` (base64 of 32 bytes, or a ring
  * `id:base64,id:base64` newest first) or else `MCP_CREDENTIALS_ENCRYPTION_KEY_FILE` (a file with the
- * same content). Missing or malformed → `EncryptionKeyError` naming the variable, at construction.
+ * same content); when neither is set (and no other variables are given), the seed's
+ * `STORAGE_ENCRYPTION_KEY` or `STORAGE_ENCRYPTION_KEY_PATH`. Missing or malformed →
+ * `EncryptionKeyError` naming the variable, at construction.
  *
  * @since 0.1.0
  * @category layers
@@ -167,20 +179,33 @@ export const layerConfig = (options?: {
 }): Layer.Layer<Keyring, EncryptionKeyError> => {
   const keyVar = options?.keyVariable ?? keyVariable
   const fileVar = options?.keyFileVariable ?? keyFileVariable
+  const pairs: ReadonlyArray<readonly [string, string]> = options?.keyVariable === undefined && options?.keyFileVariable === undefined
+    ? [[keyVar, fileVar], [seedVariables.key, seedVariables.keyFile]]
+    : [[keyVar, fileVar]]
   const configError = (variable: string) => () =>
     new EncryptionKeyError({ variable, reason: "it could not be read from the configuration" })
-  return Layer.effect(
-    Keyring,
+  const fromPair = ([keyName, fileName]: readonly [string, string]) =>
     Effect.gen(function*() {
-      const inline = yield* Config.option(Config.redacted(keyVar)).pipe(Effect.mapError(configError(keyVar)))
-      if (Option.isSome(inline) && Redacted.value(inline.value).trim() !== "") return yield* parse(inline.value, keyVar)
-      const file = yield* Config.option(Config.string(fileVar)).pipe(Effect.mapError(configError(fileVar)))
+      const inline = yield* Config.option(Config.redacted(keyName)).pipe(Effect.mapError(configError(keyName)))
+      if (Option.isSome(inline) && Redacted.value(inline.value).trim() !== "") {
+        return Option.some(yield* parse(inline.value, keyName))
+      }
+      const file = yield* Config.option(Config.string(fileName)).pipe(Effect.mapError(configError(fileName)))
       if (Option.isSome(file) && file.value.trim() !== "") {
         const content = yield* Effect.try({
           try: () => fs.readFileSync(file.value.trim(), "utf8"),
-          catch: () => new EncryptionKeyError({ variable: fileVar, reason: "the key file could not be read" })
+          catch: () => new EncryptionKeyError({ variable: fileName, reason: "the key file could not be read" })
         })
-        return yield* parse(Redacted.make(content), fileVar)
+        return Option.some(yield* parse(Redacted.make(content), fileName))
+      }
+      return Option.none<Keyring["Type"]>()
+    })
+  return Layer.effect(
+    Keyring,
+    Effect.gen(function*() {
+      for (const pair of pairs) {
+        const found = yield* fromPair(pair)
+        if (Option.isSome(found)) return found.value
       }
       return yield* new EncryptionKeyError({
         variable: keyVar,
