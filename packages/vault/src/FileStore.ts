@@ -189,7 +189,9 @@ export const make = (
           const now = yield* Clock.currentTimeMillis
           const content = yield* read
           const [a, changed] = yield* f(content, now)
-          if (changed) yield* write(content, now)
+          // a write, once started, ends before the lock is let go: interrupted midway (a cancelled
+          // call, a timeout around the store), its rename would land after a later writer's
+          if (changed) yield* Effect.uninterruptible(write(content, now))
           return a
         })
       )
