@@ -310,17 +310,30 @@ export const make = (options: PgStoreOptions = {}) =>
         })
     })
 
-    const takeResult = (id: string) =>
+    /**
+     * Reads a single-use row, opens it, then deletes it if it is still the one read (one taker
+     * wins). A row this replica cannot open (a key it does not have yet, in a rolling key
+     * rotation) fails with `DecryptionError` and stays for a replica that can.
+     */
+    const takeOnce = <A, E>(operation: string, table: string, id: string, open: (sealed: string) => Effect.Effect<A, E>) =>
       Effect.gen(function*() {
-        const rows = yield* q<{ expires_at: string; sealed: string }>(
-          "await",
-          `DELETE FROM ${t("results")} WHERE id = $1 RETURNING expires_at, sealed`,
-          [sha256(id)]
+        const [row] = yield* q<{ sealed: string }>(
+          operation,
+          `SELECT sealed FROM ${t(table)} WHERE id = $1 AND expires_at > $2`,
+          [sha256(id), yield* now]
         )
-        const [row] = rows
-        if (row === undefined || Number(row.expires_at) <= (yield* now)) return Option.none()
-        return Option.some((yield* openResult(keyring, id, row.sealed)).result)
+        if (row === undefined) return Option.none<A>()
+        const opened = yield* open(row.sealed)
+        const deleted = yield* q(
+          operation,
+          `DELETE FROM ${t(table)} WHERE id = $1 AND sealed = $2 RETURNING 1`,
+          [sha256(id), row.sealed]
+        )
+        return deleted.length === 1 ? Option.some(opened) : Option.none<A>()
       })
+
+    const takeResult = (id: string) =>
+      Effect.map(takeOnce("await", "results", id, (sealed) => openResult(keyring, id, sealed)), Option.map((r) => r.result))
 
     const pending = PendingStore.of({
       create: (input, ttl) =>
@@ -344,17 +357,7 @@ export const make = (options: PgStoreOptions = {}) =>
           const [row] = rows
           return row === undefined ? Option.none() : Option.some(yield* openPending(keyring, id, row.sealed))
         }),
-      take: (id) =>
-        Effect.gen(function*() {
-          const rows = yield* q<{ expires_at: string; sealed: string }>(
-            "take",
-            `DELETE FROM ${t("pending")} WHERE id = $1 RETURNING expires_at, sealed`,
-            [sha256(id)]
-          )
-          const [row] = rows
-          if (row === undefined || Number(row.expires_at) <= (yield* now)) return Option.none()
-          return Option.some(yield* openPending(keyring, id, row.sealed))
-        }),
+      take: (id) => takeOnce("take", "pending", id, (sealed) => openPending(keyring, id, sealed)),
       complete: (id, result, completeOptions) =>
         Effect.gen(function*() {
           const expiresAt = (yield* now) + Math.max(1, Duration.toMillis(completeOptions?.ttl ?? defaultResultTtl))

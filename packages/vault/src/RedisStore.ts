@@ -114,6 +114,12 @@ redis.call('DEL', KEYS[1])
 return 1
 `
 
+/** Deletes a key only if it still holds the value read (the reader opened it first). */
+const deleteIfScript = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`
+
 interface CredentialRecord {
   readonly p: string
   readonly s: string
@@ -288,11 +294,21 @@ export const make = (options: RedisStoreOptions = {}) =>
         )
     })
 
+    /**
+     * Reads a single-use record, opens it, then deletes it if it is still the one read (one taker
+     * wins). A record this replica cannot open (a key it does not have yet, in a rolling key
+     * rotation) fails with `DecryptionError` and stays for a replica that can.
+     */
+    const takeOnce = <A, E>(operation: string, key: string, open: (raw: string) => Effect.Effect<A, E>) =>
+      Effect.flatMap(run(operation, () => client.get(key)), (raw) =>
+        raw === null ? Effect.succeed(Option.none<A>()) : Effect.flatMap(open(raw), (opened) =>
+          Effect.map(
+            run(operation, () => client.eval(deleteIfScript, 1, key, raw) as Promise<number>),
+            (deleted) => deleted === 1 ? Option.some(opened) : Option.none<A>()
+          )))
+
     const takeResult = (id: string) =>
-      Effect.flatMap(run("await", () => client.getdel(resultKey(id))), (raw) =>
-        raw === null
-          ? Effect.succeed(Option.none())
-          : Effect.map(openResult(keyring, id, raw), (r) => Option.some(r.result)))
+      Effect.map(takeOnce("await", resultKey(id), (raw) => openResult(keyring, id, raw)), Option.map((r) => r.result))
 
     const pending = PendingStore.of({
       create: (input, ttl) =>
@@ -306,9 +322,7 @@ export const make = (options: RedisStoreOptions = {}) =>
       get: (id) =>
         Effect.flatMap(run("get", () => client.get(pendingKey(id))), (raw) =>
           raw === null ? Effect.succeed(Option.none()) : Effect.asSome(openPending(keyring, id, raw))),
-      take: (id) =>
-        Effect.flatMap(run("take", () => client.getdel(pendingKey(id))), (raw) =>
-          raw === null ? Effect.succeed(Option.none()) : Effect.asSome(openPending(keyring, id, raw))),
+      take: (id) => takeOnce("take", pendingKey(id), (raw) => openPending(keyring, id, raw)),
       complete: (id, result, completeOptions) =>
         Effect.gen(function*() {
           const now = yield* Clock.currentTimeMillis

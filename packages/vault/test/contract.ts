@@ -510,6 +510,32 @@ export const contract = (harness: Harness) => {
           })
         })
 
+        it.live("fix: a pending entry or result a replica cannot open (rolling key rotation) stays for one that can; one taker wins", () => {
+          const inst = harness.fresh()
+          return Effect.gen(function*() {
+            // a replica already on the new key seals with it
+            const entry = yield* use(inst.layer(`${keyB},${keyA}`), (_, ps) =>
+              Effect.gen(function*() {
+                const e = yield* ps.create({ provider: "jira", subject: uniq("rolling") }, "5 minutes")
+                yield* ps.complete(e.id, { status: "submitted" })
+                return e
+              }))
+            // one still on the old key only cannot open them: an error, and nothing is consumed
+            yield* use(inst.layer(keyA), (_, ps) =>
+              Effect.gen(function*() {
+                assert.strictEqual((yield* Effect.flip(ps.take(entry.id)))._tag, "DecryptionError")
+                assert.strictEqual((yield* Effect.flip(ps.await(entry.id, "10 millis")))._tag, "DecryptionError")
+              }))
+            yield* use(inst.layer(`${keyB},${keyA}`), (_, ps) =>
+              Effect.gen(function*() {
+                assert.strictEqual(Option.getOrThrow(yield* ps.take(entry.id)).id, entry.id)
+                assert.isTrue(Option.isNone(yield* ps.take(entry.id)), "taken once")
+                assert.deepStrictEqual(Option.getOrThrow(yield* ps.await(entry.id, "10 millis")), { status: "submitted" })
+                assert.isTrue(Option.isNone(yield* ps.await(entry.id, "10 millis")), "consumed once")
+              }))
+          })
+        })
+
         it.live("fix: revoke removes every record of the subject, also those sealed with a key the keyring no longer holds", () => {
           const inst = harness.fresh()
           const subject = uniq("closed")
