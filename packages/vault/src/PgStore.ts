@@ -46,13 +46,20 @@ import { StoreError, type VaultError } from "./VaultError.js"
 /**
  * Options of the Postgres backend. `schema` must match `[a-z_][a-z0-9_]*` (at most 48 characters).
  * An unreachable Postgres fails an operation with a `StoreError` once a new pool connection is
- * refused or after the `PgClient`'s `connectTimeout`; the pool reconnects by itself afterwards.
+ * refused or after the `PgClient`'s `connectTimeout`, and a query on a connection that stopped
+ * answering (a network partition, a failover leaving half-open sockets) after `queryTimeout`; the
+ * pool reconnects by itself afterwards.
  *
  * @since 0.1.0
  * @category models
  */
 export interface PgStoreOptions {
   readonly schema?: string | undefined
+  /**
+   * How long one query may take before the operation fails with a `StoreError` (the query is
+   * cancelled). Default 5 s, as Redis' `commandTimeout`.
+   */
+  readonly queryTimeout?: Duration.DurationInput | undefined
   /** How often expired credentials are emptied (the ciphertext is removed; the row keeps the key's generation counter so a generation is never reused) and expired pending entries deleted. Default 60 s. */
   readonly sweepInterval?: Duration.DurationInput | undefined
   /** Safety net for a missed notification: how often a waiter re-checks. Default 1 s. */
@@ -105,8 +112,22 @@ export const make = (options: PgStoreOptions = {}) =>
         reason: "the option schema must be a lowercase SQL name (a-z, 0-9, '_', at most 48 characters, not starting with a digit)"
       })
     }
+    const queryTimeout = Duration.decode(options.queryTimeout ?? Duration.seconds(5))
+    const timedOut = (operation: string) => () =>
+      new StoreError({
+        backend: "postgres",
+        operation,
+        cause: new Error("query timed out"),
+        reason: `no answer within ${Duration.format(queryTimeout)} (queryTimeout)`
+      })
+    // a connection that stopped answering never ends a query: it is given up on (cancelled in
+    // the background, `disconnect`) after `queryTimeout`
     const q = <A extends object>(operation: string, text: string, params: ReadonlyArray<unknown> = []) =>
-      pg.unsafe<A>(text, params).pipe(Effect.mapError(fail(operation)))
+      pg.unsafe<A>(text, params).pipe(
+        Effect.mapError(fail(operation)),
+        Effect.disconnect,
+        Effect.timeoutFail({ duration: queryTimeout, onTimeout: timedOut(operation) })
+      )
     const t = (table: string) => `"${schema}".${table}`
 
     yield* pg.withTransaction(

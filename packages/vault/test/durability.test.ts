@@ -100,15 +100,27 @@ const startProxy = async (target: number, port = 0) => {
     }
     client.on("error", end).on("close", end)
     upstream.on("error", end).on("close", end)
-    client.pipe(upstream)
-    upstream.pipe(client)
+    // frozen: the sockets stay open but nothing is forwarded (a black-holed network), held back
+    // until thawed
+    const forward = (to: net.Socket) => (data: Buffer) => (frozen ? held.push([to, data]) : to.write(data))
+    client.on("data", forward(upstream))
+    upstream.on("data", forward(client))
   })
+  let frozen = false
+  const held: Array<[net.Socket, Buffer]> = []
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject)
     server.listen(port, "127.0.0.1", () => resolve())
   })
   return {
     port: (server.address() as net.AddressInfo).port,
+    freeze: () => {
+      frozen = true
+    },
+    thaw: () => {
+      frozen = false
+      for (const [to, data] of held.splice(0)) if (!to.destroyed) to.write(data)
+    },
     stop: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy()
@@ -203,6 +215,33 @@ const outageCase = (
     }).pipe(Effect.ensuring(Effect.promise(() => (restarted ?? proxy).stop())))
   })
 
+/**
+ * Black hole: the connections stay open but nothing comes back (a partition, a failover leaving
+ * half-open sockets) → each operation fails with a tagged StoreError within the bound; once the
+ * network answers again the same store serves.
+ */
+const blackHoleCase = (target: number, layer: (port: number) => Layer.Layer<Stores, unknown>) =>
+  Effect.gen(function*() {
+    const proxy = yield* Effect.promise(() => startProxy(target))
+    const key = { provider: "jira", subject: uniq("hole") }
+    yield* withStore(layer(proxy.port), (cs, ps) =>
+      Effect.gen(function*() {
+        yield* cs.set(key, pat("pat-before-hole"))
+        yield* cs.get(key)
+        proxy.freeze()
+        const started = Date.now()
+        const outcomes = yield* Effect.all([
+          bounded(Effect.flip(cs.get(key))),
+          bounded(Effect.flip(cs.set({ provider: "jira", subject: uniq("other") }, pat("pat-during-hole")))),
+          bounded(Effect.flip(ps.create({ provider: "jira", subject: key.subject }, "1 minute")))
+        ], { concurrency: "unbounded" })
+        for (const failed of outcomes) assert.strictEqual(failed._tag, "StoreError")
+        assert.isBelow(Date.now() - started, 7_000, "failures are bounded, not hangs")
+        proxy.thaw()
+        assert.strictEqual(patOf(yield* bounded(cs.get(key))), "pat-before-hole")
+      })).pipe(Effect.ensuring(Effect.promise(() => proxy.stop())))
+  })
+
 // -- file -------------------------------------------------------------------------------------------
 
 describe("durability: file", () => {
@@ -287,6 +326,11 @@ serviceSuite("durability: redis", redisReason, () => {
     const prefix = `${redisPrefix}${uniq("outage")}:`
     return outageCase(target, (port) => redisLayer(port, prefix), "redis")
   }, 60_000)
+
+  it.live("a connection that stops answering fails each operation after commandTimeout; then serves again", () => {
+    const prefix = `${redisPrefix}${uniq("hole")}:`
+    return blackHoleCase(target, (port) => redisLayer(port, prefix))
+  }, 60_000)
 })
 
 // -- Postgres ---------------------------------------------------------------------------------------
@@ -312,5 +356,14 @@ serviceSuite("durability: postgres", pg.reason, () => {
   it.live("Postgres unreachable → StoreError within the bound; back on the same port → nothing lost, writes work", () => {
     const schema = `${pgSchemaPrefix}_${++counter}`
     return outageCase(5432, (port) => pgLayer(port, schema), "postgres")
+  }, 60_000)
+
+  it.live("fix: a connection that stops answering fails each operation after queryTimeout (it hung for the kernel's TCP timeout)", () => {
+    const schema = `${pgSchemaPrefix}_${++counter}`
+    return blackHoleCase(5432, (port) =>
+      PgStore.layer({ schema, queryTimeout: "2 seconds" }).pipe(
+        Layer.provide(keyring),
+        Layer.provide(pgClient(pgUser, { port, connectTimeout: "2 seconds" }))
+      ))
   }, 60_000)
 })
