@@ -204,10 +204,18 @@ export const make = (
           const redeemed = yield* Effect.either(OAuthProvider.refresh(provider, { refreshToken: base.refreshToken }))
           if (redeemed._tag === "Right") {
             const fresh = yield* OAuthProvider.toCredential(provider, redeemed.right, base)
-            // the refresh token is spent: a store that fails now is retried, and if it still
-            // fails the new token is kept for the next attempt (never a second redemption)
+            // the refresh token is spent: a store that fails now is retried while the lease holds
+            // (after it, another replica would redeem the spent token, and a provider that
+            // detects reuse revokes the grant); if it still fails the new token is kept for this
+            // replica's next attempt (never a second redemption here)
+            const holdsFor = now + leaseMs - 1000 - (yield* Clock.currentTimeMillis)
             const written = yield* store.compareAndSet(key, Option.some(claimed.value.generation), fresh, { ttl }).pipe(
-              Effect.retry({ times: 3, schedule: Schedule.exponential(Duration.millis(50)) }),
+              Effect.retry(
+                Schedule.exponential(Duration.millis(50)).pipe(
+                  Schedule.union(Schedule.spaced(Duration.seconds(1))),
+                  Schedule.upTo(Duration.millis(Math.max(0, holdsFor)))
+                )
+              ),
               Effect.tapError(() =>
                 Effect.sync(() => unsaved.set(id, { generation: claimed.value.generation, credential: fresh, ttl }))
               )

@@ -117,35 +117,62 @@ describe("TokenRefresh (memory store, real provider)", () => {
       assert.strictEqual(at(oauth(Option.getOrThrow(yield* store.get(key)))), [...tokens][0])
     }))
 
-  it.scopedLive("fix: a new token that cannot be stored (the store fails) is written by the next call, never a second redemption", () =>
+  /** A store whose compare-and-set fails from its `from`-th call while `failing()` says so (a retry runs it again). */
+  const blipping = (memory: CredentialStore.CredentialStore["Type"], from: number, failing: (n: number) => boolean) => {
+    let cas = 0
+    const store: CredentialStore.CredentialStore["Type"] = {
+      ...memory,
+      compareAndSet: (...args) =>
+        Effect.suspend(() =>
+          ++cas >= from && failing(cas)
+            ? Effect.fail(new VaultError.StoreError({ backend: "memory", operation: "compareAndSet", cause: new Error("blip") }))
+            : memory.compareAndSet(...args)
+        )
+    }
+    return store
+  }
+
+  it.scopedLive("fix: a store blip after the redemption is retried while the lease holds: stored, one redemption, and another replica reads it", () =>
     Effect.gen(function*() {
       const p = yield* downstream(h)
       const memory = yield* CredentialStore.makeMemory
-      // compare-and-set call 1 claims; calls 2 to 5 (the write of the new token and its 3 retries) fail
-      let cas = 0
-      const store: CredentialStore.CredentialStore["Type"] = {
-        ...memory,
-        // counted per execution (a retry runs the same effect again)
-        compareAndSet: (...args) =>
-          Effect.suspend(() =>
-            ++cas >= 2 && cas <= 5
-              ? Effect.fail(new VaultError.StoreError({ backend: "memory", operation: "compareAndSet", cause: new Error("blip") }))
-              : memory.compareAndSet(...args)
-          )
-      }
-      const refresher = yield* TokenRefresh.make({ providers: [p] }).pipe(Effect.provideService(CredentialStore.CredentialStore, store))
+      // compare-and-set call 1 claims; calls 2 to 6 (the write of the new token, ~1.5 s of retries) fail
+      const store = blipping(memory, 2, (n) => n <= 6)
+      const refresher = yield* TokenRefresh.make({ providers: [p], lease: "1 second" }).pipe(Effect.provideService(CredentialStore.CredentialStore, store))
+      const other = yield* TokenRefresh.make({ providers: [p], lease: "1 second" }).pipe(Effect.provideService(CredentialStore.CredentialStore, memory))
+      const key = { provider: p.name, subject: subject("blip") }
+      const expired = yield* expiredCredential(p, key.subject)
+      yield* memory.set(key, expired)
+      const before = { requests: h.tokenRequests(), reuses: h.reuses() }
+      const next = oauth(yield* refresher.require(key))
+      assert.notStrictEqual(at(next), at(expired))
+      assert.strictEqual(at(oauth(yield* other.require(key))), at(next))
+      assert.strictEqual(h.tokenRequests() - before.requests, 1)
+      assert.strictEqual(h.reuses() - before.reuses, 0)
+    }))
+
+  it.scopedLive("fix: a new token that cannot be stored for the whole lease is written by the next call, never a second redemption", () =>
+    Effect.gen(function*() {
+      // a short provider timeout keeps the lease (timeout + 5 s) and the retries (~5 s) short
+      const p = { ...(yield* downstream(h)), timeout: Duration.seconds(1) }
+      const memory = yield* CredentialStore.makeMemory
+      let down = true
+      const store = blipping(memory, 2, () => down)
+      // the lease is at least the provider's timeout plus 5 s: the swap is retried for ~5 s
+      const refresher = yield* TokenRefresh.make({ providers: [p], lease: "1 second" }).pipe(Effect.provideService(CredentialStore.CredentialStore, store))
       const key = { provider: p.name, subject: subject("unsaved") }
       const expired = yield* expiredCredential(p, key.subject)
-      yield* store.set(key, expired)
+      yield* memory.set(key, expired)
       const before = { requests: h.tokenRequests(), reuses: h.reuses() }
       const failed = yield* Effect.flip(refresher.require(key))
       assert.strictEqual(failed._tag, "StoreError")
+      down = false
       const next = oauth(yield* refresher.require(key))
       assert.notStrictEqual(at(next), at(expired))
       assert.strictEqual(at(oauth(Option.getOrThrow(yield* store.get(key)))), at(next))
       assert.strictEqual(h.tokenRequests() - before.requests, 1)
       assert.strictEqual(h.reuses() - before.reuses, 0)
-    }))
+    }), 30_000)
 
   it.scopedLive("fix: a refresh that fails while another writer stores a fresh token returns that token, not the failure", () =>
     Effect.gen(function*() {
