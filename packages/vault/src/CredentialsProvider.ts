@@ -398,6 +398,7 @@ const makeFlow = (
       Effect.flatMap(current(subject), (fresh) => Option.isSome(fresh) ? Effect.succeed(fresh.value) : Effect.fail(notProvided("failed"))),
     link: (pendingId) => entryUrl(self, options, pendingId),
     message: (label) => `${self.title} credentials required for '${label}'.\nOpen the link and fill in your credentials.`,
+    requiredMessage: `${self.title} credentials required.`,
     logs: { requested: "credentials requested", timedOut: "timeout waiting for credential submission" },
     notDone: notProvided,
     required: () => new CredentialsRequiredError({ provider: self.name, title: self.title, connectUrl: connectUrl(self, options) }),

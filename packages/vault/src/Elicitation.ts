@@ -64,6 +64,11 @@ export interface ElicitationRequest {
   readonly url: string
   /** The text shown to the user by the client. */
   readonly message: string
+  /**
+   * The error's own message when the call fails fast (-32042, input required): "Jira credentials
+   * required." for a form, "GitHub authorization required." for OAuth. Default: the form's.
+   */
+  readonly required?: string | undefined
   /** SHA-256 (base64url) of the tool call that started it (tool name and arguments). */
   readonly requestDigest: string
   /** 2025-11-25 only: hold the call open (`"blocking"`) or fail fast with -32042. */
@@ -169,6 +174,8 @@ export class UrlElicitationRequiredError extends Schema.TaggedError<UrlElicitati
   "@mcp-credentials/vault/UrlElicitationRequiredError"
 )("UrlElicitationRequiredError", {
   title: Schema.String,
+  /** The message (default "`<title>` credentials required."). */
+  required: Schema.optional(Schema.String),
   elicitations: Schema.Array(Schema.Struct({
     mode: Schema.Literal("url"),
     message: Schema.String,
@@ -181,7 +188,7 @@ export class UrlElicitationRequiredError extends Schema.TaggedError<UrlElicitati
     return { code: code, data: { elicitations: this.elicitations } }
   }
   override get message(): string {
-    return `${this.title} credentials required.`
+    return this.required ?? `${this.title} credentials required.`
   }
 }
 
@@ -252,7 +259,11 @@ export const make2025_11_25: Effect.Effect<Elicitation["Type"]> = Effect.sync(()
                 expiresAt: request.expiresAt.epochMillis
               })
             }
-            return new UrlElicitationRequiredError({ title: request.provider.title, elicitations: [params] })
+            return new UrlElicitationRequiredError({
+              title: request.provider.title,
+              ...(request.required !== undefined ? { required: request.required } : {}),
+              elicitations: [params]
+            })
           })
         }
         if (Option.isNone(tool)) return Effect.succeed<ElicitationOutcome>({ _tag: "Failed", reason: "no client channel" })

@@ -554,8 +554,12 @@ const makeFlow = (
     current,
     finish,
     link: (pendingId) => startUrl(self, options, pendingId),
-    message: (label) =>
-      `${self.title} authorization required for '${label}'.\nOpen the link, sign in, and grant access.\nReturn here when done.`,
+    // the seed's texts: "Return here when done." only where the call waits
+    message: (label, mode) =>
+      `${self.title} authorization required for '${label}'.\nOpen the link, sign in, and grant access.${
+        mode === "blocking" ? "\nReturn here when done." : ""
+      }`,
+    requiredMessage: `${self.title} authorization required.`,
     logs: { requested: "authorization requested", timedOut: "timeout waiting for the authorization" },
     notDone: notCompleted,
     required: () => new AuthorizationRequiredError({ provider: self.name, title: self.title, connectUrl: connectUrl(self, options) }),

@@ -446,7 +446,10 @@ describe.skipIf(!available)("oauth authorization through URL elicitation (chromi
     try {
       const error = await c.client.callTool({ name: "downstream_whoami" }).then(() => undefined, (e: any) => e)
       assert.strictEqual(error?.code, -32042)
+      // the seed's texts: the error says authorization, the link's text does not ask to return
+      assert.include(error.message, "Downstream authorization required.")
       const elicitation = error.elicitations[0]
+      assert.strictEqual(elicitation.message, "Downstream authorization required for 'bob'.\nOpen the link, sign in, and grant access.")
       assert.include(elicitation.url, `${failFastUrl}/credentials/oauth/downstream/start?t=`)
       await bob.page.goto(elicitation.url)
       await authorizeIn(bob.page, "bob")

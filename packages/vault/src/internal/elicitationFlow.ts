@@ -38,8 +38,10 @@ export interface FlowSpec<E> {
   readonly finish: (subject: string, result: PendingResult) => Effect.Effect<ResolvedCredential.ResolvedCredential, E>
   /** The one-time link of a pending entry. */
   readonly link: (pendingId: string) => string
-  /** What the client shows the user with the link. */
-  readonly message: (label: string) => string
+  /** What the client shows the user with the link (blocking: the call waits for them to return). */
+  readonly message: (label: string, mode: Mode) => string
+  /** The error's message when the call fails fast ("`<Title>` authorization required."). */
+  readonly requiredMessage: string
   /** Log lines: "`<name>` `<requested>`", and on a timeout "`<name>` `<timedOut>`". */
   readonly logs: { readonly requested: string; readonly timedOut: string }
   readonly notDone: (reason: NotDoneReason) => E
@@ -141,7 +143,8 @@ export const make = <E>(
       pendingId: entry.id,
       elicitationId,
       url: spec.link(entry.id),
-      message: spec.message(label),
+      message: spec.message(label, spec.mode),
+      required: spec.requiredMessage,
       requestDigest: digest,
       mode: spec.mode,
       expiresAt: entry.expiresAt
