@@ -226,6 +226,38 @@ describe("EnvCredentialBackend — seed §1.12", () => {
       }
     }))
 
+  it.effect("fix: ISO week dates and each part's own format, like Python fromisoformat (figures from Python 3.11)", () =>
+    Effect.gen(function*() {
+      const accepted: Array<[string, number]> = [
+        ["2026-W18-1", 1777248000000],
+        ["2026W181", 1777248000000],
+        ["2026-W18", 1777248000000],
+        ["2026W18", 1777248000000],
+        ["2026-W53-1", 1798416000000],
+        ["2020-W53-7", 1609632000000],
+        ["2026-W01-1", 1766966400000],
+        ["2027-W01-1", 1799020800000],
+        ["2026-W18-1T12:00:00Z", 1777291200000],
+        ["2026W181T120000", 1777291200000],
+        ["2026-W18-1 12:00", 1777291200000],
+        ["20260504T12:00", 1777896000000],
+        ["2026-05-04T1200", 1777896000000],
+        ["20260504T120000.5+05:30", 1777876200500]
+      ]
+      for (const [raw, millis] of accepted) {
+        const c = yield* oauthOf({ [`${P}EXPIRES_AT`]: raw })
+        assert.strictEqual(c.expiresAt && DateTime.toEpochMillis(c.expiresAt), millis, raw)
+      }
+      const refused = [
+        "2025-W53-1", "2026-W00-1", "2026-W18-8", "2026-W18-0", "2026-W181", "2026W18-1",
+        "2026-0504", "202605-04", "2026-05-04T12:0000", "2026-05-04T1200:00"
+      ]
+      for (const raw of refused) {
+        const r = yield* Effect.either(resolve({ [`${P}ACCESS_TOKEN`]: "t", [`${P}EXPIRES_AT`]: raw }, "oauth"))
+        assert.isTrue(Either.isLeft(r), raw)
+      }
+    }))
+
   it.effect("keep: ISO-8601 forms refused like Python fromisoformat (space around, lowercase z, epoch, hour 24)", () =>
     Effect.gen(function*() {
       for (const raw of [" 2026-05-04T12:00:00Z", "2026-05-04T12:00:00Z ", "2026-05-04T12:00:00z", "1714824000", "2026-05-04T24:00:00", "2026-02-30"]) {

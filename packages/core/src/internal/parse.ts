@@ -78,9 +78,11 @@ export const splitScopes = (raw: string): ReadonlyArray<string> | undefined => {
   return scopes.length === 0 ? undefined : scopes
 }
 
+// the date and the time each in extended or basic format, not mixed within one (as Python's
+// `fromisoformat`: `2026-0504` and `12:0000` are refused, `20260504T12:00` is not)
 const isoPattern = new RegExp(
-  "^(\\d{4})-?(\\d{2})-?(\\d{2})" + // date, extended or basic
-    "(?:[T ](\\d{2})(?::?(\\d{2})(?::?(\\d{2})(?:[.,](\\d+))?)?)?" + // time
+  "^(\\d{4})(?:-(\\d{2})-(\\d{2})|(\\d{2})(\\d{2})|-W(\\d{2})(?:-(\\d))?|W(\\d{2})(\\d)?)" + // calendar or week date
+    "(?:[T ](\\d{2})(?::(\\d{2})(?::(\\d{2})(?:[.,](\\d+))?)?|(\\d{2})(?:(\\d{2})(?:[.,](\\d+))?)?)?" + // time
     "(Z|[+-]\\d{2}(?::?\\d{2})?)?)?$" // offset
 )
 
@@ -93,25 +95,52 @@ const utc = (year: number, month: number, day: number, hour = 0, minute = 0, sec
 
 const daysInMonth = (year: number, month: number): number => new Date(utc(year, month, 0)).getUTCDate()
 
+const dayMillis = 86_400_000
+
+/** Monday of ISO week 1 (the week with January 4th), epoch milliseconds. */
+const isoWeekOne = (year: number): number => {
+  const jan4 = utc(year, 0, 4)
+  return jan4 - ((new Date(jan4).getUTCDay() + 6) % 7) * dayMillis
+}
+
+/** The calendar date of an ISO week date, or `undefined` (week 0, a 53rd week the year lacks, day 0 or 8). */
+const fromWeekDate = (year: number, week: number, weekday: number): { year: number; month: number; day: number } | undefined => {
+  const weeks = (isoWeekOne(year + 1) - isoWeekOne(year)) / (7 * dayMillis)
+  if (week < 1 || week > weeks || weekday < 1 || weekday > 7) return undefined
+  const date = new Date(isoWeekOne(year) + ((week - 1) * 7 + weekday - 1) * dayMillis)
+  return { year: date.getUTCFullYear(), month: date.getUTCMonth() + 1, day: date.getUTCDate() }
+}
+
 /**
  * Parses an ISO-8601 date or date-time the way Python's `datetime.fromisoformat` accepts it
- * (extended or basic format, `T` or space, `Z`/`±HH[:MM]` offsets, a date alone is midnight, no
- * offset is UTC). Refuses surrounding space, a lowercase `z`, epoch numbers and hour 24. Returns
- * epoch milliseconds (fractions beyond milliseconds are truncated).
+ * (extended or basic format, calendar or week dates (`2026-W18-1`, `2026W18`), `T` or space,
+ * `Z`/`±HH[:MM]` offsets, a date alone is midnight, no offset is UTC). Refuses surrounding space,
+ * a lowercase `z`, epoch numbers, hour 24 and a date or time that mixes extended and basic
+ * format. Returns epoch milliseconds (fractions beyond milliseconds are truncated).
  * @internal
  */
 export const parseIsoDateTime = (raw: string): number | undefined => {
   const m = isoPattern.exec(raw)
   if (m === null) return undefined
-  const [, y, mo, d, h, mi, s, frac, offset] = m
-  const year = Number(y), month = Number(mo), day = Number(d)
+  const [, y, mo, d, mob, db, w, wd, wb, wdb, h, mi, s, frac, mib, sb, fracb, offset] = m
+  let year = Number(y), month: number, day: number
+  const week = w ?? wb
+  if (week !== undefined) {
+    // year 0 does not exist for Python's datetime (MINYEAR is 1)
+    const date = year < 1 ? undefined : fromWeekDate(year, Number(week), Number(wd ?? wdb ?? "1"))
+    if (date === undefined) return undefined
+    ;({ year, month, day } = date)
+  } else {
+    month = Number(mo ?? mob)
+    day = Number(d ?? db)
+  }
   const hour = h === undefined ? 0 : Number(h)
-  const minute = mi === undefined ? 0 : Number(mi)
-  const second = s === undefined ? 0 : Number(s)
-  // year 0 does not exist for Python's datetime (MINYEAR is 1)
+  const minuteText = mi ?? mib, secondText = s ?? sb, fraction = frac ?? fracb
+  const minute = minuteText === undefined ? 0 : Number(minuteText)
+  const second = secondText === undefined ? 0 : Number(secondText)
   if (year < 1 || month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return undefined
   if (hour > 23 || minute > 59 || second > 59) return undefined
-  const millis = frac === undefined ? 0 : Number((frac + "00").slice(0, 3))
+  const millis = fraction === undefined ? 0 : Number((fraction + "00").slice(0, 3))
   let offsetMinutes = 0
   if (offset !== undefined && offset !== "Z") {
     const sign = offset.startsWith("-") ? -1 : 1
