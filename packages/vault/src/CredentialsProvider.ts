@@ -198,8 +198,13 @@ export const check = (self: CredentialsProvider): Effect.Effect<CredentialsProvi
   }
   if (self.variables.length === 0) return new ProviderConfigError({ field: "variables", reason: "at least one variable is required" })
   for (const v of self.variables) {
-    if (!/^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(v.name)) {
-      return new ProviderConfigError({ field: `variables.${v.name}`, reason: "a variable name must be an identifier" })
+    // any field name of a form and of a credential (`base_url`, `base-url`, `api.key`); not
+    // `__proto__`, which a plain object would not keep as a field
+    if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/.test(v.name) || v.name === "__proto__") {
+      return new ProviderConfigError({
+        field: `variables.${v.name}`,
+        reason: "a variable name is 1 to 64 letters, digits, '_', '-' or '.', not starting with '-' or '.'"
+      })
     }
     if (!["string", "password", "url", "textarea"].includes(v.type)) {
       return new ProviderConfigError({ field: `variables.${v.name}.type`, reason: "must be string, password, url or textarea" })

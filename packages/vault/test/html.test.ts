@@ -58,6 +58,26 @@ describe("credential page HTML", () => {
     CredentialsPage.router({ ...options, providers: [CredentialsProvider.make({ name: "jira", variables: { pat: {} } })] })
   })
 
+  it("fix: variable names are any field name (base-url, api.key), as the seed allows; __proto__ is refused", () => {
+    const options = { baseUrl: "https://mcp.example", oidc: { issuer: "https://idp.example", clientId: "c", clientSecret: Redacted.make("s") } }
+    const provider = CredentialsProvider.make({ name: "jira", variables: { "base-url": { type: "url" }, "api.key": {}, toString: {} } })
+    CredentialsPage.router({ ...options, providers: [provider] })
+    const html = Html.formPage("nonce", provider, "/submit", "csrf", "user", {})
+    assert.include(html, 'name="base-url"')
+    assert.include(html, 'name="api.key"')
+    // an inherited member is no value (it rendered Object.prototype.toString's source)
+    assert.notInclude(html, "native code")
+    for (const name of ["__proto__", "-x", ".x", "a b", "a/b", ""]) {
+      let thrown: unknown
+      try {
+        CredentialsPage.router({ ...options, providers: [CredentialsProvider.make({ name: "x", variables: { [name]: {} } })] })
+      } catch (e) {
+        thrown = e
+      }
+      assert.strictEqual((thrown as { _tag?: string })?._tag, "ProviderConfigError", name)
+    }
+  })
+
   it("the guide: no raw HTML, no javascript: links, no images or iframes; Markdown still renders", () => {
     const out = Html.renderGuide([
       "# Title <script>alert(1)</script>",

@@ -101,10 +101,13 @@ export const formPage = (
 ): string => {
   const fields = provider.variables.map((v) => {
     const id = `f-${escape(v.name)}`
-    const value = v.type === "password" ? "" : state.values?.[v.name] ?? ""
+    // own entries only: a variable named like an Object method (`toString`) has no inherited value
+    const value = v.type === "password" || state.values === undefined || !Object.hasOwn(state.values, v.name)
+      ? ""
+      : state.values[v.name] ?? ""
     const required = v.required ? " required" : ""
     const hint = v.hint === "" ? "" : `<div class="hint">${escape(v.hint)}</div>`
-    const err = state.fieldErrors?.[v.name]
+    const err = state.fieldErrors !== undefined && Object.hasOwn(state.fieldErrors, v.name) ? state.fieldErrors[v.name] : undefined
     const fieldError = err === undefined ? "" : `<div class="field-error" role="alert">${escape(err)}</div>`
     const control = v.type === "textarea"
       ? `<textarea id="${id}" name="${escape(v.name)}" rows="5" placeholder="${escape(v.hint)}"${required}>${escape(value)}</textarea>`
