@@ -205,7 +205,9 @@ export const generateKey = (options: {
 /**
  * Writes a new key pair to `directory` (created with mode 0700 if missing): the private JWKS with
  * mode 0600 from the moment it exists, then the public JWKS (mode 0644), each by an atomic
- * rename. Refuses to overwrite an existing file of either name unless `force`.
+ * rename. Refuses to overwrite an existing file of either name unless `force`; a file replaced
+ * with `force` keeps its mode (the private one never with group or other write), its owner and
+ * group, and a symbolic link stays a link (the file it points to is replaced).
  *
  * @since 0.1.0
  * @category constructors
@@ -248,6 +250,9 @@ export const generate = (
  * otherwise. Keys without a `kid` get their thumbprint, since a set of several keys needs one on
  * each. The set is read and written back holding `<private file>.lock`, so rotations run at the
  * same time each add their key (a lock left by a crashed run is taken over after 2 minutes).
+ * The files keep their mode, owner and group, and symbolic links stay links (the files they point
+ * to are replaced, and the lock is taken beside the private one): run as root on a server's
+ * files, the server can still read its key.
  *
  * @since 0.1.0
  * @category constructors
@@ -282,8 +287,9 @@ export const rotate = (options: {
     const key = yield* generateKey({ use, alg, size: isRsa(alg) ? size : options.size })
     // the (slow) generation is done outside the lock; reading the set and writing it back happen
     // under it, so concurrent rotations each add their key instead of overwriting one another
+    // the lock beside the file that is replaced: rotations through different links share it
     return yield* Files.withLock(
-      privatePath,
+      yield* Files.realPath(privatePath),
       Effect.gen(function*() {
         const latest = yield* readPrivateKeys(privatePath, use)
         const keys: Array<jose.JWK> = [key.privateJwk]
@@ -297,26 +303,44 @@ export const rotate = (options: {
   })
 
 /**
+ * A key file `clean` removed: `overwritten` (random bytes, then removed), `link` (a symbolic link:
+ * the link was removed, the file it points to was kept) or `not-overwritten` (this run could not
+ * write it, another user's file: only removed).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Removed {
+  readonly path: string
+  readonly how: "overwritten" | "link" | "not-overwritten"
+}
+
+/**
  * Overwrites every key file in `directory` (encryption and signing, private and public) with
- * random bytes, flushes it, then removes it. Returns the absolute paths it removed (empty when
- * there were none). Overwriting is not a reliable erase on SSDs, copy-on-write or journaling
- * file systems, or with snapshots and backups.
+ * random bytes, flushes it, then removes it. Returns what it removed (empty when there were
+ * none); `onRemoved` hears of each file as soon as it is gone, so a caller can report what was
+ * removed before a later file failed. A read-only file of this run's user is made writable first;
+ * one it cannot write is removed without being overwritten (`not-overwritten`). Overwriting is
+ * not a reliable erase on SSDs, copy-on-write or journaling file systems, or with snapshots and
+ * backups.
  *
  * @since 0.1.0
  * @category constructors
  */
 export const clean = (
-  directory: string = defaultDirectory
-): Effect.Effect<ReadonlyArray<string>, FileError, FileSystem.FileSystem | Path.Path> =>
+  directory: string = defaultDirectory,
+  options: { readonly onRemoved?: ((removed: Removed) => Effect.Effect<void>) | undefined } = {}
+): Effect.Effect<ReadonlyArray<Removed>, FileError, FileSystem.FileSystem | Path.Path> =>
   Effect.gen(function*() {
-    const removed: Array<string> = []
+    const removed: Array<Removed> = []
     for (const use of ["enc", "sig"] as const) {
       const { privatePath, publicPath } = yield* paths(directory, use)
       for (const path of [privatePath, publicPath]) {
         if (!(yield* Files.exists(path))) continue
         const what = yield* Files.overwriteAndRemove(path)
-        // a symbolic link is removed, never followed: say so, the key it points to is still there
-        removed.push(what === "link" ? `${path} (a symbolic link: the link was removed, the file it points to was kept)` : path)
+        const entry: Removed = { path, how: what === "file" ? "overwritten" : what }
+        removed.push(entry)
+        if (options.onRemoved !== undefined) yield* options.onRemoved(entry)
       }
     }
     return removed
@@ -462,6 +486,12 @@ const thumbprint = (jwk: jose.JWK, path: string): Effect.Effect<string, KeyForma
     catch: () => new KeyFormatError({ path, reason: "a key cannot be imported" })
   })
 
+/**
+ * The bits of a replaced private file's mode that its new file keeps: never group or other write,
+ * never execute (a file chmod 0640 for the server's group stays 0640).
+ */
+const privateKeep = 0o644
+
 const writeKeySets = (
   privatePath: string,
   publicPath: string,
@@ -479,14 +509,14 @@ const writeKeySets = (
     const previous = options.exclusive === true
       ? undefined
       : yield* fs.readFileString(privatePath).pipe(Effect.option, Effect.map(Option.getOrUndefined))
-    yield* Files.writeAtomic(privatePath, format(keys), 0o600, options)
+    yield* Files.writeAtomic(privatePath, format(keys), 0o600, { ...options, keep: privateKeep })
     // exclusive: a public file that appeared meanwhile (a concurrent run) fails this run, and the
     // private file it just created is taken back
     yield* Files.writeAtomic(publicPath, format(publicKeys), 0o644, options).pipe(
       Effect.tapError(() =>
         previous === undefined
           ? Effect.ignore(fs.remove(privatePath))
-          : Effect.ignore(Files.writeAtomic(privatePath, previous, 0o600))
+          : Effect.ignore(Files.writeAtomic(privatePath, previous, 0o600, { keep: privateKeep }))
       )
     )
   })

@@ -15,9 +15,11 @@ import * as KubernetesSecret from "./KubernetesSecret.js"
 
 const dir = Options.text("dir").pipe(
   Options.withPseudoName("DIR"),
+  // -o/--output: the seed's names of this option
   Options.withAlias("o"),
+  Options.withAlias("output"),
   Options.withDefault(KeyFile.defaultDirectory),
-  Options.withDescription("The directory of the key files.")
+  Options.withDescription("The directory of the key files (also -o, --output, as in the seed).")
 )
 
 const use = choice("use", ["enc", "sig"]).pipe(
@@ -132,8 +134,11 @@ export const k8s = Command.make(
   {
     name: Options.text("name").pipe(
       Options.withPseudoName("NAME"),
+      // -s/--secret-name: the seed's names of this option (its default name was mcp-server-keys)
+      Options.withAlias("s"),
+      Options.withAlias("secret-name"),
       Options.withDefault(KubernetesSecret.defaults.name),
-      Options.withDescription("The Secret's metadata.name.")
+      Options.withDescription("The Secret's metadata.name (also -s, --secret-name, as in the seed).")
     ),
     namespace: Options.text("namespace").pipe(
       Options.withPseudoName("NAMESPACE"),
@@ -186,14 +191,33 @@ export const k8s = Command.make(
  */
 export const clean = Command.make("clean", { dir }, (o) =>
   Effect.gen(function*() {
-    const removed = yield* KeyFile.clean(o.dir)
-    yield* Console.log(
-      removed.length === 0 ? `No keys found in ${o.dir}` : ["Removed:", ...removed.map((p) => `  ${p}`)].join("\n")
-    )
+    // each file is reported as soon as it is gone: a later failure still leaves the list of what
+    // was removed on stdout, before the error
+    let reported = 0
+    const removed = yield* KeyFile.clean(o.dir, {
+      onRemoved: (r) =>
+        Effect.gen(function*() {
+          if (reported++ === 0) yield* Console.log("Removed:")
+          yield* Console.log(`  ${r.path}${removedNotes[r.how]}`)
+          if (r.how === "not-overwritten") {
+            yield* Console.error(
+              `mcp-credentials: warning: ${r.path} was removed without being overwritten: this run may not write it (permission denied)`
+            )
+          }
+        })
+    })
+    if (removed.length === 0) yield* Console.log(`No keys found in ${o.dir}`)
   })).pipe(Command.withDescription(
     "Overwrite the key files (encryption and signing) with random bytes, then remove them. " +
       "Not a reliable erase on SSDs, copy-on-write file systems or with snapshots."
   ))
+
+const removedNotes: Readonly<Record<KeyFile.Removed["how"], string>> = {
+  overwritten: "",
+  // a symbolic link is removed, never followed: say so, the key it points to is still there
+  link: " (a symbolic link: the link was removed, the file it points to was kept)",
+  "not-overwritten": " (not overwritten: no permission to write it; only removed)"
+}
 
 /**
  * `keys`: the group.

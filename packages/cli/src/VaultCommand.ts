@@ -118,7 +118,8 @@ export const list = Command.make(
 ))
 
 /**
- * `vault revoke`: deletes a user's credential for one provider, or for every provider.
+ * `vault revoke`: deletes a user's credential for one provider, or every record of the user
+ * (without opening them, so also those sealed with a key the keyring no longer holds).
  *
  * @since 0.1.0
  * @category commands
@@ -135,22 +136,21 @@ export const revoke = Command.make(
       const options = yield* VaultStore.resolve(flags(o))
       const subject = yield* nonEmpty("--sub")(o.sub)
       const only = yield* optionalNonEmpty("--provider", o.provider)
-      const removed = yield* VaultStore.use(options, (s) =>
-        Effect.gen(function*() {
-          if (only !== undefined) return (yield* s.delete({ provider: only, subject })) ? [only] : []
-          const out: Array<string> = []
-          for (const c of yield* s.list(subject)) {
-            if (yield* s.delete({ provider: c.provider, subject: c.subject })) out.push(c.provider)
-          }
-          return out.sort()
-        }))
-      if (removed.length === 0) return yield* new NoStoredCredentialError({ subject, provider: only })
+      if (only !== undefined) {
+        const removed = yield* VaultStore.use(options, (s) => s.delete({ provider: only, subject }))
+        if (!removed) return yield* new NoStoredCredentialError({ subject, provider: only })
+        return yield* Console.log(`Revoked (subject ${VaultStore.printable(subject)}):\n  ${VaultStore.printable(only)}`)
+      }
+      // every record of the subject, without opening them: also those sealed with a retired key
+      const count = yield* VaultStore.use(options, (s) => s.deleteSubject(subject))
+      if (count === 0) return yield* new NoStoredCredentialError({ subject })
       yield* Console.log(
-        [`Revoked (subject ${VaultStore.printable(subject)}):`, ...removed.map((p) => `  ${VaultStore.printable(p)}`)].join("\n")
+        `Revoked (subject ${VaultStore.printable(subject)}): ${count} credential${count === 1 ? "" : "s"}, every provider`
       )
     })
 ).pipe(Command.withDescription(
-  "Delete a user's stored credential for one provider (--provider), or for every provider. " +
+  "Delete a user's stored credential for one provider (--provider), or every one of the user's records " +
+    "(also those sealed with a retired key; prints how many). " +
     "Exits with 1 when there was none."
 ))
 

@@ -109,7 +109,9 @@ export interface Entry {
 }
 
 /**
- * The operations the commands use, with every failure turned into a `CredentialStoreError`.
+ * The operations the commands use, with every failure turned into a `CredentialStoreError`, also
+ * an unexpected exception of the store (a malformed store file or record), which never quotes
+ * what is stored.
  *
  * @since 0.1.0
  * @category models
@@ -118,6 +120,11 @@ export interface Store {
   readonly options: StoreOptions
   readonly list: (subject?: string) => Effect.Effect<ReadonlyArray<StoredCredential>, CredentialStoreError>
   readonly delete: (key: StoreKey) => Effect.Effect<boolean, CredentialStoreError>
+  /**
+   * Deletes every record of `subject` without opening them, so also records sealed with a key
+   * the keyring no longer holds; returns how many were removed (expired records included).
+   */
+  readonly deleteSubject: (subject: string) => Effect.Effect<number, CredentialStoreError>
 }
 
 /**
@@ -270,12 +277,20 @@ export const use = <A, E, R>(
     const layer = Layer.provide(stores, Keyring.layerConfig())
     return yield* Effect.scoped(
       Effect.gen(function*() {
-        const context = yield* Layer.build(layer).pipe(Effect.mapError(open))
+        const context = yield* guard(Layer.build(layer), options, "open")
         const store = Context.get(context, CredentialStoreModule.CredentialStore)
+        const deleteSubject = (subject: string) =>
+          store.deleteSubject !== undefined
+            ? store.deleteSubject(subject)
+            // a store written elsewhere without it: list (opening every record), then delete
+            : Effect.flatMap(store.list(subject), (all) =>
+              Effect.reduce(all, 0, (n, s) =>
+                Effect.map(store.delete({ provider: s.provider, subject }), (removed) => (removed ? n + 1 : n))))
         return yield* f({
           options,
-          list: (subject) => Effect.mapError(store.list(subject), failWith(options, "read")),
-          delete: (key) => Effect.mapError(store.delete(key), failWith(options, "write to"))
+          list: (subject) => guard(store.list(subject), options, "read"),
+          delete: (key) => guard(store.delete(key), options, "write to"),
+          deleteSubject: (subject) => guard(deleteSubject(subject), options, "write to")
         })
       })
     )
@@ -413,18 +428,53 @@ const load = <A>(store: StoreKind, f: () => Promise<A>, pkg: string): Effect.Eff
 const failWith = (options: StoreOptions, operation: string) => (e: unknown): CredentialStoreError =>
   new CredentialStoreError({ store: options.store, operation, reason: describe(options, e) })
 
+/**
+ * A store call with its failures, and its defects, as `CredentialStoreError`s. A defect is an
+ * exception the store did not expect: on content it cannot read (a file store whose credentials
+ * are `null`, a Redis record holding `null`); its message is never shown (it may quote the content).
+ */
+const guard = <A, E, R>(
+  self: Effect.Effect<A, E, R>,
+  options: StoreOptions,
+  operation: string
+): Effect.Effect<A, CredentialStoreError, R> =>
+  self.pipe(
+    Effect.mapError(failWith(options, operation)),
+    Effect.catchAllDefect((defect) =>
+      Effect.fail(
+        new CredentialStoreError({
+          store: options.store,
+          operation,
+          reason: `${malformed(options, defect instanceof SyntaxError)}${hint(options)}`
+        })
+      )
+    )
+  )
+
+/** What is wrong with the content of a store, in the words of its kind. */
+const malformed = (options: StoreOptions, json: boolean): string =>
+  options.store === "file"
+    ? json ? "the store file is not valid JSON" : "the store file is malformed"
+    : json
+    ? "a stored record is not valid JSON"
+    : "a stored record is malformed"
+
+/** Where to look: the file, or where the connection URL came from (never the URL itself). */
+const hint = (options: StoreOptions): string =>
+  options.store === "file"
+    ? ` (${path.resolve(options.directory, `${options.namespace}.json`)})`
+    : ` (connection from ${options.source})`
+
 /** The library's message for its own errors, a few words for a system or driver error. */
 const describe = (options: StoreOptions, e: unknown): string => {
   if (typeof e === "string") return e
   const tag = (e as { readonly _tag?: unknown } | null)?._tag
   if (tag === "EncryptionKeyError" || tag === "DecryptionError") return (e as Error).message
-  const system = systemReason(tag === "StoreError" || tag === "SqlError" ? (e as { cause: unknown }).cause : e)
-  // where to look: the file, or where the connection URL came from (never the URL itself)
-  const hint = options.store === "file"
-    ? ` (${path.resolve(options.directory, `${options.namespace}.json`)})`
-    : ` (connection from ${options.source})`
-  if (system !== undefined) return `${system}${hint}`
-  return tag === "StoreError" ? `the ${(e as { operation: string }).operation} failed${hint}` : `unexpected failure${hint}`
+  const system = systemReason(options, tag === "StoreError" || tag === "SqlError" ? (e as { cause: unknown }).cause : e)
+  if (system !== undefined) return `${system}${hint(options)}`
+  return tag === "StoreError"
+    ? `the ${(e as { operation: string }).operation} failed${hint(options)}`
+    : `unexpected failure${hint(options)}`
 }
 
 const codes: Readonly<Record<string, string>> = {
@@ -450,11 +500,11 @@ const codes: Readonly<Record<string, string>> = {
   "53300": "too many connections"
 }
 
-const systemReason = (cause: unknown): string | undefined => {
+const systemReason = (options: StoreOptions, cause: unknown): string | undefined => {
   for (let c = cause, depth = 0; c !== undefined && c !== null && depth < 6; depth++) {
     const code = (c as { code?: unknown }).code
     if (typeof code === "string" && codes[code] !== undefined) return codes[code]
-    if (c instanceof SyntaxError) return "the store file is not valid JSON"
+    if (c instanceof SyntaxError) return malformed(options, true)
     const message = c instanceof Error ? c.message : ""
     if (message === "unknown file format") return "not a credential store file"
     if (/^(WRONGPASS|NOAUTH)\b/.test(message)) return "authentication failed"

@@ -40,6 +40,8 @@ export const run = (
     readonly env?: Readonly<Record<string, string>>
     readonly bin?: string
     readonly timeout?: number
+    /** Run as this user and group (the test must run as root). */
+    readonly user?: { readonly uid: number; readonly gid: number }
   } = {}
 ): Promise<Result> =>
   new Promise((resolve, reject) => {
@@ -50,6 +52,7 @@ export const run = (
         cwd: options.cwd,
         env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...options.env },
         timeout: options.timeout ?? 60_000,
+        ...(options.user !== undefined ? { uid: options.user.uid, gid: options.user.gid } : {}),
         maxBuffer: 4 * 1024 * 1024
       },
       (error, stdout, stderr) => {

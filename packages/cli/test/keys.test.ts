@@ -1,13 +1,36 @@
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import * as jose from "jose"
 import { execFileSync } from "node:child_process"
-import { existsSync, linkSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs"
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync
+} from "node:fs"
 import { join } from "node:path"
 import { parse as parseYaml } from "yaml"
 import { assertBuilt, isOneLine, run, runInProcess, tempDir } from "./helpers.js"
 
 const readJson = (path: string) => JSON.parse(readFileSync(path, "utf8"))
 const mode = (path: string) => statSync(path).mode & 0o777
+const owner = (path: string) => `${statSync(path).uid}:${statSync(path).gid}`
+/** Ownership can be given away only by root: those assertions are skipped otherwise, with the reason. */
+const root = process.getuid?.() === 0
+/** The unprivileged user the ownership tests give files to (nobody). */
+const NOBODY = { uid: 65534, gid: 65534 }
+const notRoot = (what: string) => console.log(`skipped ${what}: the tests do not run as root (uid ${process.getuid?.()})`)
+/** No temporary file (it may hold a private key) is left in `dir`. */
+const noTemp = (dir: string) => assert.deepStrictEqual(readdirSync(dir).filter((f) => f.endsWith(".tmp")), [])
 
 describe.concurrent("keys generate", () => {
   const tmp = tempDir()
@@ -147,6 +170,45 @@ describe.concurrent("keys generate", () => {
     }
   })
 
+  it("fix: -o and --output (the seed's names) are aliases of --dir", async () => {
+    const dir = cwd("output-alias")
+    const [long, short] = await Promise.all([
+      runInProcess(["keys", "generate", "--use", "sig", "--alg", "ES256", "--output", join(dir, "long")]),
+      runInProcess(["keys", "generate", "--use", "sig", "--alg", "ES256", "-o", join(dir, "short")])
+    ])
+    assert.strictEqual(long.code, 0, long.stderr)
+    assert.strictEqual(short.code, 0, short.stderr)
+    assert.isTrue(existsSync(join(dir, "long", "mcp-signing-private.json")))
+    assert.isTrue(existsSync(join(dir, "short", "mcp-signing-private.json")))
+    const rotated = await runInProcess(["keys", "rotate", "--use", "sig", "--output", join(dir, "long")])
+    assert.strictEqual(rotated.code, 0, rotated.stderr)
+    assert.strictEqual(readJson(join(dir, "long", "mcp-signing-private.json")).keys.length, 2)
+    const cleaned = await runInProcess(["keys", "clean", "--output", join(dir, "long")])
+    assert.strictEqual(cleaned.code, 0, cleaned.stderr)
+    assert.isFalse(existsSync(join(dir, "long", "mcp-signing-private.json")))
+    assert.isTrue(existsSync(join(dir, "short", "mcp-signing-private.json")), "only the directory given")
+    const help = await runInProcess(["keys", "generate", "--help"])
+    assert.include(help.stdout, "--output")
+  })
+
+  it("fix: --force keeps the replaced files' mode (private never group/other-writable) and, as root, their owner", async () => {
+    const dir = cwd("force-keeps")
+    const keys = join(dir, ".keys")
+    assert.strictEqual((await runInProcess(["keys", "generate", "--use", "sig", "--alg", "ES256", "--dir", keys])).code, 0)
+    const priv = join(keys, "mcp-signing-private.json")
+    const pub = join(keys, "mcp-signing-public.json")
+    chmodSync(priv, 0o660) // group write: dropped, group read kept
+    chmodSync(pub, 0o664)
+    if (root) chownSync(priv, NOBODY.uid, NOBODY.gid), chownSync(pub, NOBODY.uid, NOBODY.gid)
+    const r = await runInProcess(["keys", "generate", "--use", "sig", "--alg", "ES256", "--force", "--dir", keys])
+    assert.strictEqual(r.code, 0, r.stderr)
+    assert.strictEqual(mode(priv), 0o640)
+    assert.strictEqual(mode(pub), 0o664)
+    if (root) assert.deepStrictEqual([owner(priv), owner(pub)], ["65534:65534", "65534:65534"])
+    else notRoot("the owner assertion")
+    noTemp(keys)
+  })
+
   it("an unwritable directory: one line, exit 1", async () => {
     writeFileSync(join(tmp.dir, "a-file"), "x")
     const r = await run(["keys", "generate", "--size", "2048", "--dir", "a-file/keys"], { cwd: tmp.dir })
@@ -212,6 +274,72 @@ describe.concurrent("keys rotate", () => {
     assert.strictEqual(r.code, 0, r.stderr)
     assert.strictEqual(readJson(join(dir, "mcp-signing-private.json")).keys.length, 2)
     assert.isFalse(existsSync(lock))
+  })
+
+  it("fix: keeps the files' mode (private never group/other-writable) and, run as root, their owner and group", async () => {
+    const dir = join(tmp.dir, "keeps")
+    assert.strictEqual((await runInProcess(["keys", "generate", "--use", "sig", "--alg", "ES256", "--dir", dir])).code, 0)
+    const priv = join(dir, "mcp-signing-private.json")
+    const pub = join(dir, "mcp-signing-public.json")
+    chmodSync(priv, 0o640) // the server's group reads its key
+    chmodSync(pub, 0o644)
+    if (root) chownSync(priv, NOBODY.uid, NOBODY.gid), chownSync(pub, NOBODY.uid, NOBODY.gid)
+    const r = await run(["keys", "rotate", "--use", "sig", "--dir", dir])
+    assert.strictEqual(r.code, 0, r.stderr)
+    assert.strictEqual(readJson(priv).keys.length, 2)
+    assert.strictEqual(mode(priv), 0o640)
+    assert.strictEqual(mode(pub), 0o644)
+    if (root) assert.deepStrictEqual([owner(priv), owner(pub)], ["65534:65534", "65534:65534"])
+    else notRoot("the owner assertion")
+    // never wider than before for the private file: group or other write is dropped
+    chmodSync(priv, 0o662)
+    const again = await runInProcess(["keys", "rotate", "--use", "sig", "--dir", dir])
+    assert.strictEqual(again.code, 0, again.stderr)
+    assert.strictEqual(mode(priv), 0o640)
+    noTemp(dir)
+  })
+
+  it("fix: a user who cannot give the new file the old one's owner is refused, naming the user to run as; nothing replaced", async (ctx) => {
+    if (!root) {
+      notRoot("this test (it runs the command as another user)")
+      return ctx.skip()
+    }
+    // root's key, readable by nobody's group, in a directory of nobody's: nobody may replace the
+    // file but not give the new one to root
+    chmodSync(tmp.dir, 0o755)
+    const dir = join(tmp.dir, "refused")
+    assert.strictEqual((await runInProcess(["keys", "generate", "--use", "sig", "--alg", "ES256", "--dir", dir])).code, 0)
+    const priv = join(dir, "mcp-signing-private.json")
+    chownSync(dir, NOBODY.uid, NOBODY.gid)
+    chownSync(priv, 0, NOBODY.gid)
+    chmodSync(priv, 0o640)
+    const before = readFileSync(priv, "utf8")
+    const r = await run(["keys", "rotate", "--use", "sig", "--dir", dir], { user: NOBODY })
+    assert.strictEqual(r.code, 1, r.stderr)
+    assert.isTrue(isOneLine(r.stderr), r.stderr)
+    assert.include(r.stderr, `Cannot write ${priv}: it belongs to uid 0`)
+    assert.include(r.stderr, "run the command as root")
+    assert.strictEqual(readFileSync(priv, "utf8"), before)
+    assert.strictEqual(owner(priv), `0:${NOBODY.gid}`)
+    noTemp(dir)
+  })
+
+  it("fix: a key file that is a symbolic link stays one; the file it points to gets the new key set", async () => {
+    const real = join(tmp.dir, "real")
+    const linked = join(tmp.dir, "linked")
+    assert.strictEqual((await runInProcess(["keys", "generate", "--use", "sig", "--alg", "ES256", "--dir", real])).code, 0)
+    mkdirSync(linked)
+    for (const f of ["mcp-signing-private.json", "mcp-signing-public.json"]) symlinkSync(join("..", "real", f), join(linked, f))
+    const r = await run(["keys", "rotate", "--use", "sig", "--dir", linked])
+    assert.strictEqual(r.code, 0, r.stderr)
+    for (const f of ["mcp-signing-private.json", "mcp-signing-public.json"]) {
+      assert.isTrue(lstatSync(join(linked, f)).isSymbolicLink(), `${f} is still a link`)
+      assert.strictEqual(readlinkSync(join(linked, f)), join("..", "real", f))
+      assert.strictEqual(readJson(join(real, f)).keys.length, 2, `the file ${f} points to holds the new set`)
+    }
+    assert.strictEqual(mode(join(real, "mcp-signing-private.json")), 0o600)
+    assert.deepStrictEqual(readdirSync(linked).sort(), ["mcp-signing-private.json", "mcp-signing-public.json"])
+    assert.deepStrictEqual(readdirSync(real).sort(), ["mcp-signing-private.json", "mcp-signing-public.json"], "no temporary or lock file left")
   })
 
   it("without a key file: one line, exit 1, names the command to run", async () => {
@@ -289,6 +417,19 @@ describe.concurrent("keys k8s", () => {
     assert.deepStrictEqual(Object.keys(doc.data), ["key.json"])
   })
 
+  it("fix: -s and --secret-name (the seed's names) are aliases of --name", async () => {
+    const keyFile = ["--key-file", join(tmp.dir, ".keys", "mcp-private.json")]
+    const [short, long] = await Promise.all([
+      runInProcess(["keys", "k8s", ...keyFile, "-s", "short-name"]),
+      runInProcess(["keys", "k8s", ...keyFile, "--secret-name", "long-name"])
+    ])
+    assert.strictEqual(short.code, 0, short.stderr)
+    assert.strictEqual(long.code, 0, long.stderr)
+    assert.strictEqual(parseYaml(short.stdout).metadata.name, "short-name")
+    assert.strictEqual(parseYaml(long.stdout).metadata.name, "long-name")
+    assert.include((await runInProcess(["keys", "k8s", "--help"])).stdout, "--secret-name")
+  })
+
   it("refuses names that are not Kubernetes names (the seed pasted them into the YAML) and public key files", async () => {
     // (Kubernetes also refuses the data keys ".", ".." and any that starts with "..")
     const cases = [["--name", "x\nkind: Pod"], ["--namespace", "a.b"], ["--data-key", "a b"], ["--data-key", "."], ["--data-key", ".."], ["--data-key", "..x"]]
@@ -344,6 +485,51 @@ describe.concurrent("keys clean", () => {
     const again = await runInProcess(["keys", "clean", "--dir", keys])
     assert.strictEqual(again.code, 0)
     assert.strictEqual(again.stdout.trimEnd(), `No keys found in ${keys}`)
+  })
+
+  it("fix: a read-only key file of the user is made writable and overwritten; another user's is removed without being overwritten, with a warning", async () => {
+    // root writes any file: the command runs as nobody when the tests run as root
+    const keys = join(tmp.dir, "read-only")
+    const generated = await Promise.all([
+      runInProcess(["keys", "generate", "--size", "2048", "--dir", keys]),
+      runInProcess(["keys", "generate", "--use", "sig", "--alg", "ES256", "--dir", keys])
+    ])
+    for (const g of generated) assert.strictEqual(g.code, 0, g.stderr)
+    const priv = join(keys, "mcp-private.json")
+    const signing = join(keys, "mcp-signing-private.json")
+    if (root) {
+      chmodSync(tmp.dir, 0o755)
+      for (const f of [keys, ...readdirSync(keys).map((f) => join(keys, f))]) chownSync(f, NOBODY.uid, NOBODY.gid)
+      chownSync(signing, 0, 0) // root's file, mode 0600: nobody may not write it, only remove it
+    } else notRoot("the part with another user's file")
+    chmodSync(priv, 0o400)
+    const witness = join(tmp.dir, "read-only-witness")
+    linkSync(priv, witness)
+    const original = readFileSync(witness)
+    const r = await run(["keys", "clean", "--dir", keys], root ? { user: NOBODY } : {})
+    assert.strictEqual(r.code, 0, r.stderr)
+    assert.deepStrictEqual(readdirSync(keys), [])
+    assert.isFalse(readFileSync(witness).equals(original), "the read-only file was overwritten before it was removed")
+    assert.include(r.stdout, `  ${priv}\n`)
+    if (root) {
+      assert.include(r.stdout, `  ${signing} (not overwritten: no permission to write it; only removed)`)
+      assert.isTrue(isOneLine(r.stderr), r.stderr)
+      assert.include(r.stderr, `warning: ${signing} was removed without being overwritten`)
+    } else assert.strictEqual(r.stderr, "")
+  })
+
+  it("fix: a file that cannot be removed fails the run (exit 1), after the files already removed are listed", async () => {
+    const keys = join(tmp.dir, "part-way")
+    assert.strictEqual((await runInProcess(["keys", "generate", "--size", "2048", "--dir", keys])).code, 0)
+    // the public file's place is taken by a directory that is not empty: it cannot be removed
+    rmSync(join(keys, "mcp-public.json"))
+    mkdirSync(join(keys, "mcp-public.json", "inside"), { recursive: true })
+    const r = await run(["keys", "clean", "--dir", keys])
+    assert.strictEqual(r.code, 1, r.stderr)
+    assert.strictEqual(r.stdout, `Removed:\n  ${join(keys, "mcp-private.json")}\n`)
+    assert.isTrue(isOneLine(r.stderr), r.stderr)
+    assert.include(r.stderr, `Cannot remove ${join(keys, "mcp-public.json")}`)
+    assert.isFalse(existsSync(join(keys, "mcp-private.json")))
   })
 
   it("a key file that is a symbolic link is removed, its target neither overwritten nor removed", async () => {

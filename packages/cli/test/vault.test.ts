@@ -95,7 +95,7 @@ const flow = (backend: () => Backend, full: boolean) => {
       checkTable(await cli(["list"]))
       const all = await cli(["revoke", "--sub", "alice"])
       assert.strictEqual(all.code, 0, all.stderr)
-      assert.strictEqual(all.stdout.trimEnd(), "Revoked (subject alice):\n  github\n  jira")
+      assert.strictEqual(all.stdout.trimEnd(), "Revoked (subject alice): 2 credentials, every provider")
       assert.deepStrictEqual(await remaining(b.layer), ["bob/github"])
       return
     }
@@ -133,7 +133,7 @@ const flow = (backend: () => Backend, full: boolean) => {
 
     const all = await cli(["revoke", "--sub", "alice"])
     assert.strictEqual(all.code, 0, all.stderr)
-    assert.strictEqual(all.stdout.trimEnd(), "Revoked (subject alice):\n  jira")
+    assert.strictEqual(all.stdout.trimEnd(), "Revoked (subject alice): 1 credential, every provider")
     assert.deepStrictEqual(await remaining(b.layer), ["bob/github"])
   })
 }
@@ -173,6 +173,54 @@ describe.concurrent("vault on the file store", () => {
     env: { MCP_CREDENTIALS_STORE: "file", MCP_CREDENTIALS_FILE_DIR: join(tmp.dir, "store") },
     layer: fileLayer("flow")
   }), true)
+
+  it("fix: revoke --sub without --provider removes records sealed with a key the keyring no longer holds (without opening them)", async () => {
+    const retired = Keyring.generateSpec("k0")
+    await seed(fileLayer("retired", retired))
+    const store = ["--dir", join(tmp.dir, "store"), "--namespace", "retired"]
+    // the keyring now holds k1 only: alice's records, sealed with k0, cannot be opened
+    const env = { MCP_CREDENTIALS_ENCRYPTION_KEY: KEY }
+    const list = await run(["vault", "list", "--sub", "alice", ...store], { env })
+    assert.strictEqual(list.code, 1, list.stderr)
+    assert.include(list.stderr, "key id k0")
+    const r = await run(["vault", "revoke", "--sub", "alice", ...store], { env })
+    assert.strictEqual(r.code, 0, r.stderr)
+    assert.strictEqual(r.stdout.trimEnd(), "Revoked (subject alice): 2 credentials, every provider")
+    noCanary(r)
+    assert.deepStrictEqual(await remaining(fileLayer("retired", retired)), ["bob/github"])
+    const none = await runInProcess(["vault", "revoke", "--sub", "alice", ...store], env)
+    assert.strictEqual(none.code, 1)
+    assert.include(none.stderr, `No stored credential for subject "alice"`)
+  })
+
+  it("fix: a malformed store file is a store error (exit 1) naming the file, not an internal error; nothing stored is quoted", async () => {
+    const dir = join(tmp.dir, "malformed")
+    mkdirSync(dir)
+    const cases: ReadonlyArray<[string, string, string]> = [
+      ["null-credentials", JSON.stringify({ format: "mcp-credentials/vault@1", credentials: null }), "the store file is malformed"],
+      ["null-record", JSON.stringify({ format: "mcp-credentials/vault@1", credentials: { x: null } }), "the store file is malformed"],
+      ["not-json", `{"format":"mcp-credentials/vault@1","credentials":{"x":"${CANARY}{`, "the store file is not valid JSON"]
+    ]
+    const env = { MCP_CREDENTIALS_ENCRYPTION_KEY: KEY }
+    for (const [namespace, content, reason] of cases) {
+      writeFileSync(join(dir, `${namespace}.json`), content)
+      const store = ["--dir", dir, "--namespace", namespace]
+      const [list, revoke] = await Promise.all([
+        run(["vault", "list", ...store], { env }),
+        runInProcess(["vault", "revoke", "--sub", "alice", ...store], env)
+      ])
+      for (const r of [list, revoke]) {
+        const what = `${namespace}: ${r.stderr}`
+        assert.strictEqual(r.code, 1, what)
+        assert.strictEqual(r.stdout, "", what)
+        assert.isTrue(isOneLine(r.stderr), what)
+        assert.notInclude(r.stderr, "internal error", what)
+        assert.include(r.stderr, "file credential store", what)
+        assert.include(r.stderr, `${reason} (${join(dir, `${namespace}.json`)})`, what)
+        noCanary(r)
+      }
+    }
+  })
 
   it("errors: one line on stderr, nothing on stdout, the flag or variable named, no value", async () => {
     await seed(fileLayer("errors"))
@@ -246,6 +294,29 @@ withService("Redis", redisUnavailable, () => {
     } while (cursor !== "0")
     if (keys.length > 0) await admin.del(...keys)
     await admin.quit()
+  })
+  it("fix: a malformed record is a store error (exit 1) in Redis's words, not an internal error; nothing stored is quoted", async () => {
+    // a prefix of its own (under this run's, removed afterwards): the flow's listing is not disturbed
+    const prefix = `${redisPrefix}malformed:`
+    const admin = new Redis(redisUrl)
+    try {
+      for (const [value, reason] of [["null", "a stored record is malformed"], [`${CANARY}{`, "a stored record is not valid JSON"]]) {
+        await admin.set(`${prefix}cred:x:y`, value!)
+        const r = await run(["vault", "list", "--store", "redis", "--redis-prefix", prefix], {
+          env: { MCP_CREDENTIALS_ENCRYPTION_KEY: KEY, MCP_CREDENTIALS_REDIS_URL: redisUrl }
+        })
+        const what = `${value}: ${r.stderr}`
+        assert.strictEqual(r.code, 1, what)
+        assert.isTrue(isOneLine(r.stderr), what)
+        assert.notInclude(r.stderr, "internal error", what)
+        assert.notInclude(r.stderr, "store file", what)
+        assert.include(r.stderr, `Cannot read the redis credential store: ${reason} (connection from MCP_CREDENTIALS_REDIS_URL)`, what)
+        noCanary(r)
+      }
+    } finally {
+      await admin.del(`${prefix}cred:x:y`)
+      await admin.quit()
+    }
   })
   flow(() => ({
     name: "redis",

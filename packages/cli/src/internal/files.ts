@@ -66,9 +66,26 @@ export const ensureDirectory = (dir: string): Effect.Effect<void, FileError, Fil
   )
 
 /**
+ * The real path of `path` (a symbolic link followed to the file it points to), or `path` itself
+ * when there is no file there yet.
+ * @internal
+ */
+export const realPath = (path: string): Effect.Effect<string, FileError, FileSystem.FileSystem> =>
+  Effect.flatMap(FileSystem.FileSystem, (fs) =>
+    fs.realPath(path).pipe(
+      Effect.catchIf((e) => describe(e) === "file not found", () => Effect.succeed(path)),
+      Effect.mapError(fail(path, "write"))
+    ))
+
+/**
  * Writes `content` to a new temporary file beside `path`, created with `mode` (so a private key is
  * never readable by others, not even for a moment), then renames it over `path`: a reader sees
  * the old file or the new one, never half of one.
+ *
+ * Replacing an existing file keeps what others rely on: a symbolic link stays (the file it points
+ * to is replaced, the temporary file is written beside that one), the new file has the old one's
+ * mode (masked with `keep`) and its owner and group. When the owner cannot be given to the new file
+ * (only root may give a file away), nothing is replaced: a `FileError` says which user to run as.
  * @internal
  */
 export const writeAtomic = (
@@ -81,21 +98,60 @@ export const writeAtomic = (
      * publishing (a hard link, which the OS refuses atomically), not only when it was checked.
      */
     readonly exclusive?: boolean
+    /** The bits of an existing file's mode the new file keeps (default 0o666: all but execute). */
+    readonly keep?: number
   } = {}
 ): Effect.Effect<void, FileError, FileSystem.FileSystem | Path.Path> =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const p = yield* Path.Path
-    const temp = p.join(p.dirname(path), `.${p.basename(path)}.${randomBytes(6).toString("hex")}.tmp`)
-    const publish = options.exclusive === true
-      ? Effect.zipRight(fs.link(temp, path), Effect.ignore(fs.remove(temp)))
-      : fs.rename(temp, path)
-    yield* fs.writeFileString(temp, content, { flag: "wx", mode }).pipe(
-      Effect.zipRight(fs.chmod(temp, mode)),
-      Effect.zipRight(publish),
+    const target = options.exclusive === true ? path : yield* realPath(path)
+    const previous = options.exclusive === true ? undefined : yield* fs.stat(target).pipe(
+      Effect.map(Option.some),
+      Effect.catchIf((e) => describe(e) === "file not found", () => Effect.succeed(Option.none())),
       Effect.mapError(fail(path, "write")),
+      Effect.map(Option.getOrUndefined)
+    )
+    const newMode = previous === undefined ? mode : previous.mode & 0o777 & (options.keep ?? 0o666)
+    const temp = p.join(p.dirname(target), `.${p.basename(target)}.${randomBytes(6).toString("hex")}.tmp`)
+    const publish = options.exclusive === true
+      ? Effect.zipRight(fs.link(temp, target), Effect.ignore(fs.remove(temp)))
+      : fs.rename(temp, target)
+    yield* fs.writeFileString(temp, content, { flag: "wx", mode: newMode }).pipe(
+      Effect.zipRight(fs.chmod(temp, newMode)),
+      Effect.mapError(fail(path, "write")),
+      Effect.zipRight(previous === undefined ? Effect.void : keepOwner(temp, target, previous)),
+      Effect.zipRight(Effect.mapError(publish, fail(path, "write"))),
       // a failure or an interruption (Ctrl-C) leaves no temporary file (it may hold a private key)
       Effect.onExit((exit) => (Exit.isSuccess(exit) ? Effect.void : Effect.ignore(fs.remove(temp))))
+    )
+  })
+
+/** Gives `temp` the owner and group of the file it replaces, or fails naming the user to run as. */
+const keepOwner = (
+  temp: string,
+  target: string,
+  previous: FileSystem.File.Info
+): Effect.Effect<void, FileError, FileSystem.FileSystem> =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    // no owners to keep where the platform has none (Windows)
+    if (Option.isNone(previous.uid) || Option.isNone(previous.gid) || process.geteuid === undefined) return
+    const uid = previous.uid.value
+    const gid = previous.gid.value
+    const created = yield* fs.stat(temp).pipe(Effect.mapError(fail(target, "write")))
+    if (Option.getOrUndefined(created.uid) === uid && Option.getOrUndefined(created.gid) === gid) return
+    yield* fs.chown(temp, uid, gid).pipe(
+      Effect.mapError((e) =>
+        new FileError({
+          path: target,
+          operation: "write",
+          reason: `it belongs to uid ${uid} (gid ${gid}), and this run (uid ${process.geteuid!()}) cannot give the new file ` +
+            `that owner (${describe(e)}): nothing was replaced; run the command as ${
+              uid === 0 ? "root" : `uid ${uid}, e.g. sudo -u '#${uid}' mcp-credentials …`
+            }`
+        })
+      )
     )
   })
 
@@ -155,12 +211,16 @@ export const withLock = <A, E, R>(
 
 /**
  * Overwrites a file with random bytes of its size, flushes it to disk, then removes it (a
- * symbolic link is only removed, its target left alone). Not a
+ * symbolic link is only removed, its target left alone). A file without write permission for its
+ * owner is made writable first when this run owns it; one this run may not write at all (another
+ * user's) is only removed: `not-overwritten`. Not a
  * reliable erase on SSDs, copy-on-write or journaling file systems, or with backups and
  * snapshots: the only sure protection of a key is never writing it to an unencrypted disk.
  * @internal
  */
-export const overwriteAndRemove = (path: string): Effect.Effect<"file" | "link", FileError, FileSystem.FileSystem> =>
+export const overwriteAndRemove = (
+  path: string
+): Effect.Effect<"file" | "link" | "not-overwritten", FileError, FileSystem.FileSystem> =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     // a symbolic link is removed, never followed: overwriting would destroy the file it points to
@@ -169,9 +229,10 @@ export const overwriteAndRemove = (path: string): Effect.Effect<"file" | "link",
       Effect.orElseSucceed(() => false)
     )
     const info = yield* fs.stat(path).pipe(Effect.mapError(fail(path, "remove")))
+    let overwritten = true
     if (!isLink && info.type === "File") {
       const size = Number(info.size)
-      yield* Effect.scoped(
+      const overwrite = Effect.scoped(
         Effect.gen(function*() {
           const file = yield* fs.open(path, { flag: "r+" })
           let written = 0
@@ -182,8 +243,20 @@ export const overwriteAndRemove = (path: string): Effect.Effect<"file" | "link",
           }
           yield* file.sync
         })
-      ).pipe(Effect.mapError(fail(path, "remove")))
+      )
+      const denied = (e: PlatformError.PlatformError) => describe(e) === "permission denied"
+      // a read-only file (mode 0400) of this run's user: its owner may make it writable
+      const readOnlyOwn = Option.getOrUndefined(info.uid) === process.geteuid?.() && (info.mode & 0o200) === 0
+      overwritten = yield* overwrite.pipe(
+        Effect.catchIf(denied, (e) =>
+          readOnlyOwn ? Effect.zipRight(fs.chmod(path, (info.mode & 0o7777) | 0o200), overwrite) : Effect.fail(e)),
+        Effect.as(true),
+        // another user's file (or one this run still cannot write): removing needs only the
+        // directory's permission, so the key goes, without being overwritten (the caller warns)
+        Effect.catchIf(denied, () => Effect.succeed(false)),
+        Effect.mapError(fail(path, "remove"))
+      )
     }
     yield* fs.remove(path).pipe(Effect.mapError(fail(path, "remove")))
-    return isLink ? "link" as const : "file" as const
+    return isLink ? "link" as const : overwritten ? "file" as const : "not-overwritten" as const
   })
