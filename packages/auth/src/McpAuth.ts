@@ -96,6 +96,13 @@ export interface AuthenticateOptions {
    * name or a duplicate throws `AuthConfigError` when the authenticator is built (the seed's rules).
    */
   readonly requiredClaims?: ReadonlyArray<string> | undefined
+  /**
+   * Scopes every caller's token must grant (`AccessToken.scopes`): a token without one gets 403
+   * `insufficient_scope` naming them in `scope`, so the client can ask for them; and every 401
+   * names them in `scope` (the MCP authorization spec's scope selection: the client requests
+   * these). Trimmed; an empty name or a duplicate throws `AuthConfigError` when built.
+   */
+  readonly requiredScopes?: ReadonlyArray<string> | undefined
   /** Let requests without an `Authorization` header through, anonymous. Default `false`. */
   readonly allowAnonymous?: boolean | undefined
 }
@@ -130,6 +137,8 @@ export type Authentication = AccessToken.McpAuthInfo | Response | undefined
  *   `error_description` (never token content);
  * - the verifier could not decide (JWKS or introspection endpoint down) → 503;
  * - a token without a required claim → 403 `{"error":"missing_scopes","missing":[{"scope":…}]}`;
+ * - a token without a `requiredScopes` scope → 403 `insufficient_scope` with `scope="…"` (every
+ *   401 names them too);
  * - otherwise the SDK's `AuthInfo` (tools get it as `extra.authInfo`).
  *
  * A `resource` that is not an absolute http(s) URL throws `AuthConfigError` here, when the
@@ -143,6 +152,8 @@ export const authenticate = (options: AuthenticateOptions = {}) => {
   // the MCP authorization spec requires it in every 401: derived from the resource when not given
   const metadataUrl = options.resourceMetadataUrl ?? (options.resource === undefined ? undefined : resourceMetadataUrl(options.resource))
   const required = claimNames("requiredClaims", options.requiredClaims ?? [])
+  const requiredScopes = claimNames("requiredScopes", options.requiredScopes ?? [])
+  const scope = requiredScopes.length === 0 ? undefined : requiredScopes.join(" ")
   return (request: Request): Effect.Effect<Authentication, never, TokenVerifier> => {
     const header = request.headers.get("authorization")
     const where = `${request.method} ${new URL(request.url).pathname}`
@@ -151,6 +162,7 @@ export const authenticate = (options: AuthenticateOptions = {}) => {
         "www-authenticate": challenge({
           error,
           error_description: description,
+          scope,
           resource_metadata: metadataUrl
         })
       })
@@ -182,6 +194,14 @@ export const authenticate = (options: AuthenticateOptions = {}) => {
               // the seed's body; RFC 6750 §3 asks a 403 for the token's shortcomings to say so too
               json(403, { error: "missing_scopes", missing: missing.map((scope) => ({ scope })) }, {
                 "www-authenticate": challenge({ error: "insufficient_scope", resource_metadata: metadataUrl })
+              })
+            )
+          }
+          if (scope !== undefined && !requiredScopes.every((s) => accessToken.scopes.includes(s))) {
+            return Effect.as(
+              Effect.logWarning(`Rejecting request with insufficient scope: ${where} (required=${scope})`),
+              json(403, { error: "insufficient_scope", scope }, {
+                "www-authenticate": challenge({ error: "insufficient_scope", scope, resource_metadata: metadataUrl })
               })
             )
           }

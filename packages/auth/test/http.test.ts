@@ -347,6 +347,36 @@ describe("McpAuth — configured claim and scope names (the seed's rules)", () =
   })
 })
 
+describe("McpAuth.authenticate — requiredScopes", () => {
+  const run = (scopeClaim: string | undefined, headers: Record<string, string> = { authorization: "Bearer tok" }) =>
+    Effect.runPromise(
+      McpAuth.authenticate({ resource: "https://mcp.example.com/mcp", requiredScopes: ["mcp:read", " mcp:write "] })(
+        new Request("https://mcp.example.com/mcp", { method: "POST", headers })
+      ).pipe(
+        Effect.provideService(
+          TokenVerifier.TokenVerifier,
+          TokenVerifier.make((token) =>
+            Effect.succeed(AccessToken.fromClaims(token, { sub: "u", ...(scopeClaim === undefined ? {} : { scope: scopeClaim }) }))
+          )
+        )
+      )
+    )
+
+  it("401s name the scopes to request; a token without them gets 403 insufficient_scope naming them; with them it passes", async () => {
+    const missing = await run(undefined, {})
+    expect(missing instanceof Response && missing.status).toBe(401)
+    expect((missing as Response).headers.get("www-authenticate")).toBe(
+      'Bearer scope="mcp:read mcp:write", resource_metadata="https://mcp.example.com/.well-known/oauth-protected-resource/mcp"'
+    )
+    const partial = await run("mcp:read")
+    expect(partial instanceof Response && partial.status).toBe(403)
+    expect((partial as Response).headers.get("www-authenticate")).toContain('error="insufficient_scope", scope="mcp:read mcp:write"')
+    expect(await (partial as Response).json()).toEqual({ error: "insufficient_scope", scope: "mcp:read mcp:write" })
+    const granted = await run("mcp:write mcp:read other")
+    expect(granted instanceof Response ? granted.status : "authenticated").toBe("authenticated")
+  })
+})
+
 describe("McpAuth.authenticate — resource_metadata", () => {
   it("fix: derived from resource when resourceMetadataUrl is not given (the MCP spec requires it in every 401)", async () => {
     const authenticate = McpAuth.authenticate({ resource: "https://mcp.example.com/mcp" })
