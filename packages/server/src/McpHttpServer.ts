@@ -499,6 +499,21 @@ const whileOpen = (response: Response, session: { streams: number; lastSeen: num
 }
 
 /**
+ * Routes served beside the MCP endpoint (`McpAuth.wellKnownRouter`, `CredentialsPage.router`,
+ * `OAuthAuthorization.router`, your own `HttpRouter`) as a Node middleware for Express or
+ * `node:http`, run with `runtime`'s services: a request a route matches is answered, any other
+ * goes to `next` (404 without one). Mount it before body parsers:
+ * `app.use(await McpHttpServer.toNodeMiddleware(McpAuth.wellKnownRouter({ resource }), runtime))`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const toNodeMiddleware: <E, R>(
+  routes: HttpRouter.HttpRouter<E, R>,
+  runtime: Runtime.Runtime<R> | ManagedRuntime.ManagedRuntime<R, unknown>
+) => Promise<(req: IncomingMessage, res: ServerResponse, next?: (error?: unknown) => void) => Promise<void>> = Serve.toNodeMiddleware
+
+/**
  * A Node server whose `close` also drops idle keep-alive connections: clients' fetch pools keep
  * sockets open, and a plain `close` waits for them for seconds.
  */

@@ -323,3 +323,18 @@ export const toNodeHandler = async <R, RR = never>(
   readonly handler: (req: IncomingMessage & { auth?: AuthInfo }, res: ServerResponse) => Promise<void>
   readonly close: () => Promise<void>
 }> => Serve.toNodeHandler(options.runtime, makeWebHandler(options))
+
+/**
+ * Routes served beside the MCP endpoint (`McpAuth.wellKnownRouter`, `CredentialsPage.router`,
+ * `OAuthAuthorization.router`, your own `HttpRouter`) as a Node middleware for Express or
+ * `node:http`, run with `runtime`'s services: a request a route matches is answered, any other
+ * goes to `next` (404 without one). Mount it before body parsers:
+ * `app.use(await McpHttpServerV2.toNodeMiddleware(McpAuth.wellKnownRouter({ resource }), runtime))`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const toNodeMiddleware: <E, R>(
+  routes: HttpRouter.HttpRouter<E, R>,
+  runtime: Runtime.Runtime<R> | ManagedRuntime.ManagedRuntime<R, unknown>
+) => Promise<(req: IncomingMessage, res: ServerResponse, next?: (error?: unknown) => void) => Promise<void>> = Serve.toNodeMiddleware

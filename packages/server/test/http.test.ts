@@ -1,7 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest"
 import { CredentialBackend, HeaderCredentialBackend, ResolvedCredential } from "@mcp-credentials/core"
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js"
-import { Cause, Effect, Layer, Logger, ManagedRuntime, Redacted } from "effect"
+import * as HttpRouter from "@effect/platform/HttpRouter"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import { Cause, Context, Effect, Layer, Logger, ManagedRuntime, Redacted, Schema } from "effect"
 import { createServer, request as httpRequest, type Server } from "node:http"
 import { connect as connectTcp, Socket } from "node:net"
 import { getCredentials, McpCredentials, McpHttpServer } from "../src/index.js"
@@ -185,6 +188,58 @@ describe.each(lines)("HTTP serving, $name line", (line) => {
     const error = failure?._tag === "Some" ? failure.value : undefined
     expect(error).toBeInstanceOf(McpHttpServer.ListenError)
     expect((error as McpHttpServer.ListenError).message).toMatch(/port must be an integer from 0 to 65535/)
+  })
+})
+
+describe("toNodeMiddleware: routes beside the MCP endpoint in an Express / node:http app", () => {
+  class Greeting extends Context.Tag("test/Greeting")<Greeting, string>() {}
+
+  it("serves what a route matches with the runtime's services, passes the rest to next, keeps a route's own 404, reads a form a parser already read", async () => {
+    const routes = HttpRouter.empty.pipe(
+      HttpRouter.get("/hello", Effect.map(Greeting, (g) => HttpServerResponse.text(g))),
+      HttpRouter.get("/gone", Effect.succeed(HttpServerResponse.text("route's own", { status: 404 }))),
+      HttpRouter.post(
+        "/form",
+        Effect.map(HttpServerRequest.schemaBodyUrlParams(Schema.Struct({ name: Schema.String })), (form) => HttpServerResponse.text(`hi ${form.name}`))
+      )
+    )
+    const runtime = ManagedRuntime.make(Layer.succeed(Greeting, "hello from the runtime"))
+    const middleware = await McpHttpServer.toNodeMiddleware(routes, runtime)
+    const server = createServer((req, res) => {
+      // the application's own handlers come after it
+      void middleware(req, res, () => res.writeHead(200, { "content-type": "text/plain" }).end("app"))
+    })
+    const parsed = createServer((req, res) => {
+      // as express.urlencoded() leaves it: the stream read, the fields in req.body
+      let raw = ""
+      req.on("data", (c) => (raw += c))
+      req.on("end", () => {
+        ;(req as any).body = Object.fromEntries(new URLSearchParams(raw))
+        void middleware(req, res)
+      })
+    })
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+    await new Promise<void>((resolve) => parsed.listen(0, "127.0.0.1", resolve))
+    const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`
+    const parsedBase = `http://127.0.0.1:${(parsed.address() as { port: number }).port}`
+    try {
+      expect(await (await fetch(`${base}/hello`)).text()).toBe("hello from the runtime")
+      const other = await fetch(`${base}/elsewhere`)
+      expect([other.status, await other.text()]).toEqual([200, "app"])
+      const gone = await fetch(`${base}/gone`)
+      expect([gone.status, await gone.text()]).toEqual([404, "route's own"])
+      const form = { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: "name=Ada" }
+      expect(await (await fetch(`${base}/form`, form)).text()).toBe("hi Ada")
+      expect(await (await fetch(`${parsedBase}/form`, form)).text()).toBe("hi Ada")
+      // without next: a 404, without the middleware's own marker
+      const unrouted = await fetch(`${parsedBase}/nothing`, { method: "POST", body: "x" })
+      expect(unrouted.status).toBe(404)
+      expect([...unrouted.headers.keys()].some((k) => k.startsWith("x-mcp-credentials"))).toBe(false)
+    } finally {
+      await new Promise((resolve) => server.close(resolve))
+      await new Promise((resolve) => parsed.close(resolve))
+      await runtime.dispose()
+    }
   })
 })
 

@@ -274,7 +274,12 @@ export const toWebRequest = (req: IncomingMessage, res: ServerResponse): Request
   const body = !hasBody
     ? undefined
     : consumed
-    ? (typeof parsed === "string" || parsed instanceof Uint8Array ? parsed : JSON.stringify(parsed))
+    ? (typeof parsed === "string" || parsed instanceof Uint8Array
+      ? parsed
+      // a form `express.urlencoded()` read is a form again, anything else JSON
+      : (req.headers["content-type"] ?? "").startsWith("application/x-www-form-urlencoded")
+      ? new URLSearchParams(parsed as Record<string, string>).toString()
+      : JSON.stringify(parsed))
     : Readable.toWeb(req) as ReadableStream
   if (consumed) headers.delete("content-length")
   return new Request(url, {

@@ -7,6 +7,7 @@
 import * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServer from "@effect/platform/HttpServer"
+import type * as HttpServerError from "@effect/platform/HttpServerError"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
@@ -16,6 +17,7 @@ import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Runtime from "effect/Runtime"
 import * as Scope from "effect/Scope"
+import { randomBytes } from "node:crypto"
 import type { IncomingMessage, ServerResponse } from "node:http"
 import * as Http from "./http.js"
 
@@ -168,6 +170,44 @@ export const toNodeHandler = async <Auth, R>(
     close: () => {
       closed = true
       return Effect.runPromise(Scope.close(scope, Exit.void))
+    }
+  }
+}
+
+/**
+ * Routes (an `HttpRouter`: `McpAuth.wellKnownRouter`, `CredentialsPage.router`, …) as a Node
+ * middleware for Express or `node:http`: a request one of them matches is answered, any other is
+ * passed to `next` (404 without one). Mount it before body parsers (a form a parser already read
+ * is given to the routes again, re-encoded).
+ */
+export const toNodeMiddleware = async <E, R>(
+  routes: HttpRouter.HttpRouter<E, R>,
+  runtimeOrManaged: Runtime.Runtime<R> | ManagedRuntime.ManagedRuntime<R, unknown>
+): Promise<(req: IncomingMessage, res: ServerResponse, next?: (error?: unknown) => void) => Promise<void>> => {
+  const runtime: Runtime.Runtime<R> = ManagedRuntime.isManagedRuntime(runtimeOrManaged)
+    ? await runtimeOrManaged.runtime() as Runtime.Runtime<R>
+    : runtimeOrManaged as Runtime.Runtime<R>
+  // what no route matched, told apart from a route's own 404 by a header only this middleware knows
+  const unrouted = `x-mcp-credentials-unrouted-${randomBytes(8).toString("hex")}`
+  const app = Effect.catchTag(
+    routes as unknown as HttpApp.Default<E | HttpServerError.RouteNotFound, R>,
+    "RouteNotFound",
+    () => Effect.succeed(HttpServerResponse.empty({ status: 404, headers: { [unrouted]: "1" } }))
+  )
+  const web = HttpApp.toWebHandlerRuntime(runtime)(app as HttpApp.Default<unknown, R>)
+  return async (req, res, next) => {
+    try {
+      const response = await web(Http.toWebRequest(req, res))
+      if (response.headers.has(unrouted)) {
+        Http.cancelBody(response)
+        if (next !== undefined) return next()
+        response.headers.delete(unrouted)
+      }
+      Http.writeWebResponse(response, res)
+    } catch (error) {
+      if (next !== undefined) return next(error)
+      if (!res.headersSent) res.writeHead(500).end()
+      else res.destroy()
     }
   }
 }
