@@ -115,7 +115,7 @@ export class InvalidTokenError extends Schema.TaggedError<InvalidTokenError>(
 export class JwksFetchError extends Schema.TaggedError<JwksFetchError>(
   "@mcp-credentials/auth/JwksFetchError"
 )("JwksFetchError", {
-  reason: Schema.Literal("timeout", "http status", "too large", "invalid key set", "network"),
+  reason: Schema.Literal("timeout", "http status", "too large", "invalid key set", "network", "discovery"),
   status: Schema.optional(Schema.Number)
 }) {
   readonly [TypeId]: TypeId = TypeId

@@ -28,7 +28,9 @@ import * as TokenVerifier from "./TokenVerifier.js"
  * - `secret`: an HMAC secret (HS256/384/512 only);
  * - `publicKey`: a PEM (SPKI public key or X.509 certificate) or a public JWK;
  * - `jwks`: a fixed JSON Web Key Set;
- * - `jwksUri`: a remote JWKS, fetched on demand and cached (see `JwksOptions`).
+ * - `jwksUri`: a remote JWKS, fetched on demand and cached (see `JwksOptions`);
+ * - `discover: true`: the `jwks_uri` of `issuer` (a single issuer), found on first use from its
+ *   OpenID configuration or RFC 8414 metadata (which must name the same issuer), then as `jwksUri`.
  *
  * Asymmetric sources never accept HS* tokens, so an HS256 token "signed" with the RSA public key
  * is refused as `unsupported algorithm`.
@@ -37,10 +39,17 @@ import * as TokenVerifier from "./TokenVerifier.js"
  * @category models
  */
 export type KeyOptions =
-  | { readonly secret: Redacted.Redacted<string>; readonly publicKey?: never; readonly jwks?: never; readonly jwksUri?: never }
-  | { readonly publicKey: string | jose.JWK; readonly secret?: never; readonly jwks?: never; readonly jwksUri?: never }
-  | { readonly jwks: jose.JSONWebKeySet; readonly secret?: never; readonly publicKey?: never; readonly jwksUri?: never }
-  | { readonly jwksUri: string | URL; readonly secret?: never; readonly publicKey?: never; readonly jwks?: never }
+  | { readonly secret: Redacted.Redacted<string>; readonly publicKey?: never; readonly jwks?: never; readonly jwksUri?: never; readonly discover?: never }
+  | { readonly publicKey: string | jose.JWK; readonly secret?: never; readonly jwks?: never; readonly jwksUri?: never; readonly discover?: never }
+  | { readonly jwks: jose.JSONWebKeySet; readonly secret?: never; readonly publicKey?: never; readonly jwksUri?: never; readonly discover?: never }
+  | { readonly jwksUri: string | URL; readonly secret?: never; readonly publicKey?: never; readonly jwks?: never; readonly discover?: never }
+  | {
+    readonly discover: true
+    readonly secret?: never
+    readonly publicKey?: never
+    readonly jwks?: never
+    readonly jwksUri?: never
+  }
 
 /**
  * How a remote JWKS is fetched and cached.
@@ -283,9 +292,9 @@ interface KeySource {
 
 const keySource = (options: Options): Effect.Effect<KeySource, AuthConfigError> =>
   Effect.gen(function*() {
-    const given = (["secret", "publicKey", "jwks", "jwksUri"] as const).filter((k) => options[k] !== undefined)
+    const given = (["secret", "publicKey", "jwks", "jwksUri", "discover"] as const).filter((k) => options[k] !== undefined)
     if (given.length !== 1) {
-      return yield* configError("key", "give exactly one of secret, publicKey, jwks, jwksUri")
+      return yield* configError("key", "give exactly one of secret, publicKey, jwks, jwksUri, discover")
     }
     if (options.secret !== undefined) {
       const bytes = new TextEncoder().encode(Redacted.value(options.secret))
@@ -304,6 +313,20 @@ const keySource = (options: Options): Effect.Effect<KeySource, AuthConfigError> 
     const algorithms = yield* checkAlgorithms(options.algorithms, Jose.ASYMMETRIC_ALGS, "a key set")
     if (options.jwks !== undefined) {
       const set = yield* Jwks.local(options.jwks)
+      return { algorithms, resolveKey: set.resolve }
+    }
+    if (options.discover !== undefined) {
+      if (options.discover !== true) return yield* configError("discover", "must be true")
+      if (typeof options.issuer !== "string") return yield* configError("issuer", "discover needs one issuer (a string)")
+      const issuerUrl = yield* Effect.try({
+        try: () => new URL(options.issuer as string),
+        catch: () => configError("issuer", "not a URL")
+      })
+      if (issuerUrl.protocol !== "https:" && issuerUrl.protocol !== "http:") return yield* configError("issuer", "not an http(s) URL")
+      if (Http.isPlainHttpOffHost(issuerUrl)) {
+        yield* Effect.logWarning("JwtVerifier: the issuer is plain http to a non-loopback host; its metadata and keys can be replaced in transit: use https")
+      }
+      const set = yield* Jwks.discovered(options.issuer, options.jwksOptions)
       return { algorithms, resolveKey: set.resolve }
     }
     const uri = yield* Effect.try({

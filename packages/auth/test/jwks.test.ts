@@ -170,3 +170,58 @@ describe("JwtVerifier — remote JWKS", () => {
       assert.deepStrictEqual(lines, [])
     }))
 })
+
+describe("JwtVerifier — discover: true (the issuer's jwks_uri from its metadata)", () => {
+  /** An issuer at `<url>/tenant` publishing `metadata` at `path` and its keys at /keys. */
+  const issuerServer = (keys: ReadonlyArray<unknown>, metadataPath: "openid" | "rfc8414", issuerOf?: (url: string) => string) =>
+    Effect.gen(function*() {
+      const hits: Array<string> = []
+      let base = ""
+      const { url } = yield* serveHttp((req, res) => {
+        hits.push(req.url ?? "")
+        const issuer = `${base}/tenant`
+        const doc = JSON.stringify({ issuer: issuerOf?.(base) ?? issuer, jwks_uri: `${base}/keys` })
+        const wanted = metadataPath === "openid" ? "/tenant/.well-known/openid-configuration" : "/.well-known/oauth-authorization-server/tenant"
+        if (req.url === wanted) return void res.writeHead(200, { "content-type": "application/json" }).end(doc)
+        if (req.url === "/keys") return void res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ keys }))
+        res.writeHead(404).end()
+      })
+      base = url
+      return { issuer: `${url}/tenant`, hits }
+    })
+
+  it.scoped("OpenID configuration or RFC 8414 metadata gives the key set, once; tokens verify", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(NOW * 1000)
+      for (const shape of ["openid", "rfc8414"] as const) {
+        const idp = yield* issuerServer([k1.publicJwk], shape)
+        const v = yield* JwtVerifier.make({ discover: true, issuer: idp.issuer, audience: AUD })
+        assert.deepStrictEqual(idp.hits, [], "nothing fetched before the first token")
+        const token = yield* Effect.promise(() => sign({ sub: "ada", iss: idp.issuer }, k1.privateKey, { alg: "RS256", kid: "k1", aud: AUD }))
+        assert.strictEqual((yield* verify(v, token)).subject, "ada")
+        assert.strictEqual((yield* verify(v, token)).subject, "ada")
+        assert.strictEqual(idp.hits.filter((h) => h === "/keys").length, 1, shape)
+        assert.strictEqual(idp.hits.filter((h) => h.includes(".well-known")).length, shape === "openid" ? 1 : 2, shape)
+      }
+    }))
+
+  it.scoped("metadata naming another issuer is not used: JwksFetchError (discovery), the authenticator's 503", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(NOW * 1000)
+      const idp = yield* issuerServer([k1.publicJwk], "openid", () => "https://evil.example")
+      const v = yield* JwtVerifier.make({ discover: true, issuer: idp.issuer, audience: AUD })
+      const token = yield* Effect.promise(() => sign({ sub: "ada", iss: idp.issuer }, k1.privateKey, { alg: "RS256", kid: "k1", aud: AUD }))
+      const e = yield* refusal(verify(v, token))
+      assert.strictEqual(e._tag, "JwksFetchError")
+      assert.strictEqual(e._tag === "JwksFetchError" ? e.reason : undefined, "discovery")
+      assert.strictEqual(idp.hits.filter((h) => h === "/keys").length, 0)
+    }))
+
+  it.effect("discover needs one issuer string", () =>
+    Effect.gen(function*() {
+      const e = yield* Effect.flip(JwtVerifier.make({ discover: true, audience: AUD }))
+      assert.strictEqual(e.field, "issuer")
+      const many = yield* Effect.flip(JwtVerifier.make({ discover: true, issuer: ["https://a.example", "https://b.example"], audience: AUD }))
+      assert.strictEqual(many.field, "issuer")
+    }))
+})

@@ -165,3 +165,95 @@ export const remote = (uri: string, options: RemoteOptions = {}): Effect.Effect<
 
     return { resolve }
   })
+
+/**
+ * The key set of an issuer, found by discovery on first use: `jwks_uri` from its OpenID
+ * configuration (`<issuer>/.well-known/openid-configuration`), else its RFC 8414 metadata
+ * (`/.well-known/oauth-authorization-server<path>`), which must name the same issuer; then the
+ * remote key set as `remote`. A failed discovery fails the verification with `JwksFetchError`
+ * (the authenticator answers 503) and is retried after 5 s at the earliest.
+ */
+export const discovered = (issuer: string, options: RemoteOptions = {}): Effect.Effect<KeySet> =>
+  Effect.gen(function*() {
+    const semaphore = yield* Effect.makeSemaphore(1)
+    const timeout = options.timeout ?? Duration.seconds(5)
+    const base = new URL(issuer)
+    const path = base.pathname.replace(/\/$/, "")
+    const candidates = [
+      `${base.origin}${path}/.well-known/openid-configuration`,
+      `${base.origin}/.well-known/oauth-authorization-server${path}`
+    ]
+    const sameIssuer = (named: unknown) => typeof named === "string" && named.replace(/\/$/, "") === issuer.replace(/\/$/, "")
+    let set: KeySet | undefined
+    let failedAt = -Infinity
+    let lastError: JwksFetchError | undefined
+
+    const fetchMetadata = (url: string) =>
+      Http.request({
+        url,
+        method: "GET",
+        headers: Http.mergeHeaders({ accept: "application/json" }, options.headers),
+        timeout,
+        maxBytes: options.maxSize ?? 1024 * 1024,
+        fetch: options.fetch
+      }).pipe(Effect.mapError((f) => new JwksFetchError({ reason: f._tag })))
+
+    const discover: Effect.Effect<KeySet, JwksFetchError> = Effect.gen(function*() {
+      let error = new JwksFetchError({ reason: "discovery" })
+      let unusable = false
+      for (const url of candidates) {
+        const res = yield* Effect.either(fetchMetadata(url))
+        if (res._tag === "Left") {
+          error = res.left
+          continue
+        }
+        if (res.right.status !== 200) {
+          error = new JwksFetchError({ reason: "http status", status: res.right.status })
+          continue
+        }
+        const doc = Http.parseJson(res.right.body) as { issuer?: unknown; jwks_uri?: unknown } | undefined
+        // metadata for another issuer, or without a usable jwks_uri, is not this issuer's
+        if (doc === undefined || !sameIssuer(doc.issuer) || typeof doc.jwks_uri !== "string") {
+          unusable = true
+          continue
+        }
+        let jwksUri: URL
+        try {
+          jwksUri = new URL(doc.jwks_uri)
+        } catch {
+          unusable = true
+          continue
+        }
+        if (jwksUri.protocol !== "https:" && jwksUri.protocol !== "http:") {
+          unusable = true
+          continue
+        }
+        return yield* remote(jwksUri.href, options)
+      }
+      // a document that was not this issuer's says more than the other place's 404
+      return yield* (unusable ? new JwksFetchError({ reason: "discovery" }) : error)
+    })
+
+    // single flight; after a failure nothing is fetched again for 5 s (the last error answers)
+    const keySet = semaphore.withPermits(1)(
+      Effect.gen(function*() {
+        if (set !== undefined) return set
+        const now = yield* Clock.currentTimeMillis
+        if (lastError !== undefined && now - failedAt < 5_000) return yield* lastError
+        const found = yield* discover.pipe(
+          Effect.tapError((e) =>
+            Effect.flatMap(Clock.currentTimeMillis, (at) =>
+              Effect.sync(() => {
+                lastError = e
+                failedAt = at
+              }))
+          )
+        )
+        set = found
+        return found
+      })
+    )
+    return {
+      resolve: (header) => set !== undefined ? set.resolve(header) : Effect.flatMap(keySet, (s) => s.resolve(header))
+    }
+  })
