@@ -13,6 +13,7 @@ import type { AnySchema, SchemaOutput, ShapeOutput, ZodRawShapeCompat } from "@m
 import type { RequestHandlerExtra } from "@modelcontextprotocol/sdk/shared/protocol.js"
 import {
   CallToolRequestSchema,
+  ListToolsRequestSchema,
   type CallToolResult,
   ElicitResultSchema,
   McpError,
@@ -75,6 +76,12 @@ export interface Options<R, X = never> {
    * and without them keeps the ones given here.
    */
   readonly toolScopes?: Readonly<Record<string, ReadonlyArray<string>>> | undefined
+  /**
+   * `"all"` (default): `tools/list` lists every tool. `"authorized"`: it lists only the tools whose
+   * required scopes (`scopes`, `toolScopes`) the caller's access token holds, so the model is not
+   * offered tools it cannot call (calling one is refused either way).
+   */
+  readonly listing?: "all" | "authorized" | undefined
   /**
    * `"result"` (default): failures are `isError` tool results the model can read.
    * `"jsonrpc"`: they are JSON-RPC errors (credential failures -32001, tool failures -32002,
@@ -187,6 +194,7 @@ export interface Installed<R, X = never> {
 
 const installations = Installations.make<McpServer, Installed<any>>("@mcp-credentials/server/McpCredentials/installed")
 const wrapped = Symbol.for("@mcp-credentials/server/wrapped")
+const listedKey = Symbol.for("@mcp-credentials/server/listed")
 
 /**
  * Installs the integration on `server`. Every `tools/call` is intercepted, whatever order tools
@@ -285,11 +293,26 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
     ;(hidden as any)[wrapped] = true
     return hidden
   }
+  // `listing: "authorized"`: tools/list offers only the tools the caller's scopes allow
+  const listed = (handler: (request: any, extra: Extra) => unknown) => {
+    const hidden = hide(handler)
+    if (options.listing !== "authorized" || (hidden as any)[listedKey]) return hidden
+    const filtered = async (request: any, extra: Extra) =>
+      Pipeline.authorizedListing(await hidden(request, extra), requiredScopes, extra.authInfo?.scopes)
+    ;(filtered as any)[wrapped] = true
+    ;(filtered as any)[listedKey] = true
+    return filtered
+  }
+  const wrapFor = (method: string | undefined, handler: any) =>
+    method === "tools/call" ? intercept(handler) : method === "tools/list" ? listed(handler) : hide(handler)
   const originalSet = protocol.setRequestHandler.bind(protocol)
   protocol.setRequestHandler = (schema: unknown, handler: any) =>
-    originalSet(schema, schema === CallToolRequestSchema ? intercept(handler) : hide(handler))
+    originalSet(
+      schema,
+      schema === CallToolRequestSchema ? intercept(handler) : schema === ListToolsRequestSchema ? listed(handler) : hide(handler)
+    )
   const handlers: Map<string, any> = protocol._requestHandlers
-  for (const [method, handler] of handlers) handlers.set(method, method === "tools/call" ? intercept(handler) : hide(handler))
+  for (const [method, handler] of handlers) handlers.set(method, wrapFor(method, handler))
 
   // -- close: dispose the runtime built from `layer` -------------------------------------------
   const previousOnClose = server.server.onclose

@@ -96,6 +96,12 @@ export interface Options<R, X = never> {
   /** Scopes each tool requires of the caller's access token (`ctx.http.authInfo.scopes`). */
   readonly toolScopes?: Readonly<Record<string, ReadonlyArray<string>>> | undefined
   /**
+   * `"all"` (default): `tools/list` lists every tool. `"authorized"`: it lists only the tools whose
+   * required scopes (`scopes`, `toolScopes`) the caller's access token holds, so the model is not
+   * offered tools it cannot call (calling one is refused either way).
+   */
+  readonly listing?: "all" | "authorized" | undefined
+  /**
    * `"result"` (default): failures are `isError` tool results the model can read.
    * `"jsonrpc"`: they are JSON-RPC errors (credential failures -32001, scope -32003, unexpected
    * -32603; tool failures -32002, which the v2 SDK sends as -32602).
@@ -308,14 +314,24 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
     resultSchema: unknown,
     options?: { readonly relatedRequestId?: unknown }
   ) => originalSend(codec, outgoing.scrub(request, options?.relatedRequestId), resultSchema, options)
+  // `listing: "authorized"`: tools/list offers only the tools the caller's scopes allow
+  const listed = (handler: ProtocolHandler): ProtocolHandler => {
+    if (options.listing !== "authorized" || (handler as any)[wrapped]) return handler
+    const filtered: ProtocolHandler = async (request, ctx) =>
+      Pipeline.authorizedListing(await handler(request, ctx), requiredScopes, ctx.http?.authInfo?.scopes)
+    ;(filtered as any)[wrapped] = true
+    return filtered
+  }
   const originalWrap = protocol._wrapHandler.bind(protocol)
   protocol._wrapHandler = (method: string, handler: ProtocolHandler) => {
     const inner = originalWrap(method, handler)
-    return method === "tools/call" ? intercept(inner) : inner
+    return method === "tools/call" ? intercept(inner) : method === "tools/list" ? listed(inner) : inner
   }
   const handlers: Map<string, ProtocolHandler> = protocol._requestHandlers
   const current = handlers.get("tools/call")
   if (current !== undefined) handlers.set("tools/call", intercept(current))
+  const listing = handlers.get("tools/list")
+  if (listing !== undefined) handlers.set("tools/list", listed(listing))
   // every other request (resources, prompts, completions, custom ones) passes untouched, but its
   // handler, like a tool, does not see the credential headers: the context the Server builds for
   // each request is given without them (one hook for every handler; a tools/call is hidden by

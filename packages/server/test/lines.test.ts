@@ -242,6 +242,36 @@ describe.each(lines)("$name line over Streamable HTTP", (line) => {
     await http.close()
   })
 
+  it("listing: \"authorized\" lists only the tools the caller's scopes allow (registered either way); the default lists all", async () => {
+    const build = (listing: "all" | "authorized" | undefined) => (runtime: any) => {
+      const server = line.newServer()
+      const creds = line.install(server, { runtime, toolScopes: { direct_admin: ["admin:write"] }, ...(listing ? { listing } : {}) })
+      // one registered with the SDK itself, scoped at install; one through the integration
+      ;(server as any).registerTool("direct_admin", { description: "admin" }, () => ({ content: [{ type: "text", text: "ok" }] }))
+      creds.registerTool("repo_write", { description: "writes", scopes: ["repo:write"] }, () => "ok")
+      creds.registerTool("open", { description: "no scope" }, () => "ok")
+      return server
+    }
+    const names = async (url: URL, scopes?: string) => {
+      const client = await line.connect(url, scopes === undefined ? {} : { ...fieldsHeader("sk-list-0001"), "x-test-scopes": scopes })
+      const listed = (await client.listTools()).tools.map((t: { name: string }) => t.name).sort()
+      await client.close()
+      return listed
+    }
+    const authorized = await line.start(build("authorized"), HeaderCredentialBackend.layer(), { authenticate })
+    const all = await line.start(build(undefined), HeaderCredentialBackend.layer(), { authenticate })
+    try {
+      expect(await names(authorized.url)).toEqual(["open"])
+      expect(await names(authorized.url, "repo:read")).toEqual(["open"])
+      expect(await names(authorized.url, "repo:write")).toEqual(["open", "repo_write"])
+      expect(await names(authorized.url, "admin:write repo:write")).toEqual(["direct_admin", "open", "repo_write"])
+      expect(await names(all.url)).toEqual(["direct_admin", "open", "repo_write"])
+    } finally {
+      await authorized.close()
+      await all.close()
+    }
+  })
+
   it("a scoped tool called without any access token says so (not that the token lacks the scope)", async () => {
     const http = await line.start((runtime) => {
       const server = line.newServer()

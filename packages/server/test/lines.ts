@@ -32,6 +32,7 @@ export interface CallOptions {
 export interface ClientLike {
   readonly callTool: (params: { name: string; arguments?: Record<string, unknown> }, options?: CallOptions) => Promise<any>
   readonly readResource: (uri: string) => Promise<any>
+  readonly listTools: () => Promise<any>
   readonly close: () => Promise<void>
   /** `"modern"` (2026-07-28) or `"legacy"` (2025 `initialize`). */
   readonly era: () => string | undefined
@@ -127,6 +128,7 @@ export const v1: Line = {
     return {
       callTool: (params, options) => client.callTool(params, undefined, options as any),
       readResource: (uri) => client.readResource({ uri }),
+      listTools: () => client.listTools(),
       close: () => client.close(),
       era: () => "legacy"
     }
@@ -151,6 +153,7 @@ export const v2: Line = {
     return {
       callTool: (params, options) => client.callTool(params, options as any),
       readResource: (uri) => client.readResource({ uri }),
+      listTools: () => client.listTools(),
       close: () => client.close(),
       era: () => client.getProtocolEra()
     }
