@@ -155,6 +155,46 @@ export const make = (options: Options): OAuthAuthorization => ({
 export const declaration = (self: OAuthAuthorization): Readonly<Record<string, "oauth">> => ({ [self.name]: "oauth" })
 
 /**
+ * Disconnects `subject` from the provider (a user unlinking an account, an offboarding): the
+ * stored tokens are sent back to the provider when it has a revocation endpoint (RFC 7009; the
+ * refresh token, which ends the grant, then the access token), and the stored record is deleted
+ * either way — also when the provider is down or the record cannot be opened. `revoked` says
+ * whether the provider accepted the revocation; a failure is logged without any token.
+ *
+ * @since 0.1.0
+ * @category operators
+ */
+export const disconnect = (
+  self: OAuthAuthorization,
+  subject: string
+): Effect.Effect<{ readonly removed: boolean; readonly revoked: boolean }, VaultError, CredentialStore> =>
+  Effect.gen(function*() {
+    const store = yield* CredentialStore
+    const key = { provider: self.name, subject }
+    // a record sealed with a retired key cannot be revoked at the provider, but is still deleted
+    const stored = yield* store.get(key).pipe(
+      Effect.catchTag("DecryptionError", (e) =>
+        Effect.as(Effect.logWarning(`${self.name} disconnect: the stored record cannot be opened (${e.message}); deleting it`), Option.none()))
+    )
+    let revoked = false
+    const credential = Option.isSome(stored) ? stored.value.credential : undefined
+    if (credential?.type === "oauth" && self.provider.revocationEndpoint !== undefined) {
+      const send = (token: Redacted.Redacted<string>, hint: "access_token" | "refresh_token") =>
+        OAuthProvider.revoke(self.provider, { token, hint }).pipe(
+          Effect.as(true),
+          Effect.catchAll((e) => Effect.as(Effect.logWarning(`${self.name} disconnect: ${e.message}`), false))
+        )
+      revoked = credential.refreshToken !== undefined
+        ? yield* send(credential.refreshToken, "refresh_token")
+        : yield* send(credential.accessToken, "access_token")
+      if (credential.refreshToken !== undefined) yield* send(credential.accessToken, "access_token")
+    }
+    const removed = yield* store.delete(key)
+    if (removed) yield* Effect.logInfo(`${self.name} disconnected${revoked ? " (revoked at the provider)" : ""}`)
+    return { removed, revoked }
+  })
+
+/**
  * The paths of the pages under `basePath`.
  *
  * @since 0.1.0

@@ -47,6 +47,8 @@ export interface OAuthProvider {
   readonly issuer: string | undefined
   readonly authorizationEndpoint: string | undefined
   readonly tokenEndpoint: string
+  /** RFC 7009: where `revoke` sends tokens back (`undefined`: the provider has none). */
+  readonly revocationEndpoint: string | undefined
   readonly clientId: string
   readonly clientSecret: Redacted.Redacted<string> | undefined
   readonly clientAuthMethod: ClientAuthMethod
@@ -68,6 +70,8 @@ export interface Options {
   readonly issuer?: string | undefined
   readonly authorizationEndpoint?: string | undefined
   readonly tokenEndpoint?: string | undefined
+  /** RFC 7009 revocation endpoint; default the issuer's `revocation_endpoint` when discovery runs. */
+  readonly revocationEndpoint?: string | undefined
   readonly clientId: string
   readonly clientSecret?: Redacted.Redacted<string> | undefined
   readonly clientAuthMethod?: ClientAuthMethod | undefined
@@ -138,13 +142,21 @@ export const make = (options: Options): Effect.Effect<OAuthProvider, OAuthConfig
     const timeout = Duration.decode(options.timeout ?? defaultTimeout)
     let authorizationEndpoint = options.authorizationEndpoint
     let tokenEndpoint = options.tokenEndpoint
+    let revocationEndpoint = options.revocationEndpoint
     if (options.issuer !== undefined && (authorizationEndpoint === undefined || tokenEndpoint === undefined)) {
       const metadata = yield* discover(name, options.issuer, timeout, options.fetch)
       authorizationEndpoint ??= metadata.authorizationEndpoint
       tokenEndpoint ??= metadata.tokenEndpoint
+      revocationEndpoint ??= metadata.revocationEndpoint
     }
     if (tokenEndpoint === undefined) return yield* config("tokenEndpoint", "is required (or give an issuer)")
-    for (const [field, url] of [["tokenEndpoint", tokenEndpoint], ["authorizationEndpoint", authorizationEndpoint]] as const) {
+    for (
+      const [field, url] of [
+        ["tokenEndpoint", tokenEndpoint],
+        ["authorizationEndpoint", authorizationEndpoint],
+        ["revocationEndpoint", revocationEndpoint]
+      ] as const
+    ) {
       if (url !== undefined && !isHttpUrl(url)) return yield* config(field, "is not an http(s) URL")
     }
     return {
@@ -152,6 +164,7 @@ export const make = (options: Options): Effect.Effect<OAuthProvider, OAuthConfig
       issuer: options.issuer,
       authorizationEndpoint,
       tokenEndpoint,
+      revocationEndpoint,
       clientId: options.clientId,
       clientSecret: options.clientSecret,
       clientAuthMethod: method,
@@ -319,6 +332,29 @@ export const clientCredentials = (
 }
 
 /**
+ * Sends a token back to the provider (RFC 7009): a refresh token (`hint: "refresh_token"`) ends
+ * the whole grant at providers that tie tokens to it. The provider answers 200 also for a token
+ * it no longer knows. Fails with `OAuthConfigError` when the provider has no revocation endpoint.
+ *
+ * @since 0.1.0
+ * @category token requests
+ */
+export const revoke = (
+  provider: OAuthProvider,
+  params: { readonly token: Redacted.Redacted<string>; readonly hint?: "access_token" | "refresh_token" | undefined }
+): Effect.Effect<void, TokenRequestError | OAuthConfigError> =>
+  provider.revocationEndpoint === undefined
+    ? Effect.fail(
+      new OAuthConfigError({ provider: provider.name, field: "revocationEndpoint", reason: "the provider has no revocation endpoint" })
+    )
+    : Effect.asVoid(
+      providerRequest(provider, "revocation", provider.revocationEndpoint, {}, {
+        token: params.token,
+        ...(params.hint !== undefined ? { token_type_hint: params.hint } : {})
+      })
+    )
+
+/**
  * Turns a token response into the `OAuthCredential` a tool receives: `expiresAt` from the `Clock`
  * plus `expires_in` (absent or `0`: no expiry), the previous refresh token kept when the response
  * has none, and the client and token endpoint recorded so the credential can be refreshed.
@@ -396,7 +432,8 @@ const discover = (name: string, issuer: string, timeout: Duration.Duration, fetc
       }
       return {
         tokenEndpoint: doc.token_endpoint,
-        authorizationEndpoint: typeof doc.authorization_endpoint === "string" ? doc.authorization_endpoint : undefined
+        authorizationEndpoint: typeof doc.authorization_endpoint === "string" ? doc.authorization_endpoint : undefined,
+        revocationEndpoint: typeof doc.revocation_endpoint === "string" ? doc.revocation_endpoint : undefined
       }
     }
     return yield* fail(lastReason)
@@ -416,14 +453,21 @@ const safeDescription = (value: unknown, scrubber: Scrubber.Scrubber): string | 
   return out.length > 200 ? `${out.slice(0, 200)}…` : out
 }
 
-const tokenRequest = (
+/**
+ * A form POST to one of the provider's endpoints, with the client's authentication: the answer,
+ * its JSON object if any, and the OAuth error it carries (every value this request sent removed)
+ * when the status is not 200.
+ */
+const providerRequest = (
   provider: OAuthProvider,
   grant: Grant,
+  url: string,
+  first: Readonly<Record<string, string>>,
   fields: Readonly<Record<string, string | Redacted.Redacted<string>>>
-): Effect.Effect<TokenResponse, TokenRequestError> =>
+) =>
   Effect.gen(function*() {
     // the secrets leave the process here, and only here
-    const body = new URLSearchParams({ grant_type: grant })
+    const body = new URLSearchParams(first)
     const sent: Array<string> = []
     for (const [k, v] of Object.entries(fields)) {
       const plain = typeof v === "string" ? v : Redacted.value(v)
@@ -447,14 +491,15 @@ const tokenRequest = (
       if (provider.clientAuthMethod === "client_secret_post") body.set("client_secret", secret ?? "")
     }
     const failRequest = (reason: string) => new OAuthRequestError({ provider: provider.name, grant, reason })
+    const endpoint = grant === "revocation" ? "the revocation endpoint" : "the token endpoint"
     const response = yield* request({
-      url: provider.tokenEndpoint,
+      url,
       method: "POST",
       headers,
       body: body.toString(),
       timeout: provider.timeout,
       fetch: provider.fetch
-    }).pipe(Effect.mapError((reason) => failRequest(`the token endpoint ${reason === "network" ? "is unreachable" : reason === "timeout" ? "timed out" : reason === "redirect" ? "redirected" : "answered too much"}`)))
+    }).pipe(Effect.mapError((reason) => failRequest(`${endpoint} ${reason === "network" ? "is unreachable" : reason === "timeout" ? "timed out" : reason === "redirect" ? "redirected" : "answered too much"}`)))
     const json = parseObject(response.text)
     if (response.status !== 200) {
       const code = json?.error
@@ -468,6 +513,16 @@ const tokenRequest = (
         ...(json === undefined ? {} : { description: safeDescription(json.error_description, scrubber) })
       })
     }
+    return { json, failRequest }
+  })
+
+const tokenRequest = (
+  provider: OAuthProvider,
+  grant: Grant,
+  fields: Readonly<Record<string, string | Redacted.Redacted<string>>>
+): Effect.Effect<TokenResponse, TokenRequestError> =>
+  Effect.gen(function*() {
+    const { failRequest, json } = yield* providerRequest(provider, grant, provider.tokenEndpoint, { grant_type: grant }, fields)
     if (json === undefined) return yield* failRequest("the token response is not a JSON object")
     const { access_token, refresh_token, expires_in, scope, id_token, token_type } = json
     if (typeof access_token !== "string" || access_token === "") {

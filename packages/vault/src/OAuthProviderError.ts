@@ -9,12 +9,15 @@ import { CredentialError } from "@mcp-credentials/core"
 import * as Schema from "effect/Schema"
 
 /**
- * The grants this package sends to a token endpoint.
+ * The requests this package sends to a provider: the grants of its token endpoint, and
+ * `"revocation"` (RFC 7009, its revocation endpoint).
  *
  * @since 0.1.0
  * @category models
  */
-export const Grant = Schema.Literal("authorization_code", "refresh_token", "client_credentials")
+export const Grant = Schema.Literal("authorization_code", "refresh_token", "client_credentials", "revocation")
+
+const requestName = (grant: Grant) => grant === "revocation" ? "revocation request" : `${grant} grant`
 
 /**
  * @since 0.1.0
@@ -77,7 +80,7 @@ export class OAuthTokenError extends Schema.TaggedError<OAuthTokenError>(
   description: Schema.optional(Schema.String)
 }) {
   override get message(): string {
-    return `OAuth provider ${this.provider} refused the ${this.grant} grant (HTTP ${this.status}): ${this.error}` +
+    return `OAuth provider ${this.provider} refused the ${requestName(this.grant)} (HTTP ${this.status}): ${this.error}` +
       (this.description === undefined ? "" : ` (${this.description})`)
   }
 }
@@ -97,7 +100,7 @@ export class OAuthRequestError extends Schema.TaggedError<OAuthRequestError>(
   reason: Schema.String
 }) {
   override get message(): string {
-    return `OAuth provider ${this.provider}: the ${this.grant} request failed: ${this.reason}`
+    return `OAuth provider ${this.provider}: the ${this.grant === "revocation" ? "revocation" : this.grant} request failed: ${this.reason}`
   }
 }
 

@@ -389,6 +389,7 @@ export const makeRefreshing = (
           issuer: undefined,
           authorizationEndpoint: undefined,
           tokenEndpoint: source.tokenUri!,
+          revocationEndpoint: undefined,
           clientId: source.clientId!,
           clientSecret: source.clientSecret,
           clientAuthMethod: options.clientAuthMethod ?? (source.clientSecret === undefined ? "none" : "client_secret_basic"),

@@ -67,7 +67,7 @@ export const startProvider = async (): Promise<Harness> => {
       Session: 86400,
       IdToken: 3600
     },
-    features: { devInteractions: { enabled: true } }
+    features: { devInteractions: { enabled: true }, revocation: { enabled: true } }
   })
   provider.on("refresh_token.consumed", () => undefined)
   provider.on("grant.error", (_ctx: unknown, error: any) => {

@@ -4,10 +4,11 @@
  * carry a code, token, verifier or state.
  */
 import { afterAll, assert, beforeAll, describe, it, vi } from "@effect/vitest"
-import { Config, ConfigProvider, Effect, Either, Redacted, TestClock } from "effect"
+import { ResolvedCredential } from "@mcp-credentials/core"
+import { Config, ConfigProvider, Effect, Either, Option, Redacted, TestClock } from "effect"
 import * as crypto from "node:crypto"
 import * as http from "node:http"
-import { OAuthProvider } from "../src/index.js"
+import { CredentialStore, OAuthAuthorization, OAuthProvider } from "../src/index.js"
 import { authorize, CLIENT, downstream, type Harness, REDIRECT_URI, startProvider, tokensFor } from "./oauthHarness.js"
 
 let h: Harness
@@ -271,5 +272,57 @@ describe("OAuthProvider against oidc-provider", () => {
       }
       const refreshed = failures[1]!
       assert.strictEqual(refreshed._tag === "OAuthTokenError" && refreshed.error, "invalid_response", "a code holding a sent value is no code")
+    }))
+})
+
+describe("revocation (RFC 7009) and OAuthAuthorization.disconnect, against oidc-provider", () => {
+  it.live("the revocation endpoint is discovered; disconnect revokes the grant at the provider and deletes the record", () =>
+    Effect.gen(function*() {
+      const p = yield* downstream(h)
+      assert.strictEqual(p.revocationEndpoint, `${h.issuer}/token/revocation`)
+      const store = yield* CredentialStore.makeMemory
+      const auth = OAuthAuthorization.make({ provider: p })
+      const key = { provider: p.name, subject: "revoke-alice" }
+      const credential = yield* OAuthProvider.toCredential(p, yield* tokensFor(p, key.subject))
+      yield* store.set(key, credential)
+      const result = yield* OAuthAuthorization.disconnect(auth, key.subject).pipe(Effect.provideService(CredentialStore.CredentialStore, store))
+      assert.deepStrictEqual(result, { removed: true, revoked: true })
+      assert.isTrue(Option.isNone(yield* store.get(key)))
+      // the provider no longer honours the refresh token
+      const refused = yield* Effect.flip(OAuthProvider.refresh(p, { refreshToken: credential.refreshToken! }))
+      assert.strictEqual(refused._tag, "OAuthTokenError")
+      assert.strictEqual(refused._tag === "OAuthTokenError" ? refused.error : "", "invalid_grant")
+      // nothing stored: nothing removed
+      const again = yield* OAuthAuthorization.disconnect(auth, key.subject).pipe(Effect.provideService(CredentialStore.CredentialStore, store))
+      assert.deepStrictEqual(again, { removed: false, revoked: false })
+    }))
+
+  it.live("a provider without a revocation endpoint, or one that is down: the record is deleted all the same, revoked false", () =>
+    Effect.gen(function*() {
+      const store = yield* CredentialStore.makeMemory
+      const cred = new ResolvedCredential.OAuthCredential({
+        type: "oauth",
+        accessToken: Redacted.make("at-revoke-0123456789"),
+        refreshToken: Redacted.make("rt-revoke-0123456789")
+      })
+      for (const revocationEndpoint of [undefined, "http://127.0.0.1:9/revoke"]) {
+        const p = yield* OAuthProvider.make({
+          name: "plain",
+          tokenEndpoint: "http://127.0.0.1:9/token",
+          clientId: "c",
+          timeout: "2 seconds",
+          ...(revocationEndpoint !== undefined ? { revocationEndpoint } : {})
+        })
+        const key = { provider: "plain", subject: "bob" }
+        yield* store.set(key, cred)
+        const result = yield* OAuthAuthorization.disconnect(OAuthAuthorization.make({ provider: p }), "bob").pipe(
+          Effect.provideService(CredentialStore.CredentialStore, store)
+        )
+        assert.deepStrictEqual(result, { removed: true, revoked: false })
+        if (revocationEndpoint === undefined) {
+          const e = yield* Effect.flip(OAuthProvider.revoke(p, { token: Redacted.make("x") }))
+          assert.strictEqual(e._tag, "OAuthConfigError")
+        }
+      }
     }))
 })
