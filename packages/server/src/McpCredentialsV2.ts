@@ -449,7 +449,12 @@ const headersOf = (req: Request | undefined): Record<string, string> | undefined
   return out
 }
 
-const originalRequest = Symbol.for("@mcp-credentials/server/McpCredentialsV2/originalRequest")
+/**
+ * The request as it came, for `ToolContext.headers`: kept beside the tool's context, never on it
+ * (a property, even a symbol one, is found by any code that walks or inspects the context, and the
+ * request holds the credential headers and gateway proofs).
+ */
+const originalRequests = new WeakMap<object, OriginalRequest>()
 
 interface OriginalRequest {
   readonly req: Request
@@ -468,7 +473,7 @@ const hideHeaders = (ctx: Ctx, prefixes: ReadonlyArray<string>): Ctx => {
   let visible: Request | undefined
   const hidden = { ...http }
   // for ToolContext.headers, which filters the same headers out of the original request
-  Object.defineProperty(hidden, originalRequest, { value: { req, prefixes } satisfies OriginalRequest, enumerable: false })
+  originalRequests.set(hidden, { req, prefixes })
   Object.defineProperty(hidden, "req", {
     enumerable: true,
     configurable: true,
@@ -540,7 +545,7 @@ const makeToolContext = (
     params,
     // from the original request (reading `ctx.http.req` would build the tool's filtered copy of it)
     headers: () => {
-      const original = (ctx.http as { [originalRequest]?: OriginalRequest } | undefined)?.[originalRequest]
+      const original = (ctx.http === undefined ? undefined : originalRequests.get(ctx.http))
       return original !== undefined
         ? ToolContext.visibleHeaders(headersOf(original.req), original.prefixes)
         : ToolContext.visibleHeaders(headersOf(ctx.http?.req))
