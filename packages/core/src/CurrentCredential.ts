@@ -78,7 +78,9 @@ export class CredentialScope {
 
 const currentScope = globalValue(
   Symbol.for("@mcp-credentials/core/CurrentCredential/currentScope"),
-  () => FiberRef.unsafeMake<CredentialScope | undefined>(undefined)
+  // a fiber that joins another keeps its own scope: joining a fiber another call started (a
+  // shared refresh in flight) must not hand over that call's credentials
+  () => FiberRef.unsafeMake<CredentialScope | undefined>(undefined, { join: (parent) => parent })
 )
 
 const asyncScope = globalValue(

@@ -5,12 +5,13 @@
  * from the fiber, never from the async context. On both SDK lines, over real HTTP.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { HeaderCredentialBackend } from "@mcp-credentials/core"
-import { Deferred, Effect, Redacted, type Runtime } from "effect"
+import { CurrentCredential, HeaderCredentialBackend } from "@mcp-credentials/core"
+import { Deferred, Effect, Fiber, Redacted, type Runtime } from "effect"
 import { getCredentials, ToolContext } from "../src/index.js"
 import { type AnyInstalled, type Line, lines } from "./lines.js"
 
 let gate = Effect.runSync(Deferred.make<void>())
+let shared: Fiber.RuntimeFiber<string> | undefined
 
 /** What plain code in the tool sees after the other call woke it. */
 const seen = (toolName: string) =>
@@ -35,6 +36,20 @@ const registerTools = (creds: AnyInstalled) => {
       yield* Deferred.succeed(gate, undefined)
       yield* Effect.sleep("50 millis")
       return "opened"
+    }))
+  // a refresh in flight shared between calls: the first call starts it, the next joins it
+  creds.registerTool("shares_refresh", { description: "starts or joins a shared fiber", credentials: "static" }, () =>
+    Effect.gen(function*() {
+      const first = shared === undefined
+      if (first) shared = yield* Effect.forkDaemon(Effect.as(Effect.sleep("150 millis"), "refreshed"))
+      yield* Fiber.join(shared!)
+      const c = yield* CurrentCredential.getStatic()
+      return {
+        role: first ? "started" : "joined",
+        key: `user ${Redacted.value(c.fields.apiKey!).split("-")[2]}`,
+        plainKey: `user ${Redacted.value((getCredentials() as any).fields.apiKey).split("-")[2]}`,
+        context: ToolContext.current()?.toolName ?? "none"
+      }
     }))
   // plain code that runs an Effect program of its own: the fiber has the call only when given it
   creds.registerTool("plain_runs_effect", { description: "plain code running an effect" }, async () => {
@@ -74,6 +89,18 @@ describe.each(lines)("$name line: a fiber woken by another call", (line) => {
       await Promise.all([a.close(), b.close()])
     })
   }
+
+  it("fix: a call that joins a fiber another call started keeps its own credential and call (Fiber.join copied them over)", async () => {
+    shared = undefined
+    const a = await line.connect(http.url, fields("sk-user-A-secret"))
+    const b = await line.connect(http.url, fields("sk-user-B-secret"))
+    const first = a.callTool({ name: "shares_refresh" })
+    await new Promise((r) => setTimeout(r, 50))
+    const joined = (await b.callTool({ name: "shares_refresh" })).structuredContent
+    expect(joined).toEqual({ role: "joined", key: "user B", plainKey: "user B", context: "shares_refresh" })
+    expect((await first).structuredContent).toMatchObject({ role: "started", key: "user A" })
+    await Promise.all([a.close(), b.close()])
+  })
 
   it("a fiber that is no call's (a worker of the application) reads no call, though a call woke it", async () => {
     gate = Effect.runSync(Deferred.make<void>())

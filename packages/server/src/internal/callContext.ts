@@ -30,7 +30,8 @@ const storage = globalValue(
  */
 const fiberCall = globalValue(
   Symbol.for("@mcp-credentials/server/CallContext/fiberCall"),
-  () => FiberRef.unsafeMake<Call | undefined>(undefined)
+  // a fiber that joins another keeps its own call (see `CurrentCredential`'s scope)
+  () => FiberRef.unsafeMake<Call | undefined>(undefined, { join: (parent) => parent })
 )
 
 export const run = <A>(call: Call, f: () => A): A => storage.run(call, f)
