@@ -48,7 +48,8 @@ const registerTools = (creds: AnyInstalled) => {
         role: first ? "started" : "joined",
         key: `user ${Redacted.value(c.fields.apiKey!).split("-")[2]}`,
         plainKey: `user ${Redacted.value((getCredentials() as any).fields.apiKey).split("-")[2]}`,
-        context: ToolContext.current()?.toolName ?? "none"
+        context: ToolContext.current()?.toolName ?? "none",
+        caller: ToolContext.current()?.headers["x-caller"] ?? "none"
       }
     }))
   // plain code that runs an Effect program of its own: the fiber has the call only when given it
@@ -92,12 +93,12 @@ describe.each(lines)("$name line: a fiber woken by another call", (line) => {
 
   it("fix: a call that joins a fiber another call started keeps its own credential and call (Fiber.join copied them over)", async () => {
     shared = undefined
-    const a = await line.connect(http.url, fields("sk-user-A-secret"))
-    const b = await line.connect(http.url, fields("sk-user-B-secret"))
+    const a = await line.connect(http.url, { ...fields("sk-user-A-secret"), "x-caller": "A" })
+    const b = await line.connect(http.url, { ...fields("sk-user-B-secret"), "x-caller": "B" })
     const first = a.callTool({ name: "shares_refresh" })
     await new Promise((r) => setTimeout(r, 50))
     const joined = (await b.callTool({ name: "shares_refresh" })).structuredContent
-    expect(joined).toEqual({ role: "joined", key: "user B", plainKey: "user B", context: "shares_refresh" })
+    expect(joined).toEqual({ role: "joined", key: "user B", plainKey: "user B", context: "shares_refresh", caller: "B" })
     expect((await first).structuredContent).toMatchObject({ role: "started", key: "user A" })
     await Promise.all([a.close(), b.close()])
   })
