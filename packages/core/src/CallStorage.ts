@@ -37,6 +37,14 @@ export interface CallStorage<A> {
   readonly hold: () => () => void
   /** Calls running (or held) right now. */
   readonly active: () => number
+  /**
+   * Makes `value` the current value for the rest of this synchronous execution and the work it
+   * starts (`AsyncLocalStorage.enterWith`), returning the value it replaces; does nothing while no
+   * call runs (the storage is off). For integrations that go on with one call's work in another
+   * call's async context (an Effect fiber woken by another call's fiber): enter the fiber's value
+   * when it resumes, and put the returned one back when it suspends.
+   */
+  readonly enter: (value: A | undefined) => A | undefined
 }
 
 /**
@@ -84,7 +92,14 @@ export const make = <A>(): CallStorage<A> => {
     release()
     return result
   }
-  return { run, get: () => storage.getStore(), hold, active: () => active }
+  const enter = (value: A | undefined): A | undefined => {
+    // entering a disabled storage would turn the promise hooks on for good
+    if (active === 0) return undefined
+    const previous = storage.getStore()
+    if (previous !== value) storage.enterWith(value as A)
+    return previous
+  }
+  return { run, get: () => storage.getStore(), hold, active: () => active, enter }
 }
 
 const isThenable = (u: unknown): u is PromiseLike<unknown> =>

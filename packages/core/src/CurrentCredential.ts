@@ -186,6 +186,28 @@ export const unsafeSetFiberScope = (scope: CredentialScope | undefined): Effect.
 export const unsafeHoldAsyncScope = (): (() => void) => asyncScope.hold()
 
 /**
+ * For a supervisor of tool fibers (the server package's): makes `fiber`'s scope the one plain
+ * code reads (`unsafeGet`, in the promises the fiber starts), returning the one it replaces, to
+ * be put back with `unsafeEnterAsyncScope` when the fiber suspends. A fiber woken by another
+ * call's fiber resumes in that call's async context; this puts its own back.
+ *
+ * @since 0.1.0
+ * @category unsafe
+ */
+export const unsafeEnterFiberScope = (fiber: Fiber.RuntimeFiber<unknown, unknown>): CredentialScope | undefined =>
+  asyncScope.enter(fiber.getFiberRef(currentScope))
+
+/**
+ * Makes `scope` the one plain code reads for the rest of this synchronous execution and the
+ * work it starts, returning the one it replaces (see `unsafeEnterFiberScope`).
+ *
+ * @since 0.1.0
+ * @category unsafe
+ */
+export const unsafeEnterAsyncScope = (scope: CredentialScope | undefined): CredentialScope | undefined =>
+  asyncScope.enter(scope)
+
+/**
  * The current scope, if any. For integrations (the server package); tools use `get`.
  *
  * @since 0.1.0

@@ -12,6 +12,7 @@ import { type AnyInstalled, type Line, lines } from "./lines.js"
 
 let gate = Effect.runSync(Deferred.make<void>())
 let shared: Fiber.RuntimeFiber<string> | undefined
+const limiter = Effect.runSync(Effect.makeSemaphore(1))
 
 /** What plain code in the tool sees after the other call woke it. */
 const seen = (toolName: string) =>
@@ -37,6 +38,24 @@ const registerTools = (creds: AnyInstalled) => {
       yield* Effect.sleep("50 millis")
       return "opened"
     }))
+  // a shared rate limit: the call holding it wakes the next, whose plain code (a promise the
+  // fiber starts) then reads the call
+  creds.registerTool("limited", { description: "plain code after a shared semaphore", credentials: "static" }, () =>
+    limiter.withPermits(1)(Effect.gen(function*() {
+      const plain = yield* Effect.promise(() =>
+        Promise.resolve().then(() => {
+          let key = "none"
+          try {
+            key = `user ${Redacted.value((getCredentials() as any).fields.apiKey).split("-")[2]}`
+          } catch (e) {
+            key = (e as { _tag?: string })._tag ?? "threw"
+          }
+          return { key, caller: ToolContext.current()?.headers["x-caller"] ?? "none" }
+        })
+      )
+      yield* Effect.sleep("150 millis")
+      return plain
+    })))
   // a refresh in flight shared between calls: the first call starts it, the next joins it
   creds.registerTool("shares_refresh", { description: "starts or joins a shared fiber", credentials: "static" }, () =>
     Effect.gen(function*() {
@@ -90,6 +109,16 @@ describe.each(lines)("$name line: a fiber woken by another call", (line) => {
       await Promise.all([a.close(), b.close()])
     })
   }
+
+  it("fix: plain code a woken call's fiber starts reads its own call, not the call that woke it", async () => {
+    const a = await line.connect(http.url, { ...fields("sk-user-A-secret"), "x-caller": "A" })
+    const b = await line.connect(http.url, { ...fields("sk-user-B-secret"), "x-caller": "B" })
+    const first = a.callTool({ name: "limited" })
+    await new Promise((r) => setTimeout(r, 50))
+    expect((await b.callTool({ name: "limited" })).structuredContent).toEqual({ key: "user B", caller: "B" })
+    expect((await first).structuredContent).toEqual({ key: "user A", caller: "A" })
+    await Promise.all([a.close(), b.close()])
+  })
 
   it("fix: a call that joins a fiber another call started keeps its own credential and call (Fiber.join copied them over)", async () => {
     shared = undefined

@@ -2,11 +2,14 @@
  * The current tool call for plain code: its name and how to build its `ToolContext`, in an
  * `AsyncLocalStorage` (a `CallStorage`) set around the SDK's tool dispatch.
  */
-import { CallStorage } from "@mcp-credentials/core"
+import { CallStorage, CurrentCredential } from "@mcp-credentials/core"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
+import * as FiberRefs from "effect/FiberRefs"
+import * as Runtime from "effect/Runtime"
+import * as Supervisor from "effect/Supervisor"
 import { globalValue } from "effect/GlobalValue"
 
 export interface Call {
@@ -63,4 +66,53 @@ export const currentToolContext = <S>(tag: Context.Tag<any, S>): S | undefined =
   const call = fiber.value.getFiberRef(fiberCall)
   if (call !== undefined) return call.toolContext() as S
   return Context.getOrElse(fiber.value.getFiberRef(FiberRef.currentContext), tag, () => undefined)
+}
+
+/**
+ * Keeps the async context of a call's fibers their own: a fiber woken by another call's fiber
+ * (a shared `Deferred`, `Semaphore`, `Queue`) resumes in that call's async context, where the
+ * plain code it starts (`Effect.promise(() => helper())` with `getCredentials()` or
+ * `ToolContext.current()` inside) would read the other call. When a fiber of the integration's
+ * runtime resumes, its own call and credential scope are entered (none for a fiber that is no
+ * call's: it reads nothing), and what was there is put back when it suspends.
+ */
+class Resync extends Supervisor.AbstractSupervisor<void> {
+  get value(): Effect.Effect<void> {
+    return Effect.void
+  }
+  // [fiber, call, scope] per fiber running now: resumes and suspends nest within one synchronous run
+  private readonly saved: Array<unknown> = []
+  override onResume(fiber: Fiber.RuntimeFiber<any, any>): void {
+    const call = storage.enter(fiber.getFiberRef(fiberCall))
+    this.saved.push(fiber, call, CurrentCredential.unsafeEnterFiberScope(fiber))
+  }
+  override onSuspend(fiber: Fiber.RuntimeFiber<any, any>): void {
+    const saved = this.saved
+    for (let i = saved.length - 3; i >= 0; i -= 3) {
+      if (saved[i] !== fiber) continue
+      CurrentCredential.unsafeEnterAsyncScope(saved[i + 2] as CurrentCredential.CredentialScope | undefined)
+      storage.enter(saved[i + 1] as Call | undefined)
+      saved.length = i
+      return
+    }
+  }
+}
+
+const resync = globalValue(Symbol.for("@mcp-credentials/server/CallContext/resync"), () => new Resync())
+
+// one derived runtime per runtime (a server per request shares the application's)
+const resynced = globalValue(
+  Symbol.for("@mcp-credentials/server/CallContext/resynced"),
+  () => new WeakMap<Runtime.Runtime<any>, Runtime.Runtime<any>>()
+)
+
+/** `runtime` with the supervisor that keeps its fibers' async context their own (see `Resync`). */
+export const withResync = <R>(runtime: Runtime.Runtime<R>): Runtime.Runtime<R> => {
+  const known = resynced.get(runtime)
+  if (known !== undefined) return known
+  const current = FiberRefs.getOrDefault(runtime.fiberRefs, FiberRef.currentSupervisor)
+  const derived = Runtime.setFiberRef(runtime, FiberRef.currentSupervisor, current === Supervisor.none ? resync : current.zip(resync))
+  resynced.set(runtime, derived)
+  resynced.set(derived, derived)
+  return derived
 }

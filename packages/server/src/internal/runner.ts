@@ -11,6 +11,7 @@ import * as FiberId from "effect/FiberId"
 import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Runtime from "effect/Runtime"
+import * as CallContext from "./callContext.js"
 
 export interface RunnerOptions<R> {
   readonly layer?: Layer.Layer<R, unknown, never> | undefined
@@ -77,16 +78,19 @@ export const makeRunner = <R>(options: RunnerOptions<R>): Runner<R> => {
   let disposed = false
   const running = new Set<Fiber.RuntimeFiber<unknown, unknown>>()
   const interruptAll = interruptAllOf(running)
-  const rt = options.runtime
-  if (rt !== undefined && !ManagedRuntime.isManagedRuntime(rt)) {
+  const given = options.runtime
+  if (given !== undefined && !ManagedRuntime.isManagedRuntime(given)) {
+    // its fibers resume in their own call's async context (see `CallContext.withResync`)
+    const rt = CallContext.withResync(given as Runtime.Runtime<R>)
     return {
-      run: (effect, signal) => runFast(rt as Runtime.Runtime<R>, effect, signal, running),
-      runtime: () => rt as Runtime.Runtime<R>,
+      run: (effect, signal) => runFast(rt, effect, signal, running),
+      runtime: () => rt,
       dispose: () => Promise.resolve(),
       interruptAll,
       disposeAfterCalls: () => void interruptAll()
     }
   }
+  const rt = given
   const managed = (rt ?? ManagedRuntime.make((options.layer ?? Layer.empty) as Layer.Layer<R, unknown, never>)) as ManagedRuntime.ManagedRuntime<R, unknown>
   const owned = rt === undefined
   let built: Runtime.Runtime<R> | undefined
@@ -103,8 +107,8 @@ export const makeRunner = <R>(options: RunnerOptions<R>): Runner<R> => {
         ? runFast(built, effect, signal, running)
         : managed.runtime().then(
           (runtime) => {
-            built = runtime
-            return runFast(runtime, effect, signal, running)
+            built ??= CallContext.withResync(runtime)
+            return runFast(built, effect, signal, running)
           },
           (error) => Exit.die(error) as Exit.Exit<A, E>
         ),
