@@ -66,6 +66,13 @@ export interface Options<R, RR = never> {
    */
   readonly cors?: boolean | undefined
   /**
+   * Header prefixes of credential backends outside the `X-MCP-Cred-` family (a Header backend
+   * with `prefix: "X-Jira-"`): a request that repeats one of their headers gets 400, as for
+   * `X-MCP-Cred-*` (Node joins repeats into one value). Give the same list as the install's
+   * `credentialHeaderPrefixes`.
+   */
+  readonly credentialHeaderPrefixes?: ReadonlyArray<string> | undefined
+  /**
    * 2025-era (`initialize`) clients: `"stateless"` (default) serves them with a server per
    * request; `"reject"` serves 2026-07-28 only.
    */
@@ -282,7 +289,7 @@ export const makeWebHandler = <R, RR = never>(
  * @category constructors
  */
 export const router = <R, RR = never>(options: Options<R, RR>) =>
-  Serve.router(makeWebHandler(options), options.path, options.routes)
+  Serve.router(makeWebHandler(options), options.path, options.routes, options.credentialHeaderPrefixes)
 
 /**
  * Serves the MCP endpoint on the `HttpServer` in context.
@@ -322,7 +329,7 @@ export const toNodeHandler = async <R, RR = never>(
 ): Promise<{
   readonly handler: (req: IncomingMessage & { auth?: AuthInfo }, res: ServerResponse) => Promise<void>
   readonly close: () => Promise<void>
-}> => Serve.toNodeHandler(options.runtime, makeWebHandler(options))
+}> => Serve.toNodeHandler(options.runtime, makeWebHandler(options), options.credentialHeaderPrefixes)
 
 /**
  * Routes served beside the MCP endpoint (`McpAuth.wellKnownRouter`, `CredentialsPage.router`,

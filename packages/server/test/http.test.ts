@@ -135,6 +135,20 @@ describe.each(lines)("HTTP serving, $name line", (line) => {
     }
   })
 
+  it("fix: with credentialHeaderPrefixes, a repeated header of a backend outside the X-MCP-Cred- family is refused too", async () => {
+    const custom = await line.start(buildOn(line), HeaderCredentialBackend.layer(), { credentialHeaderPrefixes: ["X-Jira-"] })
+    try {
+      const answer = await rawToolCall(custom.url, { "x-jira-access-token": ["tok-client-AAAA", "tok-gateway-BBBB"] })
+      expect(answer.status).toBe(400)
+      expect(answer.body).toContain("the x-jira-access-token header is sent more than once")
+      expect(answer.body).not.toMatch(/AAAA|BBBB/)
+      const once = await rawToolCall(custom.url, { "x-jira-access-token": "tok-once" })
+      expect(once.body).not.toContain("more than once")
+    } finally {
+      await custom.close()
+    }
+  })
+
   it("the line's layer binds 127.0.0.1 and serves until the layer is released", async () => {
     const port = 30000 + Math.floor(Math.random() * 20000)
     const program = Effect.gen(function*() {

@@ -47,6 +47,7 @@ export interface ServeOptions {
   readonly allowedHosts?: ReadonlyArray<string> | "any"
   readonly allowedOrigins?: ReadonlyArray<string>
   readonly cors?: boolean
+  readonly credentialHeaderPrefixes?: ReadonlyArray<string>
 }
 
 export interface Line {

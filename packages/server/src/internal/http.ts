@@ -221,26 +221,35 @@ export const createClosingServer = () => {
 export const keepAliveDelayMs = 60_000
 
 /**
- * The first credential or gateway header (`X-MCP-Cred-*`, `X-MCP-Gateway-*`, lower-cased) that a
- * request carries more than once, from Node's `rawHeaders`. Node (and web `Headers`) join repeats
+ * The first credential or gateway header (`X-MCP-Cred-*`, `X-MCP-Gateway-*` and `prefixes`,
+ * lower-cased) that a request carries more than once, from Node's `rawHeaders`. Node (and web `Headers`) join repeats
  * with ", ", which would make two values one credential ("client, gateway" when a proxy appends
  * instead of replacing): such a request is refused (`repeatedHeader`) before anything reads it.
  */
-export const repeatedCredentialHeader = (rawHeaders: ReadonlyArray<string> | undefined): string | undefined => {
+export const repeatedCredentialHeader = (
+  rawHeaders: ReadonlyArray<string> | undefined,
+  prefixes: ReadonlyArray<string> = noPrefixes
+): string | undefined => {
   if (rawHeaders === undefined) return undefined
   let seen: Set<string> | undefined
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!
-    // "x-mcp-cred-" is the shortest; most headers end here
-    if (name.length < 11 || (name.charCodeAt(0) | 32) !== 120) continue
+    // "x-mcp-cred-" is the shortest of the family; most headers end here
+    if (prefixes.length === 0 && (name.length < 11 || (name.charCodeAt(0) | 32) !== 120)) continue
     const lower = name.toLowerCase()
-    if (!lower.startsWith("x-mcp-cred-") && !lower.startsWith("x-mcp-gateway-")) continue
+    if (!lower.startsWith("x-mcp-cred-") && !lower.startsWith("x-mcp-gateway-") && !prefixes.some((p) => lower.startsWith(p))) continue
     seen ??= new Set()
     if (seen.has(lower)) return lower
     seen.add(lower)
   }
   return undefined
 }
+
+const noPrefixes: ReadonlyArray<string> = []
+
+/** Lower-cased header prefixes of credential backends outside the `X-MCP-Cred-` family. */
+export const lowerPrefixes = (prefixes: ReadonlyArray<string> | undefined): ReadonlyArray<string> =>
+  prefixes === undefined ? noPrefixes : prefixes.map((p) => p.toLowerCase())
 
 /** The answer to a request that repeats a credential header: 400, naming the header (never a value). */
 export const repeatedHeader = (name: string): Response =>

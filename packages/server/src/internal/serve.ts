@@ -28,9 +28,11 @@ export type WebHandler<Auth> = (request: Request, options?: { readonly authInfo?
 export const router = <Auth, R, RR>(
   makeWebHandler: Effect.Effect<WebHandler<Auth>, never, R | Scope.Scope>,
   path: string | undefined,
-  routes: HttpRouter.HttpRouter<never, RR> | undefined
+  routes: HttpRouter.HttpRouter<never, RR> | undefined,
+  credentialHeaderPrefixes?: ReadonlyArray<string> | undefined
 ) =>
   Effect.map(makeWebHandler, (handler) => {
+    const prefixes = Http.lowerPrefixes(credentialHeaderPrefixes)
     const app = HttpApp.fromWebHandler(async (req) => {
       const response = await handler(req)
       // the client went away while the request was handled: nobody reads the body, so it is
@@ -43,7 +45,7 @@ export const router = <Auth, R, RR>(
         (path ?? "/mcp") as HttpRouter.PathInput,
         // a repeated credential header is refused from the Node request (the web one has joined it)
         Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
-          const repeated = Http.repeatedCredentialHeader((request.source as Partial<IncomingMessage> | undefined)?.rawHeaders)
+          const repeated = Http.repeatedCredentialHeader((request.source as Partial<IncomingMessage> | undefined)?.rawHeaders, prefixes)
           return repeated === undefined ? app : Effect.succeed(HttpServerResponse.fromWeb(Http.repeatedHeader(repeated)))
         })
       )
@@ -132,7 +134,8 @@ export const nodeServer = (name: string, host: string, port: number | undefined)
  */
 export const toNodeHandler = async <Auth, R>(
   runtimeOrManaged: Runtime.Runtime<R> | ManagedRuntime.ManagedRuntime<R, unknown>,
-  makeWebHandler: Effect.Effect<WebHandler<Auth>, never, R | Scope.Scope>
+  makeWebHandler: Effect.Effect<WebHandler<Auth>, never, R | Scope.Scope>,
+  credentialHeaderPrefixes?: ReadonlyArray<string> | undefined
 ): Promise<{
   readonly handler: (req: IncomingMessage & { auth?: Auth }, res: ServerResponse) => Promise<void>
   readonly close: () => Promise<void>
@@ -148,10 +151,11 @@ export const toNodeHandler = async <Auth, R>(
   // factory) is answered with a generic 500 and never becomes an unhandled rejection that ends
   // the process
   let closed = false
+  const prefixes = Http.lowerPrefixes(credentialHeaderPrefixes)
   const handler = async (req: IncomingMessage & { auth?: Auth }, res: ServerResponse) => {
     // after close() the sessions and the SDK handler are gone: nothing more is served
     if (closed) return Http.writeWebResponse(Http.jsonRpcError(503, "Server is shutting down"), res)
-    const repeated = Http.repeatedCredentialHeader(req.rawHeaders)
+    const repeated = Http.repeatedCredentialHeader(req.rawHeaders, prefixes)
     if (repeated !== undefined) return Http.writeWebResponse(Http.repeatedHeader(repeated), res)
     try {
       const response = await web(Http.toWebRequest(req, res), { authInfo: req.auth })
