@@ -5,7 +5,7 @@
  * from the fiber, never from the async context. On both SDK lines, over real HTTP.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { CurrentCredential, HeaderCredentialBackend } from "@mcp-credentials/core"
+import { CurrentCredential, HeaderCredentialBackend, type ResolvedCredential } from "@mcp-credentials/core"
 import { Deferred, Effect, Fiber, Redacted, type Runtime } from "effect"
 import { getCredentials, ToolContext } from "../src/index.js"
 import { type AnyInstalled, type Line, lines } from "./lines.js"
@@ -46,7 +46,7 @@ const registerTools = (creds: AnyInstalled) => {
         Promise.resolve().then(() => {
           let key = "none"
           try {
-            key = `user ${Redacted.value((getCredentials() as any).fields.apiKey).split("-")[2]}`
+            key = `user ${Redacted.value((getCredentials() as ResolvedCredential.StaticCredential).fields.apiKey!).split("-")[2]}`
           } catch (e) {
             key = (e as { _tag?: string })._tag ?? "threw"
           }
@@ -66,7 +66,7 @@ const registerTools = (creds: AnyInstalled) => {
       return {
         role: first ? "started" : "joined",
         key: `user ${Redacted.value(c.fields.apiKey!).split("-")[2]}`,
-        plainKey: `user ${Redacted.value((getCredentials() as any).fields.apiKey).split("-")[2]}`,
+        plainKey: `user ${Redacted.value((getCredentials() as ResolvedCredential.StaticCredential).fields.apiKey!).split("-")[2]}`,
         context: ToolContext.current()?.toolName ?? "none",
         caller: ToolContext.current()?.headers["x-caller"] ?? "none"
       }
