@@ -56,6 +56,14 @@ const registerTools = (creds: AnyInstalled) => {
       yield* Effect.sleep("150 millis")
       return plain
     })))
+  // plain code the tool's fiber starts at once, read after an await
+  creds.registerTool("first_stretch", { description: "plain code in the fiber's first run", credentials: "static" }, () =>
+    Effect.promise(() =>
+      new Promise((r) => setTimeout(r, 5)).then(() => ({
+        key: `user ${Redacted.value((getCredentials() as ResolvedCredential.StaticCredential).fields.apiKey!).split("-")[2]}`,
+        caller: ToolContext.current()?.headers["x-caller"] ?? "none"
+      }))
+    ))
   // a refresh in flight shared between calls: the first call starts it, the next joins it
   creds.registerTool("shares_refresh", { description: "starts or joins a shared fiber", credentials: "static" }, () =>
     Effect.gen(function*() {
@@ -109,6 +117,12 @@ describe.each(lines)("$name line: a fiber woken by another call", (line) => {
       await Promise.all([a.close(), b.close()])
     })
   }
+
+  it("plain code a tool's fiber starts in its first run reads the call (after an await too)", async () => {
+    const a = await line.connect(http.url, { ...fields("sk-user-A-secret"), "x-caller": "A" })
+    expect((await a.callTool({ name: "first_stretch" })).structuredContent).toEqual({ key: "user A", caller: "A" })
+    await a.close()
+  })
 
   it("fix: plain code a woken call's fiber starts reads its own call, not the call that woke it", async () => {
     const a = await line.connect(http.url, { ...fields("sk-user-A-secret"), "x-caller": "A" })

@@ -73,8 +73,9 @@ export const currentToolContext = <S>(tag: Context.Tag<any, S>): S | undefined =
  * (a shared `Deferred`, `Semaphore`, `Queue`) resumes in that call's async context, where the
  * plain code it starts (`Effect.promise(() => helper())` with `getCredentials()` or
  * `ToolContext.current()` inside) would read the other call. When a fiber of the integration's
- * runtime resumes, its own call and credential scope are entered (none for a fiber that is no
- * call's: it reads nothing), and what was there is put back when it suspends.
+ * runtime resumes, its own call and credential scope are entered, and what was there is put back
+ * when it suspends. A fiber without a call (a resolution, a fiber before its call is set) is left
+ * as it is: inside a fiber `ToolContext.current()` and `getCredentials()` read the fiber anyway.
  */
 class Resync extends Supervisor.AbstractSupervisor<void> {
   get value(): Effect.Effect<void> {
@@ -83,7 +84,11 @@ class Resync extends Supervisor.AbstractSupervisor<void> {
   // [fiber, call, scope] per fiber running now: resumes and suspends nest within one synchronous run
   private readonly saved: Array<unknown> = []
   override onResume(fiber: Fiber.RuntimeFiber<any, any>): void {
-    const call = storage.enter(fiber.getFiberRef(fiberCall))
+    const own = fiber.getFiberRef(fiberCall)
+    // a fiber with no call of its own yet (a tool call's fiber sets it as its first step, in the
+    // call's own async context) is left as it is
+    if (own === undefined) return
+    const call = storage.enter(own)
     this.saved.push(fiber, call, CurrentCredential.unsafeEnterFiberScope(fiber))
   }
   override onSuspend(fiber: Fiber.RuntimeFiber<any, any>): void {
