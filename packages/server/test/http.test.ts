@@ -215,20 +215,31 @@ describe("toNodeMiddleware: routes beside the MCP endpoint in an Express / node:
       HttpRouter.post(
         "/form",
         Effect.map(HttpServerRequest.schemaBodyUrlParams(Schema.Struct({ name: Schema.String })), (form) => HttpServerResponse.text(`hi ${form.name}`))
-      )
+      ),
+      HttpRouter.post("/raw-form", Effect.map(HttpServerRequest.HttpServerRequest.pipe(Effect.flatMap((r) => r.text)), (t) => HttpServerResponse.text(t)))
     )
     const runtime = ManagedRuntime.make(Layer.succeed(Greeting, "hello from the runtime"))
     const middleware = await McpHttpServer.toNodeMiddleware(routes, runtime)
     const server = createServer((req, res) => {
-      // the application's own handlers come after it
-      void middleware(req, res, () => res.writeHead(200, { "content-type": "text/plain" }).end("app"))
+      // the application's own handlers come after it, and read the body the middleware left
+      void middleware(req, res, () => {
+        let length = 0
+        req.on("data", (chunk: Buffer) => (length += chunk.length))
+        req.on("end", () => res.writeHead(200, { "content-type": "text/plain" }).end(req.method === "POST" ? `app read ${length}` : "app"))
+      })
     })
     const parsed = createServer((req, res) => {
       // as express.urlencoded() leaves it: the stream read, the fields in req.body
       let raw = ""
       req.on("data", (c) => (raw += c))
       req.on("end", () => {
-        ;(req as any).body = Object.fromEntries(new URLSearchParams(raw))
+        // as express.urlencoded({ extended: false }) gives it: a repeated field is an array
+        const fields: Record<string, string | Array<string>> = {}
+        for (const [k, v] of new URLSearchParams(raw)) {
+          const had = fields[k]
+          fields[k] = had === undefined ? v : Array.isArray(had) ? [...had, v] : [had, v]
+        }
+        ;(req as any).body = fields
         void middleware(req, res)
       })
     })
@@ -242,9 +253,15 @@ describe("toNodeMiddleware: routes beside the MCP endpoint in an Express / node:
       expect([other.status, await other.text()]).toEqual([200, "app"])
       const gone = await fetch(`${base}/gone`)
       expect([gone.status, await gone.text()]).toEqual([404, "route's own"])
+      // a request no route matches reaches next with its whole body unread (a 200 KB MCP request)
+      const big = await fetch(`${base}/mcp`, { method: "POST", body: "x".repeat(200_000), signal: AbortSignal.timeout(5000) })
+      expect(await big.text()).toBe("app read 200000")
       const form = { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: "name=Ada" }
       expect(await (await fetch(`${base}/form`, form)).text()).toBe("hi Ada")
       expect(await (await fetch(`${parsedBase}/form`, form)).text()).toBe("hi Ada")
+      // repeated fields stay repeated when the parsed form is encoded again
+      const repeated = { ...form, body: "scope=a&scope=b%2Cc&x=1" }
+      expect(await (await fetch(`${parsedBase}/raw-form`, repeated)).text()).toBe("scope=a&scope=b%2Cc&x=1")
       // without next: a 404, without the middleware's own marker
       const unrouted = await fetch(`${parsedBase}/nothing`, { method: "POST", body: "x" })
       expect(unrouted.status).toBe(404)

@@ -256,7 +256,7 @@ export const repeatedHeader = (name: string): Response =>
   jsonRpcError(400, `Bad Request: the ${name} header is sent more than once; send it once`)
 
 /** A Node request as a web `Request`, aborted when the response closes. */
-export const toWebRequest = (req: IncomingMessage, res: ServerResponse): Request => {
+export const toWebRequest = (req: IncomingMessage, res: ServerResponse, options?: { readonly lazyBody?: boolean }): Request => {
   const controller = new AbortController()
   // a GET opens a standalone event stream that may stay silent for hours: probe its connection
   // (the server may be the application's own, without keep-alive on its sockets)
@@ -287,8 +287,10 @@ export const toWebRequest = (req: IncomingMessage, res: ServerResponse): Request
       ? parsed
       // a form `express.urlencoded()` read is a form again, anything else JSON
       : (req.headers["content-type"] ?? "").startsWith("application/x-www-form-urlencoded")
-      ? new URLSearchParams(parsed as Record<string, string>).toString()
+      ? formOf(parsed)
       : JSON.stringify(parsed))
+    : options?.lazyBody === true
+    ? lazyStream(req)
     : Readable.toWeb(req) as ReadableStream
   if (consumed) headers.delete("content-length")
   return new Request(url, {
@@ -297,6 +299,37 @@ export const toWebRequest = (req: IncomingMessage, res: ServerResponse): Request
     signal: controller.signal,
     ...(body === undefined ? {} : consumed ? { body } : { body, duplex: "half" })
   } as RequestInit)
+}
+
+/** A form a parser already read, encoded again; a repeated field (an array) stays repeated. */
+const formOf = (parsed: unknown): string => {
+  const form = new URLSearchParams()
+  if (typeof parsed === "object" && parsed !== null) {
+    for (const [key, value] of Object.entries(parsed)) {
+      for (const one of Array.isArray(value) ? value : [value]) {
+        form.append(key, typeof one === "string" ? one : JSON.stringify(one))
+      }
+    }
+  }
+  return form.toString()
+}
+
+/**
+ * The request's body as a web stream that touches the Node stream only when first read: a request
+ * the middleware passes on (`next`) keeps its body for the application's own parsers
+ * (`Readable.toWeb` starts reading at once, and pauses the stream once its queue is full).
+ */
+const lazyStream = (req: IncomingMessage): ReadableStream<Uint8Array> => {
+  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined
+  return new ReadableStream<Uint8Array>({
+    pull: async (controller) => {
+      reader ??= (Readable.toWeb(req) as ReadableStream<Uint8Array>).getReader()
+      const { done, value } = await reader.read()
+      if (done) controller.close()
+      else controller.enqueue(value)
+    },
+    cancel: (reason) => reader?.cancel(reason)
+  }, { highWaterMark: 0 })
 }
 
 /** Cancels a response's body that will not be read (its stream's `cancel` runs). */

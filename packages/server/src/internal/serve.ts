@@ -201,7 +201,7 @@ export const toNodeMiddleware = async <E, R>(
   const web = HttpApp.toWebHandlerRuntime(runtime)(app as HttpApp.Default<unknown, R>)
   return async (req, res, next) => {
     try {
-      const response = await web(Http.toWebRequest(req, res))
+      const response = await web(Http.toWebRequest(req, res, { lazyBody: true }))
       if (response.headers.has(unrouted)) {
         Http.cancelBody(response)
         if (next !== undefined) return next()
