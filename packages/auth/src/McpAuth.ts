@@ -100,7 +100,9 @@ export interface AuthenticateOptions {
    * Scopes every caller's token must grant (`AccessToken.scopes`): a token without one gets 403
    * `insufficient_scope` naming them in `scope`, so the client can ask for them; and every 401
    * names them in `scope` (the MCP authorization spec's scope selection: the client requests
-   * these). Trimmed; an empty name or a duplicate throws `AuthConfigError` when built.
+   * these). Trimmed; an empty name, a duplicate or one that is no RFC 6749 scope token throws
+   * `AuthConfigError` when built. With `allowAnonymous`, a request without a token passes
+   * anonymous (only a presented token is checked).
    */
   readonly requiredScopes?: ReadonlyArray<string> | undefined
   /** Let requests without an `Authorization` header through, anonymous. Default `false`. */
@@ -153,6 +155,10 @@ export const authenticate = (options: AuthenticateOptions = {}) => {
   const metadataUrl = options.resourceMetadataUrl ?? (options.resource === undefined ? undefined : resourceMetadataUrl(options.resource))
   const required = claimNames("requiredClaims", options.requiredClaims ?? [])
   const requiredScopes = claimNames("requiredScopes", options.requiredScopes ?? [])
+  // RFC 6749 §3.3 scope-token: what `scope="…"` in WWW-Authenticate can carry unambiguously
+  if (requiredScopes.some((scope) => !/^[\x21\x23-\x5B\x5D-\x7E]+$/.test(scope))) {
+    throw new AuthConfigError({ field: "requiredScopes", reason: "a scope is printable ASCII without spaces, '\"' or '\\' (RFC 6749)" })
+  }
   const scope = requiredScopes.length === 0 ? undefined : requiredScopes.join(" ")
   return (request: Request): Effect.Effect<Authentication, never, TokenVerifier> => {
     const header = request.headers.get("authorization")

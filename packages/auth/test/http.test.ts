@@ -375,6 +375,18 @@ describe("McpAuth.authenticate — requiredScopes", () => {
     const granted = await run("mcp:write mcp:read other")
     expect(granted instanceof Response ? granted.status : "authenticated").toBe("authenticated")
   })
+
+  it("a scope that is no RFC 6749 scope token (a space, a quote) throws AuthConfigError when built", () => {
+    for (const bad of ["two words", 'say"hi', "back\\slash"]) {
+      let thrown: unknown
+      try {
+        McpAuth.authenticate({ requiredScopes: [bad] })
+      } catch (e) {
+        thrown = e
+      }
+      expect((thrown as { _tag?: string; field?: string })?.field, bad).toBe("requiredScopes")
+    }
+  })
 })
 
 describe("McpAuth.authenticate — resource_metadata", () => {

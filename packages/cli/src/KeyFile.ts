@@ -487,10 +487,11 @@ const thumbprint = (jwk: jose.JWK, path: string): Effect.Effect<string, KeyForma
   })
 
 /**
- * The bits of a replaced private file's mode that its new file keeps: never group or other write,
- * never execute (a file chmod 0640 for the server's group stays 0640).
+ * The bits of a replaced private file's mode that its new file keeps: owner read/write and group
+ * read (a file chmod 0640 for the server's group stays 0640); never others, never write or execute
+ * for the group (a private key left world-readable by mistake is closed by the next rotation).
  */
-const privateKeep = 0o644
+const privateKeep = 0o640
 
 const writeKeySets = (
   privatePath: string,

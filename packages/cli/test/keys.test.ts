@@ -296,6 +296,11 @@ describe.concurrent("keys rotate", () => {
     const again = await runInProcess(["keys", "rotate", "--use", "sig", "--dir", dir])
     assert.strictEqual(again.code, 0, again.stderr)
     assert.strictEqual(mode(priv), 0o640)
+    // a private key left world-readable is closed to others by the rotation
+    chmodSync(priv, 0o644)
+    const third = await runInProcess(["keys", "rotate", "--use", "sig", "--dir", dir])
+    assert.strictEqual(third.code, 0, third.stderr)
+    assert.strictEqual(mode(priv), 0o640)
     noTemp(dir)
   })
 

@@ -210,12 +210,14 @@ export const make = (
             // replica's next attempt (never a second redemption here)
             const holdsFor = now + leaseMs - 1000 - (yield* Clock.currentTimeMillis)
             const written = yield* store.compareAndSet(key, Option.some(claimed.value.generation), fresh, { ttl }).pipe(
-              Effect.retry(
-                Schedule.exponential(Duration.millis(50)).pipe(
+              Effect.retry({
+                schedule: Schedule.exponential(Duration.millis(50)).pipe(
                   Schedule.union(Schedule.spaced(Duration.seconds(1))),
                   Schedule.upTo(Duration.millis(Math.max(0, holdsFor)))
-                )
-              ),
+                ),
+                // a store that failed (a blip); not what another try cannot change (a record it cannot open)
+                while: (e) => e._tag === "StoreError"
+              }),
               Effect.tapError(() =>
                 Effect.sync(() => unsaved.set(id, { generation: claimed.value.generation, credential: fresh, ttl }))
               )
