@@ -7,15 +7,13 @@
  * The browser part needs /usr/bin/chromium: skipped with a printed reason when absent, failed
  * instead when MCP_CREDENTIALS_REQUIRE_SERVICES=1.
  */
-import { HeaderCredentialBackend, type ResolvedCredential } from "@mcp-credentials/core"
-import { Redacted } from "effect"
+import { HeaderCredentialBackend } from "@mcp-credentials/core"
 import { existsSync } from "node:fs"
 import { createServer, type Server } from "node:http"
 import type { AddressInfo } from "node:net"
 import { type Browser, chromium } from "playwright-core"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { getCredentials } from "../src/index.js"
-import { type Line, lines } from "./lines.js"
+import { keyLengthServer, type Line, lines } from "./lines.js"
 
 const CHROMIUM = "/usr/bin/chromium"
 const required = process.env.MCP_CREDENTIALS_REQUIRE_SERVICES === "1"
@@ -32,14 +30,7 @@ if (!available) {
   }
 }
 
-const buildOn = (line: Line) => (runtime: any) => {
-  const server = line.newServer()
-  line.install(server, { runtime }).registerTool("key_length", { description: "d", credentials: "static" }, () => {
-    const c = getCredentials() as ResolvedCredential.StaticCredential
-    return `length ${Redacted.value(c.fields.apiKey!).length}`
-  })
-  return server
-}
+const buildOn = keyLengthServer
 
 const initializeBody = JSON.stringify({
   jsonrpc: "2.0",

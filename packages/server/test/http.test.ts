@@ -9,7 +9,7 @@ import { createServer, request as httpRequest, type Server } from "node:http"
 import { connect as connectTcp, Socket } from "node:net"
 import { getCredentials, McpCredentials, McpHttpServer } from "../src/index.js"
 import { connect, startHttp, textOf } from "./helpers.js"
-import { type Line, lines } from "./lines.js"
+import { keyLengthServer, type Line, lines } from "./lines.js"
 import * as Http from "../src/internal/http.js"
 
 const build = (runtime: any) => {
@@ -52,14 +52,7 @@ const rawInitialize = (url: URL, headers: Record<string, string>) =>
     }))
   })
 
-const buildOn = (line: Line) => (runtime: any) => {
-  const server = line.newServer()
-  line.install(server, { runtime }).registerTool("key_length", { description: "d", credentials: "static" }, () => {
-    const c = getCredentials() as ResolvedCredential.StaticCredential
-    return `length ${Redacted.value(c.fields.apiKey!).length}`
-  })
-  return server
-}
+const buildOn = keyLengthServer
 
 describe.each(lines)("HTTP serving, $name line", (line) => {
   let http: Awaited<ReturnType<Line["start"]>>

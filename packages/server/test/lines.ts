@@ -12,9 +12,9 @@ import { Client as ClientV1 } from "@modelcontextprotocol/sdk/client/index.js"
 import { StreamableHTTPClientTransport as TransportV1 } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
 import { McpServer as McpServerV1 } from "@modelcontextprotocol/sdk/server/mcp.js"
 import { McpServer as McpServerV2 } from "@modelcontextprotocol/server"
-import type { CredentialBackend } from "@mcp-credentials/core"
-import { Effect, Exit, Layer, type Runtime, Scope } from "effect"
-import { McpCredentials, McpCredentialsV2, McpHttpServer, McpHttpServerV2 } from "../src/index.js"
+import type { CredentialBackend, ResolvedCredential } from "@mcp-credentials/core"
+import { Effect, Exit, Layer, Redacted, type Runtime, Scope } from "effect"
+import { getCredentials, McpCredentials, McpCredentialsV2, McpHttpServer, McpHttpServerV2 } from "../src/index.js"
 
 export type LineName = "v1" | "v2"
 
@@ -165,3 +165,13 @@ export const v2: Line = {
 }
 
 export const lines: ReadonlyArray<Line> = [v1, v2]
+
+/** A server of `line` with one tool, `key_length`, that declares a static credential and says how long its `apiKey` is. */
+export const keyLengthServer = (line: Line) => (runtime: Runtime.Runtime<any>) => {
+  const server = line.newServer()
+  line.install(server, { runtime }).registerTool("key_length", { description: "d", credentials: "static" }, () => {
+    const c = getCredentials() as ResolvedCredential.StaticCredential
+    return `length ${Redacted.value(c.fields.apiKey!).length}`
+  })
+  return server
+}
