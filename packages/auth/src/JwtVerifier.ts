@@ -318,28 +318,30 @@ const keySource = (options: Options): Effect.Effect<KeySource, AuthConfigError> 
     if (options.discover !== undefined) {
       if (options.discover !== true) return yield* configError("discover", "must be true")
       if (typeof options.issuer !== "string") return yield* configError("issuer", "discover needs one issuer (a string)")
-      const issuerUrl = yield* Effect.try({
-        try: () => new URL(options.issuer as string),
-        catch: () => configError("issuer", "not a URL")
-      })
-      if (issuerUrl.protocol !== "https:" && issuerUrl.protocol !== "http:") return yield* configError("issuer", "not an http(s) URL")
-      if (Http.isPlainHttpOffHost(issuerUrl)) {
-        yield* Effect.logWarning("JwtVerifier: the issuer is plain http to a non-loopback host; its metadata and keys can be replaced in transit: use https")
-      }
+      yield* remoteUrl("issuer", options.issuer, "the issuer", "its metadata and keys")
       const set = yield* Jwks.discovered(options.issuer, options.jwksOptions)
       return { algorithms, resolveKey: set.resolve }
     }
-    const uri = yield* Effect.try({
-      try: () => new URL(String(options.jwksUri)),
-      catch: () => configError("jwksUri", "not a URL")
-    })
-    if (uri.protocol !== "https:" && uri.protocol !== "http:") return yield* configError("jwksUri", "not an http(s) URL")
-    if (Http.isPlainHttpOffHost(uri)) {
-      // allowed (a cluster-internal name is common) but anyone on the path could replace the keys
-      yield* Effect.logWarning("JwtVerifier: jwksUri is plain http to a non-loopback host; the signing keys can be replaced in transit: use https")
-    }
+    const uri = yield* remoteUrl("jwksUri", String(options.jwksUri), "jwksUri", "the signing keys")
     const set = yield* Jwks.remote(uri.href, options.jwksOptions)
     return { algorithms, resolveKey: set.resolve }
+  })
+
+/**
+ * `value` (the option `field`) as an http(s) URL, or a `field` error. Plain http to a host other
+ * than loopback is allowed (a cluster-internal name is common) with a warning: anyone on the path
+ * could replace what it serves (`what`).
+ */
+const remoteUrl = (field: string, value: string, subject: string, what: string): Effect.Effect<URL, AuthConfigError> =>
+  Effect.gen(function*() {
+    const url = yield* Effect.try({ try: () => new URL(value), catch: () => configError(field, "not a URL") })
+    if (url.protocol !== "https:" && url.protocol !== "http:") return yield* configError(field, "not an http(s) URL")
+    if (Http.isPlainHttpOffHost(url)) {
+      yield* Effect.logWarning(
+        `JwtVerifier: ${subject} is plain http to a non-loopback host; ${what} can be replaced in transit: use https`
+      )
+    }
+    return url
   })
 
 const importPublicKey = (input: string | jose.JWK): Effect.Effect<KeyObject, AuthConfigError> =>

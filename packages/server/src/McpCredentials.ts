@@ -309,7 +309,7 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
   protocol.setRequestHandler = (schema: unknown, handler: any) =>
     originalSet(
       schema,
-      schema === CallToolRequestSchema ? intercept(handler) : schema === ListToolsRequestSchema ? listed(handler) : hide(handler)
+      wrapFor(schema === CallToolRequestSchema ? "tools/call" : schema === ListToolsRequestSchema ? "tools/list" : undefined, handler)
     )
   const handlers: Map<string, any> = protocol._requestHandlers
   for (const [method, handler] of handlers) handlers.set(method, wrapFor(method, handler))

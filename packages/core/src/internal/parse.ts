@@ -105,9 +105,10 @@ const isoWeekOne = (year: number): number => {
 
 /** The calendar date of an ISO week date, or `undefined` (week 0, a 53rd week the year lacks, day 0 or 8). */
 const fromWeekDate = (year: number, week: number, weekday: number): { year: number; month: number; day: number } | undefined => {
-  const weeks = (isoWeekOne(year + 1) - isoWeekOne(year)) / (7 * dayMillis)
+  const weekOne = isoWeekOne(year)
+  const weeks = (isoWeekOne(year + 1) - weekOne) / (7 * dayMillis)
   if (week < 1 || week > weeks || weekday < 1 || weekday > 7) return undefined
-  const date = new Date(isoWeekOne(year) + ((week - 1) * 7 + weekday - 1) * dayMillis)
+  const date = new Date(weekOne + ((week - 1) * 7 + weekday - 1) * dayMillis)
   return { year: date.getUTCFullYear(), month: date.getUTCMonth() + 1, day: date.getUTCDate() }
 }
 

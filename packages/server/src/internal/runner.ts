@@ -90,9 +90,8 @@ export const makeRunner = <R>(options: RunnerOptions<R>): Runner<R> => {
       disposeAfterCalls: () => void interruptAll()
     }
   }
-  const rt = given
-  const managed = (rt ?? ManagedRuntime.make((options.layer ?? Layer.empty) as Layer.Layer<R, unknown, never>)) as ManagedRuntime.ManagedRuntime<R, unknown>
-  const owned = rt === undefined
+  const managed = (given ?? ManagedRuntime.make((options.layer ?? Layer.empty) as Layer.Layer<R, unknown, never>)) as ManagedRuntime.ManagedRuntime<R, unknown>
+  const owned = given === undefined
   let built: Runtime.Runtime<R> | undefined
   const dispose = async () => {
     if (disposed || !owned) return

@@ -128,6 +128,12 @@ export const nodeServer = (name: string, host: string, port: number | undefined)
   )
 }
 
+/** The runtime of a `Runtime` or `ManagedRuntime` (built on first use). */
+const runtimeOf = <R>(runtimeOrManaged: Runtime.Runtime<R> | ManagedRuntime.ManagedRuntime<R, unknown>): Promise<Runtime.Runtime<R>> =>
+  ManagedRuntime.isManagedRuntime(runtimeOrManaged)
+    ? runtimeOrManaged.runtime() as Promise<Runtime.Runtime<R>>
+    : Promise.resolve(runtimeOrManaged as Runtime.Runtime<R>)
+
 /**
  * A plain Node `(req, res)` handler around the web handler, built in its own scope with the
  * runtime's services; `close()` closes that scope (sessions, the SDK handler).
@@ -140,9 +146,7 @@ export const toNodeHandler = async <Auth, R>(
   readonly handler: (req: IncomingMessage & { auth?: Auth }, res: ServerResponse) => Promise<void>
   readonly close: () => Promise<void>
 }> => {
-  const runtime: Runtime.Runtime<R> = ManagedRuntime.isManagedRuntime(runtimeOrManaged)
-    ? await runtimeOrManaged.runtime() as Runtime.Runtime<R>
-    : runtimeOrManaged as Runtime.Runtime<R>
+  const runtime = await runtimeOf(runtimeOrManaged)
   const scope = Effect.runSync(Scope.make())
   // run on the runtime itself: its services and its FiberRefs (a logger, a ConfigProvider set
   // with Layer.setConfigProvider) reach the handler and the server factory
@@ -188,9 +192,7 @@ export const toNodeMiddleware = async <E, R>(
   routes: HttpRouter.HttpRouter<E, R>,
   runtimeOrManaged: Runtime.Runtime<R> | ManagedRuntime.ManagedRuntime<R, unknown>
 ): Promise<(req: IncomingMessage, res: ServerResponse, next?: (error?: unknown) => void) => Promise<void>> => {
-  const runtime: Runtime.Runtime<R> = ManagedRuntime.isManagedRuntime(runtimeOrManaged)
-    ? await runtimeOrManaged.runtime() as Runtime.Runtime<R>
-    : runtimeOrManaged as Runtime.Runtime<R>
+  const runtime = await runtimeOf(runtimeOrManaged)
   // what no route matched, told apart from a route's own 404 by a header only this middleware knows
   const unrouted = `x-mcp-credentials-unrouted-${randomBytes(8).toString("hex")}`
   const app = Effect.catchTag(
