@@ -279,18 +279,11 @@ export const use = <A, E, R>(
       Effect.gen(function*() {
         const context = yield* guard(Layer.build(layer), options, "open")
         const store = Context.get(context, CredentialStoreModule.CredentialStore)
-        const deleteSubject = (subject: string) =>
-          store.deleteSubject !== undefined
-            ? store.deleteSubject(subject)
-            // a store written elsewhere without it: list (opening every record), then delete
-            : Effect.flatMap(store.list(subject), (all) =>
-              Effect.reduce(all, 0, (n, s) =>
-                Effect.map(store.delete({ provider: s.provider, subject }), (removed) => (removed ? n + 1 : n))))
         return yield* f({
           options,
           list: (subject) => guard(store.list(subject), options, "read"),
           delete: (key) => guard(store.delete(key), options, "write to"),
-          deleteSubject: (subject) => guard(deleteSubject(subject), options, "write to")
+          deleteSubject: (subject) => guard(CredentialStoreModule.deleteAllOf(store, subject), options, "write to")
         })
       })
     )

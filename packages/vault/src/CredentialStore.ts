@@ -111,7 +111,7 @@ export class CredentialStore extends Context.Tag("@mcp-credentials/vault/Credent
     /**
      * Deletes every record of `subject`, without opening them: also records sealed with a key
      * the keyring no longer holds, which `list` cannot open. Returns how many were removed.
-     * Optional for stores written elsewhere: `CredentialsProvider.revoke` then lists and deletes.
+     * Optional for stores written elsewhere: `deleteAllOf` then lists and deletes.
      */
     readonly deleteSubject?: ((subject: string) => Effect.Effect<number, VaultError>) | undefined
   }
@@ -203,3 +203,18 @@ export const makeMemory: Effect.Effect<CredentialStore["Type"]> = Effect.sync(()
  * @category layers
  */
 export const layerMemory: Layer.Layer<CredentialStore> = Layer.effect(CredentialStore, makeMemory)
+
+/**
+ * Deletes every record of `subject` (all providers) from `store`: with its `deleteSubject` when it
+ * has one (nothing opened: also records sealed with a retired key), otherwise by listing and
+ * deleting them one by one. Returns how many were removed.
+ *
+ * @since 0.1.0
+ * @category operators
+ */
+export const deleteAllOf = (store: CredentialStore["Type"], subject: string): Effect.Effect<number, VaultError> =>
+  store.deleteSubject !== undefined
+    ? store.deleteSubject(subject)
+    : Effect.flatMap(store.list(subject), (all) =>
+      Effect.reduce(all, 0, (removed, s) =>
+        Effect.map(store.delete({ provider: s.provider, subject }), (deleted) => (deleted ? removed + 1 : removed))))

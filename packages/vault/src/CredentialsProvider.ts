@@ -19,7 +19,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Redacted from "effect/Redacted"
-import { CredentialStore, type StoredCredential } from "./CredentialStore.js"
+import { CredentialStore, deleteAllOf, type StoredCredential } from "./CredentialStore.js"
 import {
   CredentialsNotProvidedError,
   CredentialsRequiredError,
@@ -335,14 +335,7 @@ export const list = (
  * @category operators
  */
 export const revoke = (subject: string): Effect.Effect<number, VaultError, CredentialStore> =>
-  Effect.gen(function*() {
-    const store = yield* CredentialStore
-    if (store.deleteSubject !== undefined) return yield* store.deleteSubject(subject)
-    const all = yield* store.list(subject)
-    let removed = 0
-    for (const s of all) if (yield* store.delete({ provider: s.provider, subject })) removed++
-    return removed
-  })
+  Effect.flatMap(CredentialStore, (store) => deleteAllOf(store, subject))
 
 /**
  * Stores a credential for `subject` directly (an operator importing one, or a test).
