@@ -2,8 +2,9 @@
  * A downstream OAuth provider (GitHub, Google, Jira, any OpenID provider): its endpoints (given,
  * or found by OIDC / RFC 8414 discovery), the client id and `Redacted` secret, scopes and extra
  * authorize parameters; and the protocol steps built on it: PKCE (S256) and `state`, the
- * authorize URL, the code exchange, refresh and client credentials. Tokens come back `Redacted`;
- * errors name the provider, grant and OAuth error code, never a token, code, verifier or state.
+ * authorize URL, the code exchange, refresh, client credentials and token exchange (RFC 8693).
+ * Tokens come back `Redacted`; errors name the provider, grant and OAuth error code, never a
+ * token, code, verifier or state.
  *
  * @since 0.1.0
  */
@@ -96,6 +97,8 @@ export interface TokenResponse {
   readonly expiresIn: number | undefined
   readonly scopes: ReadonlyArray<string> | undefined
   readonly idToken: Redacted.Redacted<string> | undefined
+  /** RFC 8693: the type of the token a token exchange issued (`issued_token_type`), when the provider says. */
+  readonly issuedTokenType?: string | undefined
 }
 
 /**
@@ -332,6 +335,64 @@ export const clientCredentials = (
 }
 
 /**
+ * RFC 8693's URI of an access token, the default `subjectTokenType` and `requestedTokenType` of
+ * `exchangeToken`.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const accessTokenType = "urn:ietf:params:oauth:token-type:access_token"
+
+/**
+ * What `exchangeToken` asks for. `subjectToken` is the token the caller presented (usually the
+ * MCP request's access token); `audience` and `resource` name the downstream service the new
+ * token is for (each may repeat); `scopes` default to the provider's. `actorToken` (with its
+ * type) asks for delegation rather than impersonation.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ExchangeParams {
+  readonly subjectToken: Redacted.Redacted<string>
+  readonly subjectTokenType?: string | undefined
+  readonly audience?: string | ReadonlyArray<string> | undefined
+  readonly resource?: string | ReadonlyArray<string> | undefined
+  readonly scopes?: ReadonlyArray<string> | undefined
+  readonly requestedTokenType?: string | undefined
+  readonly actorToken?: Redacted.Redacted<string> | undefined
+  readonly actorTokenType?: string | undefined
+}
+
+/**
+ * A token exchange (RFC 8693, `urn:ietf:params:oauth:grant-type:token-exchange`): trades the
+ * caller's token for one the provider issues for another audience — the on-behalf-of pattern, so
+ * a tool calls a downstream API as the user without the user's own token leaving for it. The
+ * client authenticates as for every grant. Both tokens stay `Redacted`; a refusal is an
+ * `OAuthTokenError` with the provider's error code (`invalid_grant`, `invalid_target`, …).
+ *
+ * @since 0.1.0
+ * @category token requests
+ */
+export const exchangeToken = (
+  provider: OAuthProvider,
+  params: ExchangeParams
+): Effect.Effect<TokenResponse, TokenRequestError> => {
+  const scopes = params.scopes ?? provider.scopes
+  const list = (v: string | ReadonlyArray<string> | undefined) => (v === undefined ? [] : typeof v === "string" ? [v] : v)
+  return tokenRequest(provider, "token_exchange", {
+    subject_token: params.subjectToken,
+    subject_token_type: params.subjectTokenType ?? accessTokenType,
+    requested_token_type: params.requestedTokenType ?? accessTokenType,
+    ...(list(params.audience).length > 0 ? { audience: list(params.audience) } : {}),
+    ...(list(params.resource).length > 0 ? { resource: list(params.resource) } : {}),
+    ...(scopes.length > 0 ? { scope: scopes.join(" ") } : {}),
+    ...(params.actorToken !== undefined
+      ? { actor_token: params.actorToken, actor_token_type: params.actorTokenType ?? accessTokenType }
+      : {})
+  })
+}
+
+/**
  * Sends a token back to the provider (RFC 7009): a refresh token (`hint: "refresh_token"`) ends
  * the whole grant at providers that tie tokens to it. The provider answers 200 also for a token
  * it no longer knows. Fails with `OAuthConfigError` when the provider has no revocation endpoint.
@@ -463,16 +524,19 @@ const providerRequest = (
   grant: Grant,
   url: string,
   first: Readonly<Record<string, string>>,
-  fields: Readonly<Record<string, string | Redacted.Redacted<string>>>
+  fields: Readonly<Record<string, string | ReadonlyArray<string> | Redacted.Redacted<string>>>
 ) =>
   Effect.gen(function*() {
     // the secrets leave the process here, and only here
     const body = new URLSearchParams(first)
     const sent: Array<string> = []
     for (const [k, v] of Object.entries(fields)) {
-      const plain = typeof v === "string" ? v : Redacted.value(v)
-      if (typeof v !== "string") sent.push(plain)
-      body.set(k, plain)
+      if (typeof v === "string") body.set(k, v)
+      else if (Redacted.isRedacted(v)) {
+        const plain = Redacted.value(v)
+        sent.push(plain)
+        body.set(k, plain)
+      } else for (const each of v) body.append(k, each)
     }
     const headers: Record<string, string> = {
       accept: "application/json",
@@ -519,12 +583,13 @@ const providerRequest = (
 const tokenRequest = (
   provider: OAuthProvider,
   grant: Grant,
-  fields: Readonly<Record<string, string | Redacted.Redacted<string>>>
+  fields: Readonly<Record<string, string | ReadonlyArray<string> | Redacted.Redacted<string>>>
 ): Effect.Effect<TokenResponse, TokenRequestError> =>
   Effect.gen(function*() {
-    const { failRequest, json } = yield* providerRequest(provider, grant, provider.tokenEndpoint, { grant_type: grant }, fields)
+    const grantType = grant === "token_exchange" ? "urn:ietf:params:oauth:grant-type:token-exchange" : grant
+    const { failRequest, json } = yield* providerRequest(provider, grant, provider.tokenEndpoint, { grant_type: grantType }, fields)
     if (json === undefined) return yield* failRequest("the token response is not a JSON object")
-    const { access_token, refresh_token, expires_in, scope, id_token, token_type } = json
+    const { access_token, refresh_token, expires_in, scope, id_token, token_type, issued_token_type } = json
     if (typeof access_token !== "string" || access_token === "") {
       return yield* failRequest("the token response has no access_token")
     }
@@ -545,6 +610,7 @@ const tokenRequest = (
       refreshToken: typeof refresh_token === "string" ? Redacted.make(refresh_token) : undefined,
       expiresIn,
       scopes: typeof scope === "string" ? scope.split(" ").filter((s) => s !== "") : undefined,
-      idToken: typeof id_token === "string" ? Redacted.make(id_token) : undefined
+      idToken: typeof id_token === "string" ? Redacted.make(id_token) : undefined,
+      ...(typeof issued_token_type === "string" ? { issuedTokenType: issued_token_type } : {})
     }
   })

@@ -9,15 +9,17 @@ import { CredentialError } from "@mcp-credentials/core"
 import * as Schema from "effect/Schema"
 
 /**
- * The requests this package sends to a provider: the grants of its token endpoint, and
+ * The requests this package sends to a provider: the grants of its token endpoint
+ * (`"token_exchange"` is RFC 8693's `urn:ietf:params:oauth:grant-type:token-exchange`), and
  * `"revocation"` (RFC 7009, its revocation endpoint).
  *
  * @since 0.1.0
  * @category models
  */
-export const Grant = Schema.Literal("authorization_code", "refresh_token", "client_credentials", "revocation")
+export const Grant = Schema.Literal("authorization_code", "refresh_token", "client_credentials", "token_exchange", "revocation")
 
-const requestName = (grant: Grant) => grant === "revocation" ? "revocation request" : `${grant} grant`
+const requestName = (grant: Grant) =>
+  grant === "revocation" ? "revocation request" : grant === "token_exchange" ? "token exchange" : `${grant} grant`
 
 /**
  * @since 0.1.0
@@ -100,7 +102,9 @@ export class OAuthRequestError extends Schema.TaggedError<OAuthRequestError>(
   reason: Schema.String
 }) {
   override get message(): string {
-    return `OAuth provider ${this.provider}: the ${this.grant === "revocation" ? "revocation" : this.grant} request failed: ${this.reason}`
+    return `OAuth provider ${this.provider}: the ${
+      this.grant === "revocation" ? "revocation" : this.grant === "token_exchange" ? "token exchange" : this.grant
+    } request failed: ${this.reason}`
   }
 }
 

@@ -80,3 +80,8 @@ export * as OAuthAuthorization from "./OAuthAuthorization.js"
  * @since 0.1.0
  */
 export * as OAuthAuthorizationError from "./OAuthAuthorizationError.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as TokenExchange from "./TokenExchange.js"

@@ -65,3 +65,31 @@ describe("examples/pat-elicitation", () => {
     assert.notInclude(run.stderr, "jira-pat-alice-7f3a9c")
   })
 })
+
+describe("examples/token-exchange", () => {
+  it("runs end to end on its embedded defaults and exits 0, with no token on stdout", { timeout: 60_000 }, async () => {
+    const main = `${root}examples/dist/token-exchange/main.js`
+    if (!existsSync(main)) throw new Error("examples/dist is missing: run `npx tsc -b` first")
+    const run = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+      const child = spawn(process.execPath, [main], { cwd: root, stdio: ["ignore", "pipe", "pipe"], timeout: 50_000 })
+      let stdout = ""
+      let stderr = ""
+      child.stdout.on("data", (d: Buffer) => (stdout += d.toString("utf8")))
+      child.stderr.on("data", (d: Buffer) => (stderr += d.toString("utf8")))
+      child.on("error", reject)
+      child.on("close", (code) => resolve({ code, stdout, stderr }))
+    })
+    assert.strictEqual(run.code, 0, `stdout:\n${run.stdout}\nstderr:\n${run.stderr}`)
+    for (const line of [
+      "ok: the orders API accepts only tokens issued for it",
+      `<- orders API HTTP 200: {"user":"user-alice-01","via":"demo-mcp-server"`,
+      "ok: still one exchange (1)",
+      "ok: bob sees only his orders",
+      "<- the orders token is [redacted]",
+      "Done: every step behaved as shown."
+    ]) assert.include(run.stdout, line)
+    assert.notInclude(run.stdout, "UNEXPECTED")
+    // no JWT (the users' or the exchanged tokens) in the transcript or the logs
+    assert.notMatch(run.stdout + run.stderr, /eyJ[\w-]+\.eyJ[\w-]+\.[\w-]+/)
+  })
+})
