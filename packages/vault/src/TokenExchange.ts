@@ -32,12 +32,13 @@ import * as ToolContext from "@mcp-credentials/server/ToolContext"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Deferred from "effect/Deferred"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
 import { createHash } from "node:crypto"
+import * as SingleFlight from "./internal/oauthSingleFlight.js"
 import * as OAuthProvider from "./OAuthProvider.js"
 import type { OAuthConfigError, OAuthDiscoveryError, TokenRequestError } from "./OAuthProviderError.js"
 
@@ -111,14 +112,15 @@ export const defaultMaxTtl: Duration.Duration = Duration.minutes(5)
 export const defaultExpiryMargin: Duration.Duration = Duration.seconds(60)
 
 /**
- * Builds the backend (discovering the provider when given its options).
+ * Builds the backend (discovering the provider when given its options). Exchanges still running
+ * when the scope closes are interrupted.
  *
  * @since 0.1.0
  * @category constructors
  */
 export const make = (
   options: Options
-): Effect.Effect<CredentialBackend.CredentialBackend["Type"], OAuthConfigError | OAuthDiscoveryError> =>
+): Effect.Effect<CredentialBackend.CredentialBackend["Type"], OAuthConfigError | OAuthDiscoveryError, Scope.Scope> =>
   Effect.gen(function*() {
     // a built provider is valid options: `make` checks it again and discovers nothing
     const provider = yield* OAuthProvider.make(options.provider)
@@ -126,7 +128,8 @@ export const make = (
     const maxTtl = Duration.toMillis(Duration.decode(options.maxTtl ?? defaultMaxTtl))
     const capacity = Math.max(0, Math.floor(options.capacity ?? 1000))
     const cache = new Map<string, { readonly credential: ResolvedCredential.OAuthCredential; readonly until: number }>()
-    const inflight = new Map<string, Deferred.Deferred<ResolvedCredential.OAuthCredential, TokenRequestError>>()
+    // concurrent calls of one caller share one exchange, which a cancelled call does not cancel
+    const flights = SingleFlight.make<ResolvedCredential.OAuthCredential, TokenRequestError>(yield* Effect.scope)
 
     const exchange = (subjectToken: Redacted.Redacted<string>, key: string, subjectExpiry: number | undefined) =>
       OAuthProvider.exchangeToken(provider, {
@@ -170,24 +173,8 @@ export const make = (
             return hit.credential
           }
         }
-        let waiting = inflight.get(key)
-        if (waiting === undefined) {
-          const deferred = yield* Deferred.make<ResolvedCredential.OAuthCredential, TokenRequestError>()
-          inflight.set(key, deferred)
-          waiting = deferred
-          const expiresAt = info.value.expiresAt
-          // a daemon: a cancelled call does not cancel the exchange other calls of this caller wait for
-          yield* Effect.forkDaemon(
-            exchange(subjectToken, key, expiresAt === undefined ? undefined : expiresAt * 1000).pipe(
-              Effect.exit,
-              Effect.flatMap((exit) => {
-                inflight.delete(key)
-                return Deferred.done(deferred, exit)
-              })
-            )
-          )
-        }
-        return yield* Deferred.await(waiting)
+        const expiresAt = info.value.expiresAt
+        return yield* flights.run(key, exchange(subjectToken, key, expiresAt === undefined ? undefined : expiresAt * 1000))
       })
 
     return CredentialBackend.CredentialBackend.of({
@@ -206,4 +193,4 @@ export const make = (
 export const layer = (
   options: Options
 ): Layer.Layer<CredentialBackend.CredentialBackend, OAuthConfigError | OAuthDiscoveryError> =>
-  Layer.effect(CredentialBackend.CredentialBackend, make(options))
+  Layer.scoped(CredentialBackend.CredentialBackend, make(options))
