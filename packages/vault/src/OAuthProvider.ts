@@ -17,6 +17,7 @@ import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
+import * as jose from "jose"
 import * as crypto from "node:crypto"
 import { type Fetch, parseObject, request } from "./internal/oauthHttp.js"
 import {
@@ -30,12 +31,14 @@ import {
 
 /**
  * How the client authenticates at the token endpoint: HTTP Basic (the default when there is a
- * secret), the secret in the form body, or not at all (a public client, with PKCE).
+ * secret), the secret in the form body, a JWT signed with the client's private key
+ * (`private_key_jwt`, RFC 7523; the default when there is a `privateKey`), or not at all (a
+ * public client, with PKCE).
  *
  * @since 0.1.0
  * @category models
  */
-export type ClientAuthMethod = "client_secret_basic" | "client_secret_post" | "none"
+export type ClientAuthMethod = "client_secret_basic" | "client_secret_post" | "private_key_jwt" | "none"
 
 /**
  * A provider, ready to use. `name` is also the provider part of the vault's `StoreKey`.
@@ -53,6 +56,14 @@ export interface OAuthProvider {
   readonly clientId: string
   readonly clientSecret: Redacted.Redacted<string> | undefined
   readonly clientAuthMethod: ClientAuthMethod
+  /** `private_key_jwt`: the client's private key (PKCS#8 PEM or a private JWK as JSON). */
+  readonly privateKey?: Redacted.Redacted<string> | undefined
+  /** `private_key_jwt`: the signing algorithm (checked against the key when built). */
+  readonly privateKeyAlg?: string | undefined
+  /** `private_key_jwt`: the `kid` of the assertion's header (default the JWK's `kid`, if any). */
+  readonly privateKeyId?: string | undefined
+  /** `private_key_jwt`: the assertion's `aud`; default the token endpoint URL (RFC 7523). */
+  readonly assertionAudience?: string | undefined
   readonly scopes: ReadonlyArray<string>
   readonly extraAuthorizeParams: Readonly<Record<string, string>>
   readonly timeout: Duration.Duration
@@ -76,6 +87,19 @@ export interface Options {
   readonly clientId: string
   readonly clientSecret?: Redacted.Redacted<string> | undefined
   readonly clientAuthMethod?: ClientAuthMethod | undefined
+  /**
+   * `private_key_jwt` (RFC 7523): the client's private key, a PKCS#8 PEM (`-----BEGIN PRIVATE
+   * KEY-----`) or a private JWK as JSON — RSA, RSA-PSS, EC P-256/384/521 or Ed25519. Each token
+   * request then carries a fresh assertion (`iss` = `sub` = the client id, `aud`, `jti`, `iat`,
+   * `exp` in 60 s) instead of a secret.
+   */
+  readonly privateKey?: Redacted.Redacted<string> | undefined
+  /** Default from the key: RS256 (RSA), PS256 (RSA-PSS), ES256/ES384/ES512 (EC), EdDSA (Ed25519). */
+  readonly privateKeyAlg?: string | undefined
+  /** The `kid` of the assertion's header; default the JWK's `kid`, if any. */
+  readonly privateKeyId?: string | undefined
+  /** The assertion's `aud`; default the token endpoint URL. Some providers want their issuer. */
+  readonly assertionAudience?: string | undefined
   readonly scopes?: ReadonlyArray<string> | undefined
   readonly extraAuthorizeParams?: Readonly<Record<string, string>> | undefined
   readonly timeout?: Duration.DurationInput | undefined
@@ -138,8 +162,15 @@ export const make = (options: Options): Effect.Effect<OAuthProvider, OAuthConfig
     if (name.trim() === "") return yield* config("name", "must not be empty")
     if (options.clientId.trim() === "") return yield* config("clientId", "must not be empty")
     const method: ClientAuthMethod = options.clientAuthMethod ??
-      (options.clientSecret === undefined ? "none" : "client_secret_basic")
-    if (method !== "none" && options.clientSecret === undefined) {
+      (options.clientSecret !== undefined ? "client_secret_basic" : options.privateKey !== undefined ? "private_key_jwt" : "none")
+    let signing: { readonly alg: string; readonly kid: string | undefined } | undefined
+    if (method === "private_key_jwt") {
+      if (options.privateKey === undefined) return yield* config("privateKey", "is required for private_key_jwt")
+      const key = signingKey(options.privateKey, options.privateKeyAlg)
+      if (key === "alg") return yield* config("privateKeyAlg", "does not fit the key")
+      if (key === "key") return yield* config("privateKey", "is not a PKCS#8 PEM or a private JWK (RSA, RSA-PSS, EC or Ed25519)")
+      signing = { alg: key.alg, kid: options.privateKeyId ?? key.kid }
+    } else if (method !== "none" && options.clientSecret === undefined) {
       return yield* config("clientSecret", `is required for ${method}`)
     }
     const timeout = Duration.decode(options.timeout ?? defaultTimeout)
@@ -171,6 +202,12 @@ export const make = (options: Options): Effect.Effect<OAuthProvider, OAuthConfig
       clientId: options.clientId,
       clientSecret: options.clientSecret,
       clientAuthMethod: method,
+      ...(signing === undefined ? {} : {
+        privateKey: options.privateKey,
+        privateKeyAlg: signing.alg,
+        privateKeyId: signing.kid,
+        assertionAudience: options.assertionAudience
+      }),
       scopes: options.scopes ?? [],
       extraAuthorizeParams: options.extraAuthorizeParams ?? {},
       timeout,
@@ -449,6 +486,65 @@ export const toCredential = (
 // internals
 // -----------------------------------------------------------------------------
 
+/** The algorithms each key type signs with; the first is the default. */
+const algorithmsOf = (key: crypto.KeyObject): ReadonlyArray<string> => {
+  switch (key.asymmetricKeyType) {
+    case "rsa":
+      return ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512"]
+    case "rsa-pss":
+      return ["PS256", "PS384", "PS512"]
+    case "ec": {
+      const curve = key.asymmetricKeyDetails?.namedCurve
+      return curve === "prime256v1" ? ["ES256"] : curve === "secp384r1" ? ["ES384"] : curve === "secp521r1" ? ["ES512"] : []
+    }
+    case "ed25519":
+      return ["EdDSA"]
+    default:
+      return []
+  }
+}
+
+/**
+ * The client's private key (PKCS#8 PEM or a private JWK as JSON) and the algorithm it signs
+ * with, or which option is wrong. Errors of `node:crypto` are dropped: they may quote the input.
+ */
+const signingKey = (
+  privateKey: Redacted.Redacted<string>,
+  alg: string | undefined
+): { readonly key: crypto.KeyObject; readonly alg: string; readonly kid: string | undefined } | "key" | "alg" => {
+  const text = Redacted.value(privateKey).trim()
+  let key: crypto.KeyObject
+  let kid: string | undefined
+  try {
+    if (text.startsWith("{")) {
+      const jwk = JSON.parse(text) as crypto.JsonWebKey & { readonly kid?: unknown }
+      kid = typeof jwk.kid === "string" ? jwk.kid : undefined
+      key = crypto.createPrivateKey({ key: jwk, format: "jwk" })
+    } else key = crypto.createPrivateKey({ key: text, format: "pem" })
+  } catch {
+    return "key"
+  }
+  const algorithms = algorithmsOf(key)
+  if (algorithms.length === 0) return "key"
+  if (alg !== undefined && !algorithms.includes(alg)) return "alg"
+  return { key, alg: alg ?? algorithms[0]!, kid }
+}
+
+/** A fresh `private_key_jwt` assertion (RFC 7523 §2.2): valid 60 s, unique `jti`. */
+const clientAssertion = async (provider: OAuthProvider): Promise<string> => {
+  const key = signingKey(provider.privateKey!, provider.privateKeyAlg)
+  if (typeof key === "string") throw new Error("unusable key")
+  return new jose.SignJWT({})
+    .setProtectedHeader({ alg: key.alg, ...(provider.privateKeyId !== undefined ? { kid: provider.privateKeyId } : {}) })
+    .setIssuer(provider.clientId)
+    .setSubject(provider.clientId)
+    .setAudience(provider.assertionAudience ?? provider.tokenEndpoint)
+    .setJti(crypto.randomBytes(16).toString("base64url"))
+    .setIssuedAt()
+    .setExpirationTime("60s")
+    .sign(key.key)
+}
+
 const isHttpUrl = (s: string) => {
   try {
     const u = new URL(s)
@@ -544,7 +640,18 @@ const providerRequest = (
     }
     const secret = provider.clientSecret === undefined ? undefined : Redacted.value(provider.clientSecret)
     if (secret !== undefined) sent.push(secret)
-    if (provider.clientAuthMethod === "client_secret_basic") {
+    const failRequest = (reason: string) => new OAuthRequestError({ provider: provider.name, grant, reason })
+    if (provider.clientAuthMethod === "private_key_jwt") {
+      const assertion = yield* Effect.tryPromise({
+        try: () => clientAssertion(provider),
+        catch: () => failRequest("the client assertion could not be signed with privateKey")
+      })
+      // valid for a minute: a bearer credential of this client, scrubbed like the secret
+      sent.push(assertion)
+      body.set("client_id", provider.clientId)
+      body.set("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+      body.set("client_assertion", assertion)
+    } else if (provider.clientAuthMethod === "client_secret_basic") {
       const user = encodeURIComponent(provider.clientId)
       const pass = encodeURIComponent(secret ?? "")
       headers.authorization = `Basic ${Buffer.from(`${user}:${pass}`).toString("base64")}`
@@ -554,7 +661,6 @@ const providerRequest = (
       body.set("client_id", provider.clientId)
       if (provider.clientAuthMethod === "client_secret_post") body.set("client_secret", secret ?? "")
     }
-    const failRequest = (reason: string) => new OAuthRequestError({ provider: provider.name, grant, reason })
     const endpoint = grant === "revocation" ? "the revocation endpoint" : "the token endpoint"
     const response = yield* request({
       url,

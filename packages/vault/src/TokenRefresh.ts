@@ -321,8 +321,11 @@ export const layerBackend = (provider: string): Layer.Layer<CredentialBackend.Cr
 export interface RefreshingOptions {
   /** A token expiring within this margin is refreshed. Default 60 s. */
   readonly margin?: Duration.DurationInput | undefined
-  /** Default: `client_secret_basic` when the credential has a client secret, else `none`. */
-  readonly clientAuthMethod?: OAuthProvider.ClientAuthMethod | undefined
+  /**
+   * Default: `client_secret_basic` when the credential has a client secret, else `none`. (An
+   * Env or Header credential carries no private key: `private_key_jwt` needs an `OAuthProvider`.)
+   */
+  readonly clientAuthMethod?: Exclude<OAuthProvider.ClientAuthMethod, "private_key_jwt"> | undefined
   /** Timeout of a token request. Default 15 s. */
   readonly timeout?: Duration.DurationInput | undefined
   /**

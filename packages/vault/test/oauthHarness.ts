@@ -9,6 +9,7 @@
 import { Effect, Redacted } from "effect"
 // @ts-expect-error oidc-provider ships no type declarations
 import Provider from "oidc-provider"
+import { generateKeyPairSync } from "node:crypto"
 import { createServer, type Server } from "node:http"
 import type { AddressInfo } from "node:net"
 import { OAuthProvider } from "../src/index.js"
@@ -17,6 +18,8 @@ export const CLIENT = { id: "downstream-app", secret: "downstream-app-secret-012
 export const SHORT = { id: "short-lived-app", secret: "short-lived-app-secret-0123456789" }
 export const REDIRECT_URI = "http://127.0.0.1:9/callback"
 export const SCOPES = ["openid", "offline_access", "api:read"]
+/** A client that authenticates with `private_key_jwt` (RFC 7523); its keys are in `Harness.pkjwt`. */
+export const PKJWT_CLIENT = "key-authenticated-app"
 
 export interface Harness {
   readonly issuer: string
@@ -27,6 +30,8 @@ export interface Harness {
   readonly reuses: () => number
   /** Delays every token-endpoint answer by `ms` (a slow provider). */
   readonly setTokenDelay: (ms: number) => void
+  /** The private keys of `PKJWT_CLIENT` (whose public JWKS the provider holds): RSA as PKCS#8 PEM, EC P-256 as a JWK with `kid`. */
+  readonly pkjwt: { readonly rsaPem: string; readonly ecJwk: string }
   readonly close: () => Promise<void>
 }
 
@@ -44,15 +49,32 @@ export const startProvider = async (): Promise<Harness> => {
   })
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
   const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  const rsa = generateKeyPairSync("rsa", { modulusLength: 2048 })
+  const ec = generateKeyPairSync("ec", { namedCurve: "P-256" })
   provider = new Provider(issuer, {
-    clients: [CLIENT, SHORT].map((c) => ({
-      client_id: c.id,
-      client_secret: c.secret,
-      grant_types: ["authorization_code", "refresh_token"],
-      redirect_uris: [REDIRECT_URI],
-      response_types: ["code"],
-      token_endpoint_auth_method: "client_secret_basic"
-    })),
+    clients: [
+      ...[CLIENT, SHORT].map((c) => ({
+        client_id: c.id,
+        client_secret: c.secret,
+        grant_types: ["authorization_code", "refresh_token"],
+        redirect_uris: [REDIRECT_URI],
+        response_types: ["code"],
+        token_endpoint_auth_method: "client_secret_basic"
+      })),
+      {
+        client_id: PKJWT_CLIENT,
+        grant_types: ["authorization_code", "refresh_token"],
+        redirect_uris: [REDIRECT_URI],
+        response_types: ["code"],
+        token_endpoint_auth_method: "private_key_jwt",
+        jwks: {
+          keys: [
+            { ...rsa.publicKey.export({ format: "jwk" }), kid: "rsa-1", use: "sig" },
+            { ...ec.publicKey.export({ format: "jwk" }), kid: "ec-1", use: "sig" }
+          ]
+        }
+      }
+    ],
     scopes: SCOPES,
     pkce: { required: () => true },
     rotateRefreshToken: () => true,
@@ -80,6 +102,10 @@ export const startProvider = async (): Promise<Harness> => {
     reuses: () => reuses,
     setTokenDelay: (ms) => {
       delay = ms
+    },
+    pkjwt: {
+      rsaPem: rsa.privateKey.export({ format: "pem", type: "pkcs8" }).toString(),
+      ecJwk: JSON.stringify({ ...ec.privateKey.export({ format: "jwk" }), kid: "ec-1" })
     },
     close: async () => {
       server.closeAllConnections()

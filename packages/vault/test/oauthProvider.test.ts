@@ -6,10 +6,11 @@
 import { afterAll, assert, beforeAll, describe, it, vi } from "@effect/vitest"
 import { ResolvedCredential } from "@mcp-credentials/core"
 import { Config, ConfigProvider, Effect, Either, Option, Redacted, TestClock } from "effect"
+import * as jose from "jose"
 import * as crypto from "node:crypto"
 import * as http from "node:http"
 import { CredentialStore, OAuthAuthorization, OAuthProvider } from "../src/index.js"
-import { authorize, CLIENT, downstream, type Harness, REDIRECT_URI, startProvider, tokensFor } from "./oauthHarness.js"
+import { authorize, CLIENT, downstream, type Harness, PKJWT_CLIENT, REDIRECT_URI, startProvider, tokensFor } from "./oauthHarness.js"
 
 let h: Harness
 beforeAll(async () => {
@@ -324,5 +325,114 @@ describe("revocation (RFC 7009) and OAuthAuthorization.disconnect, against oidc-
           assert.strictEqual(e._tag, "OAuthConfigError")
         }
       }
+    }))
+})
+
+describe("private_key_jwt (RFC 7523) against oidc-provider", () => {
+  const keyClient = (privateKey: string, extra: Partial<OAuthProvider.Options> = {}) =>
+    OAuthProvider.make({
+      name: "keyed",
+      issuer: h.issuer,
+      clientId: PKJWT_CLIENT,
+      privateKey: Redacted.make(privateKey),
+      scopes: ["openid", "offline_access", "api:read"],
+      extraAuthorizeParams: { prompt: "consent" },
+      ...extra
+    })
+
+  it.live("an RSA PEM key: the code exchange and a refresh authenticate with signed assertions, no secret", () =>
+    Effect.gen(function*() {
+      const bodies: Array<URLSearchParams> = []
+      const p = yield* keyClient(h.pkjwt.rsaPem, {
+        fetch: (input, init) => {
+          if (typeof init.body === "string") bodies.push(new URLSearchParams(init.body))
+          return fetch(input, init)
+        }
+      })
+      assert.strictEqual(p.clientAuthMethod, "private_key_jwt") // the default with a key and no secret
+      assert.strictEqual(p.privateKeyAlg, "RS256")
+      const tokens = yield* tokensFor(p, "alice")
+      const refreshed = yield* OAuthProvider.refresh(p, { refreshToken: tokens.refreshToken! })
+      assert.isAbove(Redacted.value(refreshed.accessToken).length, 20)
+      assert.strictEqual(bodies.length, 2)
+      const assertions = bodies.map((b) => {
+        assert.strictEqual(b.get("client_assertion_type"), "urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+        assert.strictEqual(b.get("client_id"), PKJWT_CLIENT)
+        assert.isNull(b.get("client_secret"))
+        return b.get("client_assertion")!
+      })
+      for (const a of assertions) {
+        const claims = jose.decodeJwt(a)
+        assert.strictEqual(claims.iss, PKJWT_CLIENT)
+        assert.strictEqual(claims.sub, PKJWT_CLIENT)
+        assert.strictEqual(claims.aud, h.tokenEndpoint)
+        assert.strictEqual(claims.exp! - claims.iat!, 60)
+        assert.strictEqual(jose.decodeProtectedHeader(a).alg, "RS256")
+      }
+      // a fresh jti per request (the provider refuses a replayed one)
+      assert.notStrictEqual(jose.decodeJwt(assertions[0]!).jti, jose.decodeJwt(assertions[1]!).jti)
+    }))
+
+  it.live("an EC P-256 private JWK: ES256 with the JWK's kid; the issuer as audience also works", () =>
+    Effect.gen(function*() {
+      let header: jose.ProtectedHeaderParameters | undefined
+      const p = yield* keyClient(h.pkjwt.ecJwk, {
+        assertionAudience: h.issuer,
+        fetch: (input, init) => {
+          const a = new URLSearchParams(String(init.body)).get("client_assertion")
+          if (a !== null) header = jose.decodeProtectedHeader(a)
+          return fetch(input, init)
+        }
+      })
+      assert.strictEqual(p.privateKeyAlg, "ES256")
+      const tokens = yield* tokensFor(p, "bob")
+      assert.isAbove(Redacted.value(tokens.accessToken).length, 20)
+      assert.deepStrictEqual({ alg: header?.alg, kid: header?.kid }, { alg: "ES256", kid: "ec-1" })
+    }))
+
+  it.live("a key the provider does not hold: OAuthTokenError invalid_client, no assertion in the error", () =>
+    Effect.gen(function*() {
+      const other = crypto.generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ format: "pem", type: "pkcs8" }).toString()
+      let sent = ""
+      const p = yield* keyClient(other, {
+        fetch: (input, init) => {
+          sent = new URLSearchParams(String(init.body)).get("client_assertion") ?? ""
+          return fetch(input, init)
+        }
+      })
+      const error = yield* Effect.flip(OAuthProvider.refresh(p, { refreshToken: Redacted.make("a-refresh-token-0123456789") }))
+      assert.strictEqual(error._tag, "OAuthTokenError")
+      assert.strictEqual((error as { error?: string }).error, "invalid_client")
+      assert.isAbove(sent.length, 100)
+      assert.notInclude(JSON.stringify(error) + error.message, sent)
+    }))
+
+  it.effect("configuration errors name the option and never quote the key", () =>
+    Effect.gen(function*() {
+      const make = (o: Partial<OAuthProvider.Options>) =>
+        Effect.flip(OAuthProvider.make({ name: "k", tokenEndpoint: "https://idp.example/token", clientId: "c", ...o }))
+      const missing = yield* make({ clientAuthMethod: "private_key_jwt" })
+      assert.strictEqual(missing.message, "OAuth provider k: invalid privateKey: is required for private_key_jwt")
+      const garbage = "-----BEGIN PRIVATE KEY-----\nnot-a-key-but-a-secret-0123456789\n-----END PRIVATE KEY-----"
+      const bad = yield* make({ privateKey: Redacted.make(garbage) })
+      assert.strictEqual(bad.message, "OAuth provider k: invalid privateKey: is not a PKCS#8 PEM or a private JWK (RSA, RSA-PSS, EC or Ed25519)")
+      assert.notInclude(JSON.stringify(bad), "not-a-key-but-a-secret")
+      // a public key is not a private key
+      const pub = crypto.generateKeyPairSync("rsa", { modulusLength: 2048 }).publicKey.export({ format: "pem", type: "spki" }).toString()
+      assert.strictEqual((yield* make({ privateKey: Redacted.make(pub) })).message, bad.message)
+      const publicJwk = JSON.stringify(crypto.generateKeyPairSync("ec", { namedCurve: "P-256" }).publicKey.export({ format: "jwk" }))
+      assert.strictEqual((yield* make({ privateKey: Redacted.make(publicJwk) })).message, bad.message)
+      // an algorithm that does not fit the key
+      const wrongAlg = yield* make({ privateKey: Redacted.make(h.pkjwt.rsaPem), privateKeyAlg: "ES256" })
+      assert.strictEqual(wrongAlg.message, "OAuth provider k: invalid privateKeyAlg: does not fit the key")
+      // a secret still wins as the default method
+      const both = yield* OAuthProvider.make({
+        name: "k",
+        tokenEndpoint: "https://idp.example/token",
+        clientId: "c",
+        clientSecret: Redacted.make("s"),
+        privateKey: Redacted.make(h.pkjwt.rsaPem)
+      })
+      assert.strictEqual(both.clientAuthMethod, "client_secret_basic")
     }))
 })
