@@ -10,6 +10,7 @@ import { CredentialMiddleware } from "@mcp-credentials/core"
 import type { CredentialKind, ResolvedCredential } from "@mcp-credentials/core/ResolvedCredential"
 import type { McpServer, RegisteredTool } from "@modelcontextprotocol/sdk/server/mcp.js"
 import type { AnySchema, SchemaOutput, ShapeOutput, ZodRawShapeCompat } from "@modelcontextprotocol/sdk/server/zod-compat.js"
+import { getMethodLiteral } from "@modelcontextprotocol/sdk/server/zod-json-schema-compat.js"
 import type { RequestHandlerExtra } from "@modelcontextprotocol/sdk/shared/protocol.js"
 import {
   CallToolRequestSchema,
@@ -28,6 +29,7 @@ import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Runtime from "effect/Runtime"
 import * as Accessors from "./internal/accessors.js"
 import * as CallContext from "./internal/callContext.js"
+import * as ComponentScopes from "./internal/componentScopes.js"
 import * as Installations from "./internal/installations.js"
 import * as Pipeline from "./internal/pipeline.js"
 import * as Runner from "./internal/runner.js"
@@ -77,9 +79,23 @@ export interface Options<R, X = never> {
    */
   readonly toolScopes?: Readonly<Record<string, ReadonlyArray<string>>> | undefined
   /**
-   * `"all"` (default): `tools/list` lists every tool. `"authorized"`: it lists only the tools whose
-   * required scopes (`scopes`, `toolScopes`) the caller's access token holds, so the model is not
-   * offered tools it cannot call (calling one is refused either way).
+   * OAuth scopes each prompt requires (by name): `prompts/get` and its argument completions are
+   * refused with a JSON-RPC error (-32003, `data: { error: "insufficient_scope", missing }`)
+   * naming the missing scopes when the caller's token lacks one.
+   */
+  readonly promptScopes?: Readonly<Record<string, ReadonlyArray<string>>> | undefined
+  /**
+   * OAuth scopes each resource or resource template requires, by the name it was registered
+   * with: `resources/read` of its URI (matched as the SDK matches it) and completions of its
+   * template are refused like a prompt's.
+   */
+  readonly resourceScopes?: Readonly<Record<string, ReadonlyArray<string>>> | undefined
+  /**
+   * `"all"` (default): the list requests list everything. `"authorized"`: `tools/list`,
+   * `prompts/list`, `resources/list` and `resources/templates/list` list only what the caller's
+   * access token holds the required scopes of (`scopes`, `toolScopes`, `promptScopes`,
+   * `resourceScopes`), so the model is not offered what it cannot use (using it is refused
+   * either way).
    */
   readonly listing?: "all" | "authorized" | undefined
   /**
@@ -168,6 +184,16 @@ export interface Installed<R, X = never> {
   readonly requireScopes: (toolName: string, scopes: ReadonlyArray<string>) => void
   /** The scopes a tool requires (empty when none). */
   readonly requiredScopes: (toolName: string) => ReadonlyArray<string>
+  /** Declares the scopes a prompt requires (see `promptScopes`). */
+  readonly requirePromptScopes: (promptName: string, scopes: ReadonlyArray<string>) => void
+  /** Declares the scopes a resource or resource template requires, by its registered name (see `resourceScopes`). */
+  readonly requireResourceScopes: (resourceName: string, scopes: ReadonlyArray<string>) => void
+  /**
+   * What a request requires of the caller's token (`tools/call`, `prompts/get`,
+   * `resources/read`, `completion/complete`), or `undefined` (used by `McpHttpServer` to answer
+   * 403 `insufficient_scope` before the request is handled).
+   */
+  readonly requiredFor: (method: string, params: unknown) => ComponentScopes.Requirement | undefined
   /**
    * Registers a tool like `server.registerTool`, with a `credentials` declaration and a handler
    * that may be an Effect.
@@ -195,6 +221,16 @@ export interface Installed<R, X = never> {
 const installations = Installations.make<McpServer, Installed<any>>("@mcp-credentials/server/McpCredentials/installed")
 const wrapped = Symbol.for("@mcp-credentials/server/wrapped")
 const listedKey = Symbol.for("@mcp-credentials/server/listed")
+const guardedKey = Symbol.for("@mcp-credentials/server/guarded")
+
+/** The method a request schema handles (the SDK's own reading; `undefined` for a schema it refuses). */
+const methodOf = (schema: unknown): string | undefined => {
+  try {
+    return getMethodLiteral(schema as never)
+  } catch {
+    return undefined
+  }
+}
 
 /**
  * Installs the integration on `server`. Every `tools/call` is intercepted, whatever order tools
@@ -215,13 +251,8 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
     else declarations.set(toolName, reqs)
   }
   for (const [name, d] of Object.entries(options.tools ?? {})) declare(name, d)
-  const scopes = new Map<string, ReadonlyArray<string>>()
-  const requireScopes = (toolName: string, required: ReadonlyArray<string>) => {
-    if (required.length === 0) scopes.delete(toolName)
-    else scopes.set(toolName, [...required])
-  }
-  const requiredScopes = (toolName: string) => scopes.get(toolName) ?? []
-  for (const [name, required] of Object.entries(options.toolScopes ?? {})) requireScopes(name, required)
+  const components = ComponentScopes.make(server, options)
+  const { requiredScopes, requireScopes } = components
 
   const errors: Pipeline.ErrorMode = options.errors ?? "result"
   // the default prefix is always hidden; configured ones are added to it
@@ -293,24 +324,44 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
     ;(hidden as any)[wrapped] = true
     return hidden
   }
-  // `listing: "authorized"`: tools/list offers only the tools the caller's scopes allow
-  const listed = (handler: (request: any, extra: Extra) => unknown) => {
+  // `listing: "authorized"`: the list requests offer only what the caller's scopes allow
+  const listed = (method: string, handler: (request: any, extra: Extra) => unknown) => {
     const hidden = hide(handler)
     if (options.listing !== "authorized" || (hidden as any)[listedKey]) return hidden
     const filtered = async (request: any, extra: Extra) =>
-      Pipeline.authorizedListing(await hidden(request, extra), requiredScopes, extra.authInfo?.scopes)
+      components.authorizedListing(method, await hidden(request, extra), extra.authInfo?.scopes)
     ;(filtered as any)[wrapped] = true
     ;(filtered as any)[listedKey] = true
     return filtered
   }
+  // prompts and resources that require scopes: refused before their handler runs
+  const guarded = (method: string, handler: (request: any, extra: Extra) => unknown) => {
+    const hidden = hide(handler)
+    if ((hidden as any)[guardedKey]) return hidden
+    const checked = (request: any, extra: Extra) => {
+      const refusal = components.guardsComponents() ? ComponentScopes.refusal(components.requiredFor(method, request?.params), extra.authInfo?.scopes) : undefined
+      if (refusal !== undefined) {
+        const error = new McpError(refusal.code, refusal.message, refusal.data)
+        error.message = refusal.message
+        throw error
+      }
+      return hidden(request, extra)
+    }
+    ;(checked as any)[wrapped] = true
+    ;(checked as any)[guardedKey] = true
+    return checked
+  }
   const wrapFor = (method: string | undefined, handler: any) =>
-    method === "tools/call" ? intercept(handler) : method === "tools/list" ? listed(handler) : hide(handler)
+    method === "tools/call"
+      ? intercept(handler)
+      : method !== undefined && ComponentScopes.listMethods.has(method)
+      ? listed(method, handler)
+      : method !== undefined && ComponentScopes.guardedMethods.has(method)
+      ? guarded(method, handler)
+      : hide(handler)
   const originalSet = protocol.setRequestHandler.bind(protocol)
-  protocol.setRequestHandler = (schema: unknown, handler: any) =>
-    originalSet(
-      schema,
-      wrapFor(schema === CallToolRequestSchema ? "tools/call" : schema === ListToolsRequestSchema ? "tools/list" : undefined, handler)
-    )
+  protocol.setRequestHandler = (schema: any, handler: any) =>
+    originalSet(schema, wrapFor(methodOf(schema), handler))
   const handlers: Map<string, any> = protocol._requestHandlers
   for (const [method, handler] of handlers) handlers.set(method, wrapFor(method, handler))
 
@@ -347,6 +398,9 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
     declare,
     requireScopes,
     requiredScopes,
+    requirePromptScopes: components.requirePromptScopes,
+    requireResourceScopes: components.requireResourceScopes,
+    requiredFor: components.requiredFor,
     registerTool,
     runPromise: Pipeline.runPromiseWith(run),
     dispose,

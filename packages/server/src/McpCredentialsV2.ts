@@ -40,6 +40,7 @@ import type * as ManagedRuntime from "effect/ManagedRuntime"
 import type * as Runtime from "effect/Runtime"
 import * as Accessors from "./internal/accessors.js"
 import * as CallContext from "./internal/callContext.js"
+import * as ComponentScopes from "./internal/componentScopes.js"
 import * as Installations from "./internal/installations.js"
 import * as Pipeline from "./internal/pipeline.js"
 import * as Runner from "./internal/runner.js"
@@ -96,9 +97,19 @@ export interface Options<R, X = never> {
   /** Scopes each tool requires of the caller's access token (`ctx.http.authInfo.scopes`). */
   readonly toolScopes?: Readonly<Record<string, ReadonlyArray<string>>> | undefined
   /**
-   * `"all"` (default): `tools/list` lists every tool. `"authorized"`: it lists only the tools whose
-   * required scopes (`scopes`, `toolScopes`) the caller's access token holds, so the model is not
-   * offered tools it cannot call (calling one is refused either way).
+   * Scopes each prompt requires (by name): `prompts/get` and its argument completions are refused
+   * with a JSON-RPC error (-32003, `data: { error: "insufficient_scope", missing }`). The SDK's own
+   * `scopeChallenge` (HTTP 403 at its transport) works beside it.
+   */
+  readonly promptScopes?: Readonly<Record<string, ReadonlyArray<string>>> | undefined
+  /** Scopes each resource or resource template requires, by its registered name (`resources/read`, completions). */
+  readonly resourceScopes?: Readonly<Record<string, ReadonlyArray<string>>> | undefined
+  /**
+   * `"all"` (default): the list requests list everything. `"authorized"`: `tools/list`,
+   * `prompts/list`, `resources/list` and `resources/templates/list` list only what the caller's
+   * access token holds the required scopes of (`scopes`, `toolScopes`, `promptScopes`,
+   * `resourceScopes`), so the model is not offered what it cannot use (using it is refused
+   * either way).
    */
   readonly listing?: "all" | "authorized" | undefined
   /**
@@ -189,6 +200,12 @@ export interface Installed<R, X = never> {
   readonly declare: (toolName: string, declaration: Declaration | undefined) => void
   readonly requireScopes: (toolName: string, scopes: ReadonlyArray<string>) => void
   readonly requiredScopes: (toolName: string) => ReadonlyArray<string>
+  /** Declares the scopes a prompt requires (see `promptScopes`). */
+  readonly requirePromptScopes: (promptName: string, scopes: ReadonlyArray<string>) => void
+  /** Declares the scopes a resource or resource template requires, by its registered name. */
+  readonly requireResourceScopes: (resourceName: string, scopes: ReadonlyArray<string>) => void
+  /** What a request requires of the caller's token, or `undefined` (read by `McpHttpServerV2`). */
+  readonly requiredFor: (method: string, params: unknown) => ComponentScopes.Requirement | undefined
   readonly registerTool: <
     InputArgs extends StandardSchemaWithJSON | RawShape | undefined = undefined,
     OutputArgs extends StandardSchemaWithJSON | RawShape | undefined = undefined
@@ -227,13 +244,8 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
     else declarations.set(toolName, reqs)
   }
   for (const [name, d] of Object.entries(options.tools ?? {})) declare(name, d)
-  const scopes = new Map<string, ReadonlyArray<string>>()
-  const requireScopes = (toolName: string, required: ReadonlyArray<string>) => {
-    if (required.length === 0) scopes.delete(toolName)
-    else scopes.set(toolName, [...required])
-  }
-  const requiredScopes = (toolName: string) => scopes.get(toolName) ?? []
-  for (const [name, required] of Object.entries(options.toolScopes ?? {})) requireScopes(name, required)
+  const components = ComponentScopes.make(server, options)
+  const { requiredScopes, requireScopes } = components
 
   const errors: Pipeline.ErrorMode = options.errors ?? "result"
   // the default prefix is always hidden; configured ones are added to it
@@ -314,24 +326,39 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
     resultSchema: unknown,
     options?: { readonly relatedRequestId?: unknown }
   ) => originalSend(codec, outgoing.scrub(request, options?.relatedRequestId), resultSchema, options)
-  // `listing: "authorized"`: tools/list offers only the tools the caller's scopes allow
-  const listed = (handler: ProtocolHandler): ProtocolHandler => {
+  // `listing: "authorized"`: the list requests offer only what the caller's scopes allow
+  const listed = (method: string, handler: ProtocolHandler): ProtocolHandler => {
     if (options.listing !== "authorized" || (handler as any)[wrapped]) return handler
     const filtered: ProtocolHandler = async (request, ctx) =>
-      Pipeline.authorizedListing(await handler(request, ctx), requiredScopes, ctx.http?.authInfo?.scopes)
+      components.authorizedListing(method, await handler(request, ctx), ctx.http?.authInfo?.scopes)
     ;(filtered as any)[wrapped] = true
     return filtered
   }
-  const originalWrap = protocol._wrapHandler.bind(protocol)
-  protocol._wrapHandler = (method: string, handler: ProtocolHandler) => {
-    const inner = originalWrap(method, handler)
-    return method === "tools/call" ? intercept(inner) : method === "tools/list" ? listed(inner) : inner
+  // prompts and resources that require scopes: refused before their handler runs
+  const guarded = (method: string, handler: ProtocolHandler): ProtocolHandler => {
+    if ((handler as any)[wrapped]) return handler
+    const checked: ProtocolHandler = (request, ctx) => {
+      const refusal = components.guardsComponents()
+        ? ComponentScopes.refusal(components.requiredFor(method, request?.params), ctx.http?.authInfo?.scopes)
+        : undefined
+      if (refusal !== undefined) return Promise.reject(new ProtocolError(refusal.code, refusal.message, refusal.data))
+      return handler(request, ctx)
+    }
+    ;(checked as any)[wrapped] = true
+    return checked
   }
+  const wrapFor = (method: string, handler: ProtocolHandler): ProtocolHandler =>
+    method === "tools/call"
+      ? intercept(handler)
+      : ComponentScopes.listMethods.has(method)
+      ? listed(method, handler)
+      : ComponentScopes.guardedMethods.has(method)
+      ? guarded(method, handler)
+      : handler
+  const originalWrap = protocol._wrapHandler.bind(protocol)
+  protocol._wrapHandler = (method: string, handler: ProtocolHandler) => wrapFor(method, originalWrap(method, handler))
   const handlers: Map<string, ProtocolHandler> = protocol._requestHandlers
-  const current = handlers.get("tools/call")
-  if (current !== undefined) handlers.set("tools/call", intercept(current))
-  const listing = handlers.get("tools/list")
-  if (listing !== undefined) handlers.set("tools/list", listed(listing))
+  for (const [method, handler] of handlers) handlers.set(method, wrapFor(method, handler))
   // every other request (resources, prompts, completions, custom ones) passes untouched, but its
   // handler, like a tool, does not see the credential headers: the context the Server builds for
   // each request is given without them (one hook for every handler; a tools/call is hidden by
@@ -375,6 +402,9 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
     declare,
     requireScopes,
     requiredScopes,
+    requirePromptScopes: components.requirePromptScopes,
+    requireResourceScopes: components.requireResourceScopes,
+    requiredFor: components.requiredFor,
     registerTool,
     runPromise: Pipeline.runPromiseWith(run),
     dispose,

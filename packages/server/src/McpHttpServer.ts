@@ -239,14 +239,14 @@ export const makeWebHandler = <R, RR = never>(
     const checkHost = Http.makeHostCheck(options.allowedHosts, options.allowedOrigins)
     const cors = Http.makeCors(options.cors, options.allowedHosts, options.allowedOrigins)
 
-    /** Refuses a tools/call whose tool requires scopes the token lacks, when asked to. */
+    /** Refuses a tools/call, prompts/get or resources/read that requires scopes the token lacks, when asked to. */
     const checkScopes = (server: McpServer, body: unknown, request: Request, authInfo: AuthInfo | undefined) => {
       if (options.insufficientScope === undefined) return undefined
       const installation = installationOf(server)
       if (installation === undefined) return undefined
       for (const message of Array.isArray(body) ? body : [body]) {
-        if (message?.method !== "tools/call") continue
-        const missing = missingScopes(installation.requiredScopes(String(message.params?.name ?? "")), authInfo?.scopes)
+        const required = installation.requiredFor(String(message?.method ?? ""), message?.params)
+        const missing = required === undefined ? [] : missingScopes(required.scopes, authInfo?.scopes)
         if (missing.length > 0) return options.insufficientScope(missing, request)
       }
       return undefined

@@ -24,6 +24,7 @@ import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import type { IncomingMessage, ServerResponse } from "node:http"
 import { CallStorage } from "@mcp-credentials/core"
+import * as ComponentScopes from "./internal/componentScopes.js"
 import * as Http from "./internal/http.js"
 import { isPromiseLike } from "./internal/runner.js"
 import * as Serve from "./internal/serve.js"
@@ -217,7 +218,8 @@ export const makeWebHandler = <R, RR = never>(
     const cors = Http.makeCors(options.cors, options.allowedHosts, options.allowedOrigins)
 
     /**
-     * Refuses a tools/call whose tool requires scopes the token lacks, when asked to: the server
+     * Refuses a tools/call, prompts/get or resources/read that requires scopes the token lacks,
+     * when asked to: the server
      * is built here (and handed to the SDK's factory call) so its declarations can be read.
      */
     const checkScopes = async (
@@ -230,7 +232,7 @@ export const makeWebHandler = <R, RR = never>(
       if (read instanceof Response) return { refused: read }
       const body = read.body
       const messages: Array<any> = Array.isArray(body) ? body : [body]
-      if (!messages.some((m) => m?.method === "tools/call")) return { body }
+      if (!messages.some((m) => ComponentScopes.guardedMethods.has(String(m?.method)))) return { body }
       const legacy = await isLegacyRequest(request, body).catch(() => false)
       const server = await options.server(runtime, {
         era: legacy ? "legacy" : "modern",
@@ -240,8 +242,8 @@ export const makeWebHandler = <R, RR = never>(
       const installation = installationOf(server)
       if (installation === undefined) return { server, body }
       for (const message of messages) {
-        if (message?.method !== "tools/call") continue
-        const missing = missingScopes(installation.requiredScopes(String(message.params?.name ?? "")), authInfo?.scopes)
+        const required = installation.requiredFor(String(message?.method ?? ""), message?.params)
+        const missing = required === undefined ? [] : missingScopes(required.scopes, authInfo?.scopes)
         if (missing.length > 0) {
           void server.close().catch(() => undefined)
           return { refused: options.insufficientScope(missing, request) }

@@ -272,6 +272,109 @@ describe.each(lines)("$name line over Streamable HTTP", (line) => {
     }
   })
 
+  it.each(["before", "after"])(
+    "promptScopes and resourceScopes (installed %s registering): prompts/get, resources/read (fixed and template) and completions refused with -32003; listing: \"authorized\" hides them",
+    async (when) => {
+      const installFirst = when === "before"
+      const build = (runtime: any) => {
+        const server = line.newServer()
+        const install = () =>
+          line.install(server, {
+            runtime,
+            listing: "authorized",
+            promptScopes: { secret_prompt: ["prompts:admin"] },
+            resourceScopes: { secret_doc: ["docs:read"], notes: ["notes:read"] }
+          })
+        if (installFirst) install()
+        const text = (t: string) => ({ messages: [{ role: "user", content: { type: "text", text: t } }] })
+        server.registerPrompt("secret_prompt", { description: "admin" }, () => text("the secret prompt"))
+        server.registerPrompt("open_prompt", { description: "open" }, () => text("the open prompt"))
+        server.registerResource("secret_doc", "docs://secret", { description: "s" }, (uri: URL) => ({ contents: [{ uri: uri.href, text: "secret doc" }] }))
+        server.registerResource("open_doc", "docs://open", { description: "o" }, (uri: URL) => ({ contents: [{ uri: uri.href, text: "open doc" }] }))
+        server.registerResource(
+          "notes",
+          line.resourceTemplate("notes://{id}", {
+            list: async () => ({ resources: [{ uri: "notes://1", name: "note one" }] }),
+            complete: { id: () => ["1", "2"] }
+          }),
+          { description: "notes" },
+          (uri: URL, vars: Record<string, string>) => ({ contents: [{ uri: uri.href, text: `note ${vars.id}` }] })
+        )
+        if (!installFirst) install()
+        return server
+      }
+      const http = await line.start(build, HeaderCredentialBackend.layer(), { authenticate })
+      const codeOf = (p: Promise<unknown>) => p.then(() => "resolved", (e: { code?: number; message?: string }) => `${e.code}: ${e.message}`)
+      try {
+        const none = await line.connect(http.url, { "x-test-scopes": "other:scope" })
+        const all = await line.connect(http.url, { "x-test-scopes": "prompts:admin docs:read notes:read" })
+        const anonymous = await line.connect(http.url)
+        try {
+          // listings
+          const prompts = async (c: any) => (await c.raw.listPrompts()).prompts.map((p: { name: string }) => p.name).sort()
+          const resources = async (c: any) => (await c.raw.listResources()).resources.map((r: { uri: string }) => r.uri).sort()
+          const templates = async (c: any) => (await c.raw.listResourceTemplates()).resourceTemplates.map((t: { name: string }) => t.name)
+          expect(await prompts(none)).toEqual(["open_prompt"])
+          expect(await prompts(all)).toEqual(["open_prompt", "secret_prompt"])
+          expect(await resources(none)).toEqual(["docs://open"])
+          expect(await resources(all)).toEqual(["docs://open", "docs://secret", "notes://1"])
+          expect(await templates(none)).toEqual([])
+          expect(await templates(all)).toEqual(["notes"])
+          // prompts/get
+          const refused = await codeOf(none.raw.getPrompt({ name: "secret_prompt" }))
+          expect(refused).toMatch(/^-32003: /)
+          expect(refused).toContain("Prompt secret_prompt requires the scope(s) prompts:admin, which the access token does not grant. Authorize again with these scopes.")
+          expect(refused).not.toContain("the secret prompt")
+          expect(await codeOf(anonymous.raw.getPrompt({ name: "secret_prompt" }))).toContain(
+            "Prompt secret_prompt requires the scope(s) prompts:admin, and the request has no access token."
+          )
+          expect(JSON.stringify(await all.raw.getPrompt({ name: "secret_prompt" }))).toContain("the secret prompt")
+          expect(JSON.stringify(await none.raw.getPrompt({ name: "open_prompt" }))).toContain("the open prompt")
+          // resources/read: a fixed resource and a template's
+          expect(await codeOf(none.readResource("docs://secret"))).toContain("Resource docs://secret requires the scope(s) docs:read")
+          expect(await codeOf(none.readResource("notes://7"))).toContain("Resource notes://7 requires the scope(s) notes:read")
+          expect(JSON.stringify(await none.readResource("docs://open"))).toContain("open doc")
+          expect(JSON.stringify(await all.readResource("notes://7"))).toContain("note 7")
+          // completions of the template's arguments
+          const complete = (c: any) =>
+            c.raw.complete({ ref: { type: "ref/resource", uri: "notes://{id}" }, argument: { name: "id", value: "" } })
+          expect(await codeOf(complete(none))).toContain("Resource notes://{id} requires the scope(s) notes:read")
+          expect((await complete(all)).completion.values).toEqual(["1", "2"])
+        } finally {
+          await Promise.all([none.close(), all.close(), anonymous.close()])
+        }
+      } finally {
+        await http.close()
+      }
+    }
+  )
+
+  it("insufficientScope answers a prompts/get or resources/read lacking its scope with the given HTTP response", async () => {
+    const refusals: Array<string> = []
+    const http = await line.start((runtime: any) => {
+      const server = line.newServer()
+      line.install(server, { runtime, promptScopes: { p: ["prompts:admin"] }, resourceScopes: { d: ["docs:read"] } })
+      server.registerPrompt("p", { description: "p" }, () => ({ messages: [{ role: "user", content: { type: "text", text: "p" } }] }))
+      server.registerResource("d", "docs://d", { description: "d" }, (uri: URL) => ({ contents: [{ uri: uri.href, text: "d" }] }))
+      return server
+    }, HeaderCredentialBackend.layer(), {
+      authenticate,
+      insufficientScope: (missing) => {
+        refusals.push(missing.join(" "))
+        return new Response(JSON.stringify({ error: "insufficient_scope" }), { status: 403, headers: { "content-type": "application/json" } })
+      }
+    })
+    const client = await line.connect(http.url, { "x-test-scopes": "other:scope" })
+    try {
+      await expect(client.raw.getPrompt({ name: "p" })).rejects.toThrow()
+      await expect(client.readResource("docs://d")).rejects.toThrow()
+      expect(refusals).toEqual(["prompts:admin", "docs:read"])
+    } finally {
+      await client.close()
+      await http.close()
+    }
+  })
+
   it("a scoped tool called without any access token says so (not that the token lacks the scope)", async () => {
     const http = await line.start((runtime) => {
       const server = line.newServer()

@@ -10,8 +10,8 @@ import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { Client as ClientV2, StreamableHTTPClientTransport as TransportV2 } from "@modelcontextprotocol/client"
 import { Client as ClientV1 } from "@modelcontextprotocol/sdk/client/index.js"
 import { StreamableHTTPClientTransport as TransportV1 } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
-import { McpServer as McpServerV1 } from "@modelcontextprotocol/sdk/server/mcp.js"
-import { McpServer as McpServerV2 } from "@modelcontextprotocol/server"
+import { McpServer as McpServerV1, ResourceTemplate as ResourceTemplateV1 } from "@modelcontextprotocol/sdk/server/mcp.js"
+import { McpServer as McpServerV2, ResourceTemplate as ResourceTemplateV2 } from "@modelcontextprotocol/server"
 import type { CredentialBackend, ResolvedCredential } from "@mcp-credentials/core"
 import { Effect, Exit, Layer, Redacted, type Runtime, Scope } from "effect"
 import { getCredentials, McpCredentials, McpCredentialsV2, McpHttpServer, McpHttpServerV2 } from "../src/index.js"
@@ -36,6 +36,8 @@ export interface ClientLike {
   readonly close: () => Promise<void>
   /** `"modern"` (2026-07-28) or `"legacy"` (2025 `initialize`). */
   readonly era: () => string | undefined
+  /** The line's own client (prompts, resources, completions: the same method names on both lines). */
+  readonly raw: any
 }
 
 export interface ServeOptions {
@@ -79,6 +81,8 @@ export interface Line {
   ) => Layer.Layer<never, unknown, CredentialBackend.CredentialBackend>
   /** The code a `ToolError` arrives with in `errors: "jsonrpc"` mode (the v2 SDK rewrites -32002). */
   readonly toolErrorCode: number
+  /** The line's `ResourceTemplate`. */
+  readonly resourceTemplate: (uriTemplate: string, callbacks: { readonly list: any; readonly complete?: any }) => unknown
 }
 
 /**
@@ -131,12 +135,14 @@ export const v1: Line = {
       readResource: (uri) => client.readResource({ uri }),
       listTools: () => client.listTools(),
       close: () => client.close(),
-      era: () => "legacy"
+      era: () => "legacy",
+      raw: client
     }
   },
   toNodeHandler: (build, runtime) => McpHttpServer.toNodeHandler({ server: build, runtime }),
   layer: (options) => McpHttpServer.layer(options as any) as any,
-  toolErrorCode: -32002
+  toolErrorCode: -32002,
+  resourceTemplate: (uriTemplate, callbacks) => new ResourceTemplateV1(uriTemplate, callbacks)
 }
 
 export const v2: Line = {
@@ -156,12 +162,14 @@ export const v2: Line = {
       readResource: (uri) => client.readResource({ uri }),
       listTools: () => client.listTools(),
       close: () => client.close(),
-      era: () => client.getProtocolEra()
+      era: () => client.getProtocolEra(),
+      raw: client
     }
   },
   toNodeHandler: (build, runtime) => McpHttpServerV2.toNodeHandler({ server: build, runtime }),
   layer: (options) => McpHttpServerV2.layer(options as any) as any,
-  toolErrorCode: -32602
+  toolErrorCode: -32602,
+  resourceTemplate: (uriTemplate, callbacks) => new ResourceTemplateV2(uriTemplate, callbacks)
 }
 
 export const lines: ReadonlyArray<Line> = [v1, v2]
