@@ -21,25 +21,30 @@ export const make = <A, E>(scope: Scope.Scope): SingleFlight<A, E> => {
   return {
     size: () => inflight.size,
     run: <R>(key: string, effect: Effect.Effect<A, E, R>) =>
-      Effect.suspend(() => {
-        const existing = inflight.get(key)
-        if (existing !== undefined) return Deferred.await(existing)
-        // created and registered synchronously: no other fiber can run in between
-        const deferred = Deferred.unsafeMake<A, E>(FiberId.none)
-        inflight.set(key, deferred)
-        const flight = effect.pipe(
-          Effect.exit,
-          Effect.flatMap((exit) =>
-            Effect.zipRight(
-              Effect.sync(() => inflight.delete(key)),
-              Deferred.done(deferred, exit)
+      // registering the flight and forking it are one uninterruptible step: a caller interrupted
+      // in between left a registered flight that nothing would ever complete (every later caller
+      // of the key waited forever); only the wait is interruptible
+      Effect.uninterruptibleMask((restore) =>
+        Effect.suspend(() => {
+          const existing = inflight.get(key)
+          if (existing !== undefined) return restore(Deferred.await(existing))
+          // created and registered synchronously: no other fiber can run in between
+          const deferred = Deferred.unsafeMake<A, E>(FiberId.none)
+          inflight.set(key, deferred)
+          const flight = Effect.interruptible(effect).pipe(
+            Effect.exit,
+            Effect.flatMap((exit) =>
+              Effect.zipRight(
+                Effect.sync(() => inflight.delete(key)),
+                Deferred.done(deferred, exit)
+              )
+            ),
+            Effect.onInterrupt(() =>
+              Effect.zipRight(Effect.sync(() => inflight.delete(key)), Deferred.interrupt(deferred))
             )
-          ),
-          Effect.onInterrupt(() =>
-            Effect.zipRight(Effect.sync(() => inflight.delete(key)), Deferred.interrupt(deferred))
           )
-        )
-        return Effect.zipRight(Effect.forkIn(flight, scope), Deferred.await(deferred))
-      })
+          return Effect.zipRight(Effect.forkIn(Effect.interruptible(flight), scope), restore(Deferred.await(deferred)))
+        })
+      )
   }
 }
