@@ -13,8 +13,8 @@
  *
  * The identity provider is a tiny local stand-in (node:http, RS256 with `jose`): it mints users'
  * access tokens for the MCP server, publishes its JWKS and discovery document, and answers the
- * token-exchange grant at `/token` for one confidential client (the MCP server). Keycloak, Entra
- * ID (on-behalf-of), Okta, Auth0 and ZITADEL offer the same grant; the MCP server side is the same.
+ * token-exchange grant at `/token` for one confidential client (the MCP server). Keycloak, Okta
+ * and ZITADEL, among others, offer the same grant; the MCP server side is the same.
  *
  * Run:  npm run example:token-exchange
  */

@@ -10,7 +10,7 @@
  * const app = Layer.mergeAll(
  *   JwtVerifier.layer({ issuer, audience: "https://mcp.example.com" }),
  *   CredentialBackend.layerNamed("orders", TokenExchange.layer({
- *     provider: { name: "idp", issuer, clientId: "mcp-server", clientSecret: Config.redacted(...) },
+ *     provider: { name: "idp", issuer, clientId: "mcp-server", clientSecret: Redacted.make(secret) },
  *     audience: "https://orders.example.com",
  *     scopes: ["orders:read"]
  *   }))
@@ -21,9 +21,10 @@
  * ```
  *
  * The caller's token is the one the transport's auth verified (`McpAuth`): a call without one
- * fails with `TokenExchangeError`. Exchanged tokens are kept per caller token (by its SHA-256,
- * never the token itself) until shortly before they expire, and concurrent calls of one caller
- * share one exchange.
+ * fails with `TokenExchangeError`. It is sent to `provider`'s token endpoint, so the MCP server
+ * should accept only tokens that provider issued. Exchanged tokens are kept per caller token (by
+ * its SHA-256, never the token itself) until shortly before they expire, and concurrent calls of
+ * one caller share one exchange.
  *
  * @since 0.1.0
  */
@@ -40,7 +41,7 @@ import type * as Scope from "effect/Scope"
 import { createHash } from "node:crypto"
 import * as SingleFlight from "./internal/oauthSingleFlight.js"
 import * as OAuthProvider from "./OAuthProvider.js"
-import type { OAuthConfigError, OAuthDiscoveryError, TokenRequestError } from "./OAuthProviderError.js"
+import { OAuthConfigError, type OAuthDiscoveryError, type TokenRequestError } from "./OAuthProviderError.js"
 
 /**
  * Options of `make` and `layer`.
@@ -84,14 +85,20 @@ export class TokenExchangeError extends Schema.TaggedError<TokenExchangeError>(
   "@mcp-credentials/vault/TokenExchangeError"
 )("TokenExchangeError", {
   provider: Schema.String,
-  reason: Schema.Literal("no_subject_token", "static_requested")
+  reason: Schema.Literal("no_subject_token", "static_requested", "unexpected_token_type")
 }) {
   readonly [CredentialError.TypeId]: CredentialError.TypeId = CredentialError.TypeId
   override get message(): string {
-    return this.reason === "no_subject_token"
-      ? `Token exchange at ${this.provider} needs the caller's access token, and this call has none: ` +
-        `serve the MCP server with McpAuth.authenticate, which verifies the caller's bearer token.`
-      : `Token exchange at ${this.provider} gives an OAuth token: declare the credential as "oauth", not "static".`
+    switch (this.reason) {
+      case "no_subject_token":
+        return `Token exchange at ${this.provider} needs the caller's access token, and this call has none: ` +
+          `serve the MCP server with McpAuth.authenticate, which verifies the caller's bearer token.`
+      case "static_requested":
+        return `Token exchange at ${this.provider} gives an OAuth token: declare the credential as "oauth", not "static".`
+      case "unexpected_token_type":
+        return `Token exchange at ${this.provider} issued a token that is not the bearer access token asked for ` +
+          `(issued_token_type or token_type differs).`
+    }
   }
 }
 
@@ -126,22 +133,32 @@ export const make = (
     const provider = yield* OAuthProvider.make(options.provider)
     const margin = Duration.toMillis(Duration.decode(options.expiryMargin ?? defaultExpiryMargin))
     const maxTtl = Duration.toMillis(Duration.decode(options.maxTtl ?? defaultMaxTtl))
-    const capacity = Math.max(0, Math.floor(options.capacity ?? 1000))
+    const capacity = options.capacity ?? 1000
+    if (!Number.isInteger(capacity) || capacity < 0) {
+      return yield* new OAuthConfigError({ provider: provider.name, field: "capacity", reason: "must be a whole number, 0 or more" })
+    }
+    const requestedTokenType = options.requestedTokenType ?? OAuthProvider.accessTokenType
     const cache = new Map<string, { readonly credential: ResolvedCredential.OAuthCredential; readonly until: number }>()
     // concurrent calls of one caller share one exchange, which a cancelled call does not cancel
-    const flights = SingleFlight.make<ResolvedCredential.OAuthCredential, TokenRequestError>(yield* Effect.scope)
+    const flights = SingleFlight.make<ResolvedCredential.OAuthCredential, TokenRequestError | TokenExchangeError>(yield* Effect.scope)
 
     const exchange = (subjectToken: Redacted.Redacted<string>, key: string, subjectExpiry: number | undefined) =>
       OAuthProvider.exchangeToken(provider, {
         subjectToken,
         subjectTokenType: options.subjectTokenType,
-        requestedTokenType: options.requestedTokenType,
+        requestedTokenType,
         audience: options.audience,
         resource: options.resource,
         scopes: options.scopes
       }).pipe(
-        // an exchanged token is exchanged anew when it expires, never refreshed: no refresh token kept
-        Effect.flatMap((response) => OAuthProvider.toCredential(provider, { ...response, refreshToken: undefined })),
+        Effect.flatMap((response) =>
+          // RFC 8693 §2.2.1: what was issued is what the answer says; a tool sends it as a bearer token
+          (response.issuedTokenType !== undefined && response.issuedTokenType !== requestedTokenType) ||
+            response.tokenType.toLowerCase() !== "bearer"
+            ? Effect.fail(new TokenExchangeError({ provider: provider.name, reason: "unexpected_token_type" }))
+            // exchanged anew when it expires, never refreshed: no refresh token kept
+            : OAuthProvider.toCredential(provider, { ...response, refreshToken: undefined })
+        ),
         Effect.tap((credential) =>
           Effect.map(Clock.currentTimeMillis, (now) => {
             if (capacity === 0) return
