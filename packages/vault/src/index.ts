@@ -85,3 +85,8 @@ export * as OAuthAuthorizationError from "./OAuthAuthorizationError.js"
  * @since 0.1.0
  */
 export * as TokenExchange from "./TokenExchange.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as ConnectionsPage from "./ConnectionsPage.js"

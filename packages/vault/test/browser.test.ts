@@ -5,7 +5,8 @@
  * (oidc-provider's dev login and consent pages), opens the link, fills and submits the form; the
  * tool result arrives, made with the entered PAT against the fake Jira. Also: another user's
  * browser is refused, replay and expiry are refused, XSS payloads in labels, hints and the guide
- * stay inert, and a screenshot of the form is saved under test-artifacts/.
+ * stay inert, the connections page (connect, disconnect, a forged disconnect refused), and
+ * screenshots of the form and the page are saved under test-artifacts/.
  *
  * Needs /usr/bin/chromium: skipped with a printed reason when absent, failed instead when
  * MCP_CREDENTIALS_REQUIRE_SERVICES=1.
@@ -170,6 +171,57 @@ describe.skipIf(!available)("browser (chromium): the credential form", () => {
     } finally {
       await c.close()
       await bob.context.close()
+      await alice.context.close()
+      await stack.runStores(CredentialsProvider.revoke("alice"))
+    }
+  })
+
+  it("the connections page: a signed-in user sees what is connected, disconnects it, and a forged disconnect is refused", async () => {
+    const alice = await newUser()
+    try {
+      // not signed in: the page sends the browser to sign in first, then shows it
+      await alice.page.goto(`${stack.baseUrl}/credentials/`)
+      await signIn(alice.page, "alice")
+      await alice.page.waitForSelector("#connections")
+      assert.strictEqual(await alice.page.textContent("#user"), "alice")
+      assert.strictEqual(await alice.page.textContent("#c-jira-status"), "Not connected")
+      assert.strictEqual(await alice.page.locator("#c-jira-disconnect").count(), 0)
+      // connect from the page: the form, then back to the page
+      await Promise.all([alice.page.waitForLoadState("load"), alice.page.click("#c-jira-connect")])
+      await alice.page.waitForSelector("#credentials-form")
+      await alice.page.fill('input[name="pat"]', ALICE_PAT)
+      await Promise.all([alice.page.waitForLoadState("load"), alice.page.click('button[type="submit"]')])
+      await alice.page.waitForSelector("#saved")
+      await alice.page.goto(`${stack.baseUrl}/credentials/`)
+      const today = new Date().toISOString().slice(0, 10)
+      assert.match(String(await alice.page.textContent("#c-jira-status")), new RegExp(`^Connected since ${today}`))
+      // nothing stored is shown
+      assert.notInclude(await alice.page.content(), ALICE_PAT)
+      await alice.page.screenshot({ path: `${artifacts}connections-page.png`, fullPage: true })
+
+      // a disconnect posted without the page's CSRF token (another site's form, in alice's browser)
+      const cookies = await alice.context.cookies()
+      const cookie = cookies.map((c) => `${c.name}=${c.value}`).join("; ")
+      const forged = await fetch(`${stack.baseUrl}/credentials/disconnect`, {
+        method: "POST",
+        headers: { cookie, "content-type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({ connection: "jira" })
+      })
+      assert.strictEqual(forged.status, 403)
+      const cross = await fetch(`${stack.baseUrl}/credentials/disconnect`, {
+        method: "POST",
+        headers: { cookie, origin: "https://evil.example", "content-type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({ connection: "jira", _csrf: "x" })
+      })
+      assert.strictEqual(cross.status, 403)
+      assert.strictEqual((await stack.runStores(CredentialsProvider.list({ provider: "jira", subject: "alice" }))).length, 1)
+
+      // the page's own button
+      await Promise.all([alice.page.waitForLoadState("load"), alice.page.click("#c-jira-disconnect")])
+      assert.strictEqual(await alice.page.textContent("#notice"), "Jira disconnected.")
+      assert.strictEqual(await alice.page.textContent("#c-jira-status"), "Not connected")
+      assert.strictEqual((await stack.runStores(CredentialsProvider.list({ provider: "jira", subject: "alice" }))).length, 0)
+    } finally {
       await alice.context.close()
       await stack.runStores(CredentialsProvider.revoke("alice"))
     }

@@ -33,6 +33,7 @@ import { join } from "node:path"
 import Provider from "oidc-provider"
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core"
 import {
+  ConnectionsPage,
   CredentialsPage,
   CredentialStore,
   Elicitation,
@@ -252,7 +253,8 @@ describe.skipIf(!available)("oauth authorization through URL elicitation (chromi
         allowedHosts: McpHttpServer.localhostNames,
         authenticate: McpAuth.authenticate({}),
         routes: CredentialsPage.router({ baseUrl: server.url, providers: [], oidc }).pipe(
-          HttpRouter.concat(OAuthAuthorization.router({ baseUrl: server.url, authorizations: [auth], oidc }))
+          HttpRouter.concat(OAuthAuthorization.router({ baseUrl: server.url, authorizations: [auth], oidc })),
+          HttpRouter.concat(ConnectionsPage.router({ baseUrl: server.url, authorizations: [auth], oidc }))
         )
       }).pipe(Layer.provideMerge(app), Layer.provide(Layer.succeedContext(server.ctx)))
       const ctx = await Effect.runPromise(Layer.buildWithScope(served, scope))
@@ -340,6 +342,33 @@ describe.skipIf(!available)("oauth authorization through URL elicitation (chromi
       await alice.context.close()
     }
   }, 30_000)
+
+  it("the connections page lists the stored authorization and disconnects it", async () => {
+    // alice's token, stored by the flow above
+    const stored = () => runStores(Effect.flatMap(CredentialStore.CredentialStore, (s) => s.get({ provider: "downstream", subject: "alice" })))
+    assert.isTrue(Option.isSome(await stored()))
+    const alice = await newUser()
+    try {
+      await alice.page.goto(`${baseUrl}/credentials/`)
+      for (let i = 0; i < 6 && await alice.page.locator("#connections").count() === 0; i++) {
+        if (await alice.page.locator('input[name="login"]').count() > 0) {
+          await alice.page.fill('input[name="login"]', "alice")
+          await alice.page.fill('input[name="password"]', "any-password")
+          await Promise.all([alice.page.waitForNavigation(), alice.page.click('button[type="submit"]')])
+        } else if (await alice.page.locator('input[name="prompt"][value="consent"]').count() > 0) {
+          await Promise.all([alice.page.waitForNavigation(), alice.page.click('button[type="submit"]')])
+        } else await alice.page.waitForTimeout(50)
+      }
+      assert.match(String(await alice.page.textContent("#c-downstream-status")), /^Connected since \d{4}-\d{2}-\d{2}/)
+      assert.strictEqual(await alice.page.getAttribute("#c-downstream-connect", "href"), "/credentials/oauth/downstream/connect")
+      await Promise.all([alice.page.waitForLoadState("load"), alice.page.click("#c-downstream-disconnect")])
+      assert.strictEqual(await alice.page.textContent("#notice"), "Downstream disconnected.")
+      assert.strictEqual(await alice.page.textContent("#c-downstream-status"), "Not connected")
+      assert.isTrue(Option.isNone(await stored()))
+    } finally {
+      await alice.context.close()
+    }
+  })
 
   it("another user's browser is refused at the link and at the callback; the right user still can", async () => {
     await runStores(Effect.flatMap(CredentialStore.CredentialStore, (s) => s.delete({ provider: "downstream", subject: "alice" })))

@@ -4,6 +4,7 @@
  * and an MCP server (`McpHttpServer` + `McpAuth` + the credentials provider and its pages) that
  * real MCP clients call. Plus a scripted "browser" (fetch with a cookie jar) for the HTTP tests.
  */
+import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { McpAuth, StaticTokenVerifier } from "@mcp-credentials/auth"
@@ -27,6 +28,7 @@ import Provider from "oidc-provider"
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
 import {
+  ConnectionsPage,
   CredentialsPage,
   CredentialsProvider,
   CredentialsProviderError,
@@ -267,11 +269,11 @@ export const startStack = async (options: StackOptions = {}): Promise<Stack> => 
       ]
     })
   ).pipe(Layer.provideMerge(shared))
-  const routes = CredentialsPage.router({
-    baseUrl,
-    providers: [jira],
-    oidc: { issuer: idp.issuer, clientId: PAGE_CLIENT.id, clientSecret: Redacted.make(PAGE_CLIENT.secret) }
-  })
+  const oidc = { issuer: idp.issuer, clientId: PAGE_CLIENT.id, clientSecret: Redacted.make(PAGE_CLIENT.secret) }
+  const routes = HttpRouter.concat(
+    CredentialsPage.router({ baseUrl, providers: [jira], oidc }),
+    ConnectionsPage.router({ baseUrl, providers: [jira], oidc })
+  )
   const serving = v2
     ? McpHttpServerV2.serve({
       server: makeServerV2(api, jira),

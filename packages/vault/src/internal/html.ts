@@ -55,7 +55,9 @@ body{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0
 h1{font-size:1.5rem}.sub{color:#555}.guide{background:#f6f6f6;padding:.5rem 1rem;border-radius:6px;margin:1rem 0}
 label{display:block;font-weight:600;margin-top:1rem}.req{color:#b00}input,textarea{width:100%;padding:.5rem;box-sizing:border-box;margin-top:.25rem}
 .hint{color:#666;font-size:.9rem}.error{background:#fde8e8;color:#8a1010;padding:.5rem 1rem;border-radius:6px}
-.field-error{color:#b00;font-size:.9rem}button{margin-top:1.5rem;padding:.6rem 1.2rem;font-size:1rem}`
+.field-error{color:#b00;font-size:.9rem}button{margin-top:1.5rem;padding:.6rem 1.2rem;font-size:1rem}
+.notice{background:#e8f4e8;color:#0d4d0d;padding:.5rem 1rem;border-radius:6px}table{border-collapse:collapse;width:100%}
+th,td{text-align:left;padding:.5rem;border-bottom:1px solid #ddd}td form{display:inline}td button{margin:0 0 0 .75rem;padding:.3rem .8rem}`
 
 /** @internal */
 export const page = (nonce: string, title: string, body: string): string =>
