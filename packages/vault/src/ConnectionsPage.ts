@@ -33,7 +33,6 @@ import { CredentialStore } from "./CredentialStore.js"
 import * as CredentialsPage from "./CredentialsPage.js"
 import * as CredentialsProvider from "./CredentialsProvider.js"
 import * as Html from "./internal/html.js"
-import * as Oidc from "./internal/oidc.js"
 import * as PageSession from "./internal/pageSession.js"
 import * as OAuthAuthorization from "./OAuthAuthorization.js"
 import { PendingStore } from "./PendingStore.js"
@@ -81,8 +80,6 @@ type Status =
  */
 export const router = (options: Options): HttpRouter.HttpRouter<never, CredentialStore | PendingStore> => {
   const basePath = (options.basePath ?? CredentialsProvider.defaultBasePath).replace(/\/+$/, "")
-  const base = new URL(options.baseUrl)
-  const secure = base.protocol === "https:"
   const connections: Array<Connection> = [
     ...(options.providers ?? []).map((p): Connection => ({
       name: p.name,
@@ -102,19 +99,13 @@ export const router = (options: Options): HttpRouter.HttpRouter<never, Credentia
     if (names.has(c.name)) throw new Error(`ConnectionsPage: two connections are named '${c.name}'`)
     names.add(c.name)
   }
-  const oidc = Oidc.makeClient({
-    issuer: options.oidc.issuer,
-    clientId: options.oidc.clientId,
-    clientSecret: options.oidc.clientSecret,
-    scopes: options.oidc.scopes ?? ["openid"],
-    redirectUri: CredentialsPage.redirectUri({ baseUrl: options.baseUrl, basePath })
-  })
-  const cookies = PageSession.cookiesOf({ session: CredentialsPage.sessionCookie, login: CredentialsPage.loginCookie }, basePath, secure)
-  const { sessionOf, startLogin } = PageSession.make({
-    oidc,
-    cookies,
-    secure,
-    loginTtl: Duration.decode(options.loginTtl ?? Duration.minutes(10))
+  // the sign-in and session of the credential pages (CredentialsPage serves the callback)
+  const { origin, sessionOf, startLogin } = PageSession.forPages({
+    baseUrl: options.baseUrl,
+    basePath,
+    oidc: options.oidc,
+    cookieNames: { session: CredentialsPage.sessionCookie, login: CredentialsPage.loginCookie },
+    loginTtl: options.loginTtl
   })
   const indexPath = `${basePath}/`
   const disconnectPath = `${basePath}/disconnect`
@@ -151,7 +142,7 @@ export const router = (options: Options): HttpRouter.HttpRouter<never, Credentia
 
   const disconnect = Effect.gen(function*() {
     const request = yield* HttpServerRequest.HttpServerRequest
-    if (PageSession.fromAnotherSite(request, base.origin)) return yield* fail(403, "The form was submitted from another site.")
+    if (PageSession.fromAnotherSite(request, origin)) return yield* fail(403, "The form was submitted from another site.")
     const session = yield* sessionOf(request)
     if (Option.isNone(session)) return yield* fail(403, "Your sign-in has expired. Open the page again to sign in.")
     const read = yield* request.urlParamsBody.pipe(IncomingMessage.withMaxBodySize(Option.some(maxFormBytes)), Effect.either)

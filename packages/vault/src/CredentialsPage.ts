@@ -99,7 +99,7 @@ export const loginCookie = "mcpc_login"
  * @category accessors
  */
 export const redirectUri = (options: { readonly baseUrl: string; readonly basePath?: string | undefined }): string =>
-  `${options.baseUrl.replace(/\/+$/, "")}${basePathOf(options)}/callback`
+  PageSession.callbackUri(options.baseUrl, basePathOf(options))
 
 /** The largest form body read (a few fields and a CSRF token; a PEM key fits). */
 const maxFormBytes = 64 * 1024
@@ -122,18 +122,14 @@ export const router = (options: Options): HttpRouter.HttpRouter<never, Credentia
     if (checked._tag === "Left") throw checked.left
   }
   const basePath = basePathOf(options)
-  const base = new URL(options.baseUrl)
-  const secure = base.protocol === "https:"
   const sessionTtl = Duration.decode(options.sessionTtl ?? Duration.minutes(15))
-  const loginTtl = Duration.decode(options.loginTtl ?? Duration.minutes(10))
-  const oidc = Oidc.makeClient({
-    issuer: options.oidc.issuer,
-    clientId: options.oidc.clientId,
-    clientSecret: options.oidc.clientSecret,
-    scopes: options.oidc.scopes ?? ["openid"],
-    redirectUri: redirectUri(options)
+  const { cookies, oidc, origin, secure, sessionOf, startLogin } = PageSession.forPages({
+    baseUrl: options.baseUrl,
+    basePath,
+    oidc: options.oidc,
+    cookieNames: { session: sessionCookie, login: loginCookie },
+    loginTtl: options.loginTtl
   })
-  const cookies = PageSession.cookiesOf({ session: sessionCookie, login: loginCookie }, basePath, secure)
   const cookieOptions = (maxAge: Duration.Duration) => ({ httpOnly: true, sameSite: "lax" as const, path: cookies.path, secure, maxAge })
 
   // -- responses ------------------------------------------------------------------------------
@@ -164,7 +160,6 @@ export const router = (options: Options): HttpRouter.HttpRouter<never, Credentia
       return Option.filter(entry, (e) => e.provider === provider.name)
     })
 
-  const { sessionOf, startLogin } = PageSession.make({ oidc, cookies, secure, loginTtl })
 
   const userLabel = (session: PendingEntry) => {
     const label = session.data.label
@@ -202,7 +197,7 @@ export const router = (options: Options): HttpRouter.HttpRouter<never, Credentia
       if (t === undefined) return yield* fail(400, "Invalid or missing credential request token.", provider)
       const found = yield* pendingEntryOf(provider, t)
       if (Option.isNone(found)) return yield* fail(400, "Invalid or expired credential request.", provider)
-      if (PageSession.fromAnotherSite(request, base.origin)) {
+      if (PageSession.fromAnotherSite(request, origin)) {
         return yield* fail(403, "The form was submitted from another site.", provider)
       }
       const session = yield* sessionOf(request)

@@ -273,15 +273,13 @@ export const layer = (
  */
 export const router = (options: RouterOptions): HttpRouter.HttpRouter<never, CredentialStore | PendingStore | Elicitation> => {
   const basePath = trimSlash(options.basePath ?? defaultBasePath)
-  const base = new URL(options.baseUrl)
-  const secure = base.protocol === "https:"
-  const loginTtl = Duration.decode(options.loginTtl ?? Duration.minutes(10))
-  const oidc = Oidc.makeClient({
-    issuer: options.oidc.issuer,
-    clientId: options.oidc.clientId,
-    clientSecret: options.oidc.clientSecret,
-    scopes: options.oidc.scopes ?? ["openid"],
-    redirectUri: CredentialsPage.redirectUri({ baseUrl: options.baseUrl, basePath })
+  // the browser sign-in and session of the credential pages (CredentialsPage serves the callback)
+  const { loginTtl, origin, sessionOf, startLogin } = PageSession.forPages({
+    baseUrl: options.baseUrl,
+    basePath,
+    oidc: options.oidc,
+    cookieNames: { session: CredentialsPage.sessionCookie, login: CredentialsPage.loginCookie },
+    loginTtl: options.loginTtl
   })
 
   const html = (status: number, render: (nonce: string) => string) => {
@@ -306,9 +304,6 @@ export const router = (options: RouterOptions): HttpRouter.HttpRouter<never, Cre
     return `${url.pathname}${url.search}`
   }
 
-  // the browser sign-in and session of the credential pages (CredentialsPage serves the callback)
-  const cookies = PageSession.cookiesOf({ session: CredentialsPage.sessionCookie, login: CredentialsPage.loginCookie }, basePath, secure)
-  const { sessionOf, startLogin } = PageSession.make({ oidc, cookies, secure, loginTtl })
   const linkOf = (self: OAuthAuthorization, t: string | undefined) =>
     Effect.gen(function*() {
       if (t === undefined || !PageSession.tokenShape.test(t)) return Option.none<PendingEntry>()
@@ -462,7 +457,7 @@ export const router = (options: RouterOptions): HttpRouter.HttpRouter<never, Cre
   const connectConfirmed = (self: OAuthAuthorization) =>
     Effect.gen(function*() {
       const request = yield* HttpServerRequest.HttpServerRequest
-      if (PageSession.fromAnotherSite(request, base.origin)) return yield* fail(403, "The form was submitted from another site.", self)
+      if (PageSession.fromAnotherSite(request, origin)) return yield* fail(403, "The form was submitted from another site.", self)
       const session = yield* sessionOf(request)
       if (Option.isNone(session)) return yield* fail(403, "Your sign-in has expired. Open the page again to sign in.", self)
       const read = yield* request.urlParamsBody.pipe(IncomingMessage.withMaxBodySize(Option.some(4096)), Effect.either)

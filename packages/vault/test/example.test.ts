@@ -4,25 +4,12 @@
  * apart from the scripted browser's own input.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { spawn } from "node:child_process"
-import { existsSync } from "node:fs"
-import { fileURLToPath } from "node:url"
+import { runExample } from "./runExample.js"
 
-const root = fileURLToPath(new URL("../../../", import.meta.url))
-const main = `${root}examples/dist/pat-elicitation/main.js`
 
 describe("examples/pat-elicitation", () => {
   it("runs end to end on its embedded defaults and exits 0", { timeout: 90_000 }, async () => {
-    if (!existsSync(main)) throw new Error("examples/dist is missing: run `npx tsc -b` first")
-    const run = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-      const child = spawn(process.execPath, [main], { cwd: root, stdio: ["ignore", "pipe", "pipe"], timeout: 80_000 })
-      let stdout = ""
-      let stderr = ""
-      child.stdout.on("data", (d: Buffer) => (stdout += d.toString("utf8")))
-      child.stderr.on("data", (d: Buffer) => (stderr += d.toString("utf8")))
-      child.on("error", reject)
-      child.on("close", (code) => resolve({ code, stdout, stderr }))
-    })
+    const run = await runExample("examples/dist/pat-elicitation/main.js", 80_000)
     assert.strictEqual(run.code, 0, `stdout:\n${run.stdout}\nstderr:\n${run.stderr}`)
     for (const line of [
       "<- elicitation/create (mode url): Jira credentials required for 'alice'.",
@@ -40,17 +27,7 @@ describe("examples/pat-elicitation", () => {
   })
 
   it("the v2 line (main-v2.js, 2026-07-28 input-required + requestState) runs end to end and exits 0", { timeout: 90_000 }, async () => {
-    const mainV2 = `${root}examples/dist/pat-elicitation/main-v2.js`
-    if (!existsSync(mainV2)) throw new Error("examples/dist is missing: run `npx tsc -b` first")
-    const run = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-      const child = spawn(process.execPath, [mainV2], { cwd: root, stdio: ["ignore", "pipe", "pipe"], timeout: 80_000 })
-      let stdout = ""
-      let stderr = ""
-      child.stdout.on("data", (d: Buffer) => (stdout += d.toString("utf8")))
-      child.stderr.on("data", (d: Buffer) => (stderr += d.toString("utf8")))
-      child.on("error", reject)
-      child.on("close", (code) => resolve({ code, stdout, stderr }))
-    })
+    const run = await runExample("examples/dist/pat-elicitation/main-v2.js", 80_000)
     assert.strictEqual(run.code, 0, `stdout:\n${run.stdout}\nstderr:\n${run.stderr}`)
     for (const line of [
       "ok: the client speaks 2026-07-28",
@@ -68,17 +45,7 @@ describe("examples/pat-elicitation", () => {
 
 describe("examples/token-exchange", () => {
   it("runs end to end on its embedded defaults and exits 0, with no token on stdout", { timeout: 60_000 }, async () => {
-    const main = `${root}examples/dist/token-exchange/main.js`
-    if (!existsSync(main)) throw new Error("examples/dist is missing: run `npx tsc -b` first")
-    const run = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-      const child = spawn(process.execPath, [main], { cwd: root, stdio: ["ignore", "pipe", "pipe"], timeout: 50_000 })
-      let stdout = ""
-      let stderr = ""
-      child.stdout.on("data", (d: Buffer) => (stdout += d.toString("utf8")))
-      child.stderr.on("data", (d: Buffer) => (stderr += d.toString("utf8")))
-      child.on("error", reject)
-      child.on("close", (code) => resolve({ code, stdout, stderr }))
-    })
+    const run = await runExample("examples/dist/token-exchange/main.js", 50_000)
     assert.strictEqual(run.code, 0, `stdout:\n${run.stdout}\nstderr:\n${run.stderr}`)
     for (const line of [
       "ok: the orders API accepts only tokens issued for it",

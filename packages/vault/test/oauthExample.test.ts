@@ -4,25 +4,12 @@
  * inbound token or refresh token in its output.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { spawn } from "node:child_process"
-import { existsSync } from "node:fs"
-import { fileURLToPath } from "node:url"
+import { runExample } from "./runExample.js"
 
-const root = fileURLToPath(new URL("../../../", import.meta.url))
-const main = `${root}examples/dist/oauth-downstream/main.js`
 
 describe("examples/oauth-downstream", () => {
   it("runs end to end and exits 0", { timeout: 90_000 }, async () => {
-    if (!existsSync(main)) throw new Error("examples/dist is missing: run `npx tsc -b` first")
-    const run = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-      const child = spawn(process.execPath, [main], { cwd: root, stdio: ["ignore", "pipe", "pipe"], timeout: 80_000 })
-      let stdout = ""
-      let stderr = ""
-      child.stdout.on("data", (d: Buffer) => (stdout += d.toString("utf8")))
-      child.stderr.on("data", (d: Buffer) => (stderr += d.toString("utf8")))
-      child.on("error", reject)
-      child.on("close", (code) => resolve({ code, stdout, stderr }))
-    })
+    const run = await runExample("examples/dist/oauth-downstream/main.js", 80_000)
     assert.strictEqual(run.code, 0, `stdout:\n${run.stdout}\nstderr:\n${run.stderr}`)
     for (const line of [
       "(stored: <redacted> access token, refresh token present",

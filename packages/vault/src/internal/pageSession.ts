@@ -7,7 +7,8 @@
  */
 import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import type * as Duration from "effect/Duration"
+import * as Duration from "effect/Duration"
+import type * as Redacted from "effect/Redacted"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Oidc from "./oidc.js"
@@ -117,4 +118,40 @@ export const make = (options: {
     })
 
   return { sessionOf, startLogin } as const
+}
+
+/** The sign-in's redirect URI: `<baseUrl><basePath>/callback` (`basePath` without a trailing slash). @internal */
+export const callbackUri = (baseUrl: string, basePath: string): string => `${baseUrl.replace(/\/+$/, "")}${basePath}/callback`
+
+/**
+ * Everything a router of the pages needs to sign a browser in, from its options: the
+ * `baseUrl`'s origin, whether it is https, the cookies, the OpenID client (redirect URI
+ * `<baseUrl><basePath>/callback`, served by `CredentialsPage.router`), `sessionOf` and `startLogin`.
+ * @internal
+ */
+export const forPages = (options: {
+  readonly baseUrl: string
+  /** Already without a trailing slash. */
+  readonly basePath: string
+  readonly oidc: {
+    readonly issuer: string
+    readonly clientId: string
+    readonly clientSecret: Redacted.Redacted<string>
+    readonly scopes?: ReadonlyArray<string> | undefined
+  }
+  readonly cookieNames: { readonly session: string; readonly login: string }
+  readonly loginTtl?: Duration.DurationInput | undefined
+}) => {
+  const base = new URL(options.baseUrl)
+  const secure = base.protocol === "https:"
+  const loginTtl = Duration.decode(options.loginTtl ?? Duration.minutes(10))
+  const oidc = Oidc.makeClient({
+    issuer: options.oidc.issuer,
+    clientId: options.oidc.clientId,
+    clientSecret: options.oidc.clientSecret,
+    scopes: options.oidc.scopes ?? ["openid"],
+    redirectUri: callbackUri(options.baseUrl, options.basePath)
+  })
+  const cookies = cookiesOf(options.cookieNames, options.basePath, secure)
+  return { origin: base.origin, secure, loginTtl, oidc, cookies, ...make({ oidc, cookies, secure, loginTtl }) } as const
 }
