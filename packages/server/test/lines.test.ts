@@ -283,11 +283,11 @@ describe.each(lines)("$name line over Streamable HTTP", (line) => {
             runtime,
             listing: "authorized",
             promptScopes: { secret_prompt: ["prompts:admin"] },
-            resourceScopes: { secret_doc: ["docs:read"], notes: ["notes:read"] }
+            resourceScopes: { secret_doc: ["docs:read"], notes: ["notes:read"], files: ["notes:read"] }
           })
         if (installFirst) install()
         const text = (t: string) => ({ messages: [{ role: "user", content: { type: "text", text: t } }] })
-        server.registerPrompt("secret_prompt", { description: "admin" }, () => text("the secret prompt"))
+        server.registerPrompt("secret_prompt", { description: "admin" }, () => (secretRuns++, text("the secret prompt")))
         server.registerPrompt("open_prompt", { description: "open" }, () => text("the open prompt"))
         server.registerResource("secret_doc", "docs://secret", { description: "s" }, (uri: URL) => ({ contents: [{ uri: uri.href, text: "secret doc" }] }))
         server.registerResource("open_doc", "docs://open", { description: "o" }, (uri: URL) => ({ contents: [{ uri: uri.href, text: "open doc" }] }))
@@ -300,9 +300,24 @@ describe.each(lines)("$name line over Streamable HTTP", (line) => {
           { description: "notes" },
           (uri: URL, vars: Record<string, string>) => ({ contents: [{ uri: uri.href, text: `note ${vars.id}` }] })
         )
+        // a protected catch-all template, and an open one whose own text the catch-all matches:
+        // the open one's completions stay open
+        server.registerResource(
+          "files",
+          line.resourceTemplate("files:///{+path}", { list: undefined }),
+          { description: "files" },
+          (uri: URL) => ({ contents: [{ uri: uri.href, text: "a file" }] })
+        )
+        server.registerResource(
+          "public_files",
+          line.resourceTemplate("files:///public/{name}", { list: undefined, complete: { name: () => ["readme"] } }),
+          { description: "public files" },
+          (uri: URL) => ({ contents: [{ uri: uri.href, text: "public" }] })
+        )
         if (!installFirst) install()
         return server
       }
+      let secretRuns = 0
       const http = await line.start(build, HeaderCredentialBackend.layer(), { authenticate })
       const codeOf = (p: Promise<unknown>) => p.then(() => "resolved", (e: { code?: number; message?: string }) => `${e.code}: ${e.message}`)
       try {
@@ -313,18 +328,18 @@ describe.each(lines)("$name line over Streamable HTTP", (line) => {
           // listings
           const prompts = async (c: any) => (await c.raw.listPrompts()).prompts.map((p: { name: string }) => p.name).sort()
           const resources = async (c: any) => (await c.raw.listResources()).resources.map((r: { uri: string }) => r.uri).sort()
-          const templates = async (c: any) => (await c.raw.listResourceTemplates()).resourceTemplates.map((t: { name: string }) => t.name)
+          const templates = async (c: any) => (await c.raw.listResourceTemplates()).resourceTemplates.map((t: { name: string }) => t.name).sort()
           expect(await prompts(none)).toEqual(["open_prompt"])
           expect(await prompts(all)).toEqual(["open_prompt", "secret_prompt"])
           expect(await resources(none)).toEqual(["docs://open"])
           expect(await resources(all)).toEqual(["docs://open", "docs://secret", "notes://1"])
-          expect(await templates(none)).toEqual([])
-          expect(await templates(all)).toEqual(["notes"])
+          expect(await templates(none)).toEqual(["public_files"])
+          expect(await templates(all)).toEqual(["files", "notes", "public_files"])
           // prompts/get
           const refused = await codeOf(none.raw.getPrompt({ name: "secret_prompt" }))
           expect(refused).toMatch(/^-32003: /)
           expect(refused).toContain("Prompt secret_prompt requires the scope(s) prompts:admin, which the access token does not grant. Authorize again with these scopes.")
-          expect(refused).not.toContain("the secret prompt")
+          expect(secretRuns).toBe(0)
           expect(await codeOf(anonymous.raw.getPrompt({ name: "secret_prompt" }))).toContain(
             "Prompt secret_prompt requires the scope(s) prompts:admin, and the request has no access token."
           )
@@ -340,6 +355,8 @@ describe.each(lines)("$name line over Streamable HTTP", (line) => {
             c.raw.complete({ ref: { type: "ref/resource", uri: "notes://{id}" }, argument: { name: "id", value: "" } })
           expect(await codeOf(complete(none))).toContain("Resource notes://{id} requires the scope(s) notes:read")
           expect((await complete(all)).completion.values).toEqual(["1", "2"])
+          const openCompletion = await none.raw.complete({ ref: { type: "ref/resource", uri: "files:///public/{name}" }, argument: { name: "name", value: "" } })
+          expect(openCompletion.completion.values).toEqual(["readme"])
         } finally {
           await Promise.all([none.close(), all.close(), anonymous.close()])
         }

@@ -81,7 +81,8 @@ export const make = (
   /** The registered name of the resource `uri` reads (a fixed resource's, else the matching template's). */
   const resourceNameOf = (uri: string): string | undefined => {
     const normalized = normalize(uri)
-    const fixed = registries._registeredResources?.[normalized]
+    // a listed URI as it was registered (a list shows the key unnormalised), else as a read finds it
+    const fixed = registries._registeredResources?.[uri] ?? registries._registeredResources?.[normalized]
     if (fixed !== undefined) return fixed.name
     for (const [name, template] of Object.entries(registries._registeredResourceTemplates ?? {})) {
       if (template?.resourceTemplate?.uriTemplate?.match(normalized)) return name
@@ -126,10 +127,9 @@ export const make = (
           // completions of a prompt's or a resource template's arguments reveal what they offer
           const ref = params?.ref
           if (ref?.type === "ref/prompt") return requirement("Prompt", String(ref.name ?? ""), prompts.get(String(ref.name ?? "")))
-          if (ref?.type === "ref/resource") {
-            const uri = String(ref.uri ?? "")
-            return requirement("Resource", uri, [...new Set([...templateScopes(uri), ...resourceScopes(uri)])])
-          }
+          // a template is named by its own text, as the SDKs look it up (a fixed resource's
+          // completion is empty: nothing to guard)
+          if (ref?.type === "ref/resource") return requirement("Resource", String(ref.uri ?? ""), templateScopes(String(ref.uri ?? "")))
           return undefined
         }
         default:
