@@ -161,6 +161,9 @@ export const make = (options: Options): Effect.Effect<OAuthProvider, OAuthConfig
     const config = (field: string, reason: string) => new OAuthConfigError({ provider: name, field, reason })
     if (name.trim() === "") return yield* config("name", "must not be empty")
     if (options.clientId.trim() === "") return yield* config("clientId", "must not be empty")
+    if (options.clientAuthMethod === undefined && options.clientSecret !== undefined && options.privateKey !== undefined) {
+      return yield* config("clientAuthMethod", "is required with both a clientSecret and a privateKey (which one authenticates?)")
+    }
     const method: ClientAuthMethod = options.clientAuthMethod ??
       (options.clientSecret !== undefined ? "client_secret_basic" : options.privateKey !== undefined ? "private_key_jwt" : "none")
     let signing: { readonly alg: string; readonly kid: string | undefined } | undefined
@@ -169,6 +172,11 @@ export const make = (options: Options): Effect.Effect<OAuthProvider, OAuthConfig
       const key = signingKey(options.privateKey, options.privateKeyAlg)
       if (key === "alg") return yield* config("privateKeyAlg", "does not fit the key")
       if (key === "key") return yield* config("privateKey", "is not a PKCS#8 PEM or a private JWK (RSA, RSA-PSS, EC or Ed25519)")
+      // what only signing tells (an RSA key under 2048 bits, RSA-PSS parameters that forbid the algorithm)
+      yield* Effect.tryPromise({
+        try: () => signAssertion(key, undefined, options.clientId, "https://example.invalid/token"),
+        catch: () => config("privateKey", `cannot sign ${key.alg} (an RSA key needs at least 2048 bits)`)
+      })
       signing = { alg: key.alg, kid: options.privateKeyId ?? key.kid }
     } else if (method !== "none" && options.clientSecret === undefined) {
       return yield* config("clientSecret", `is required for ${method}`)
@@ -531,18 +539,26 @@ const signingKey = (
 }
 
 /** A fresh `private_key_jwt` assertion (RFC 7523 §2.2): valid 60 s, unique `jti`. */
-const clientAssertion = async (provider: OAuthProvider): Promise<string> => {
-  const key = signingKey(provider.privateKey!, provider.privateKeyAlg)
-  if (typeof key === "string") throw new Error("unusable key")
-  return new jose.SignJWT({})
-    .setProtectedHeader({ alg: key.alg, ...(provider.privateKeyId !== undefined ? { kid: provider.privateKeyId } : {}) })
-    .setIssuer(provider.clientId)
-    .setSubject(provider.clientId)
-    .setAudience(provider.assertionAudience ?? provider.tokenEndpoint)
+const signAssertion = (
+  key: { readonly key: crypto.KeyObject; readonly alg: string },
+  kid: string | undefined,
+  clientId: string,
+  audience: string
+): Promise<string> =>
+  new jose.SignJWT({})
+    .setProtectedHeader({ alg: key.alg, ...(kid !== undefined ? { kid } : {}) })
+    .setIssuer(clientId)
+    .setSubject(clientId)
+    .setAudience(audience)
     .setJti(crypto.randomBytes(16).toString("base64url"))
     .setIssuedAt()
     .setExpirationTime("60s")
     .sign(key.key)
+
+const clientAssertion = async (provider: OAuthProvider): Promise<string> => {
+  const key = signingKey(provider.privateKey!, provider.privateKeyAlg)
+  if (typeof key === "string") throw new Error("unusable key")
+  return signAssertion(key, provider.privateKeyId, provider.clientId, provider.assertionAudience ?? provider.tokenEndpoint)
 }
 
 const isHttpUrl = (s: string) => {

@@ -390,6 +390,26 @@ describe("private_key_jwt (RFC 7523) against oidc-provider", () => {
       assert.deepStrictEqual({ alg: header?.alg, kid: header?.kid }, { alg: "ES256", kid: "ec-1" })
     }))
 
+  it.live("an assertion a provider echoes in its error is removed from the error", () =>
+    Effect.gen(function*() {
+      let sent = ""
+      const p = yield* keyClient(h.pkjwt.rsaPem, {
+        tokenEndpoint: "https://idp.example/token",
+        issuer: undefined,
+        fetch: async (_input, init) => {
+          sent = new URLSearchParams(String(init.body)).get("client_assertion") ?? ""
+          return new Response(JSON.stringify({ error: "invalid_client", error_description: `bad assertion ${sent}` }), {
+            status: 401,
+            headers: { "content-type": "application/json" }
+          })
+        }
+      })
+      const error = yield* Effect.flip(OAuthProvider.refresh(p, { refreshToken: Redacted.make("a-refresh-token-0123456789") }))
+      assert.isAbove(sent.length, 100)
+      assert.include(error.message, "invalid_client (bad assertion")
+      assert.notInclude(JSON.stringify(error) + error.message, sent)
+    }))
+
   it.live("a key the provider does not hold: OAuthTokenError invalid_client, no assertion in the error", () =>
     Effect.gen(function*() {
       const other = crypto.generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ format: "pem", type: "pkcs8" }).toString()
@@ -425,14 +445,19 @@ describe("private_key_jwt (RFC 7523) against oidc-provider", () => {
       // an algorithm that does not fit the key
       const wrongAlg = yield* make({ privateKey: Redacted.make(h.pkjwt.rsaPem), privateKeyAlg: "ES256" })
       assert.strictEqual(wrongAlg.message, "OAuth provider k: invalid privateKeyAlg: does not fit the key")
-      // a secret still wins as the default method
-      const both = yield* OAuthProvider.make({
-        name: "k",
-        tokenEndpoint: "https://idp.example/token",
-        clientId: "c",
-        clientSecret: Redacted.make("s"),
-        privateKey: Redacted.make(h.pkjwt.rsaPem)
-      })
-      assert.strictEqual(both.clientAuthMethod, "client_secret_basic")
+      // an RSA key too short to sign with (jose refuses under 2048 bits): refused when built
+      const short = crypto.generateKeyPairSync("rsa", { modulusLength: 1024 }).privateKey.export({ format: "pem", type: "pkcs8" }).toString()
+      assert.strictEqual(
+        (yield* make({ privateKey: Redacted.make(short) })).message,
+        "OAuth provider k: invalid privateKey: cannot sign RS256 (an RSA key needs at least 2048 bits)"
+      )
+      // a secret and a key: which one authenticates must be said
+      const both = { clientSecret: Redacted.make("s"), privateKey: Redacted.make(h.pkjwt.rsaPem) }
+      assert.strictEqual(
+        (yield* make(both)).message,
+        "OAuth provider k: invalid clientAuthMethod: is required with both a clientSecret and a privateKey (which one authenticates?)"
+      )
+      const chosen = yield* OAuthProvider.make({ name: "k", tokenEndpoint: "https://idp.example/token", clientId: "c", ...both, clientAuthMethod: "private_key_jwt" })
+      assert.strictEqual(chosen.clientAuthMethod, "private_key_jwt")
     }))
 })
