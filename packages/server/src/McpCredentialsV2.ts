@@ -245,6 +245,15 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
   }
   for (const [name, d] of Object.entries(options.tools ?? {})) declare(name, d)
   const components = ComponentScopes.make(server, options)
+  if (options.listing === "authorized") {
+    // each caller gets its own list: a public cache hint would let one caller's list be served to others
+    const hints = (server.server as unknown as { readonly _cacheHints?: Readonly<Record<string, { readonly cacheScope?: string } | undefined>> })._cacheHints
+    for (const method of ComponentScopes.listMethods) {
+      if (hints?.[method]?.cacheScope === "public") {
+        throw new Error(`McpCredentialsV2.install: listing "authorized" filters ${method} per caller; its cache hint must not be cacheScope "public"`)
+      }
+    }
+  }
   const { requiredScopes, requireScopes } = components
 
   const errors: Pipeline.ErrorMode = options.errors ?? "result"

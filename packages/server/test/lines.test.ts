@@ -700,6 +700,15 @@ describe("v1 specifics", () => {
 })
 
 describe("v2 specifics", () => {
+  it("listing: \"authorized\" refuses a public cache hint on a list method (one caller's list would be served to others)", () => {
+    const server = v2.newServer({ cacheHints: { "tools/list": { ttlMs: 60_000, cacheScope: "public" } } })
+    expect(() => McpCredentialsV2.install(server, { listing: "authorized" })).toThrow(
+      `McpCredentialsV2.install: listing "authorized" filters tools/list per caller; its cache hint must not be cacheScope "public"`
+    )
+    const privateHint = v2.newServer({ cacheHints: { "tools/list": { ttlMs: 60_000, cacheScope: "private" } } })
+    expect(() => McpCredentialsV2.install(privateHint, { listing: "authorized" })).not.toThrow()
+  })
+
   // cancellation on both lines: cancellation.test.ts
 
   it("ToolContext from the v2 ctx: progress and logging on the call's stream; elicit refused on 2026-07-28", async () => {
