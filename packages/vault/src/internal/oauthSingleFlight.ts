@@ -43,7 +43,9 @@ export const make = <A, E>(scope: Scope.Scope): SingleFlight<A, E> => {
               Effect.zipRight(Effect.sync(() => inflight.delete(key)), Deferred.interrupt(deferred))
             )
           )
-          return Effect.zipRight(Effect.forkIn(Effect.interruptible(flight), scope), restore(Deferred.await(deferred)))
+          // the flight starts uninterruptible, so its `onInterrupt` is in place before an interruption
+          // already pending (a scope closed, or closing) is seen: the deferred is always completed
+          return Effect.zipRight(Effect.forkIn(flight, scope), restore(Deferred.await(deferred)))
         })
       )
   }
