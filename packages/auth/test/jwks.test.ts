@@ -4,7 +4,7 @@
  * server on a loopback port serves the key set and counts requests.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Logger, Redacted, TestClock } from "effect"
+import { Effect, Fiber, Logger, Redacted, TestClock } from "effect"
 import { JwtVerifier, type TokenVerifier } from "../src/index.js"
 import { assertInvalid, jwksServer, keyPair, NOW, refusal, serveHttp, sign } from "./helpers.js"
 
@@ -59,6 +59,22 @@ describe("JwtVerifier — remote JWKS", () => {
         }
       }
       assert.strictEqual(server.state.hits, 1)
+    }))
+
+  it.scoped("fix: a fetch whose caller was interrupted is not taken for a finished one: the waiting caller fetches itself", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(NOW * 1000)
+      const server = yield* jwksServer({ keys: [k1.publicJwk] }, { delayMs: 200 })
+      const v = yield* remote(server.url)
+      const token = yield* tokenFor(k1, "k1")
+      const wait = (ms: number) => Effect.promise(() => new Promise((r) => setTimeout(r, ms)))
+      const first = yield* Effect.fork(verify(v, token))
+      yield* wait(50)
+      const second = yield* Effect.fork(verify(v, token))
+      yield* wait(20)
+      yield* Fiber.interrupt(first)
+      assert.strictEqual((yield* Fiber.join(second)).subject, "k1")
+      assert.strictEqual(server.state.hits, 2)
     }))
 
   it.scoped("rotation: an unknown kid triggers a refetch, at most once per cooldown", () =>

@@ -7,9 +7,11 @@
  * without any set the verification fails at once with the last error instead of waiting on the
  * endpoint again.
  */
+import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as jose from "jose"
 import { AuthConfigError, type InvalidTokenError, JwksFetchError } from "../AuthError.js"
 import * as Http from "./http.js"
@@ -122,12 +124,16 @@ export const remote = (uri: string, options: RemoteOptions = {}): Effect.Effect<
                 lastError = e
               })
             ),
-            Effect.ensuring(
-              Effect.flatMap(Clock.currentTimeMillis, (now) =>
-                Effect.sync(() => {
-                  attempts++
-                  lastAttemptAt = now
-                }))
+            // a fetch whose caller was interrupted did not finish: the fibers waiting on the permit
+            // fetch themselves (counted, it would hand them "network" or the old set, and start the cooldown)
+            Effect.onExit((exit) =>
+              Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)
+                ? Effect.void
+                : Effect.flatMap(Clock.currentTimeMillis, (now) =>
+                  Effect.sync(() => {
+                    attempts++
+                    lastAttemptAt = now
+                  }))
             )
           )
         })
