@@ -149,9 +149,11 @@ export const make = <E>(
       mode: spec.mode,
       expiresAt: entry.expiresAt
     }
-    yield* Effect.logInfo(`${spec.name} ${spec.logs.requested}`).pipe(Effect.annotateLogs({ elicitationId }))
-
-    const outcome = yield* elicitation.elicit(elicitRequest)
+    // a call cancelled while the user is asked (the client's dialog) uses the link up, as every other end does
+    const outcome = yield* Effect.zipRight(
+      Effect.logInfo(`${spec.name} ${spec.logs.requested}`).pipe(Effect.annotateLogs({ elicitationId })),
+      elicitation.elicit(elicitRequest)
+    ).pipe(Effect.onInterrupt(() => pending.take(entry.id).pipe(Effect.ignore)))
     if (outcome._tag !== "Accepted") {
       // a call that ends before the page completes the entry (declined, cancelled) uses the link up
       yield* pending.take(entry.id).pipe(Effect.ignore)
