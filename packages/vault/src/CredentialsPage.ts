@@ -248,26 +248,30 @@ export const router = (options: Options): HttpRouter.HttpRouter<never, Credentia
         if (checked !== undefined) return yield* again(422, { values, error: checked })
       }
 
-      const pending = yield* PendingStore
-      const taken = yield* pending.take(t)
-      if (Option.isNone(taken)) return yield* fail(400, "Invalid or expired credential request.", provider)
-      const store = yield* CredentialStore
-      yield* store.set({ provider: provider.name, subject: taken.value.subject }, credential, { ttl: provider.ttl }).pipe(
-        // the store is down: the link is put back for the rest of its life, so that the user can
-        // submit again once it is back (the page says to try again later) and the call keeps waiting
-        Effect.tapError(() =>
-          Effect.flatMap(Clock.currentTimeMillis, (now) => {
-            const left = DateTime.toEpochMillis(taken.value.expiresAt) - now
-            const { id, provider, subject, data } = taken.value
-            return left > 0 ? Effect.ignore(pending.create({ id, provider, subject, data }, Duration.millis(left))) : Effect.void
-          }))
-      )
-      yield* pending.complete(t, { status: "stored" }, { ttl: provider.timeout })
-      yield* Effect.flatMap(Elicitation, (e) => e.submitted(taken.value))
-      yield* Effect.logInfo(`${provider.name} credentials stored`).pipe(
-        Effect.annotateLogs({ fields: provider.variables.map((v) => v.name).join(",") })
-      )
-      return yield* html(200, (nonce) => Html.successPage(nonce, provider))
+      // from taking the link to waking the call, one step a browser that goes away does not cut
+      // short (it burnt the link and left the call waiting until its timeout); each part is bounded
+      return yield* Effect.uninterruptible(Effect.gen(function*() {
+        const pending = yield* PendingStore
+        const taken = yield* pending.take(t)
+        if (Option.isNone(taken)) return yield* fail(400, "Invalid or expired credential request.", provider)
+        const store = yield* CredentialStore
+        yield* store.set({ provider: provider.name, subject: taken.value.subject }, credential, { ttl: provider.ttl }).pipe(
+          // the store is down: the link is put back for the rest of its life, so that the user can
+          // submit again once it is back (the page says to try again later) and the call keeps waiting
+          Effect.tapError(() =>
+            Effect.flatMap(Clock.currentTimeMillis, (now) => {
+              const left = DateTime.toEpochMillis(taken.value.expiresAt) - now
+              const { id, provider, subject, data } = taken.value
+              return left > 0 ? Effect.ignore(pending.create({ id, provider, subject, data }, Duration.millis(left))) : Effect.void
+            }))
+        )
+        yield* pending.complete(t, { status: "stored" }, { ttl: provider.timeout })
+        yield* Effect.flatMap(Elicitation, (e) => e.submitted(taken.value))
+        yield* Effect.logInfo(`${provider.name} credentials stored`).pipe(
+          Effect.annotateLogs({ fields: provider.variables.map((v) => v.name).join(",") })
+        )
+        return yield* html(200, (nonce) => Html.successPage(nonce, provider))
+      }))
     })
 
   const connect = (provider: CredentialsProvider.CredentialsProvider) =>

@@ -377,59 +377,63 @@ export const router = (options: RouterOptions): HttpRouter.HttpRouter<never, Cre
         yield* Effect.logWarning(`${self.name} authorization callback from another browser session or user: refused`)
         return yield* fail(403, "This authorization was not started in this browser by the signed-in user.", self)
       }
-      const tx = yield* pending.take(state)
-      if (Option.isNone(tx)) {
-        yield* Effect.logWarning(`${self.name} authorization callback with an unknown or used state: refused`)
-        return yield* fail(400, "The authorization expired or was already used. Open the link from your MCP client again.", self)
-      }
-      const pendingId = String(tx.value.data.pendingId ?? "")
-      const error = query(request, "error")
-      if (error !== undefined) {
-        const reason = error === "access_denied" ? "access_denied" : "provider_error"
-        yield* end(self, pendingId, reason)
-        return yield* fail(
-          400,
-          reason === "access_denied"
-            ? `Access was denied at ${self.title}. Nothing was stored; you can close this tab.`
-            : `${self.title} answered with an error. Nothing was stored; you can close this tab.`,
-          self
+      // from taking the state on, one step a browser that goes away does not cut short: the code
+      // is redeemed once, and the waiting call is told how it ended (each part is bounded)
+      return yield* Effect.uninterruptible(Effect.gen(function*() {
+        const tx = yield* pending.take(state)
+        if (Option.isNone(tx)) {
+          yield* Effect.logWarning(`${self.name} authorization callback with an unknown or used state: refused`)
+          return yield* fail(400, "The authorization expired or was already used. Open the link from your MCP client again.", self)
+        }
+        const pendingId = String(tx.value.data.pendingId ?? "")
+        const error = query(request, "error")
+        if (error !== undefined) {
+          const reason = error === "access_denied" ? "access_denied" : "provider_error"
+          yield* end(self, pendingId, reason)
+          return yield* fail(
+            400,
+            reason === "access_denied"
+              ? `Access was denied at ${self.title}. Nothing was stored; you can close this tab.`
+              : `${self.title} answered with an error. Nothing was stored; you can close this tab.`,
+            self
+          )
+        }
+        const code = query(request, "code")
+        if (code === undefined) {
+          yield* end(self, pendingId, "provider_error")
+          return yield* fail(400, "Invalid authorization response.", self)
+        }
+        const exchanged = yield* OAuthProvider.exchangeCode(self.provider, {
+          code: Redacted.make(code),
+          redirectUri: redirectUri(self, { baseUrl: options.baseUrl, basePath }),
+          codeVerifier: Redacted.make(String(tx.value.data.verifier ?? ""))
+        }).pipe(Effect.either)
+        if (exchanged._tag === "Left") {
+          // the error names the provider, grant and OAuth error code: never the code or a token
+          yield* Effect.logWarning(`${self.name} authorization code exchange failed: ${exchanged.left.message}`)
+          yield* end(self, pendingId, "exchange_failed")
+          return yield* fail(502, `${self.title} did not accept the authorization. Nothing was stored; call the tool again to retry.`, self)
+        }
+        const taken = yield* pending.take(pendingId)
+        if (Option.isNone(taken)) return yield* fail(400, "Invalid or expired authorization request.", self)
+        const credential = yield* OAuthProvider.toCredential(self.provider, exchanged.right)
+        const store = yield* CredentialStore
+        yield* store.set({ provider: self.name, subject: taken.value.subject }, credential, { ttl: self.ttl }).pipe(
+          // the code is redeemed and the tokens cannot be kept: the waiting call is told now (it
+          // fails with `failed`; calling the tool again starts a new authorization)
+          Effect.tapError(() => Effect.ignore(pending.complete(pendingId, { status: "error", reason: "failed" }, { ttl: self.timeout })))
         )
-      }
-      const code = query(request, "code")
-      if (code === undefined) {
-        yield* end(self, pendingId, "provider_error")
-        return yield* fail(400, "Invalid authorization response.", self)
-      }
-      const exchanged = yield* OAuthProvider.exchangeCode(self.provider, {
-        code: Redacted.make(code),
-        redirectUri: redirectUri(self, { baseUrl: options.baseUrl, basePath }),
-        codeVerifier: Redacted.make(String(tx.value.data.verifier ?? ""))
-      }).pipe(Effect.either)
-      if (exchanged._tag === "Left") {
-        // the error names the provider, grant and OAuth error code: never the code or a token
-        yield* Effect.logWarning(`${self.name} authorization code exchange failed: ${exchanged.left.message}`)
-        yield* end(self, pendingId, "exchange_failed")
-        return yield* fail(502, `${self.title} did not accept the authorization. Nothing was stored; call the tool again to retry.`, self)
-      }
-      const taken = yield* pending.take(pendingId)
-      if (Option.isNone(taken)) return yield* fail(400, "Invalid or expired authorization request.", self)
-      const credential = yield* OAuthProvider.toCredential(self.provider, exchanged.right)
-      const store = yield* CredentialStore
-      yield* store.set({ provider: self.name, subject: taken.value.subject }, credential, { ttl: self.ttl }).pipe(
-        // the code is redeemed and the tokens cannot be kept: the waiting call is told now (it
-        // fails with `failed`; calling the tool again starts a new authorization)
-        Effect.tapError(() => Effect.ignore(pending.complete(pendingId, { status: "error", reason: "failed" }, { ttl: self.timeout })))
-      )
-      yield* pending.complete(pendingId, { status: "stored" }, { ttl: self.timeout })
-      yield* Effect.flatMap(Elicitation, (e) => e.submitted(taken.value))
-      yield* Effect.logInfo(`${self.name} authorization stored`)
-      return yield* html(200, (nonce) =>
-        Html.page(
-          nonce,
-          `${self.title} — Authorized`,
-          `<h1 id="authorized">${Html.escape(self.title)} authorized</h1><p>The access is stored encrypted on the MCP server ` +
-            `and is never shown to the AI assistant. You can close this tab and return to your MCP client.</p>`
-        ))
+        yield* pending.complete(pendingId, { status: "stored" }, { ttl: self.timeout })
+        yield* Effect.flatMap(Elicitation, (e) => e.submitted(taken.value))
+        yield* Effect.logInfo(`${self.name} authorization stored`)
+        return yield* html(200, (nonce) =>
+          Html.page(
+            nonce,
+            `${self.title} — Authorized`,
+            `<h1 id="authorized">${Html.escape(self.title)} authorized</h1><p>The access is stored encrypted on the MCP server ` +
+              `and is never shown to the AI assistant. You can close this tab and return to your MCP client.</p>`
+          ))
+      }))
     })
 
   // `connect` (for clients without URL elicitation) starts an authorization without a link: a GET
