@@ -26,6 +26,7 @@ import * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
@@ -201,9 +202,13 @@ export const make = (
             { ttl }
           )
           if (Option.isNone(claimed)) continue // another writer moved first: read what it wrote
-          const redeemed = yield* Effect.either(OAuthProvider.refresh(provider, { refreshToken: base.refreshToken }))
-          if (redeemed._tag === "Right") {
-            const fresh = yield* OAuthProvider.toCredential(provider, redeemed.right, base)
+          // redeeming the refresh token and storing what it gave are one step an interruption (the
+          // layer closing) does not split: the provider may have rotated the refresh token, and the
+          // new one would be lost (each part is bounded: the request's timeout, the lease)
+          const redeemed = yield* Effect.uninterruptible(Effect.gen(function*() {
+            const answer = yield* Effect.either(OAuthProvider.refresh(provider, { refreshToken: base.refreshToken! }))
+            if (answer._tag === "Left") return Either.left(answer.left)
+            const fresh = yield* OAuthProvider.toCredential(provider, answer.right, base)
             // the refresh token is spent: a store that fails now is retried while the lease holds
             // (after it, another replica would redeem the spent token, and a provider that
             // detects reuse revokes the grant); if it still fails the new token is kept for this
@@ -222,7 +227,10 @@ export const make = (
                 Effect.sync(() => unsaved.set(id, { generation: claimed.value.generation, credential: fresh, ttl }))
               )
             )
-            if (Option.isSome(written)) return written
+            return Either.right(written)
+          }))
+          if (redeemed._tag === "Right") {
+            if (Option.isSome(redeemed.right)) return redeemed.right
             continue // our lease was taken over: use what the other writer stored
           }
           const error = redeemed.left

@@ -6,7 +6,7 @@
  */
 import { afterAll, assert, beforeAll, describe, it, vi } from "@effect/vitest"
 import { CredentialBackend, EnvCredentialBackend, ResolvedCredential } from "@mcp-credentials/core"
-import { ConfigProvider, DateTime, Duration, Effect, Fiber, Layer, Option, Redacted, TestClock } from "effect"
+import { ConfigProvider, DateTime, Duration, Effect, Exit, Fiber, Layer, Option, Redacted, Scope, TestClock } from "effect"
 import { CredentialStore, OAuthProvider, TokenRefresh, VaultError } from "../src/index.js"
 import { CLIENT, downstream, type Harness, SHORT, startProvider, tokensFor } from "./oauthHarness.js"
 
@@ -245,6 +245,38 @@ describe("TokenRefresh (memory store, real provider)", () => {
       assert.isTrue(Option.isNone(yield* refresher.get(key)))
       const none = yield* Effect.flip(refresher.require(key))
       assert.strictEqual(none._tag === "ReauthorizationRequiredError" && none.reason, "no_token")
+    }))
+
+  it.scopedLive("fix: a refresh under way when the refresher's scope closes still stores the rotated refresh token it redeemed", () =>
+    Effect.gen(function*() {
+      const store = yield* CredentialStore.makeMemory
+      const base = yield* downstream(h)
+      const key = { provider: base.name, subject: subject("closing") }
+      const old = yield* expiredCredential(base, key.subject)
+      yield* store.set(key, old)
+      let redeemed = false
+      // the provider answers, but slowly: the layer closes after the refresh token was spent there
+      const p: OAuthProvider.OAuthProvider = {
+        ...base,
+        fetch: async (url, init) => {
+          const { signal: _ignored, ...rest } = init
+          const res = await fetch(url, rest)
+          redeemed = true
+          await new Promise((r) => setTimeout(r, 100))
+          return res
+        }
+      }
+      const scope = yield* Scope.make()
+      const refresher = yield* TokenRefresh.make({ providers: [p] }).pipe(
+        Effect.provideService(CredentialStore.CredentialStore, store),
+        Scope.extend(scope)
+      )
+      yield* Effect.fork(refresher.require(key))
+      while (!redeemed) yield* Effect.sleep("5 millis")
+      yield* Scope.close(scope, Exit.void)
+      const stored = oauth(Option.getOrThrow(yield* store.get(key)))
+      assert.notStrictEqual(rt(stored), rt(old), "the rotated refresh token was lost")
+      assert.notStrictEqual(at(stored), at(old))
     }))
 
   it.scopedLive("invalid_grant never deletes a newer generation written meanwhile (a new authorization, another replica)", () =>
