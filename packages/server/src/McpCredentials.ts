@@ -13,8 +13,6 @@ import type { AnySchema, SchemaOutput, ShapeOutput, ZodRawShapeCompat } from "@m
 import { getMethodLiteral } from "@modelcontextprotocol/sdk/server/zod-json-schema-compat.js"
 import type { RequestHandlerExtra } from "@modelcontextprotocol/sdk/shared/protocol.js"
 import {
-  CallToolRequestSchema,
-  ListToolsRequestSchema,
   type CallToolResult,
   ElicitResultSchema,
   McpError,
@@ -223,13 +221,22 @@ const wrapped = Symbol.for("@mcp-credentials/server/wrapped")
 const listedKey = Symbol.for("@mcp-credentials/server/listed")
 const guardedKey = Symbol.for("@mcp-credentials/server/guarded")
 
-/** The method a request schema handles (the SDK's own reading; `undefined` for a schema it refuses). */
+/**
+ * The method a request schema handles (the SDK's own reading; `undefined` for a schema it
+ * refuses), remembered per schema: the SDK's schemas are module constants, set once per server.
+ */
+const methods = new WeakMap<object, string | undefined>()
 const methodOf = (schema: unknown): string | undefined => {
+  if (typeof schema !== "object" || schema === null) return undefined
+  if (methods.has(schema)) return methods.get(schema)
+  let method: string | undefined
   try {
-    return getMethodLiteral(schema as never)
+    method = getMethodLiteral(schema as never)
   } catch {
-    return undefined
+    method = undefined
   }
+  methods.set(schema, method)
+  return method
 }
 
 /**
