@@ -16,6 +16,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as AccessToken from "./AccessToken.js"
+import * as ClientAssertion from "./ClientAssertion.js"
 import { AuthConfigError, IntrospectionError, InvalidTokenError, MissingTokenError } from "./AuthError.js"
 import * as Http from "./internal/http.js"
 import * as Jose from "./internal/jose.js"
@@ -32,9 +33,18 @@ export interface Options {
   readonly clientSecret?: Redacted.Redacted<string> | undefined
   /**
    * How the resource server authenticates to the endpoint. Default `client_secret_basic` when a
-   * secret is given, else `none` (only `client_id` in the body, if given).
+   * secret is given, `private_key_jwt` when a `privateKey` is (RFC 7523: a signed assertion per
+   * request, see `ClientAssertion`), else `none` (only `client_id` in the body, if given).
    */
-  readonly clientAuthMethod?: "client_secret_basic" | "client_secret_post" | "none" | undefined
+  readonly clientAuthMethod?: "client_secret_basic" | "client_secret_post" | "private_key_jwt" | "none" | undefined
+  /** `private_key_jwt`: the client's private key, a PKCS#8 PEM or a private JWK as JSON (RSA, RSA-PSS, EC, Ed25519). */
+  readonly privateKey?: Redacted.Redacted<string> | undefined
+  /** `private_key_jwt`: the signing algorithm; default from the key (RS256, PS256, ES256/384/512, EdDSA). */
+  readonly privateKeyAlg?: string | undefined
+  /** `private_key_jwt`: the assertion header's `kid`; default the JWK's `kid`, if any. */
+  readonly privateKeyId?: string | undefined
+  /** `private_key_jwt`: the assertion's `aud`; default the introspection endpoint's URL. */
+  readonly assertionAudience?: string | undefined
   /** Sent as `token_type_hint`. Default `"access_token"`; `false` sends none. */
   readonly tokenTypeHint?: string | false | undefined
   /** Per request. Default 10 s (the seed's). */
@@ -93,8 +103,23 @@ export const make = (options: Options): Effect.Effect<TokenVerifier.Verifier, Au
         "IntrospectionVerifier: endpoint is plain http to a non-loopback host; tokens and the client secret cross the network unencrypted: use https"
       )
     }
-    const method = options.clientAuthMethod ?? (options.clientSecret !== undefined ? "client_secret_basic" : "none")
-    if (method !== "none" && (options.clientId === undefined || options.clientSecret === undefined)) {
+    if (options.clientAuthMethod === undefined && options.clientSecret !== undefined && options.privateKey !== undefined) {
+      return yield* new AuthConfigError({ field: "clientAuthMethod", reason: "is required with both a clientSecret and a privateKey" })
+    }
+    const method = options.clientAuthMethod ??
+      (options.clientSecret !== undefined ? "client_secret_basic" : options.privateKey !== undefined ? "private_key_jwt" : "none")
+    let assertionKey: ClientAssertion.SigningKey | undefined
+    if (method === "private_key_jwt") {
+      if (options.clientId === undefined || options.privateKey === undefined) {
+        return yield* new AuthConfigError({ field: "clientAuthMethod", reason: "private_key_jwt needs clientId and privateKey" })
+      }
+      // parsed and signed with once: a key that cannot sign is found here, not on the first request
+      assertionKey = yield* Effect.mapError(
+        ClientAssertion.check(options.privateKey, options.privateKeyAlg),
+        (problem) =>
+          new AuthConfigError({ field: problem === "alg" ? "privateKeyAlg" : "privateKey", reason: ClientAssertion.problemMessage(problem) })
+      )
+    } else if (method !== "none" && (options.clientId === undefined || options.clientSecret === undefined)) {
       return yield* new AuthConfigError({ field: "clientAuthMethod", reason: `${method} needs clientId and clientSecret` })
     }
     const hint = options.tokenTypeHint === undefined ? "access_token" : options.tokenTypeHint
@@ -133,6 +158,20 @@ export const make = (options: Options): Effect.Effect<TokenVerifier.Verifier, Au
         } else if (method === "client_secret_post") {
           form.set("client_id", options.clientId!)
           form.set("client_secret", Redacted.value(options.clientSecret!))
+        } else if (assertionKey !== undefined) {
+          const key = assertionKey
+          const assertion = yield* Effect.tryPromise({
+            try: () =>
+              ClientAssertion.sign(key, {
+                clientId: options.clientId!,
+                audience: options.assertionAudience ?? endpoint.href,
+                kid: options.privateKeyId ?? key.kid
+              }),
+            catch: () => failure("network")
+          })
+          form.set("client_id", options.clientId!)
+          form.set("client_assertion_type", ClientAssertion.assertionType)
+          form.set("client_assertion", assertion)
         } else if (options.clientId !== undefined) {
           form.set("client_id", options.clientId)
         }

@@ -51,3 +51,8 @@ export * as McpAuth from "./McpAuth.js"
  * @since 0.1.0
  */
 export * as ClientAuth from "./ClientAuth.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as ClientAssertion from "./ClientAssertion.js"

@@ -9,6 +9,7 @@ import { Context, Effect, Layer, Redacted } from "effect"
 import * as jose from "jose"
 // @ts-expect-error oidc-provider ships no type declarations
 import Provider from "oidc-provider"
+import { generateKeyPairSync } from "node:crypto"
 import { createServer, type Server } from "node:http"
 import type { AddressInfo } from "node:net"
 import { AuthUser, IntrospectionVerifier, JwtVerifier, TokenVerifier } from "../src/index.js"
@@ -19,6 +20,15 @@ const OPAQUE_RESOURCE = "https://mcp.example.com/opaque"
 const CLIENT = { id: "mcp-client", secret: "mcp-client-secret-0123456789" }
 const RS_BASIC = { id: "rs-basic", secret: "rs-basic-secret-0123456789" }
 const RS_POST = { id: "rs-post", secret: "rs-post-secret-0123456789" }
+/** A resource server that authenticates with private_key_jwt (RFC 7523): an EC key, a JWK with a kid. */
+const RS_KEY = (() => {
+  const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "P-256" })
+  return {
+    id: "rs-key",
+    privateJwk: JSON.stringify({ ...privateKey.export({ format: "jwk" }), kid: "rs-key-1" }),
+    publicJwk: { ...publicKey.export({ format: "jwk" }), kid: "rs-key-1", use: "sig" }
+  }
+})()
 
 const signingKey = async (kid: string) => {
   const { privateKey } = await jose.generateKeyPair("RS256", { extractable: true })
@@ -44,6 +54,14 @@ const makeProvider = (issuer: string, keys: Array<jose.JWK>): typeof provider =>
         redirect_uris: [],
         response_types: [],
         token_endpoint_auth_method: "client_secret_post"
+      },
+      {
+        client_id: RS_KEY.id,
+        grant_types: [],
+        redirect_uris: [],
+        response_types: [],
+        token_endpoint_auth_method: "private_key_jwt",
+        jwks: { keys: [RS_KEY.publicJwk] }
       }
     ],
     jwks: { keys },
@@ -184,6 +202,68 @@ describe("oidc-provider — introspection endpoint", () => {
         assert.strictEqual(at.clientId, CLIENT.id)
         assert.deepStrictEqual(at.scopes, ["tools:write"])
         assert.isDefined(at.expiresAt)
+      }
+    }))
+
+  it.scopedLive("private_key_jwt: the resource server authenticates with a signed assertion (EC key, kid), no secret", () =>
+    Effect.gen(function*() {
+      const token = yield* getToken(OPAQUE_RESOURCE, "tools:write")
+      const sent: Array<URLSearchParams> = []
+      const v = yield* buildVerifier(IntrospectionVerifier.layer({
+        endpoint: discovery.introspection_endpoint,
+        clientId: RS_KEY.id,
+        privateKey: Redacted.make(RS_KEY.privateJwk),
+        issuer,
+        audience: OPAQUE_RESOURCE,
+        cache: false,
+        fetch: (url, init) => {
+          sent.push(new URLSearchParams(String(init?.body)))
+          return fetch(url, init)
+        }
+      }))
+      const at = yield* v.verify(Redacted.make(token))
+      assert.strictEqual(at.clientId, CLIENT.id)
+      yield* v.verify(Redacted.make(token))
+      assert.strictEqual(sent.length, 2)
+      const [first, second] = sent.map((b) => b.get("client_assertion")!)
+      assert.strictEqual(sent[0]!.get("client_assertion_type"), "urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+      assert.isNull(sent[0]!.get("client_secret"))
+      assert.deepStrictEqual(jose.decodeProtectedHeader(first!), { alg: "ES256", kid: "rs-key-1" })
+      const claims = jose.decodeJwt(first!)
+      assert.strictEqual(claims.iss, RS_KEY.id)
+      assert.strictEqual(claims.sub, RS_KEY.id)
+      assert.strictEqual(claims.aud, discovery.introspection_endpoint)
+      // a fresh jti per request: the provider refuses a replayed assertion
+      assert.notStrictEqual(claims.jti, jose.decodeJwt(second!).jti)
+      // another key under the same client id is refused by the provider
+      const other = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({ format: "pem", type: "pkcs8" }).toString()
+      const wrong = yield* buildVerifier(IntrospectionVerifier.layer({
+        endpoint: discovery.introspection_endpoint,
+        clientId: RS_KEY.id,
+        privateKey: Redacted.make(other),
+        audience: false,
+        cache: false
+      }))
+      const e = yield* refusal(wrong.verify(Redacted.make(token)))
+      assert.strictEqual(e._tag, "IntrospectionError")
+    }))
+
+  it.effect("private_key_jwt configuration errors name the option, never the key", () =>
+    Effect.gen(function*() {
+      const build = (o: Partial<IntrospectionVerifier.Options>) =>
+        Effect.flip(Effect.scoped(Layer.build(IntrospectionVerifier.layer({ endpoint: "https://as.example/introspect", audience: false, ...o }))))
+      const short = generateKeyPairSync("rsa", { modulusLength: 1024 }).privateKey.export({ format: "pem", type: "pkcs8" }).toString()
+      const cases: Array<[Partial<IntrospectionVerifier.Options>, string]> = [
+        [{ clientId: "rs", privateKey: Redacted.make("-----BEGIN PRIVATE KEY-----\nsecret-not-a-key\n-----END PRIVATE KEY-----") }, "privateKey"],
+        [{ clientId: "rs", privateKey: Redacted.make(RS_KEY.privateJwk), privateKeyAlg: "RS256" }, "privateKeyAlg"],
+        [{ clientId: "rs", privateKey: Redacted.make(short) }, "privateKey"],
+        [{ privateKey: Redacted.make(RS_KEY.privateJwk) }, "clientAuthMethod"],
+        [{ clientId: "rs", clientSecret: Redacted.make("s"), privateKey: Redacted.make(RS_KEY.privateJwk) }, "clientAuthMethod"]
+      ]
+      for (const [options, field] of cases) {
+        const e = yield* build(options)
+        assert.strictEqual((e as { field?: string }).field, field, JSON.stringify(Object.keys(options)))
+        assert.notInclude(JSON.stringify(e) + e.message, "secret-not-a-key")
       }
     }))
 

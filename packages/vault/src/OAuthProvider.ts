@@ -8,6 +8,7 @@
  *
  * @since 0.1.0
  */
+import { ClientAssertion } from "@mcp-credentials/auth"
 import { ResolvedCredential } from "@mcp-credentials/core"
 import * as Scrubber from "@mcp-credentials/server/Scrubber"
 import * as Clock from "effect/Clock"
@@ -17,7 +18,6 @@ import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
-import * as jose from "jose"
 import * as crypto from "node:crypto"
 import { type Fetch, parseObject, request } from "./internal/oauthHttp.js"
 import {
@@ -169,14 +169,11 @@ export const make = (options: Options): Effect.Effect<OAuthProvider, OAuthConfig
     let signing: { readonly alg: string; readonly kid: string | undefined } | undefined
     if (method === "private_key_jwt") {
       if (options.privateKey === undefined) return yield* config("privateKey", "is required for private_key_jwt")
-      const key = signingKey(options.privateKey, options.privateKeyAlg)
-      if (key === "alg") return yield* config("privateKeyAlg", "does not fit the key")
-      if (key === "key") return yield* config("privateKey", "is not a PKCS#8 PEM or a private JWK (RSA, RSA-PSS, EC or Ed25519)")
-      // what only signing tells (an RSA key under 2048 bits, RSA-PSS parameters that forbid the algorithm)
-      yield* Effect.tryPromise({
-        try: () => signAssertion(key, undefined, options.clientId, "https://example.invalid/token"),
-        catch: () => config("privateKey", `cannot sign ${key.alg} (an RSA key needs at least 2048 bits)`)
-      })
+      // parsed and signed with once: what only signing tells (an RSA key under 2048 bits) is found now
+      const key = yield* Effect.mapError(
+        ClientAssertion.check(options.privateKey, options.privateKeyAlg),
+        (problem) => config(problem === "alg" ? "privateKeyAlg" : "privateKey", ClientAssertion.problemMessage(problem))
+      )
       signing = { alg: key.alg, kid: options.privateKeyId ?? key.kid }
     } else if (method !== "none" && options.clientSecret === undefined) {
       return yield* config("clientSecret", `is required for ${method}`)
@@ -494,71 +491,15 @@ export const toCredential = (
 // internals
 // -----------------------------------------------------------------------------
 
-/** The algorithms each key type signs with; the first is the default. */
-const algorithmsOf = (key: crypto.KeyObject): ReadonlyArray<string> => {
-  switch (key.asymmetricKeyType) {
-    case "rsa":
-      return ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512"]
-    case "rsa-pss":
-      return ["PS256", "PS384", "PS512"]
-    case "ec": {
-      const curve = key.asymmetricKeyDetails?.namedCurve
-      return curve === "prime256v1" ? ["ES256"] : curve === "secp384r1" ? ["ES384"] : curve === "secp521r1" ? ["ES512"] : []
-    }
-    case "ed25519":
-      return ["EdDSA"]
-    default:
-      return []
-  }
-}
-
-/**
- * The client's private key (PKCS#8 PEM or a private JWK as JSON) and the algorithm it signs
- * with, or which option is wrong. Errors of `node:crypto` are dropped: they may quote the input.
- */
-const signingKey = (
-  privateKey: Redacted.Redacted<string>,
-  alg: string | undefined
-): { readonly key: crypto.KeyObject; readonly alg: string; readonly kid: string | undefined } | "key" | "alg" => {
-  const text = Redacted.value(privateKey).trim()
-  let key: crypto.KeyObject
-  let kid: string | undefined
-  try {
-    if (text.startsWith("{")) {
-      const jwk = JSON.parse(text) as crypto.JsonWebKey & { readonly kid?: unknown }
-      kid = typeof jwk.kid === "string" ? jwk.kid : undefined
-      key = crypto.createPrivateKey({ key: jwk, format: "jwk" })
-    } else key = crypto.createPrivateKey({ key: text, format: "pem" })
-  } catch {
-    return "key"
-  }
-  const algorithms = algorithmsOf(key)
-  if (algorithms.length === 0) return "key"
-  if (alg !== undefined && !algorithms.includes(alg)) return "alg"
-  return { key, alg: alg ?? algorithms[0]!, kid }
-}
-
-/** A fresh `private_key_jwt` assertion (RFC 7523 §2.2): valid 60 s, unique `jti`. */
-const signAssertion = (
-  key: { readonly key: crypto.KeyObject; readonly alg: string },
-  kid: string | undefined,
-  clientId: string,
-  audience: string
-): Promise<string> =>
-  new jose.SignJWT({})
-    .setProtectedHeader({ alg: key.alg, ...(kid !== undefined ? { kid } : {}) })
-    .setIssuer(clientId)
-    .setSubject(clientId)
-    .setAudience(audience)
-    .setJti(crypto.randomBytes(16).toString("base64url"))
-    .setIssuedAt()
-    .setExpirationTime("60s")
-    .sign(key.key)
-
+/** A fresh `private_key_jwt` assertion for a request of `provider`. */
 const clientAssertion = async (provider: OAuthProvider): Promise<string> => {
-  const key = signingKey(provider.privateKey!, provider.privateKeyAlg)
+  const key = ClientAssertion.signingKey(provider.privateKey!, provider.privateKeyAlg)
   if (typeof key === "string") throw new Error("unusable key")
-  return signAssertion(key, provider.privateKeyId, provider.clientId, provider.assertionAudience ?? provider.tokenEndpoint)
+  return ClientAssertion.sign(key, {
+    clientId: provider.clientId,
+    audience: provider.assertionAudience ?? provider.tokenEndpoint,
+    kid: provider.privateKeyId
+  })
 }
 
 const isHttpUrl = (s: string) => {
@@ -665,7 +606,7 @@ const providerRequest = (
       // valid for a minute: a bearer credential of this client, scrubbed like the secret
       sent.push(assertion)
       body.set("client_id", provider.clientId)
-      body.set("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+      body.set("client_assertion_type", ClientAssertion.assertionType)
       body.set("client_assertion", assertion)
     } else if (provider.clientAuthMethod === "client_secret_basic") {
       const user = encodeURIComponent(provider.clientId)

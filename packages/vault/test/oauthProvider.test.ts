@@ -449,7 +449,7 @@ describe("private_key_jwt (RFC 7523) against oidc-provider", () => {
       const short = crypto.generateKeyPairSync("rsa", { modulusLength: 1024 }).privateKey.export({ format: "pem", type: "pkcs8" }).toString()
       assert.strictEqual(
         (yield* make({ privateKey: Redacted.make(short) })).message,
-        "OAuth provider k: invalid privateKey: cannot sign RS256 (an RSA key needs at least 2048 bits)"
+        "OAuth provider k: invalid privateKey: cannot sign with this key and algorithm (an RSA key needs at least 2048 bits)"
       )
       // a secret and a key: which one authenticates must be said
       const both = { clientSecret: Redacted.make("s"), privateKey: Redacted.make(h.pkjwt.rsaPem) }

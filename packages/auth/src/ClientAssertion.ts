@@ -1,0 +1,147 @@
+/**
+ * `private_key_jwt` client authentication (RFC 7523 §2.2, OpenID Connect Core §9): instead of a
+ * client secret, each request to an authorization server carries a short-lived JWT signed with
+ * the client's private key (`iss` = `sub` = the client id, `aud`, a random `jti`, `iat`, `exp` in
+ * 60 s). `IntrospectionVerifier` and the vault's `OAuthProvider` authenticate this way when given
+ * a `privateKey`.
+ *
+ * The key is a PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`) or a private JWK as JSON: RSA, RSA-PSS,
+ * EC P-256/384/521 or Ed25519. It stays `Redacted` until a request is signed; errors name the
+ * option, never the key.
+ *
+ * @since 0.1.0
+ */
+import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
+import * as jose from "jose"
+import * as crypto from "node:crypto"
+
+/**
+ * The form value of `client_assertion_type`.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const assertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+/**
+ * A parsed private key and the algorithm it signs with.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface SigningKey {
+  readonly key: crypto.KeyObject
+  readonly alg: string
+  /** The JWK's own `kid`, if it had one. */
+  readonly kid: string | undefined
+}
+
+/**
+ * What is wrong with a key: `"key"` (not a usable private key), `"alg"` (the algorithm does not
+ * fit the key), `"sign"` (the key cannot sign with it: an RSA key under 2048 bits, RSA-PSS
+ * parameters that forbid the algorithm).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type KeyProblem = "key" | "alg" | "sign"
+
+/**
+ * The message for a `KeyProblem` (names what is wrong, never the key).
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const problemMessage = (problem: KeyProblem): string =>
+  problem === "key"
+    ? "is not a PKCS#8 PEM or a private JWK (RSA, RSA-PSS, EC or Ed25519)"
+    : problem === "alg"
+    ? "does not fit the key"
+    : "cannot sign with this key and algorithm (an RSA key needs at least 2048 bits)"
+
+/** The algorithms each key type signs with; the first is the default. */
+const algorithmsOf = (key: crypto.KeyObject): ReadonlyArray<string> => {
+  switch (key.asymmetricKeyType) {
+    case "rsa":
+      return ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512"]
+    case "rsa-pss":
+      return ["PS256", "PS384", "PS512"]
+    case "ec": {
+      const curve = key.asymmetricKeyDetails?.namedCurve
+      return curve === "prime256v1" ? ["ES256"] : curve === "secp384r1" ? ["ES384"] : curve === "secp521r1" ? ["ES512"] : []
+    }
+    case "ed25519":
+      return ["EdDSA"]
+    default:
+      return []
+  }
+}
+
+/**
+ * Parses `privateKey` (synchronously), with `alg` or the key's default algorithm: RS256 (RSA),
+ * PS256 (RSA-PSS), ES256/ES384/ES512 (EC), EdDSA (Ed25519). Errors of `node:crypto` are dropped:
+ * they may quote the input.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const signingKey = (privateKey: Redacted.Redacted<string>, alg?: string | undefined): SigningKey | "key" | "alg" => {
+  const text = Redacted.value(privateKey).trim()
+  let key: crypto.KeyObject
+  let kid: string | undefined
+  try {
+    if (text.startsWith("{")) {
+      const jwk = JSON.parse(text) as crypto.JsonWebKey & { readonly kid?: unknown }
+      kid = typeof jwk.kid === "string" ? jwk.kid : undefined
+      key = crypto.createPrivateKey({ key: jwk, format: "jwk" })
+    } else key = crypto.createPrivateKey({ key: text, format: "pem" })
+  } catch {
+    return "key"
+  }
+  const algorithms = algorithmsOf(key)
+  if (algorithms.length === 0) return "key"
+  if (alg !== undefined && !algorithms.includes(alg)) return "alg"
+  return { key, alg: alg ?? algorithms[0]!, kid }
+}
+
+/**
+ * A fresh assertion: `iss` = `sub` = `clientId`, `aud`, a random `jti`, `iat`, `exp` in 60 s;
+ * `kid` in the header when given.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const sign = (
+  key: SigningKey,
+  options: { readonly clientId: string; readonly audience: string; readonly kid?: string | undefined }
+): Promise<string> =>
+  new jose.SignJWT({})
+    .setProtectedHeader({ alg: key.alg, ...(options.kid !== undefined ? { kid: options.kid } : {}) })
+    .setIssuer(options.clientId)
+    .setSubject(options.clientId)
+    .setAudience(options.audience)
+    .setJti(crypto.randomBytes(16).toString("base64url"))
+    .setIssuedAt()
+    .setExpirationTime("60s")
+    .sign(key.key)
+
+/**
+ * Parses `privateKey` and signs a throwaway assertion with it, so that what only signing tells
+ * (an RSA key under 2048 bits) is found when the client is configured, not on its first request.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const check = (
+  privateKey: Redacted.Redacted<string>,
+  alg?: string | undefined
+): Effect.Effect<SigningKey, KeyProblem> =>
+  Effect.suspend(() => {
+    const key = signingKey(privateKey, alg)
+    if (typeof key === "string") return Effect.fail(key)
+    return Effect.as(
+      Effect.tryPromise({ try: () => sign(key, { clientId: "check", audience: "https://example.invalid/token" }), catch: () => "sign" as const }),
+      key
+    )
+  })
