@@ -5,9 +5,10 @@
  * 60 s). `IntrospectionVerifier` and the vault's `OAuthProvider` authenticate this way when given
  * a `privateKey`.
  *
- * The key is a PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`) or a private JWK as JSON: RSA, RSA-PSS,
- * EC P-256/384/521 or Ed25519. It stays `Redacted` until a request is signed; errors name the
- * option, never the key.
+ * The key is a PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`), a private JWK as JSON, or a JWKS of one
+ * private key (what `mcp-credentials keys generate --use sig` writes; register the public file at
+ * the authorization server): RSA (RS256–RS512, PS256–PS512), EC P-256/384/521 or Ed25519. It stays `Redacted`
+ * until a request is signed; errors name the option, never the key.
  *
  * @since 0.1.0
  */
@@ -39,8 +40,7 @@ export interface SigningKey {
 
 /**
  * What is wrong with a key: `"key"` (not a usable private key), `"alg"` (the algorithm does not
- * fit the key), `"sign"` (the key cannot sign with it: an RSA key under 2048 bits, RSA-PSS
- * parameters that forbid the algorithm).
+ * fit the key), `"sign"` (the key cannot sign with it: an RSA key under 2048 bits).
  *
  * @since 0.1.0
  * @category models
@@ -55,7 +55,7 @@ export type KeyProblem = "key" | "alg" | "sign"
  */
 export const problemMessage = (problem: KeyProblem): string =>
   problem === "key"
-    ? "is not a PKCS#8 PEM or a private JWK (RSA, RSA-PSS, EC or Ed25519)"
+    ? "is not a PKCS#8 PEM or a private JWK (RSA, EC or Ed25519)"
     : problem === "alg"
     ? "does not fit the key"
     : "cannot sign with this key and algorithm (an RSA key needs at least 2048 bits)"
@@ -65,8 +65,7 @@ const algorithmsOf = (key: crypto.KeyObject): ReadonlyArray<string> => {
   switch (key.asymmetricKeyType) {
     case "rsa":
       return ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512"]
-    case "rsa-pss":
-      return ["PS256", "PS384", "PS512"]
+    // (an "rsa-pss" key cannot be exported to the JWK jose signs with: refused, as "key")
     case "ec": {
       const curve = key.asymmetricKeyDetails?.namedCurve
       return curve === "prime256v1" ? ["ES256"] : curve === "secp384r1" ? ["ES384"] : curve === "secp521r1" ? ["ES512"] : []
@@ -80,7 +79,7 @@ const algorithmsOf = (key: crypto.KeyObject): ReadonlyArray<string> => {
 
 /**
  * Parses `privateKey` (synchronously), with `alg` or the key's default algorithm: RS256 (RSA),
- * PS256 (RSA-PSS), ES256/ES384/ES512 (EC), EdDSA (Ed25519). Errors of `node:crypto` are dropped:
+ * ES256/ES384/ES512 (EC), EdDSA (Ed25519). Errors of `node:crypto` are dropped:
  * they may quote the input.
  *
  * @since 0.1.0
@@ -92,7 +91,12 @@ export const signingKey = (privateKey: Redacted.Redacted<string>, alg?: string |
   let kid: string | undefined
   try {
     if (text.startsWith("{")) {
-      const jwk = JSON.parse(text) as crypto.JsonWebKey & { readonly kid?: unknown }
+      const parsed = JSON.parse(text) as crypto.JsonWebKey & { readonly kid?: unknown; readonly keys?: unknown }
+      // a key set of one key: what `mcp-credentials keys generate --use sig` writes
+      const jwk = Array.isArray(parsed.keys)
+        ? parsed.keys.length === 1 ? parsed.keys[0] as crypto.JsonWebKey & { readonly kid?: unknown } : undefined
+        : parsed
+      if (jwk === undefined || typeof jwk !== "object" || jwk === null) return "key"
       kid = typeof jwk.kid === "string" ? jwk.kid : undefined
       key = crypto.createPrivateKey({ key: jwk, format: "jwk" })
     } else key = crypto.createPrivateKey({ key: text, format: "pem" })

@@ -37,9 +37,9 @@ export interface Options {
    * request, see `ClientAssertion`), else `none` (only `client_id` in the body, if given).
    */
   readonly clientAuthMethod?: "client_secret_basic" | "client_secret_post" | "private_key_jwt" | "none" | undefined
-  /** `private_key_jwt`: the client's private key, a PKCS#8 PEM or a private JWK as JSON (RSA, RSA-PSS, EC, Ed25519). */
+  /** `private_key_jwt`: the client's private key, a PKCS#8 PEM or a private JWK as JSON (RSA, EC, Ed25519). */
   readonly privateKey?: Redacted.Redacted<string> | undefined
-  /** `private_key_jwt`: the signing algorithm; default from the key (RS256, PS256, ES256/384/512, EdDSA). */
+  /** `private_key_jwt`: the signing algorithm; default from the key (RS256, ES256/384/512, EdDSA). */
   readonly privateKeyAlg?: string | undefined
   /** `private_key_jwt`: the assertion header's `kid`; default the JWK's `kid`, if any. */
   readonly privateKeyId?: string | undefined

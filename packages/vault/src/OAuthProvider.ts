@@ -89,12 +89,12 @@ export interface Options {
   readonly clientAuthMethod?: ClientAuthMethod | undefined
   /**
    * `private_key_jwt` (RFC 7523): the client's private key, a PKCS#8 PEM (`-----BEGIN PRIVATE
-   * KEY-----`) or a private JWK as JSON — RSA, RSA-PSS, EC P-256/384/521 or Ed25519. Each token
+   * KEY-----`) or a private JWK as JSON — RSA, EC P-256/384/521 or Ed25519. Each token
    * request then carries a fresh assertion (`iss` = `sub` = the client id, `aud`, `jti`, `iat`,
    * `exp` in 60 s) instead of a secret.
    */
   readonly privateKey?: Redacted.Redacted<string> | undefined
-  /** Default from the key: RS256 (RSA), PS256 (RSA-PSS), ES256/ES384/ES512 (EC), EdDSA (Ed25519). */
+  /** Default from the key: RS256 (RSA; PS256–PS512 if asked), ES256/ES384/ES512 (EC), EdDSA (Ed25519). */
   readonly privateKeyAlg?: string | undefined
   /** The `kid` of the assertion's header; default the JWK's `kid`, if any. */
   readonly privateKeyId?: string | undefined
