@@ -14,7 +14,8 @@
  * The identity provider is a tiny local stand-in (node:http, RS256 with `jose`): it mints users'
  * access tokens for the MCP server, publishes its JWKS and discovery document, and answers the
  * token-exchange grant at `/token` for one confidential client (the MCP server). Keycloak, Okta
- * and ZITADEL, among others, offer the same grant; the MCP server side is the same.
+ * and ZITADEL, among others, offer the same grant; for Entra ID's on-behalf-of flow, add
+ * `grant: "on-behalf-of"` and name the API by its scope (`api://orders/.default`).
  *
  * Run:  npm run example:token-exchange
  */

@@ -435,6 +435,28 @@ export const exchangeToken = (
 }
 
 /**
+ * Entra ID's on-behalf-of flow (the `urn:ietf:params:oauth:grant-type:jwt-bearer` grant with
+ * `requested_token_use=on_behalf_of`): trades the caller's token (`assertion`, its audience this
+ * client) for one for the downstream API named by `scopes` (Entra: `api://<app>/.default` or the
+ * API's own scopes). The same purpose as `exchangeToken`, for providers that implement this
+ * grant rather than RFC 8693.
+ *
+ * @since 0.1.0
+ * @category token requests
+ */
+export const onBehalfOf = (
+  provider: OAuthProvider,
+  params: { readonly assertion: Redacted.Redacted<string>; readonly scopes?: ReadonlyArray<string> | undefined }
+): Effect.Effect<TokenResponse, TokenRequestError> => {
+  const scopes = params.scopes ?? provider.scopes
+  return tokenRequest(provider, "on_behalf_of", {
+    assertion: params.assertion,
+    requested_token_use: "on_behalf_of",
+    ...(scopes.length > 0 ? { scope: scopes.join(" ") } : {})
+  })
+}
+
+/**
  * Sends a token back to the provider (RFC 7009): a refresh token (`hint: "refresh_token"`) ends
  * the whole grant at providers that tie tokens to it. The provider answers 200 also for a token
  * it no longer knows. Fails with `OAuthConfigError` when the provider has no revocation endpoint.
@@ -649,7 +671,11 @@ const tokenRequest = (
   fields: Readonly<Record<string, string | ReadonlyArray<string> | Redacted.Redacted<string>>>
 ): Effect.Effect<TokenResponse, TokenRequestError> =>
   Effect.gen(function*() {
-    const grantType = grant === "token_exchange" ? "urn:ietf:params:oauth:grant-type:token-exchange" : grant
+    const grantType = grant === "token_exchange"
+      ? "urn:ietf:params:oauth:grant-type:token-exchange"
+      : grant === "on_behalf_of"
+      ? "urn:ietf:params:oauth:grant-type:jwt-bearer"
+      : grant
     const { failRequest, json } = yield* providerRequest(provider, grant, provider.tokenEndpoint, { grant_type: grantType }, fields)
     if (json === undefined) return yield* failRequest("the token response is not a JSON object")
     const { access_token, refresh_token, expires_in, scope, id_token, token_type, issued_token_type } = json

@@ -10,16 +10,33 @@ import * as Schema from "effect/Schema"
 
 /**
  * The requests this package sends to a provider: the grants of its token endpoint
- * (`"token_exchange"` is RFC 8693's `urn:ietf:params:oauth:grant-type:token-exchange`), and
+ * (`"token_exchange"` is RFC 8693's `urn:ietf:params:oauth:grant-type:token-exchange`,
+ * `"on_behalf_of"` Entra ID's `urn:ietf:params:oauth:grant-type:jwt-bearer` with
+ * `requested_token_use=on_behalf_of`), and
  * `"revocation"` (RFC 7009, its revocation endpoint).
  *
  * @since 0.1.0
  * @category models
  */
-export const Grant = Schema.Literal("authorization_code", "refresh_token", "client_credentials", "token_exchange", "revocation")
+export const Grant = Schema.Literal(
+  "authorization_code",
+  "refresh_token",
+  "client_credentials",
+  "token_exchange",
+  "on_behalf_of",
+  "revocation"
+)
+
+const grantName = (grant: Grant) => grant === "token_exchange" ? "token exchange" : grant === "on_behalf_of" ? "on-behalf-of" : grant
 
 const requestName = (grant: Grant) =>
-  grant === "revocation" ? "revocation request" : grant === "token_exchange" ? "token exchange" : `${grant} grant`
+  grant === "revocation"
+    ? "revocation request"
+    : grant === "token_exchange"
+    ? "token exchange"
+    : grant === "on_behalf_of"
+    ? "on-behalf-of request"
+    : `${grant} grant`
 
 /**
  * @since 0.1.0
@@ -103,7 +120,7 @@ export class OAuthRequestError extends Schema.TaggedError<OAuthRequestError>(
 }) {
   override get message(): string {
     return `OAuth provider ${this.provider}: the ${
-      this.grant === "revocation" ? "revocation" : this.grant === "token_exchange" ? "token exchange" : this.grant
+      grantName(this.grant)
     } request failed: ${this.reason}`
   }
 }

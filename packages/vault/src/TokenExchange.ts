@@ -52,6 +52,13 @@ import { OAuthConfigError, type OAuthDiscoveryError, type TokenRequestError } fr
 export interface Options {
   /** The provider that exchanges: a built `OAuthProvider`, or its options (discovery runs when the backend is built). */
   readonly provider: OAuthProvider.OAuthProvider | OAuthProvider.Options
+  /**
+   * The grant: `"token-exchange"` (default, RFC 8693: Keycloak, Okta, ZITADEL, …) or
+   * `"on-behalf-of"` (Entra ID: the `jwt-bearer` grant with `requested_token_use=on_behalf_of`;
+   * the downstream API is named by `scopes`, e.g. `["api://orders/.default"]`, and `audience`,
+   * `resource` and the token types do not apply).
+   */
+  readonly grant?: "token-exchange" | "on-behalf-of" | undefined
   /** The downstream service(s) the new token is for (`audience`, RFC 8693). */
   readonly audience?: string | ReadonlyArray<string> | undefined
   /** The downstream resource URI(s) (`resource`, RFC 8707). */
@@ -142,15 +149,21 @@ export const make = (
     // concurrent calls of one caller share one exchange, which a cancelled call does not cancel
     const flights = SingleFlight.make<ResolvedCredential.OAuthCredential, TokenRequestError | TokenExchangeError>(yield* Effect.scope)
 
+    const onBehalfOf = options.grant === "on-behalf-of"
+    if (onBehalfOf && (options.scopes ?? provider.scopes).length === 0) {
+      return yield* new OAuthConfigError({ provider: provider.name, field: "scopes", reason: "on-behalf-of names the downstream API by its scopes: give at least one" })
+    }
     const exchange = (subjectToken: Redacted.Redacted<string>, key: string, subjectExpiry: number | undefined) =>
-      OAuthProvider.exchangeToken(provider, {
-        subjectToken,
-        subjectTokenType: options.subjectTokenType,
-        requestedTokenType,
-        audience: options.audience,
-        resource: options.resource,
-        scopes: options.scopes
-      }).pipe(
+      (onBehalfOf
+        ? OAuthProvider.onBehalfOf(provider, { assertion: subjectToken, scopes: options.scopes })
+        : OAuthProvider.exchangeToken(provider, {
+          subjectToken,
+          subjectTokenType: options.subjectTokenType,
+          requestedTokenType,
+          audience: options.audience,
+          resource: options.resource,
+          scopes: options.scopes
+        })).pipe(
         Effect.flatMap((response) =>
           // RFC 8693 §2.2.1: what was issued is what the answer says; a tool sends it as a bearer token
           (response.issuedTokenType !== undefined && response.issuedTokenType !== requestedTokenType) ||

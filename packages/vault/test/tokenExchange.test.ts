@@ -32,6 +32,7 @@ import { authorize } from "./oauthHarness.js"
 import { textOf } from "./stack.js"
 
 const TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
+const JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 const ACCESS_TOKEN = "urn:ietf:params:oauth:token-type:access_token"
 const APP = { id: "mcp-client-app", secret: "mcp-client-app-secret-0123456789" }
 const SERVER = { id: "mcp-server", secret: "mcp-server-secret-0123456789abcdef" }
@@ -85,7 +86,7 @@ const startIdp = async () => {
       {
         client_id: SERVER.id,
         client_secret: SERVER.secret,
-        grant_types: [TOKEN_EXCHANGE],
+        grant_types: [TOKEN_EXCHANGE, JWT_BEARER],
         redirect_uris: [],
         response_types: [],
         token_endpoint_auth_method: "client_secret_basic"
@@ -134,6 +135,29 @@ const startIdp = async () => {
     },
     ["subject_token", "subject_token_type", "requested_token_type", "audience", "resource", "scope", "actor_token", "actor_token_type"],
     ["audience", "resource"]
+  )
+  // Entra ID's on-behalf-of, as it answers it: the user's token as `assertion`, the API named by
+  // `<resource>/.default` in `scope`; a plain token response (no issued_token_type)
+  provider.registerGrantType(
+    JWT_BEARER,
+    async (ctx: any) => {
+      const params = { ...ctx.oidc.params }
+      exchanges.push({ client: ctx.oidc.client.clientId, params: { ...params, audience: `obo:${params.scope}` } })
+      if (params.requested_token_use !== "on_behalf_of") throw new errors.InvalidRequest("requested_token_use must be on_behalf_of")
+      const subject = await provider.AccessToken.find(params.assertion)
+      if (subject === undefined) throw new errors.InvalidGrant("the assertion is not an active token")
+      const audience = String(params.scope ?? "").replace(/\/\.default$/, "")
+      const accessToken = await new jose.SignJWT({ scope: "orders:read", act: { sub: ctx.oidc.client.clientId } })
+        .setProtectedHeader({ alg: "RS256", kid: "exchange-key", typ: "at+jwt" })
+        .setIssuer(issuer)
+        .setSubject(subject.accountId)
+        .setAudience(audience)
+        .setIssuedAt()
+        .setExpirationTime("600s")
+        .sign(signingKey)
+      ctx.body = { access_token: accessToken, token_type: "Bearer", expires_in: 600 }
+    },
+    ["assertion", "requested_token_use", "scope"]
   )
 }
 
@@ -200,7 +224,11 @@ const backends = () =>
       "short",
       TokenExchange.layer({ provider: idpProvider(), audience: SHORT, expiryMargin: "0 seconds" })
     ),
-    CredentialBackend.layerNamed("forbidden", TokenExchange.layer({ provider: idpProvider(), audience: FORBIDDEN }))
+    CredentialBackend.layerNamed("forbidden", TokenExchange.layer({ provider: idpProvider(), audience: FORBIDDEN })),
+    CredentialBackend.layerNamed(
+      "orders_obo",
+      TokenExchange.layer({ provider: idpProvider(), grant: "on-behalf-of", scopes: [`${ORDERS}/.default`] })
+    )
   )
 
 const callApi = async (name: string, path: string) => {
@@ -218,6 +246,8 @@ const makeServer = (runtime: any) => {
     callApi("orders", "/"))
   tools.registerTool("short_whoami", { description: "The same with a 2-second token.", credentials: { short: "oauth" } }, async () =>
     callApi("short", "/short"))
+  tools.registerTool("orders_obo_whoami", { description: "The same through on-behalf-of.", credentials: { orders_obo: "oauth" } }, async () =>
+    callApi("orders_obo", "/"))
   tools.registerTool("forbidden", { description: "An audience the provider refuses.", credentials: { forbidden: "oauth" } }, async () =>
     "unreachable")
   tools.registerTool("orders_static", { description: "A static declaration.", credentials: { orders: "static" } }, async () =>
@@ -315,6 +345,23 @@ describe("TokenExchange", () => {
       assert.strictEqual(sent!.params.scope, "orders:read")
       // the API got the exchanged token, never the user's own
       assert.notInclude(apiSeen.join("\n"), tokens.alice!)
+    } finally {
+      await client.close()
+    }
+  })
+
+  it("grant: \"on-behalf-of\" (Entra ID's jwt-bearer grant): the API sees the caller, the request carries the assertion and requested_token_use", async () => {
+    const before = exchanges.length
+    const client = await connect("alice")
+    try {
+      const result = await client.callTool({ name: "orders_obo_whoami", arguments: {} })
+      assert.strictEqual(textOf(result), `HTTP 200 {"sub":"alice","act":"${SERVER.id}","scope":"orders:read"}`)
+      const sent = exchanges.slice(before).find((e) => e.params.grant_type === JWT_BEARER)
+      assert.isDefined(sent)
+      assert.strictEqual(sent!.client, SERVER.id)
+      assert.strictEqual(sent!.params.assertion, tokens.alice)
+      assert.strictEqual(sent!.params.requested_token_use, "on_behalf_of")
+      assert.strictEqual(sent!.params.scope, `${ORDERS}/.default`)
     } finally {
       await client.close()
     }

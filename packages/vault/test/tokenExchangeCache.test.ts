@@ -108,6 +108,16 @@ describe("TokenExchange cache", () => {
       yield* resolveAs(uncached, "a")
       yield* resolveAs(uncached, "a")
       assert.strictEqual(none.calls.length, 2)
+      // on-behalf-of names the API by its scopes
+      const noScopes = yield* Effect.flip(backendWith(none, { grant: "on-behalf-of" }))
+      assert.strictEqual(noScopes.message, "OAuth provider idp: invalid scopes: on-behalf-of names the downstream API by its scopes: give at least one")
+      const obo = yield* backendWith(none, { grant: "on-behalf-of", scopes: ["api://orders/.default"] })
+      yield* resolveAs(obo, "carol")
+      const sent = none.calls.at(-1)!
+      assert.deepStrictEqual(
+        [sent.get("grant_type"), sent.get("assertion"), sent.get("requested_token_use"), sent.get("scope"), sent.get("audience")],
+        ["urn:ietf:params:oauth:grant-type:jwt-bearer", "carol", "on_behalf_of", "api://orders/.default", null]
+      )
       for (const capacity of [Number.NaN, -1, 1.5]) {
         const error = yield* Effect.flip(backendWith(none, { capacity }))
         assert.strictEqual(error.message, "OAuth provider idp: invalid capacity: must be a whole number, 0 or more")
