@@ -39,6 +39,7 @@ import {
   ttlToExpiry
 } from "./internal/records.js"
 import { makeBatcher } from "./internal/batch.js"
+import * as Deadline from "./internal/deadline.js"
 import { Keyring } from "./Keyring.js"
 import { defaultResultTtl, makeEntry, PendingStore } from "./PendingStore.js"
 import { StoreError, type VaultError } from "./VaultError.js"
@@ -121,13 +122,10 @@ export const make = (options: PgStoreOptions = {}) =>
         reason: `no answer within ${Duration.format(queryTimeout)} (queryTimeout)`
       })
     // a connection that stopped answering never ends a query: it is given up on (cancelled in
-    // the background, `disconnect`) after `queryTimeout`
+    // the background) after `queryTimeout`, also inside a step that must not be cut short (the
+    // pages' submit, a refresh's redemption), where `Effect.timeout` would wait for it
     const q = <A extends object>(operation: string, text: string, params: ReadonlyArray<unknown> = []) =>
-      pg.unsafe<A>(text, params).pipe(
-        Effect.mapError(fail(operation)),
-        Effect.disconnect,
-        Effect.timeoutFail({ duration: queryTimeout, onTimeout: timedOut(operation) })
-      )
+      Deadline.within(pg.unsafe<A>(text, params).pipe(Effect.mapError(fail(operation))), queryTimeout, timedOut(operation))
     const t = (table: string) => `"${schema}".${table}`
 
     yield* pg.withTransaction(

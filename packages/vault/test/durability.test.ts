@@ -233,7 +233,10 @@ const blackHoleCase = (target: number, layer: (port: number) => Layer.Layer<Stor
         const outcomes = yield* Effect.all([
           bounded(Effect.flip(cs.get(key))),
           bounded(Effect.flip(cs.set({ provider: "jira", subject: uniq("other") }, pat("pat-during-hole")))),
-          bounded(Effect.flip(ps.create({ provider: "jira", subject: key.subject }, "1 minute")))
+          bounded(Effect.flip(ps.create({ provider: "jira", subject: key.subject }, "1 minute"))),
+          // inside a step that must not be cut short (the pages' submit, a refresh's redemption)
+          // the limit holds too: `Effect.timeout` waited there for the query
+          bounded(Effect.flip(Effect.uninterruptible(cs.set({ provider: "jira", subject: uniq("kept") }, pat("pat-uninterruptible")))))
         ], { concurrency: "unbounded" })
         for (const failed of outcomes) assert.strictEqual(failed._tag, "StoreError")
         assert.isBelow(Date.now() - started, 7_000, "failures are bounded, not hangs")
