@@ -36,6 +36,7 @@ import * as Redacted from "effect/Redacted"
 import { CredentialStore } from "./CredentialStore.js"
 import * as CredentialsProvider from "./CredentialsProvider.js"
 import { Elicitation } from "./Elicitation.js"
+import * as Deadline from "./internal/deadline.js"
 import * as Html from "./internal/html.js"
 import * as Oidc from "./internal/oidc.js"
 import * as PageSession from "./internal/pageSession.js"
@@ -266,7 +267,10 @@ export const router = (options: Options): HttpRouter.HttpRouter<never, Credentia
             }))
         )
         yield* pending.complete(t, { status: "stored" }, { ttl: provider.timeout })
-        yield* Effect.flatMap(Elicitation, (e) => e.submitted(taken.value))
+        // telling the session (a notification through its transport) is bounded: the page answers anyway
+        yield* Deadline.within(Effect.flatMap(Elicitation, (e) => e.submitted(taken.value)), Deadline.submittedTimeout, () => "timeout" as const).pipe(
+          Effect.catchAll(() => Effect.logWarning("The session could not be told in time that the form was submitted"))
+        )
         yield* Effect.logInfo(`${provider.name} credentials stored`).pipe(
           Effect.annotateLogs({ fields: provider.variables.map((v) => v.name).join(",") })
         )

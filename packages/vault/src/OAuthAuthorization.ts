@@ -38,6 +38,7 @@ import { CredentialStore } from "./CredentialStore.js"
 import * as CredentialsPage from "./CredentialsPage.js"
 import { Elicitation, type Mode } from "./Elicitation.js"
 import * as ElicitationFlow from "./internal/elicitationFlow.js"
+import * as Deadline from "./internal/deadline.js"
 import * as Html from "./internal/html.js"
 import * as Oidc from "./internal/oidc.js"
 import * as PageSession from "./internal/pageSession.js"
@@ -424,7 +425,10 @@ export const router = (options: RouterOptions): HttpRouter.HttpRouter<never, Cre
           Effect.tapError(() => Effect.ignore(pending.complete(pendingId, { status: "error", reason: "failed" }, { ttl: self.timeout })))
         )
         yield* pending.complete(pendingId, { status: "stored" }, { ttl: self.timeout })
-        yield* Effect.flatMap(Elicitation, (e) => e.submitted(taken.value))
+        // telling the session (a notification through its transport) is bounded: the page answers anyway
+        yield* Deadline.within(Effect.flatMap(Elicitation, (e) => e.submitted(taken.value)), Deadline.submittedTimeout, () => "timeout" as const).pipe(
+          Effect.catchAll(() => Effect.logWarning("The session could not be told in time that the form was submitted"))
+        )
         yield* Effect.logInfo(`${self.name} authorization stored`)
         return yield* html(200, (nonce) =>
           Html.page(

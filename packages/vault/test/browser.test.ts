@@ -208,12 +208,15 @@ describe.skipIf(!available)("browser (chromium): the credential form", () => {
         body: new URLSearchParams({ connection: "jira" })
       })
       assert.strictEqual(forged.status, 403)
+      // the page's own token, posted from another site: refused by its Origin
+      const csrf = String(await alice.page.getAttribute('#c-jira input[name="_csrf"]', "value"))
       const cross = await fetch(`${stack.baseUrl}/credentials/disconnect`, {
         method: "POST",
         headers: { cookie, origin: "https://evil.example", "content-type": "application/x-www-form-urlencoded" },
-        body: new URLSearchParams({ connection: "jira", _csrf: "x" })
+        body: new URLSearchParams({ connection: "jira", _csrf: csrf })
       })
       assert.strictEqual(cross.status, 403)
+      assert.include(await cross.text(), "submitted from another site")
       assert.strictEqual((await stack.runStores(CredentialsProvider.list({ provider: "jira", subject: "alice" }))).length, 1)
 
       // the page's own button

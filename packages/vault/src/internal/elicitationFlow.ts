@@ -17,7 +17,7 @@ import * as Option from "effect/Option"
 import * as crypto from "node:crypto"
 import { NoAuthenticatedUserError } from "../CredentialsProviderError.js"
 import type { Elicitation, ElicitationOutcome, ElicitationRequest, Mode } from "../Elicitation.js"
-import type { PendingResult, PendingStore } from "../PendingStore.js"
+import type { PendingEntry, PendingResult, PendingStore } from "../PendingStore.js"
 import type { VaultError } from "../VaultError.js"
 import * as CallUser from "./callUser.js"
 
@@ -133,38 +133,45 @@ export const make = <E>(
 
     const elicitationId = crypto.randomBytes(16).toString("base64url")
     const digest = digestOf()
-    const entry = yield* pending.create(
-      { provider: spec.pendingProvider, subject, data: { elicitationId, requestDigest: digest } },
-      spec.timeout
-    ).pipe(Effect.catchAll(spec.unavailable("create")))
-    const elicitRequest: ElicitationRequest = {
-      provider,
-      user: { subject, label },
-      pendingId: entry.id,
-      elicitationId,
-      url: spec.link(entry.id),
-      message: spec.message(label, spec.mode),
-      required: spec.requiredMessage,
-      requestDigest: digest,
-      mode: spec.mode,
-      expiresAt: entry.expiresAt
-    }
-    // a call cancelled while the user is asked (the client's dialog) uses the link up, as every other end does
-    const outcome = yield* Effect.zipRight(
-      Effect.logInfo(`${spec.name} ${spec.logs.requested}`).pipe(Effect.annotateLogs({ elicitationId })),
-      elicitation.elicit(elicitRequest)
-    ).pipe(Effect.onInterrupt(() => pending.take(entry.id).pipe(Effect.ignore)))
-    if (outcome._tag !== "Accepted") {
-      // a call that ends before the page completes the entry (declined, cancelled) uses the link up
-      yield* pending.take(entry.id).pipe(Effect.ignore)
-      yield* Effect.logInfo(`${spec.name} elicitation ${outcome._tag.toLowerCase()}`).pipe(Effect.annotateLogs({ elicitationId }))
-      return yield* Effect.fail(spec.notDone(reasonOf(outcome)))
-    }
-    const result = yield* awaitEntry(
-      entry.id,
-      spec.timeout,
-      Effect.logWarning(`${spec.name} ${spec.logs.timedOut}`).pipe(Effect.annotateLogs({ elicitationId }))
+    // from the link's creation on, a call that ends by interruption (the client cancels it, in its
+    // dialog or while the page is open) uses the link up, as every other end does
+    const asked = (entry: PendingEntry) =>
+      Effect.gen(function*() {
+        const elicitRequest: ElicitationRequest = {
+          provider,
+          user: { subject, label },
+          pendingId: entry.id,
+          elicitationId,
+          url: spec.link(entry.id),
+          message: spec.message(label, spec.mode),
+          required: spec.requiredMessage,
+          requestDigest: digest,
+          mode: spec.mode,
+          expiresAt: entry.expiresAt
+        }
+        yield* Effect.logInfo(`${spec.name} ${spec.logs.requested}`).pipe(Effect.annotateLogs({ elicitationId }))
+        const outcome = yield* elicitation.elicit(elicitRequest)
+        if (outcome._tag !== "Accepted") {
+          // a call that ends before the page completes the entry (declined, cancelled) uses the link up
+          yield* pending.take(entry.id).pipe(Effect.ignore)
+          yield* Effect.logInfo(`${spec.name} elicitation ${outcome._tag.toLowerCase()}`).pipe(Effect.annotateLogs({ elicitationId }))
+          return yield* Effect.fail(spec.notDone(reasonOf(outcome)))
+        }
+        const result = yield* awaitEntry(
+          entry.id,
+          spec.timeout,
+          Effect.logWarning(`${spec.name} ${spec.logs.timedOut}`).pipe(Effect.annotateLogs({ elicitationId }))
+        )
+        yield* elicitation.completed(elicitRequest)
+        return yield* spec.finish(subject, result)
+      })
+    return yield* Effect.uninterruptibleMask((restore) =>
+      pending.create(
+        { provider: spec.pendingProvider, subject, data: { elicitationId, requestDigest: digest } },
+        spec.timeout
+      ).pipe(
+        Effect.catchAll(spec.unavailable("create")),
+        Effect.flatMap((entry) => restore(asked(entry)).pipe(Effect.onInterrupt(() => pending.take(entry.id).pipe(Effect.ignore))))
+      )
     )
-    yield* elicitation.completed(elicitRequest)
-    return yield* spec.finish(subject, result)
   })
