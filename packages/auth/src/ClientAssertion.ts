@@ -78,8 +78,9 @@ const algorithmsOf = (key: crypto.KeyObject): ReadonlyArray<string> => {
 }
 
 /**
- * Parses `privateKey` (synchronously), with `alg` or the key's default algorithm: RS256 (RSA),
- * ES256/ES384/ES512 (EC), EdDSA (Ed25519). Errors of `node:crypto` are dropped:
+ * Parses `privateKey` (synchronously), with `alg`, else a JWK's own `alg`, else the key's default
+ * algorithm: RS256 (RSA), ES256/ES384/ES512 (EC), EdDSA (Ed25519). A JWK whose `alg` differs from
+ * `alg`, or whose `use` is `enc`, is refused. Errors of `node:crypto` are dropped:
  * they may quote the input.
  *
  * @since 0.1.0
@@ -87,17 +88,16 @@ const algorithmsOf = (key: crypto.KeyObject): ReadonlyArray<string> => {
  */
 export const signingKey = (privateKey: Redacted.Redacted<string>, alg?: string | undefined): SigningKey | "key" | "alg" => {
   const text = Redacted.value(privateKey).trim()
+  type Jwk = crypto.JsonWebKey & { readonly kid?: unknown; readonly alg?: unknown; readonly use?: unknown }
   let key: crypto.KeyObject
-  let kid: string | undefined
+  let jwk: Jwk | undefined
   try {
     if (text.startsWith("{")) {
-      const parsed = JSON.parse(text) as crypto.JsonWebKey & { readonly kid?: unknown; readonly keys?: unknown }
+      const parsed = JSON.parse(text) as Jwk & { readonly keys?: unknown }
       // a key set of one key: what `mcp-credentials keys generate --use sig` writes
-      const jwk = Array.isArray(parsed.keys)
-        ? parsed.keys.length === 1 ? parsed.keys[0] as crypto.JsonWebKey & { readonly kid?: unknown } : undefined
-        : parsed
-      if (jwk === undefined || typeof jwk !== "object" || jwk === null) return "key"
-      kid = typeof jwk.kid === "string" ? jwk.kid : undefined
+      jwk = Array.isArray(parsed.keys) ? (parsed.keys.length === 1 ? parsed.keys[0] as Jwk : undefined) : parsed
+      // an encryption key is not a signing key
+      if (jwk === undefined || typeof jwk !== "object" || jwk === null || jwk.use === "enc") return "key"
       key = crypto.createPrivateKey({ key: jwk, format: "jwk" })
     } else key = crypto.createPrivateKey({ key: text, format: "pem" })
   } catch {
@@ -105,23 +105,62 @@ export const signingKey = (privateKey: Redacted.Redacted<string>, alg?: string |
   }
   const algorithms = algorithmsOf(key)
   if (algorithms.length === 0) return "key"
-  if (alg !== undefined && !algorithms.includes(alg)) return "alg"
-  return { key, alg: alg ?? algorithms[0]!, kid }
+  // the JWK's own `alg` (what its public half was registered with) is the default
+  const own = typeof jwk?.alg === "string" ? jwk.alg : undefined
+  if (own !== undefined && !algorithms.includes(own)) return "key"
+  const chosen = alg ?? own ?? algorithms[0]!
+  if (!algorithms.includes(chosen) || (own !== undefined && chosen !== own)) return "alg"
+  return { key, alg: chosen, kid: typeof jwk?.kid === "string" ? jwk.kid : undefined }
+}
+
+/**
+ * The certificate headers of an assertion (RFC 7515 `x5t`, `x5t#S256`: the SHA-1 and SHA-256
+ * thumbprints of the certificate's DER), which Entra ID requires of a certificate credential; or
+ * `"certificate"` when `certificatePem` is not a certificate, `"mismatch"` when it does not
+ * certify `key`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const thumbprints = (
+  certificatePem: string,
+  key: SigningKey
+): { readonly x5t: string; readonly "x5t#S256": string } | "certificate" | "mismatch" => {
+  let certificate: crypto.X509Certificate
+  try {
+    certificate = new crypto.X509Certificate(certificatePem)
+  } catch {
+    return "certificate"
+  }
+  if (!certificate.checkPrivateKey(key.key)) return "mismatch"
+  return {
+    x5t: crypto.createHash("sha1").update(certificate.raw).digest("base64url"),
+    "x5t#S256": crypto.createHash("sha256").update(certificate.raw).digest("base64url")
+  }
 }
 
 /**
  * A fresh assertion: `iss` = `sub` = `clientId`, `aud`, a random `jti`, `iat`, `exp` in 60 s;
- * `kid` in the header when given.
+ * `kid` in the header when given, and the certificate's thumbprints (`thumbprints`) when given.
  *
  * @since 0.1.0
  * @category constructors
  */
 export const sign = (
   key: SigningKey,
-  options: { readonly clientId: string; readonly audience: string; readonly kid?: string | undefined }
+  options: {
+    readonly clientId: string
+    readonly audience: string
+    readonly kid?: string | undefined
+    readonly thumbprints?: { readonly x5t: string; readonly "x5t#S256": string } | undefined
+  }
 ): Promise<string> =>
   new jose.SignJWT({})
-    .setProtectedHeader({ alg: key.alg, ...(options.kid !== undefined ? { kid: options.kid } : {}) })
+    .setProtectedHeader({
+      alg: key.alg,
+      ...(options.kid !== undefined ? { kid: options.kid } : {}),
+      ...(options.thumbprints ?? {})
+    })
     .setIssuer(options.clientId)
     .setSubject(options.clientId)
     .setAudience(options.audience)

@@ -30,6 +30,9 @@ describe("ClientAssertion", () => {
         assert.strictEqual(parsed.kid, kid)
       }
       assert.strictEqual((yield* ClientAssertion.check(Redacted.make(pem("rsa")), "PS384")).alg, "PS384")
+      // a JWK's own alg (what its public half was registered with) is the default
+      const rsa = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ format: "jwk" })
+      assert.strictEqual((yield* ClientAssertion.check(Redacted.make(JSON.stringify({ keys: [{ ...rsa, alg: "PS256", use: "sig" }] })))).alg, "PS256")
     }))
 
   it.effect("refused: public keys, symmetric keys, key sets of several keys, a foreign algorithm, a short RSA key", () =>
@@ -44,6 +47,9 @@ describe("ClientAssertion", () => {
         ["not a key at all", undefined, "key"],
         [JSON.stringify(priv), "RS256", "alg"],
         [pem("rsa", 1024), undefined, "sign"],
+        // an encryption key; a JWK asked to sign with another alg than its own
+        [JSON.stringify({ ...priv, use: "enc" }), undefined, "key"],
+        [JSON.stringify({ ...priv, alg: "ES256" }), "ES384", "alg"],
         // an RSA-PSS key cannot become the JWK jose signs with (an RSA key signs PS256 itself)
         [pem("rsa-pss"), undefined, "key"]
       ]

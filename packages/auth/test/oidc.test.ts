@@ -233,7 +233,7 @@ describe("oidc-provider — introspection endpoint", () => {
       assert.strictEqual(claims.iss, RS_KEY.id)
       assert.strictEqual(claims.sub, RS_KEY.id)
       assert.strictEqual(claims.aud, discovery.introspection_endpoint)
-      // a fresh jti per request: the provider refuses a replayed assertion
+      // a fresh jti per request (the provider's replay detection would refuse a repeated one)
       assert.notStrictEqual(claims.jti, jose.decodeJwt(second!).jti)
       // another key under the same client id is refused by the provider
       const other = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({ format: "pem", type: "pkcs8" }).toString()

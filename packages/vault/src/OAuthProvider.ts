@@ -64,6 +64,8 @@ export interface OAuthProvider {
   readonly privateKeyId?: string | undefined
   /** `private_key_jwt`: the assertion's `aud`; default the token endpoint URL (RFC 7523). */
   readonly assertionAudience?: string | undefined
+  /** `private_key_jwt`: the key's X.509 certificate (PEM); its thumbprints go in the header (`x5t`, `x5t#S256`). */
+  readonly privateKeyCertificate?: string | undefined
   readonly scopes: ReadonlyArray<string>
   readonly extraAuthorizeParams: Readonly<Record<string, string>>
   readonly timeout: Duration.Duration
@@ -100,6 +102,12 @@ export interface Options {
   readonly privateKeyId?: string | undefined
   /** The assertion's `aud`; default the token endpoint URL. Some providers want their issuer. */
   readonly assertionAudience?: string | undefined
+  /**
+   * The key's X.509 certificate (PEM, not secret): its SHA-1 and SHA-256 thumbprints go in each
+   * assertion's header (`x5t`, `x5t#S256`), as Entra ID requires of a certificate credential.
+   * Checked against the key when built.
+   */
+  readonly privateKeyCertificate?: string | undefined
   readonly scopes?: ReadonlyArray<string> | undefined
   readonly extraAuthorizeParams?: Readonly<Record<string, string>> | undefined
   readonly timeout?: Duration.DurationInput | undefined
@@ -174,6 +182,11 @@ export const make = (options: Options): Effect.Effect<OAuthProvider, OAuthConfig
         ClientAssertion.check(options.privateKey, options.privateKeyAlg),
         (problem) => config(problem === "alg" ? "privateKeyAlg" : "privateKey", ClientAssertion.problemMessage(problem))
       )
+      if (options.privateKeyCertificate !== undefined) {
+        const checked = ClientAssertion.thumbprints(options.privateKeyCertificate, key)
+        if (checked === "certificate") return yield* config("privateKeyCertificate", "is not a PEM X.509 certificate")
+        if (checked === "mismatch") return yield* config("privateKeyCertificate", "does not certify privateKey")
+      }
       signing = { alg: key.alg, kid: options.privateKeyId ?? key.kid }
     } else if (method !== "none" && options.clientSecret === undefined) {
       return yield* config("clientSecret", `is required for ${method}`)
@@ -211,7 +224,8 @@ export const make = (options: Options): Effect.Effect<OAuthProvider, OAuthConfig
         privateKey: options.privateKey,
         privateKeyAlg: signing.alg,
         privateKeyId: signing.kid,
-        assertionAudience: options.assertionAudience
+        assertionAudience: options.assertionAudience,
+        privateKeyCertificate: options.privateKeyCertificate
       }),
       scopes: options.scopes ?? [],
       extraAuthorizeParams: options.extraAuthorizeParams ?? {},
@@ -517,10 +531,12 @@ export const toCredential = (
 const clientAssertion = async (provider: OAuthProvider): Promise<string> => {
   const key = ClientAssertion.signingKey(provider.privateKey!, provider.privateKeyAlg)
   if (typeof key === "string") throw new Error("unusable key")
+  const thumbprints = provider.privateKeyCertificate === undefined ? undefined : ClientAssertion.thumbprints(provider.privateKeyCertificate, key)
   return ClientAssertion.sign(key, {
     clientId: provider.clientId,
     audience: provider.assertionAudience ?? provider.tokenEndpoint,
-    kid: provider.privateKeyId
+    kid: provider.privateKeyId,
+    thumbprints: typeof thumbprints === "object" ? thumbprints : undefined
   })
 }
 
@@ -652,13 +668,16 @@ const providerRequest = (
     const json = parseObject(response.text)
     if (response.status !== 200) {
       const code = json?.error
+      const sub = json?.suberror
       const scrubber = Scrubber.make(sent)
+      // a code that holds a value this request sent is no code
+      const isCode = (c: unknown): c is string => typeof c === "string" && errorCode.test(c) && scrubber.scrubString(c).count === 0
       return yield* new OAuthTokenError({
         provider: provider.name,
         grant,
         status: response.status,
-        // a code that holds a value this request sent is no code
-        error: typeof code === "string" && errorCode.test(code) && scrubber.scrubString(code).count === 0 ? code : "invalid_response",
+        error: isCode(code) ? code : "invalid_response",
+        ...(isCode(sub) ? { suberror: sub } : {}),
         ...(json === undefined ? {} : { description: safeDescription(json.error_description, scrubber) })
       })
     }

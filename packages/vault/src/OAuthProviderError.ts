@@ -96,10 +96,13 @@ export class OAuthTokenError extends Schema.TaggedError<OAuthTokenError>(
   grant: Grant,
   status: Schema.Number,
   error: Schema.String,
+  /** Entra ID's finer code (`suberror`: `consent_required`, `basic_action`, …), when it gives one. */
+  suberror: Schema.optional(Schema.String),
   description: Schema.optional(Schema.String)
 }) {
   override get message(): string {
     return `OAuth provider ${this.provider} refused the ${requestName(this.grant)} (HTTP ${this.status}): ${this.error}` +
+      (this.suberror === undefined ? "" : `/${this.suberror}`) +
       (this.description === undefined ? "" : ` (${this.description})`)
   }
 }

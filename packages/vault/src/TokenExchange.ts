@@ -92,7 +92,7 @@ export class TokenExchangeError extends Schema.TaggedError<TokenExchangeError>(
   "@mcp-credentials/vault/TokenExchangeError"
 )("TokenExchangeError", {
   provider: Schema.String,
-  reason: Schema.Literal("no_subject_token", "static_requested", "unexpected_token_type")
+  reason: Schema.Literal("no_subject_token", "static_requested", "unexpected_token_type", "interaction_required")
 }) {
   readonly [CredentialError.TypeId]: CredentialError.TypeId = CredentialError.TypeId
   override get message(): string {
@@ -105,6 +105,10 @@ export class TokenExchangeError extends Schema.TaggedError<TokenExchangeError>(
       case "unexpected_token_type":
         return `Token exchange at ${this.provider} issued a token that is not the bearer access token asked for ` +
           `(issued_token_type or token_type differs).`
+      case "interaction_required":
+        return `${this.provider} needs the user first: they must consent to this application's access to the API, or ` +
+          `meet a sign-in requirement (multi-factor, conditional access). Ask them to sign in to the application again ` +
+          `interactively, or an administrator to grant consent; then call the tool again.`
     }
   }
 }
@@ -150,12 +154,25 @@ export const make = (
     const flights = SingleFlight.make<ResolvedCredential.OAuthCredential, TokenRequestError | TokenExchangeError>(yield* Effect.scope)
 
     const onBehalfOf = options.grant === "on-behalf-of"
-    if (onBehalfOf && (options.scopes ?? provider.scopes).length === 0) {
-      return yield* new OAuthConfigError({ provider: provider.name, field: "scopes", reason: "on-behalf-of names the downstream API by its scopes: give at least one" })
+    if (onBehalfOf) {
+      if ((options.scopes ?? provider.scopes).length === 0) {
+        return yield* new OAuthConfigError({ provider: provider.name, field: "scopes", reason: "on-behalf-of names the downstream API by its scopes: give at least one" })
+      }
+      for (const field of ["audience", "resource", "requestedTokenType", "subjectTokenType"] as const) {
+        if (options[field] !== undefined) {
+          return yield* new OAuthConfigError({ provider: provider.name, field, reason: "is RFC 8693's: on-behalf-of names the API by its scopes" })
+        }
+      }
     }
     const exchange = (subjectToken: Redacted.Redacted<string>, key: string, subjectExpiry: number | undefined) =>
       (onBehalfOf
-        ? OAuthProvider.onBehalfOf(provider, { assertion: subjectToken, scopes: options.scopes })
+        ? OAuthProvider.onBehalfOf(provider, { assertion: subjectToken, scopes: options.scopes }).pipe(
+          // Entra: the user must consent or meet a sign-in requirement; no retry of this call helps
+          Effect.catchIf(
+            (e) => e._tag === "OAuthTokenError" && (e.error === "interaction_required" || e.suberror === "consent_required"),
+            () => Effect.fail(new TokenExchangeError({ provider: provider.name, reason: "interaction_required" }))
+          )
+        )
         : OAuthProvider.exchangeToken(provider, {
           subjectToken,
           subjectTokenType: options.subjectTokenType,

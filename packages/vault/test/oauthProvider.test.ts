@@ -8,6 +8,7 @@ import { ResolvedCredential } from "@mcp-credentials/core"
 import { Config, ConfigProvider, Effect, Either, Option, Redacted, TestClock } from "effect"
 import * as jose from "jose"
 import * as crypto from "node:crypto"
+import { readFileSync } from "node:fs"
 import * as http from "node:http"
 import { CredentialStore, OAuthAuthorization, OAuthProvider } from "../src/index.js"
 import { authorize, CLIENT, downstream, type Harness, PKJWT_CLIENT, REDIRECT_URI, startProvider, tokensFor } from "./oauthHarness.js"
@@ -388,6 +389,45 @@ describe("private_key_jwt (RFC 7523) against oidc-provider", () => {
       const tokens = yield* tokensFor(p, "bob")
       assert.isAbove(Redacted.value(tokens.accessToken).length, 20)
       assert.deepStrictEqual({ alg: header?.alg, kid: header?.kid }, { alg: "ES256", kid: "ec-1" })
+    }))
+
+  it.live("a certificate credential (Entra ID): the assertion's header carries the certificate's x5t and x5t#S256", () =>
+    Effect.gen(function*() {
+      // a fixture key and self-signed certificate (openssl); the thumbprints are openssl's own
+      // `x509 -fingerprint -sha1/-sha256`, base64url
+      const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url), "utf8")
+      let header: jose.ProtectedHeaderParameters | undefined
+      const p = yield* OAuthProvider.make({
+        name: "entra",
+        tokenEndpoint: "https://login.example/tenant/oauth2/v2.0/token",
+        clientId: "app-id",
+        privateKey: Redacted.make(fixture("client-assertion-key.pem")),
+        privateKeyCertificate: fixture("client-assertion-cert.pem"),
+        fetch: async (_input, init) => {
+          header = jose.decodeProtectedHeader(new URLSearchParams(String(init.body)).get("client_assertion")!)
+          return new Response(JSON.stringify({ access_token: "at-0123456789", token_type: "Bearer", expires_in: 60 }), {
+            status: 200,
+            headers: { "content-type": "application/json" }
+          })
+        }
+      })
+      yield* OAuthProvider.clientCredentials(p, { scopes: ["api://orders/.default"] })
+      assert.deepStrictEqual(header, {
+        alg: "ES256",
+        x5t: "zIl4Mc5Tz15sU6VnCQdMA9gLuYg",
+        "x5t#S256": "44n45Q3_VA7VFWgS94FHk8oLR6GSPcbUXBkLKWLvLf8"
+      })
+      // a certificate of another key, and something that is not a certificate: refused when built
+      const make = (certificate: string) =>
+        Effect.flip(OAuthProvider.make({
+          name: "entra",
+          tokenEndpoint: "https://login.example/token",
+          clientId: "app-id",
+          privateKey: Redacted.make(h.pkjwt.ecJwk),
+          privateKeyCertificate: certificate
+        }))
+      assert.strictEqual((yield* make(fixture("client-assertion-cert.pem"))).message, "OAuth provider entra: invalid privateKeyCertificate: does not certify privateKey")
+      assert.strictEqual((yield* make("not a certificate")).message, "OAuth provider entra: invalid privateKeyCertificate: is not a PEM X.509 certificate")
     }))
 
   it.live("an assertion a provider echoes in its error is removed from the error", () =>

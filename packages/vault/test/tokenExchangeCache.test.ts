@@ -9,7 +9,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { CredentialBackend, ResolvedCredential } from "@mcp-credentials/core"
 import { ToolContext } from "@mcp-credentials/server"
 import { Effect, Option, Redacted, TestClock } from "effect"
-import { TokenExchange } from "../src/index.js"
+import { OAuthProvider, TokenExchange } from "../src/index.js"
 
 interface Stub {
   readonly calls: Array<URLSearchParams>
@@ -19,7 +19,8 @@ interface Stub {
 const stubFetch = (stub: Stub) => async (_url: string, init: RequestInit) => {
   const form = new URLSearchParams(String(init.body))
   stub.calls.push(form)
-  return new Response(JSON.stringify(stub.answer(stub.calls.length)), { status: 200, headers: { "content-type": "application/json" } })
+  const { __status, ...body } = stub.answer(stub.calls.length) as Record<string, unknown> & { __status?: number }
+  return new Response(JSON.stringify(body), { status: __status ?? 200, headers: { "content-type": "application/json" } })
 }
 
 const bearer = (n: number, expiresIn?: number) => ({
@@ -38,7 +39,7 @@ const backendWith = (stub: Stub, options: Partial<TokenExchange.Options> = {}) =
       clientSecret: Redacted.make("server-secret"),
       fetch: stubFetch(stub)
     },
-    audience: "https://api.example",
+    ...(options.grant === "on-behalf-of" ? {} : { audience: "https://api.example" }),
     ...options
   })
 
@@ -118,10 +119,41 @@ describe("TokenExchange cache", () => {
         [sent.get("grant_type"), sent.get("assertion"), sent.get("requested_token_use"), sent.get("scope"), sent.get("audience")],
         ["urn:ietf:params:oauth:grant-type:jwt-bearer", "carol", "on_behalf_of", "api://orders/.default", null]
       )
+      const rfcOption = yield* Effect.flip(backendWith(none, { grant: "on-behalf-of", scopes: ["api://orders/.default"], audience: "x" }))
+      assert.strictEqual(rfcOption.message, "OAuth provider idp: invalid audience: is RFC 8693's: on-behalf-of names the API by its scopes")
       for (const capacity of [Number.NaN, -1, 1.5]) {
         const error = yield* Effect.flip(backendWith(none, { capacity }))
         assert.strictEqual(error.message, "OAuth provider idp: invalid capacity: must be a whole number, 0 or more")
       }
+    }))
+
+  it.scoped("on-behalf-of: Entra's consent_required (or interaction_required) says the user must act; other refusals stay the provider's", () =>
+    Effect.gen(function*() {
+      const answers = [
+        { __status: 400, error: "invalid_grant", suberror: "consent_required", error_description: "AADSTS65001: The user or administrator has not consented to use the application." },
+        { __status: 400, error: "interaction_required", error_description: "AADSTS50076: multi-factor authentication required." },
+        { __status: 400, error: "invalid_grant", error_description: "AADSTS50013: Assertion failed signature validation." }
+      ]
+      const stub: Stub = { calls: [], answer: (n) => answers[n - 1]! }
+      const backend = yield* backendWith(stub, { grant: "on-behalf-of", scopes: ["api://orders/.default"] })
+      for (const user of ["u1", "u2"]) {
+        const e = yield* Effect.flip(resolveAs(backend, user))
+        assert.strictEqual((e as { _tag: string; reason?: string })._tag, "TokenExchangeError")
+        assert.strictEqual((e as { reason?: string }).reason, "interaction_required")
+        assert.match(e.message, /^idp needs the user first: they must consent/)
+      }
+      const other = yield* Effect.flip(resolveAs(backend, "u3"))
+      assert.strictEqual((other as { _tag: string })._tag, "OAuthTokenError")
+      assert.match(other.message, /^OAuth provider idp refused the on-behalf-of request \(HTTP 400\): invalid_grant \(AADSTS50013/)
+      // the suberror is in the provider's error too
+      const consent = yield* Effect.flip(OAuthProvider.onBehalfOf(yield* OAuthProvider.make({
+        name: "idp",
+        tokenEndpoint: "https://idp.example/token",
+        clientId: "c",
+        clientSecret: Redacted.make("s"),
+        fetch: stubFetch({ calls: [], answer: () => answers[0]! })
+      }), { assertion: Redacted.make("user-token-0123456789"), scopes: ["api://orders/.default"] }))
+      assert.match(consent.message, /^OAuth provider idp refused the on-behalf-of request \(HTTP 400\): invalid_grant\/consent_required \(AADSTS65001/)
     }))
 
   it.scoped("a token of another type than asked for is refused (issued_token_type, or a token_type other than Bearer)", () =>
