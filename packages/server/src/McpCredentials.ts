@@ -346,7 +346,7 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
     const hidden = hide(handler)
     if ((hidden as any)[guardedKey]) return hidden
     const checked = (request: any, extra: Extra) => {
-      const refusal = components.guardsComponents() ? ComponentScopes.refusal(components.requiredFor(method, request?.params), extra.authInfo?.scopes) : undefined
+      const refusal = components.refusalFor(method, request?.params, extra.authInfo?.scopes)
       if (refusal !== undefined) {
         const error = new McpError(refusal.code, refusal.message, refusal.data)
         error.message = refusal.message

@@ -347,9 +347,7 @@ export const install = <R = never, X = never>(server: McpServer, options: Option
   const guarded = (method: string, handler: ProtocolHandler): ProtocolHandler => {
     if ((handler as any)[wrapped]) return handler
     const checked: ProtocolHandler = (request, ctx) => {
-      const refusal = components.guardsComponents()
-        ? ComponentScopes.refusal(components.requiredFor(method, request?.params), ctx.http?.authInfo?.scopes)
-        : undefined
+      const refusal = components.refusalFor(method, request?.params, ctx.http?.authInfo?.scopes)
       if (refusal !== undefined) return Promise.reject(new ProtocolError(refusal.code, refusal.message, refusal.data))
       return handler(request, ctx)
     }

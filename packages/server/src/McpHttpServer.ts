@@ -22,9 +22,9 @@ import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import { createHash, randomUUID } from "node:crypto"
 import type { IncomingMessage, ServerResponse } from "node:http"
+import * as ComponentScopes from "./internal/componentScopes.js"
 import * as Http from "./internal/http.js"
 import * as Serve from "./internal/serve.js"
-import { missingScopes } from "./internal/pipeline.js"
 import { installationOf } from "./McpCredentials.js"
 
 /**
@@ -245,8 +245,7 @@ export const makeWebHandler = <R, RR = never>(
       const installation = installationOf(server)
       if (installation === undefined) return undefined
       for (const message of Array.isArray(body) ? body : [body]) {
-        const required = installation.requiredFor(String(message?.method ?? ""), message?.params)
-        const missing = required === undefined ? [] : missingScopes(required.scopes, authInfo?.scopes)
+        const missing = ComponentScopes.missingOf(installation.requiredFor(String(message?.method ?? ""), message?.params), authInfo?.scopes)
         if (missing.length > 0) return options.insufficientScope(missing, request)
       }
       return undefined

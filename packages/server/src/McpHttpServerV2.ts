@@ -28,7 +28,6 @@ import * as ComponentScopes from "./internal/componentScopes.js"
 import * as Http from "./internal/http.js"
 import { isPromiseLike } from "./internal/runner.js"
 import * as Serve from "./internal/serve.js"
-import { missingScopes } from "./internal/pipeline.js"
 import { installationOf } from "./McpCredentialsV2.js"
 
 /**
@@ -219,8 +218,8 @@ export const makeWebHandler = <R, RR = never>(
 
     /**
      * Refuses a tools/call, prompts/get or resources/read that requires scopes the token lacks,
-     * when asked to: the server
-     * is built here (and handed to the SDK's factory call) so its declarations can be read.
+     * when asked to: the server is built here (and handed to the SDK's factory call) so its
+     * declarations can be read.
      */
     const checkScopes = async (
       request: Request,
@@ -242,8 +241,7 @@ export const makeWebHandler = <R, RR = never>(
       const installation = installationOf(server)
       if (installation === undefined) return { server, body }
       for (const message of messages) {
-        const required = installation.requiredFor(String(message?.method ?? ""), message?.params)
-        const missing = required === undefined ? [] : missingScopes(required.scopes, authInfo?.scopes)
+        const missing = ComponentScopes.missingOf(installation.requiredFor(String(message?.method ?? ""), message?.params), authInfo?.scopes)
         if (missing.length > 0) {
           void server.close().catch(() => undefined)
           return { refused: options.insufficientScope(missing, request) }

@@ -7,7 +7,7 @@
  * resource of that URI, then the first template that matches). SDK-neutral: both `McpServer`s
  * keep their registries under the same names.
  */
-import { authorizedListing as authorizedTools, codes, missingScopes } from "./pipeline.js"
+import { codes, missingScopes } from "./pipeline.js"
 
 /** What a registry entry of either SDK's `McpServer` offers here. */
 interface Registries {
@@ -30,10 +30,17 @@ export interface ComponentScopes {
   readonly requiredScopes: (toolName: string) => ReadonlyArray<string>
   readonly requirePromptScopes: (promptName: string, scopes: ReadonlyArray<string>) => void
   readonly requireResourceScopes: (resourceName: string, scopes: ReadonlyArray<string>) => void
-  /** Whether any prompt or resource requires scopes (nothing to check otherwise). */
-  readonly guardsComponents: () => boolean
   /** What `method` with `params` requires, or `undefined` when it requires nothing. */
   readonly requiredFor: (method: string, params: any) => Requirement | undefined
+  /**
+   * The JSON-RPC error refusing a prompt, resource or completion request that `granted` does not
+   * allow, or `undefined` (tools are refused by the call pipeline, which knows the error mode).
+   */
+  readonly refusalFor: (
+    method: string,
+    params: any,
+    granted: ReadonlyArray<string> | undefined
+  ) => { readonly code: number; readonly message: string; readonly data: unknown } | undefined
   /** `result` of a list `method`, without what `granted` does not allow (`tools/list`, `prompts/list`, `resources/list`, `resources/templates/list`). */
   readonly authorizedListing: (method: string, result: unknown, granted: ReadonlyArray<string> | undefined) => unknown
 }
@@ -103,39 +110,43 @@ export const make = (
   const requirement = (kind: Requirement["kind"], subject: string, scopes: ReadonlyArray<string>) =>
     scopes.length === 0 ? undefined : { kind, subject, scopes }
 
+  const requiredFor = (method: string, params: any): Requirement | undefined => {
+    switch (method) {
+      case "tools/call": {
+        const name = String(params?.name ?? "")
+        return requirement("Tool", name, tools.get(name))
+      }
+      case "prompts/get": {
+        const name = String(params?.name ?? "")
+        return requirement("Prompt", name, prompts.get(name))
+      }
+      case "resources/read": {
+        const uri = String(params?.uri ?? "")
+        return requirement("Resource", uri, resourceScopes(uri))
+      }
+      case "completion/complete": {
+        // completions of a prompt's or a resource template's arguments reveal what they offer
+        const ref = params?.ref
+        if (ref?.type === "ref/prompt") return requirement("Prompt", String(ref.name ?? ""), prompts.get(String(ref.name ?? "")))
+        // a template is named by its own text, as the SDKs look it up (a fixed resource's
+        // completion is empty: nothing to guard)
+        if (ref?.type === "ref/resource") return requirement("Resource", String(ref.uri ?? ""), templateScopes(String(ref.uri ?? "")))
+        return undefined
+      }
+      default:
+        return undefined
+    }
+  }
+
   return {
     requireScopes: tools.set,
     requiredScopes: tools.get,
     requirePromptScopes: prompts.set,
     requireResourceScopes: resources.set,
-    guardsComponents: () => prompts.size() > 0 || resources.size() > 0,
-    requiredFor: (method, params) => {
-      switch (method) {
-        case "tools/call": {
-          const name = String(params?.name ?? "")
-          return requirement("Tool", name, tools.get(name))
-        }
-        case "prompts/get": {
-          const name = String(params?.name ?? "")
-          return requirement("Prompt", name, prompts.get(name))
-        }
-        case "resources/read": {
-          const uri = String(params?.uri ?? "")
-          return requirement("Resource", uri, resourceScopes(uri))
-        }
-        case "completion/complete": {
-          // completions of a prompt's or a resource template's arguments reveal what they offer
-          const ref = params?.ref
-          if (ref?.type === "ref/prompt") return requirement("Prompt", String(ref.name ?? ""), prompts.get(String(ref.name ?? "")))
-          // a template is named by its own text, as the SDKs look it up (a fixed resource's
-          // completion is empty: nothing to guard)
-          if (ref?.type === "ref/resource") return requirement("Resource", String(ref.uri ?? ""), templateScopes(String(ref.uri ?? "")))
-          return undefined
-        }
-        default:
-          return undefined
-      }
-    },
+    requiredFor,
+    // nothing to check while no prompt or resource requires scopes
+    refusalFor: (method, params, granted) =>
+      prompts.size() === 0 && resources.size() === 0 ? undefined : refusal(requiredFor(method, params), granted),
     authorizedListing: (method, result, granted) => {
       const allowed = (scopes: ReadonlyArray<string>) => missingScopes(scopes, granted).length === 0
       const filter = (field: string, keep: (item: any) => boolean) => {
@@ -145,8 +156,9 @@ export const make = (
         return shown.length === items.length ? result : { ...(result as object), [field]: shown }
       }
       switch (method) {
+        // a tool, prompt or resource that requires scopes the caller lacks is not offered to the model
         case "tools/list":
-          return authorizedTools(result, tools.get, granted)
+          return tools.size() === 0 ? result : filter("tools", (t) => allowed(tools.get(String(t?.name ?? ""))))
         case "prompts/list":
           return prompts.size() === 0 ? result : filter("prompts", (p) => allowed(prompts.get(String(p?.name ?? ""))))
         case "resources/list":
@@ -160,17 +172,17 @@ export const make = (
   }
 }
 
-/**
- * The JSON-RPC error refusing a request whose requirement `granted` does not meet, or
- * `undefined` (tools are refused by the call pipeline, which knows the error mode).
- */
-export const refusal = (
+/** The scopes of `requirement` that `granted` lacks (none without a requirement). */
+export const missingOf = (requirement: Requirement | undefined, granted: ReadonlyArray<string> | undefined): ReadonlyArray<string> =>
+  requirement === undefined ? [] : missingScopes(requirement.scopes, granted)
+
+/** The JSON-RPC error refusing a request whose requirement `granted` does not meet, or `undefined`. */
+const refusal = (
   requirement: Requirement | undefined,
   granted: ReadonlyArray<string> | undefined
 ): { readonly code: number; readonly message: string; readonly data: unknown } | undefined => {
-  if (requirement === undefined) return undefined
-  const missing = missingScopes(requirement.scopes, granted)
-  if (missing.length === 0) return undefined
+  const missing = missingOf(requirement, granted)
+  if (requirement === undefined || missing.length === 0) return undefined
   return {
     code: codes.scope,
     message: insufficientScopeMessage(requirement, missing, granted === undefined),

@@ -163,21 +163,6 @@ export interface CallInput {
 export const missingScopes = (required: ReadonlyArray<string>, granted: ReadonlyArray<string> | undefined) =>
   required.filter((s) => !(granted ?? []).includes(s))
 
-/**
- * A `tools/list` result with only the tools the caller's scopes allow (`listing: "authorized"`):
- * a tool that requires scopes the caller lacks is not offered to the model.
- */
-export const authorizedListing = (
-  result: unknown,
-  requiredScopes: (toolName: string) => ReadonlyArray<string>,
-  granted: ReadonlyArray<string> | undefined
-): unknown => {
-  const tools = (result as { tools?: unknown } | null)?.tools
-  if (!Array.isArray(tools)) return result
-  const shown = tools.filter((tool) => missingScopes(requiredScopes(String(tool?.name ?? "")), granted).length === 0)
-  return shown.length === tools.length ? result : { ...(result as object), tools: shown }
-}
-
 /** The message of a refusal for missing scopes (names the scopes, which are not secret). */
 export const insufficientScopeMessage = (toolName: string, missing: ReadonlyArray<string>, anonymous = false) =>
   anonymous
