@@ -110,10 +110,7 @@ export const router = (options: Options): HttpRouter.HttpRouter<never, Credentia
   const indexPath = `${basePath}/`
   const disconnectPath = `${basePath}/disconnect`
 
-  const html = (status: number, render: (nonce: string) => string) => {
-    const nonce = Html.newNonce()
-    return HttpServerResponse.text(render(nonce), { status, headers: Html.headers(nonce), contentType: "text/html; charset=utf-8" })
-  }
+  const html = Html.respond
   const fail = (status: number, message: string) => html(status, (nonce) => Html.errorPage(nonce, undefined, message))
 
   const statusOf = (subject: string, c: Connection) =>

@@ -36,7 +36,6 @@ import * as Redacted from "effect/Redacted"
 import { CredentialStore } from "./CredentialStore.js"
 import * as CredentialsProvider from "./CredentialsProvider.js"
 import { Elicitation } from "./Elicitation.js"
-import * as Deadline from "./internal/deadline.js"
 import * as Html from "./internal/html.js"
 import * as Oidc from "./internal/oidc.js"
 import * as PageSession from "./internal/pageSession.js"
@@ -134,10 +133,7 @@ export const router = (options: Options): HttpRouter.HttpRouter<never, Credentia
   const cookieOptions = (maxAge: Duration.Duration) => ({ httpOnly: true, sameSite: "lax" as const, path: cookies.path, secure, maxAge })
 
   // -- responses ------------------------------------------------------------------------------
-  const html = (status: number, render: (nonce: string) => string) => {
-    const nonce = Html.newNonce()
-    return HttpServerResponse.text(render(nonce), { status, headers: Html.headers(nonce), contentType: "text/html; charset=utf-8" })
-  }
+  const html = Html.respond
   const fail = (status: number, message: string, provider?: CredentialsProvider.CredentialsProvider) =>
     html(status, (nonce) => Html.errorPage(nonce, provider?.title, message))
   const redirect = (location: string) =>
@@ -267,10 +263,7 @@ export const router = (options: Options): HttpRouter.HttpRouter<never, Credentia
             }))
         )
         yield* pending.complete(t, { status: "stored" }, { ttl: provider.timeout })
-        // telling the session (a notification through its transport) is bounded: the page answers anyway
-        yield* Deadline.within(Effect.flatMap(Elicitation, (e) => e.submitted(taken.value)), Deadline.submittedTimeout, () => "timeout" as const).pipe(
-          Effect.catchAll(() => Effect.logWarning("The session could not be told in time that the form was submitted"))
-        )
+        yield* PageSession.notifySubmitted(taken.value)
         yield* Effect.logInfo(`${provider.name} credentials stored`).pipe(
           Effect.annotateLogs({ fields: provider.variables.map((v) => v.name).join(",") })
         )

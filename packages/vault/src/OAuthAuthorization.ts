@@ -38,7 +38,6 @@ import { CredentialStore } from "./CredentialStore.js"
 import * as CredentialsPage from "./CredentialsPage.js"
 import { Elicitation, type Mode } from "./Elicitation.js"
 import * as ElicitationFlow from "./internal/elicitationFlow.js"
-import * as Deadline from "./internal/deadline.js"
 import * as Html from "./internal/html.js"
 import * as Oidc from "./internal/oidc.js"
 import * as PageSession from "./internal/pageSession.js"
@@ -283,10 +282,7 @@ export const router = (options: RouterOptions): HttpRouter.HttpRouter<never, Cre
     loginTtl: options.loginTtl
   })
 
-  const html = (status: number, render: (nonce: string) => string) => {
-    const nonce = Html.newNonce()
-    return HttpServerResponse.text(render(nonce), { status, headers: Html.headers(nonce), contentType: "text/html; charset=utf-8" })
-  }
+  const html = Html.respond
   const fail = (status: number, message: string, self?: OAuthAuthorization) =>
     html(status, (nonce) =>
       Html.page(
@@ -425,10 +421,7 @@ export const router = (options: RouterOptions): HttpRouter.HttpRouter<never, Cre
           Effect.tapError(() => Effect.ignore(pending.complete(pendingId, { status: "error", reason: "failed" }, { ttl: self.timeout })))
         )
         yield* pending.complete(pendingId, { status: "stored" }, { ttl: self.timeout })
-        // telling the session (a notification through its transport) is bounded: the page answers anyway
-        yield* Deadline.within(Effect.flatMap(Elicitation, (e) => e.submitted(taken.value)), Deadline.submittedTimeout, () => "timeout" as const).pipe(
-          Effect.catchAll(() => Effect.logWarning("The session could not be told in time that the form was submitted"))
-        )
+        yield* PageSession.notifySubmitted(taken.value)
         yield* Effect.logInfo(`${self.name} authorization stored`)
         return yield* html(200, (nonce) =>
           Html.page(

@@ -29,6 +29,3 @@ export const within = <A, E, R, E2>(
       )
     })
   )
-
-/** How long a page waits to tell the waiting session that its form was submitted. @internal */
-export const submittedTimeout = Duration.seconds(5)

@@ -2,6 +2,7 @@
  * The credential pages' HTML: every interpolated value escaped, the guide rendered by
  * markdown-it (raw HTML off) and sanitised, one nonce'd style block, no script at all.
  */
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import MarkdownIt from "markdown-it"
 import sanitizeHtml from "sanitize-html"
 import * as crypto from "node:crypto"
@@ -49,6 +50,12 @@ export const headers = (nonce: string): Record<string, string> => ({
 
 /** @internal */
 export const newNonce = (): string => crypto.randomBytes(16).toString("base64")
+
+/** A page as the response, with a fresh nonce and the security headers. @internal */
+export const respond = (status: number, render: (nonce: string) => string) => {
+  const nonce = newNonce()
+  return HttpServerResponse.text(render(nonce), { status, headers: headers(nonce), contentType: "text/html; charset=utf-8" })
+}
 
 const style = `
 body{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem;color:#1b1b1b}

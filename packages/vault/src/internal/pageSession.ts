@@ -12,7 +12,9 @@ import type * as Redacted from "effect/Redacted"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Oidc from "./oidc.js"
+import { Elicitation } from "../Elicitation.js"
 import { type PendingEntry, PendingStore } from "../PendingStore.js"
+import * as Deadline from "./deadline.js"
 
 /** @internal */
 export const sessionProvider = "__session"
@@ -155,3 +157,17 @@ export const forPages = (options: {
   const cookies = cookiesOf(options.cookieNames, options.basePath, secure)
   return { origin: base.origin, secure, loginTtl, oidc, cookies, ...make({ oidc, cookies, secure, loginTtl }) } as const
 }
+
+/** How long a page waits to tell the waiting session that its form was submitted. */
+const submittedTimeout = Duration.seconds(5)
+
+/**
+ * Tells the session waiting on `entry` that its page stored what was asked (a notification
+ * through its transport), within a bound: the pages call it in a step that must not be cut
+ * short, and answer the browser anyway.
+ * @internal
+ */
+export const notifySubmitted = (entry: PendingEntry): Effect.Effect<void, never, Elicitation> =>
+  Deadline.within(Effect.flatMap(Elicitation, (e) => e.submitted(entry)), submittedTimeout, () => "timeout" as const).pipe(
+    Effect.catchAll(() => Effect.logWarning("The session could not be told in time that the form was submitted"))
+  )
