@@ -39,6 +39,26 @@ export interface SigningKey {
 }
 
 /**
+ * How a client authenticates, from its options: the `clientAuthMethod` given; else
+ * `client_secret_basic` with a secret, `private_key_jwt` with a key, `none` with neither; and
+ * `"ambiguous"` with both a secret and a key but no method (which one is meant cannot be told).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const clientAuthMethod = <M extends string>(options: {
+  readonly clientAuthMethod?: M | undefined
+  readonly clientSecret?: unknown
+  readonly privateKey?: unknown
+}): M | "client_secret_basic" | "private_key_jwt" | "none" | "ambiguous" =>
+  options.clientAuthMethod ??
+    (options.clientSecret !== undefined
+      ? options.privateKey !== undefined ? "ambiguous" : "client_secret_basic"
+      : options.privateKey !== undefined
+      ? "private_key_jwt"
+      : "none")
+
+/**
  * What is wrong with a key: `"key"` (not a usable private key), `"alg"` (the algorithm does not
  * fit the key), `"sign"` (the key cannot sign with it: an RSA key under 2048 bits).
  *

@@ -103,11 +103,10 @@ export const make = (options: Options): Effect.Effect<TokenVerifier.Verifier, Au
         "IntrospectionVerifier: endpoint is plain http to a non-loopback host; tokens and the client secret cross the network unencrypted: use https"
       )
     }
-    if (options.clientAuthMethod === undefined && options.clientSecret !== undefined && options.privateKey !== undefined) {
+    const method = ClientAssertion.clientAuthMethod(options)
+    if (method === "ambiguous") {
       return yield* new AuthConfigError({ field: "clientAuthMethod", reason: "is required with both a clientSecret and a privateKey" })
     }
-    const method = options.clientAuthMethod ??
-      (options.clientSecret !== undefined ? "client_secret_basic" : options.privateKey !== undefined ? "private_key_jwt" : "none")
     let assertionKey: ClientAssertion.SigningKey | undefined
     if (method === "private_key_jwt") {
       if (options.clientId === undefined || options.privateKey === undefined) {

@@ -169,11 +169,10 @@ export const make = (options: Options): Effect.Effect<OAuthProvider, OAuthConfig
     const config = (field: string, reason: string) => new OAuthConfigError({ provider: name, field, reason })
     if (name.trim() === "") return yield* config("name", "must not be empty")
     if (options.clientId.trim() === "") return yield* config("clientId", "must not be empty")
-    if (options.clientAuthMethod === undefined && options.clientSecret !== undefined && options.privateKey !== undefined) {
+    const method = ClientAssertion.clientAuthMethod(options)
+    if (method === "ambiguous") {
       return yield* config("clientAuthMethod", "is required with both a clientSecret and a privateKey (which one authenticates?)")
     }
-    const method: ClientAuthMethod = options.clientAuthMethod ??
-      (options.clientSecret !== undefined ? "client_secret_basic" : options.privateKey !== undefined ? "private_key_jwt" : "none")
     let signing: { readonly alg: string; readonly kid: string | undefined } | undefined
     if (method === "private_key_jwt") {
       if (options.privateKey === undefined) return yield* config("privateKey", "is required for private_key_jwt")
@@ -527,16 +526,30 @@ export const toCredential = (
 // internals
 // -----------------------------------------------------------------------------
 
+/**
+ * The parsed key and certificate thumbprints of a provider, read once per provider object (the
+ * key stays `Redacted` on the provider, which is plain options data).
+ */
+const signers = new WeakMap<OAuthProvider, {
+  readonly key: ClientAssertion.SigningKey
+  readonly thumbprints: { readonly x5t: string; readonly "x5t#S256": string } | undefined
+}>()
+
 /** A fresh `private_key_jwt` assertion for a request of `provider`. */
 const clientAssertion = async (provider: OAuthProvider): Promise<string> => {
-  const key = ClientAssertion.signingKey(provider.privateKey!, provider.privateKeyAlg)
-  if (typeof key === "string") throw new Error("unusable key")
-  const thumbprints = provider.privateKeyCertificate === undefined ? undefined : ClientAssertion.thumbprints(provider.privateKeyCertificate, key)
-  return ClientAssertion.sign(key, {
+  let signer = signers.get(provider)
+  if (signer === undefined) {
+    const key = ClientAssertion.signingKey(provider.privateKey!, provider.privateKeyAlg)
+    if (typeof key === "string") throw new Error("unusable key")
+    const thumbprints = provider.privateKeyCertificate === undefined ? undefined : ClientAssertion.thumbprints(provider.privateKeyCertificate, key)
+    signer = { key, thumbprints: typeof thumbprints === "object" ? thumbprints : undefined }
+    signers.set(provider, signer)
+  }
+  return ClientAssertion.sign(signer.key, {
     clientId: provider.clientId,
     audience: provider.assertionAudience ?? provider.tokenEndpoint,
     kid: provider.privateKeyId,
-    thumbprints: typeof thumbprints === "object" ? thumbprints : undefined
+    thumbprints: signer.thumbprints
   })
 }
 
