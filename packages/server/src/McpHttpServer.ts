@@ -236,8 +236,7 @@ export const makeWebHandler = <R, RR = never>(
       })
       yield* Effect.forkScoped(Effect.repeat(sweep, Schedule.spaced(Duration.millis(Math.max(100, Math.min(idleMs / 4, 60_000))))))
     }
-    const checkHost = Http.makeHostCheck(options.allowedHosts, options.allowedOrigins)
-    const cors = Http.makeCors(options.cors, options.allowedHosts, options.allowedOrigins)
+    const guard = Http.guardEndpoint(options)
 
     /** Refuses a tools/call, prompts/get or resources/read that requires scopes the token lacks, when asked to. */
     const checkScopes = (server: McpServer, body: unknown, request: Request, authInfo: AuthInfo | undefined) => {
@@ -404,12 +403,7 @@ export const makeWebHandler = <R, RR = never>(
       }
       return handle(request, authInfo)
     }
-    return async (request, opts) => {
-      const refused = checkHost(request)
-      if (refused !== undefined) return refused
-      if (cors === undefined) return respond(request, opts)
-      return cors.preflight(request) ?? cors.answer(request, await respond(request, opts))
-    }
+    return guard(respond)
   })
 
 /**

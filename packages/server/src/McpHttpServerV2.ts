@@ -213,8 +213,7 @@ export const makeWebHandler = <R, RR = never>(
         await Promise.all(open.map((server) => installationOf(server)?.interruptCalls()))
       })
     )
-    const checkHost = Http.makeHostCheck(options.allowedHosts, options.allowedOrigins)
-    const cors = Http.makeCors(options.cors, options.allowedHosts, options.allowedOrigins)
+    const guard = Http.guardEndpoint(options)
 
     /**
      * Refuses a tools/call, prompts/get or resources/read that requires scopes the token lacks,
@@ -274,12 +273,7 @@ export const makeWebHandler = <R, RR = never>(
         if (slot.server !== undefined) void slot.server.close().catch(() => undefined)
       }
     }
-    return async (request, opts) => {
-      const refused = checkHost(request)
-      if (refused !== undefined) return refused
-      if (cors === undefined) return respond(request, opts)
-      return cors.preflight(request) ?? cors.answer(request, await respond(request, opts))
-    }
+    return guard(respond)
   })
 
 /**

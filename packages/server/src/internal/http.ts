@@ -200,6 +200,26 @@ export const makeCors = (
 }
 
 /**
+ * The MCP endpoint's front door, built with the endpoint (so that invalid options fail there):
+ * the Host/Origin check (`makeHostCheck`) and, with `cors: true`, CORS (`makeCors`) around
+ * `respond`. Shared by both SDK lines.
+ */
+export const guardEndpoint = (options: {
+  readonly allowedHosts?: ReadonlyArray<string> | "any" | undefined
+  readonly allowedOrigins?: ReadonlyArray<string> | undefined
+  readonly cors?: boolean | undefined
+}) => {
+  const checkHost = makeHostCheck(options.allowedHosts, options.allowedOrigins)
+  const cors = makeCors(options.cors, options.allowedHosts, options.allowedOrigins)
+  return <O>(respond: (request: Request, opts?: O) => Promise<Response>) => async (request: Request, opts?: O): Promise<Response> => {
+    const refused = checkHost(request)
+    if (refused !== undefined) return refused
+    if (cors === undefined) return respond(request, opts)
+    return cors.preflight(request) ?? cors.answer(request, await respond(request, opts))
+  }
+}
+
+/**
  * A Node server whose `close` also drops idle keep-alive connections: clients' fetch pools keep
  * sockets open, and a plain `close` waits for them for seconds.
  */
