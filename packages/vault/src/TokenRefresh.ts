@@ -13,6 +13,9 @@
  *   never lost; only then does the call fail with `ReauthorizationRequiredError`.
  * - A token endpoint that is down does not cost the user the token: the lease is released and an
  *   access token that has not really expired yet is still used.
+ * - A record deleted while its refresh is at the provider (the user disconnected, an operator
+ *   revoked) is not written back: the call finds nothing stored, and the tokens the provider just
+ *   issued are revoked at its revocation endpoint, so no grant outlives the disconnect.
  *
  * `layerRefreshing` gives any `CredentialBackend` (Env, Header, your own) the same refresh
  * (opt-in): OAuth credentials with `refreshToken`, `tokenUri` and `clientId` are refreshed in a
@@ -143,6 +146,42 @@ export const make = (
     // this replica claimed (at most one per key)
     const unsaved = new Map<string, { readonly generation: number; readonly credential: ResolvedCredential.OAuthCredential; readonly ttl: Duration.DurationInput | undefined }>()
 
+    /**
+     * Tokens the provider issued for a record that is gone by the time they could be stored (the
+     * user disconnected, an operator revoked, while the provider answered): nobody can use them,
+     * and a provider that does not revoke the whole grant with the old refresh token would keep it
+     * alive. Revoked, best effort (a failure is logged).
+     */
+    const revokeOrphaned = (provider: OAuthProvider.OAuthProvider, issued: ResolvedCredential.OAuthCredential) => {
+      if (provider.revocationEndpoint === undefined) {
+        return Effect.logWarning(
+          `${provider.name} refresh: the record was deleted while its token was being refreshed, and the provider has no revocation endpoint: the tokens it just issued are dropped but stay valid there until they expire`
+        )
+      }
+      const send = (token: Redacted.Redacted<string>, hint: "access_token" | "refresh_token") =>
+        OAuthProvider.revoke(provider, { token, hint }).pipe(
+          Effect.catchAll((e) => Effect.logWarning(`${provider.name} refresh: revoking a token issued for a deleted record: ${e.message}`))
+        )
+      return Effect.zipRight(
+        issued.refreshToken !== undefined ? send(issued.refreshToken, "refresh_token") : Effect.void,
+        send(issued.accessToken, "access_token")
+      ).pipe(Effect.zipLeft(Effect.logInfo(`${provider.name} refresh: the record was deleted meanwhile; the tokens just issued were revoked`)))
+    }
+    /** After a swap that found no record of ours: revoke what was issued if the record is gone. */
+    const revokeIfGone = (key: StoreKey, provider: OAuthProvider.OAuthProvider, issued: ResolvedCredential.OAuthCredential) =>
+      Effect.flatMap(Effect.either(store.get(key)), (now) =>
+        now._tag === "Right" && Option.isNone(now.right) ? revokeOrphaned(provider, issued) : Effect.void)
+
+    /** No record: a token redeemed for it that could not be stored has lost its use too. */
+    const nothingStored = (key: StoreKey): Effect.Effect<Option.Option<StoredCredential>> => {
+      const id = credentialId(key)
+      const orphan = unsaved.get(id)
+      const provider = providers.get(key.provider)
+      if (orphan === undefined || provider === undefined) return Effect.succeedNone
+      unsaved.delete(id)
+      return Effect.as(revokeOrphaned(provider, orphan.credential), Option.none())
+    }
+
     const expiring = (s: StoredCredential, now: number) =>
       ResolvedCredential.isExpiredAt(s.credential, now, { margin })
     const ttlFor = (s: StoredCredential, now: number): Duration.DurationInput | undefined =>
@@ -168,7 +207,7 @@ export const make = (
           const now = yield* Clock.currentTimeMillis
           if (attempt > 0 && now >= deadline) return yield* new RefreshTimeoutError({ provider: key.provider })
           const found = yield* store.get(key)
-          if (Option.isNone(found)) return Option.none()
+          if (Option.isNone(found)) return yield* nothingStored(key)
           const current = found.value
           const credential = current.credential
           if (credential.type !== "oauth") return found
@@ -227,6 +266,9 @@ export const make = (
                 Effect.sync(() => unsaved.set(id, { generation: claimed.value.generation, credential: fresh, ttl }))
               )
             )
+            // no record of ours to swap into: another writer moved (leave its grant alone), or the
+            // record was deleted while the provider answered, and then what it issued is revoked
+            if (Option.isNone(written)) yield* revokeIfGone(key, provider, fresh)
             return Either.right(written)
           }))
           if (redeemed._tag === "Right") {
@@ -259,7 +301,8 @@ export const make = (
     const get = (key: StoreKey): Effect.Effect<Option.Option<StoredCredential>, TokenRefreshError> =>
       Effect.gen(function*() {
         const found = yield* store.get(key)
-        if (Option.isNone(found) || found.value.credential.type !== "oauth") return found
+        if (Option.isNone(found)) return yield* nothingStored(key)
+        if (found.value.credential.type !== "oauth") return found
         const now = yield* Clock.currentTimeMillis
         const leased = leaseOf(found.value.credential) !== undefined
         if (!leased && !expiring(found.value, now)) return found

@@ -310,6 +310,89 @@ describe("TokenRefresh (memory store, real provider)", () => {
       assert.strictEqual(stored.generation, 3, "1 old, 2 leased, 3 newer: nothing deleted")
     }))
 
+  /**
+   * A provider whose fetch runs `during` once the refresh grant is on its way, records the
+   * refresh token the provider answers with, and counts revocation requests.
+   */
+  const watched = (base: OAuthProvider.OAuthProvider, during: () => Promise<void>) => {
+    const seen = { issued: undefined as string | undefined, revocations: 0 }
+    const p: OAuthProvider.OAuthProvider = {
+      ...base,
+      fetch: async (url, init) => {
+        const body = String(init?.body ?? "")
+        if (String(url) === base.revocationEndpoint) seen.revocations++
+        if (!body.includes("grant_type=refresh_token")) return fetch(url, init)
+        const answer = fetch(url, init)
+        await during()
+        const response = await answer
+        seen.issued = (await response.clone().json()).refresh_token
+        return response
+      }
+    }
+    return { p, seen }
+  }
+
+  it.scopedLive("fix: a record deleted while its refresh is at the provider is not written back, and the tokens issued for it are revoked", () =>
+    Effect.gen(function*() {
+      const store = yield* CredentialStore.makeMemory
+      const base = yield* downstream(h)
+      assert.isDefined(base.revocationEndpoint, "discovered")
+      const key = { provider: base.name, subject: subject("deleted") }
+      // an operator revokes (or the user disconnects) while the provider rotates the refresh token
+      const { p, seen } = watched(base, async () => {
+        await Effect.runPromise(store.delete(key))
+      })
+      const refresher = yield* TokenRefresh.make({ providers: [p] }).pipe(Effect.provideService(CredentialStore.CredentialStore, store))
+      yield* store.set(key, yield* expiredCredential(base, key.subject))
+      const none = yield* Effect.flip(refresher.require(key))
+      assert.strictEqual(none._tag === "ReauthorizationRequiredError" && none.reason, "no_token")
+      assert.isTrue(Option.isNone(yield* store.get(key)), "the deleted record stays deleted")
+      assert.isString(seen.issued)
+      assert.strictEqual(seen.revocations, 2, "the rotated refresh token and the new access token")
+      // the refresh token the provider issued for the deleted record no longer works there
+      const reuse = yield* Effect.flip(OAuthProvider.refresh(base, { refreshToken: Redacted.make(seen.issued!) }))
+      assert.strictEqual(reuse._tag === "OAuthTokenError" && reuse.error, "invalid_grant")
+    }))
+
+  it.scopedLive("fix: a token kept unsaved (the store was down) whose record is then deleted is revoked, not kept or written", () =>
+    Effect.gen(function*() {
+      const base = yield* downstream(h)
+      const { p, seen } = watched({ ...base, timeout: Duration.seconds(1) }, async () => undefined)
+      const memory = yield* CredentialStore.makeMemory
+      let down = true
+      const store = blipping(memory, 2, () => down)
+      const refresher = yield* TokenRefresh.make({ providers: [p], lease: "1 second" }).pipe(Effect.provideService(CredentialStore.CredentialStore, store))
+      const key = { provider: p.name, subject: subject("unsaved-deleted") }
+      yield* memory.set(key, yield* expiredCredential(base, key.subject))
+      assert.strictEqual((yield* Effect.flip(refresher.require(key)))._tag, "StoreError")
+      down = false
+      yield* memory.delete(key)
+      const none = yield* Effect.flip(refresher.require(key))
+      assert.strictEqual(none._tag === "ReauthorizationRequiredError" && none.reason, "no_token")
+      assert.isTrue(Option.isNone(yield* memory.get(key)))
+      assert.strictEqual(seen.revocations, 2)
+      const reuse = yield* Effect.flip(OAuthProvider.refresh(base, { refreshToken: Redacted.make(seen.issued!) }))
+      assert.strictEqual(reuse._tag === "OAuthTokenError" && reuse.error, "invalid_grant")
+    }), 30_000)
+
+  it.scopedLive("a refresh whose swap loses to another writer (a new authorization) revokes nothing: that writer's grant stays", () =>
+    Effect.gen(function*() {
+      const store = yield* CredentialStore.makeMemory
+      const base = yield* downstream(h)
+      const key = { provider: base.name, subject: subject("overtaken") }
+      const newer = yield* OAuthProvider.toCredential(base, yield* tokensFor(base, key.subject))
+      const { p, seen } = watched(base, async () => {
+        await Effect.runPromise(store.set(key, newer))
+      })
+      const refresher = yield* TokenRefresh.make({ providers: [p] }).pipe(Effect.provideService(CredentialStore.CredentialStore, store))
+      yield* store.set(key, yield* expiredCredential(base, key.subject))
+      assert.strictEqual(at(oauth(yield* refresher.require(key))), at(newer))
+      assert.strictEqual(seen.revocations, 0)
+      // the new authorization's refresh token still works
+      const later = yield* OAuthProvider.refresh(base, { refreshToken: newer.refreshToken! })
+      assert.isDefined(later.refreshToken)
+    }))
+
   it.scopedLive("token endpoint down: a token not yet expired is still used and the lease released; an expired one fails, record kept", () =>
     Effect.gen(function*() {
       const down = yield* OAuthProvider.make({
