@@ -2,7 +2,8 @@
  * Removes secrets from what a tool call sends back. Every secret in scope is searched in its plain
  * form and the forms a tool most often re-encodes it in — base64 and base64url (at any byte
  * alignment, so it is found inside a larger encoded blob such as a Basic auth header; also of the
- * URL-encoded secret), URL and form encoding (upper- or lowercase hex; also twice), JSON string
+ * URL-encoded secret), URL and form encoding (upper- or lowercase hex; also twice; also as a whole
+ * URL escapes it: `encodeURI`, `new URL(...).href`), JSON string
  * escaping (once or twice, for JSON inside a JSON string; with `\/`), `\uXXXX` escapes and HTML
  * character references (whichever characters are escaped) and hex — also when line breaks split it (base64
  * wrapped as PEM and MIME wrap it) — and each occurrence is replaced by `[redacted]`. A number whose digits hold a secret
@@ -69,6 +70,7 @@ export const forms = (secret: string): ReadonlyArray<string> => {
     out.add(uri)
     out.add(uri.replace(/%20/g, "+"))
   }
+  const bytes = Buffer.from(secret, "utf8")
   const form = new URLSearchParams({ s: secret }).toString().slice(2) // form encoding (also escapes !'()~)
   out.add(form)
   // the same with lowercase hex digits (`%2f`: .NET's UrlEncode, some HTTP clients)
@@ -78,9 +80,16 @@ export const forms = (secret: string): ReadonlyArray<string> => {
   out.add(json.replace(/\//g, "\\/"))
   // (HTML character references, whichever characters are escaped and however, are decoded by
   // the search itself: `scrubReferences`)
-  // URL encoding applied twice (a value put in a URL that is itself a query parameter)
+  // URL or form encoding applied twice (a value put in a URL that is itself a query parameter)
   if (uri !== undefined) out.add(encodeURIComponent(uri))
-  const bytes = Buffer.from(secret, "utf8")
+  out.add(new URLSearchParams({ s: form }).toString().slice(2))
+  // a URL written whole, where only what may not stand in it is escaped (`encodeURI`, and the
+  // WHATWG URL parser's query and path sets: `new URL(...).href` of a URL holding the secret)
+  if (uri !== undefined) {
+    out.add(encodeURI(secret))
+    out.add(percentEncode(bytes, queryEscaped))
+    out.add(percentEncode(bytes, pathEscaped))
+  }
   // hex dumps
   out.add(bytes.toString("hex"))
   out.add(bytes.toString("hex").toUpperCase())
@@ -93,6 +102,20 @@ export const forms = (secret: string): ReadonlyArray<string> => {
     }
   }
   return Array.from(out).filter((f) => f.length >= minSecretLength).sort((a, b) => b.length - a.length)
+}
+
+/** The WHATWG URL parser's special-query percent-encode set (beyond C0 controls and non-ASCII). */
+const queryEscaped = new Set(" \"#<>'".split("").map((c) => c.charCodeAt(0)))
+/** Its path percent-encode set. */
+const pathEscaped = new Set(" \"#<>?`{}".split("").map((c) => c.charCodeAt(0)))
+
+/** `bytes` (UTF-8) with C0 controls, DEL, non-ASCII and the bytes of `set` percent-encoded (uppercase hex). */
+const percentEncode = (bytes: Buffer, set: ReadonlySet<number>): string => {
+  let out = ""
+  for (const b of bytes) {
+    out += b < 0x20 || b >= 0x7f || set.has(b) ? `%${b.toString(16).toUpperCase().padStart(2, "0")}` : String.fromCharCode(b)
+  }
+  return out
 }
 
 /**
@@ -164,9 +187,13 @@ const compile = (key: string): Scrubber => {
     let value = text
     for (const p of list) {
       if (!value.includes(p)) continue
-      const parts = value.split(p)
-      found.count += parts.length - 1
-      value = parts.join(replacement)
+      // every occurrence of every form, found in the text as it is and replaced once each, so
+      // that two secrets that overlap in it are both removed whole (replacing one first would
+      // leave the other's tail)
+      const plain = replaceMapped(value, value, same, next, list)
+      found.count += plain.count
+      value = plain.value
+      break
     }
     if (hasLineBreak.test(value)) {
       const wrapped = scrubWrapped(value, list)
@@ -229,6 +256,12 @@ const compile = (key: string): Scrubber => {
     let budget = objectBudget
     let seen: Map<object, unknown> | undefined
     const walkObject = (u: object, depth: number, key: string): unknown => {
+      // a boxed string or number (`new String(s)`) is sent as the primitive it holds
+      if (u instanceof String || u instanceof Number) {
+        const primitive = u.valueOf()
+        const y = walk(primitive, depth + 1, key)
+        return y === primitive ? u : y
+      }
       if (typeof (u as { toJSON?: unknown }).toJSON === "function") {
         let json: unknown
         try {
@@ -315,6 +348,9 @@ const compile = (key: string): Scrubber => {
 const objectBudget = 10_000
 const exhausted = Symbol("exhausted")
 
+const same = (i: number) => i
+const next = (i: number) => i + 1
+
 /** Line breaks, and the same JSON-escaped (`\n` in a JSON text, as a tool's object result is sent). */
 const lineBreaks = /\r|\n|\\r|\\n/g
 const hasLineBreak = /\r|\n|\\r|\\n/
@@ -370,7 +406,11 @@ const replaceMapped = (
   let count = 0
   for (const [start, end] of ranges) {
     if (end <= next) continue // inside an occurrence already replaced
-    value += text.slice(next, Math.max(start, next)) + replacement
+    if (start < next) {
+      next = end // overlaps the one just replaced: one replacement for both
+      continue
+    }
+    value += text.slice(next, start) + replacement
     next = end
     count++
   }

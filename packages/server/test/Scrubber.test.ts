@@ -279,3 +279,49 @@ describe("Scrubber — symbol keys", () => {
     expect(s2.scrubString("fish &amp; chips &#38; peas").count).toBe(0)
   })
 })
+
+describe("Scrubber — fixes: boxed strings, whole URLs, double form encoding, overlapping secrets", () => {
+  it("a boxed string or number (new String(secret)) is scrubbed as the primitive JSON.stringify sends", () => {
+    const s2 = Scrubber.make(["sk-Live/ab+cd=ef gh", "987654321"])
+    // eslint-disable-next-line no-new-wrappers
+    const value = { text: new String("token sk-Live/ab+cd=ef gh"), pin: new Number(987654321), other: new String("kept") }
+    const out = JSON.stringify(s2.scrub(value).value)
+    expect(out).not.toContain("sk-Live")
+    expect(out).not.toContain("987654321")
+    expect(out).toContain("kept")
+    const unchanged = { a: new String("nothing here") }
+    expect(s2.scrub(unchanged).value).toBe(unchanged)
+  })
+
+  it("finds a secret in a URL written whole: encodeURI, and new URL(...).href in the query and in the path", () => {
+    const pw = "correct horse/battery'`{x}\"é"
+    const s2 = Scrubber.make([pw])
+    for (const text of [
+      encodeURI(`https://api.example/login?password=${pw}`),
+      new URL(`https://api.example/login?password=${pw}`).href
+    ]) {
+      const r = s2.scrubString(`GET ${text} -> 401`)
+      expect(r.count, text).toBeGreaterThan(0)
+      expect(r.value, text).not.toContain("horse")
+    }
+    const s3 = Scrubber.make([pw.replace(/[/?#]/g, "_")])
+    expect(s3.scrubString(new URL(`https://api.example/users/${pw.replace(/[/?#]/g, "_")}`).href).value).not.toContain("horse")
+  })
+
+  it("finds a secret form-encoded twice", () => {
+    const pw = "a b&c=d/e~f"
+    const once = new URLSearchParams({ s: pw }).toString().slice(2)
+    const twice = new URLSearchParams({ s: once }).toString().slice(2)
+    const r = Scrubber.make([pw]).scrubString(`next=${twice}`)
+    expect(r.value).toBe("next=[redacted]")
+  })
+
+  it("two secrets that overlap in a text are both removed whole (no tail of either left)", () => {
+    const s2 = Scrubber.make(["abcdef123", "f123xyz789"])
+    const r = s2.scrubString("key=abcdef123xyz789;")
+    expect(r.value).toBe("key=[redacted];")
+    expect(r.count).toBe(1)
+    // apart, each counts
+    expect(s2.scrubString("abcdef123 f123xyz789 abcdef123abcdef123").count).toBe(4)
+  })
+})
