@@ -456,6 +456,20 @@ export const getCredentials: (name?: string) => ResolvedCredential = Accessors.g
 export const getField: (field: string, name?: string) => string = Accessors.getField
 
 /**
+ * `f`, bound to the tool call it is created in: wherever it is called from later, the
+ * credential and `currentToolContext()` it reads are that call's. Plain tools read them from
+ * Node's async context, and a callback runs in the context of the code that calls it — for a
+ * shared `EventEmitter`, a pool or a queue, possibly another client's call, whose credential it
+ * would read. Bind such callbacks (`emitter.once("ready", McpCredentials.bind(() => …))`), or read
+ * the credential at the start of the tool. (What a call sends is also scrubbed of the secrets of
+ * every other call in flight, as a safety net.) Effect tools need nothing: a fiber carries its call.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const bind: <F extends (...args: Array<any>) => unknown>(f: F) => F = Accessors.bind
+
+/**
  * The request context of the current tool call for plain (non-Effect) code, or `undefined`
  * outside a tool call of a server with an integration installed (either line): `ToolContext.current`.
  *

@@ -80,16 +80,42 @@ describe("what the SDK's own senders send during a call", () => {
     }
   })
 
-  it("v1: outside a call the senders pass messages through untouched", async () => {
+  it("v1: outside a call the senders pass a message holding no call's secret through untouched", async () => {
     const server = new McpServer({ name: "outgoing", version: "1" }, { capabilities: { logging: {} } })
     McpCredentials.install(server, { layer })
     const received: Array<string> = []
     const client = new Client({ name: "c", version: "1" })
     client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void received.push(JSON.stringify(n.params)))
     await connectInMemory(server, client)
-    await server.sendLoggingMessage({ level: "info", data: `not a call: ${canary}` })
+    const data = { text: "not a call: CANARY-never-a-secret-5e2a", n: 1 }
+    await server.sendLoggingMessage({ level: "info", data })
     await expect.poll(() => received.length).toBe(1)
-    expect(received[0]).toContain(canary)
+    expect(JSON.parse(received[0]!).data).toEqual(data)
+  })
+
+  it("fix: a message a tool's own timer sends after its call returned (no call running then) is scrubbed of that call's secrets", async () => {
+    const late = "CANARY-late-4b7c19de"
+    const server = new McpServer({ name: "outgoing", version: "1" }, { capabilities: { logging: {} } })
+    const creds = McpCredentials.install(server, {
+      layer: CredentialBackend.layerTest(ResolvedCredential.StaticCredential.fromFields({ apiKey: late }))
+    })
+    let sent: Promise<void> | undefined
+    creds.registerTool("fire_and_forget", { description: "retries in the background", credentials: "static" }, async () => {
+      const k = McpCredentials.getField("apiKey")
+      setTimeout(() => {
+        sent = server.sendLoggingMessage({ level: "error", data: `background retry failed with key ${k}` })
+      }, 100)
+      return { content: [{ type: "text" as const, text: "started" }] }
+    })
+    const received: Array<string> = []
+    const client = new Client({ name: "c", version: "1" })
+    client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void received.push(JSON.stringify(n.params)))
+    await connectInMemory(server, client)
+    expect(JSON.stringify(await client.callTool({ name: "fire_and_forget" }))).toContain("started")
+    await expect.poll(() => received.length, { timeout: 3000 }).toBe(1)
+    await sent
+    expect(received[0]).toContain("background retry failed with key [redacted]")
+    expect(received[0]).not.toContain(late)
   })
 
   for (const line of lines) {

@@ -6,6 +6,7 @@ import type { ResolvedCredential } from "@mcp-credentials/core/ResolvedCredentia
 import type * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as Redacted from "effect/Redacted"
+import { AsyncResource } from "node:async_hooks"
 import * as ToolError from "../ToolError.js"
 
 export const layerLoggerStderr: Layer.Layer<never> = Logger.replace(
@@ -25,3 +26,5 @@ export const getField = (field: string, name?: string): string => {
   }
   return Redacted.value(value)
 }
+
+export const bind = <F extends (...args: Array<any>) => unknown>(f: F): F => AsyncResource.bind(f) as unknown as F

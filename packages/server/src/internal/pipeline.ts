@@ -22,6 +22,7 @@ import {
 } from "../ToolContext.js"
 import * as ToolError from "../ToolError.js"
 import * as CallContext from "./callContext.js"
+import * as LiveSecrets from "./liveSecrets.js"
 import { isPromiseLike, toToolResult } from "./runner.js"
 
 /** A tool result as MCP defines it (only the parts this pipeline touches). */
@@ -116,7 +117,7 @@ export const logUnexpected = (
     Effect.annotateLogs({
       tool: toolName,
       correlationId,
-      detail: scrubber.scrubString(Cause.pretty(cause)).value
+      detail: LiveSecrets.scrubOthers(scrubber.scrubString(Cause.pretty(cause)).value, scrubber).value
     })
   )
 
@@ -190,7 +191,24 @@ const scrubResult = (toolName: string, scrubber: Scrubber.Scrubber, result: Tool
       )
     )
   }
-  return value
+  return scrubOthers(toolName, scrubber, value, run)
+}
+
+/**
+ * `value`, sent by a call of `toolName`, scrubbed of the secrets of the other calls in flight
+ * (`LiveSecrets`); logged as what it most likely is.
+ */
+const scrubOthers = <A>(toolName: string, scrubber: Scrubber.Scrubber, value: A, run: Run): A => {
+  const others = LiveSecrets.scrubOthers(value, scrubber)
+  if (others.count > 0) {
+    void run(
+      Effect.logWarning(
+        `Scrubbed ${others.count} occurrence(s) of another call's secrets from what tool ${toolName} sent: ` +
+          `its code read a credential in a callback another call fired (read credentials at the start of the tool, or wrap the callback with McpCredentials.bind)`
+      ).pipe(Effect.annotateLogs({ tool: toolName, occurrences: others.count }))
+    )
+  }
+  return others.value
 }
 
 /** A failure of the call itself (not a tool result): a generic message, logged with its detail. */
@@ -234,15 +252,19 @@ export const callTool = async (
       result = await invoke(scope, scrubber)
     } catch (e) {
       if (e instanceof JsonRpcFailure) {
-        throw new JsonRpcFailure(e.code, scrubber.scrubString(e.message).value, scrubber.scrub(e.data).value)
+        throw new JsonRpcFailure(
+          e.code,
+          scrubOthers(input.toolName, scrubber, scrubber.scrubString(e.message).value, run),
+          scrubOthers(input.toolName, scrubber, scrubber.scrub(e.data).value, run)
+        )
       }
       if (input.isProtocolError?.(e) === true) {
         // passed on as the bare SDK would send it, scrubbed
         const sdk = e as { readonly code: number; readonly message: string; readonly data?: unknown }
         throw new JsonRpcFailure(
           sdk.code,
-          scrubber.scrubString(withoutSdkPrefix(sdk.message)).value,
-          sdk.data === undefined ? undefined : scrubber.scrub(sdk.data).value
+          scrubOthers(input.toolName, scrubber, scrubber.scrubString(withoutSdkPrefix(sdk.message)).value, run),
+          sdk.data === undefined ? undefined : scrubOthers(input.toolName, scrubber, scrubber.scrub(sdk.data).value, run)
         )
       }
       return unexpected(input, Cause.die(e), scrubber, run)
@@ -250,18 +272,28 @@ export const callTool = async (
     return scrubResult(input.toolName, scrubber, result, run)
   }
 
-  if (input.requirements.length === 0) return invokeScrubbed(Scrubber.make(input.extraSecrets))
+  if (input.requirements.length === 0) {
+    const scrubber = Scrubber.make(input.extraSecrets)
+    const leave = LiveSecrets.enter(scrubber)
+    try {
+      return await invokeScrubbed(scrubber)
+    } finally {
+      leave()
+    }
+  }
 
   const credentials = resolveSync(input) ?? await resolveWithEffect(input, run, signal)
   if (!isCredentials(credentials)) return credentials
   // closed when the call ends, and as soon as the client cancels it
   const scope = new CurrentCredential.CredentialScope(credentials, signal)
+  const scrubber = Scrubber.make(secretsOf(credentials.values(), input.extraSecrets))
+  const leave = LiveSecrets.enter(scrubber)
   try {
-    const scrubber = Scrubber.make(secretsOf(credentials.values(), input.extraSecrets))
     return await (input.narrow === true
       ? invokeScrubbed(scrubber, scope)
       : CurrentCredential.unsafeRunInScope(scope, () => invokeScrubbed(scrubber, scope)))
   } finally {
+    leave()
     scope.close()
   }
 }
@@ -300,15 +332,36 @@ const resolveWithEffect = async (
     // a failure that must reach the client as its own JSON-RPC error (URL elicitation required)
     const carried = carriedJsonRpcError(e)
     if (carried !== undefined) throw carried
+    const message = safeFailureMessage(input, e.message)
     await run(
-      Effect.logWarning(`Credential resolution failed for tool ${input.toolName}: ${e.message}`).pipe(
+      Effect.logWarning(`Credential resolution failed for tool ${input.toolName}: ${message}`).pipe(
         Effect.annotateLogs({ tool: input.toolName, error: e._tag })
       )
     )
-    if (input.errors === "jsonrpc") throw new JsonRpcFailure(codes.credential, e.message, { error: e._tag })
-    return errorResult(e.message)
+    if (input.errors === "jsonrpc") throw new JsonRpcFailure(codes.credential, message, { error: e._tag })
+    return errorResult(message)
   }
   return resolved.value
+}
+
+/**
+ * A resolution failure's message, as safe to send and log as a result: the built-in backends
+ * never quote a value, but a backend of the application might. Scrubbed of the bearer token, of
+ * the raw `X-MCP-Cred-*` header values of the request, and of the other calls' secrets.
+ */
+const safeFailureMessage = (input: CallInput, message: string): string => {
+  const secrets = [...input.extraSecrets]
+  const headers = input.context.headers
+  if (headers !== undefined) {
+    for (const name in headers) {
+      if (name.length < 11 || name.slice(0, 11).toLowerCase() !== "x-mcp-cred-") continue
+      const v = headers[name]
+      if (typeof v === "string") secrets.push(v)
+      else if (v !== undefined) secrets.push(...v)
+    }
+  }
+  const own = Scrubber.make(secrets)
+  return LiveSecrets.scrubOthers(own.scrubString(message).value, own).value
 }
 
 /** The plain value of a token, for the scrubber. */
@@ -452,8 +505,12 @@ export const makeOutgoing = (): Outgoing => {
       const related = relatedRequestId === undefined ? undefined : inFlight.get(relatedRequestId)
       const call = CallContext.current()
       const running = call === undefined ? undefined : frameOfCall(call)
+      // no call known (a tool's timer after its call returned, with no call running now): the
+      // secrets of every call in flight and of the calls that ended lately
+      if (related === undefined && running === undefined) return LiveSecrets.scrubAnyKnown(message).value
       const once = scrubWith(related, message)
-      return running === related ? once : scrubWith(running, once)
+      const twice = running === related ? once : scrubWith(running, once)
+      return LiveSecrets.scrubOthers(twice, related?.scrubber, running?.scrubber).value
     }
   }
 }
