@@ -14,6 +14,7 @@ import { dual } from "effect/Function"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import { InsufficientScopeError } from "./AuthError.js"
+import { expiryOf } from "./internal/jose.js"
 
 /**
  * A verified access token. `claims` holds the token's claims (for a JWT its payload, for
@@ -209,7 +210,9 @@ export const requireScopes: {
  * `expiresAt` is in epoch seconds (floored); `extra` is `{ sub, claims }`. `resource` is set
  * only when the token's `aud` claim names it: the SDK's `requireBearerAuth({ expectedResource })`
  * trusts `AuthInfo.resource` as the resource the token was issued for (RFC 8707), so a token
- * issued for another service must not be stamped with this one.
+ * issued for another service must not be stamped with this one. It is a copy of the given URL:
+ * code that changes one request's `AuthInfo.resource` changes neither the caller's URL nor the
+ * next request's.
  *
  * @since 0.1.0
  * @category conversions
@@ -222,13 +225,16 @@ export const toAuthInfo = (self: AccessToken, options?: { readonly resource?: UR
     extra: { sub: self.subject, claims: { ...self.claims } }
   }
   if (self.expiresAt !== undefined) info.expiresAt = Math.floor(DateTime.toEpochMillis(self.expiresAt) / 1000)
-  if (options?.resource !== undefined && audienceNames(self.claims.aud, options.resource)) info.resource = options.resource
+  if (options?.resource !== undefined) {
+    const href = options.resource.href
+    if (audienceNames(self.claims.aud, href)) info.resource = new URL(href)
+  }
   return info
 }
 
 /** Whether an `aud` claim (a string or an array of them) names `resource` (a trailing slash aside). */
-const audienceNames = (aud: unknown, resource: URL): boolean => {
-  const wanted = resource.href.replace(/\/+$/, "")
+const audienceNames = (aud: unknown, resource: string): boolean => {
+  const wanted = resource.replace(/\/+$/, "")
   const names = (a: unknown) => typeof a === "string" && a.replace(/\/+$/, "") === wanted
   return Array.isArray(aud) ? aud.some(names) : names(aud)
 }
@@ -254,9 +260,7 @@ export const fromAuthInfo = (info: {
     clientId: info.clientId,
     subject: typeof sub === "string" ? sub : undefined,
     scopes: info.scopes,
-    expiresAt: typeof info.expiresAt === "number" && Number.isFinite(info.expiresAt)
-      ? DateTime.unsafeMake(info.expiresAt * 1000)
-      : undefined,
+    expiresAt: expiryOf(info.expiresAt),
     claims: typeof claims === "object" && claims !== null && !Array.isArray(claims)
       ? (claims as Record<string, unknown>)
       : {}

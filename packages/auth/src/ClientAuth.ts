@@ -81,7 +81,9 @@ export type TokenSource =
 /**
  * Transport options that send `Authorization: Bearer <token>` on every request the transport
  * makes (POST, the GET stream, DELETE). A server that refuses the token makes `connect` or the
- * call fail with the SDK's `UnauthorizedError`; nothing is retried.
+ * call fail with the SDK's `UnauthorizedError`; nothing is retried. A token that cannot be an
+ * HTTP header value (CR, LF, NUL or another control character, a character above U+00FF) fails
+ * the request before it is sent, with an error that does not quote the token.
  *
  * @since 0.1.0
  * @category constructors
@@ -94,8 +96,15 @@ export const bearer = (
   return {
     fetch: async (url, init) => {
       const secret = typeof token === "function" ? await token() : token
+      // trailing whitespace (a token read from a file with its newline) is dropped, as `Headers`
+      // does; anything else a header cannot carry is refused here, because `Headers.set` would
+      // throw an error that quotes the whole value
+      const value = trimEndHttpWhitespace(`Bearer ${Redacted.value(secret)}`)
+      if (HEADER_UNSAFE.test(value)) {
+        throw new Error("bearer: the token contains characters that cannot be sent in an HTTP header")
+      }
       const headers = new Headers(init?.headers)
-      headers.set("authorization", `Bearer ${Redacted.value(secret)}`)
+      headers.set("authorization", value)
       return base(url, { ...init, headers })
     }
   }
@@ -137,6 +146,16 @@ export const clientCredentials = (options: ClientCredentialsOptions): { readonly
 // -----------------------------------------------------------------------------
 // internals
 // -----------------------------------------------------------------------------
+
+/** A character an HTTP field value cannot hold (RFC 9110 §5.5: visible ASCII, obs-text, SP and HTAB only). */
+const HEADER_UNSAFE = /[^\t\x20-\x7E\x80-\xFF]/
+
+/** Without trailing SP, HTAB, CR, LF (as `Headers` normalizes a value). */
+const trimEndHttpWhitespace = (value: string): string => {
+  let end = value.length
+  while (end > 0 && " \t\r\n".includes(value[end - 1]!)) end--
+  return value.slice(0, end)
+}
 
 class ClientCredentialsProvider implements AuthProvider {
   #tokens: OAuthTokens | undefined

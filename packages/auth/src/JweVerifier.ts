@@ -169,7 +169,7 @@ export const make = (
         Effect.gen(function*() {
           if (!isSignedJwt(plaintext)) return yield* new InvalidTokenError({ reason: "unsigned JWE payload" })
           const verified = yield* inner.verify(Redacted.make(plaintext))
-          return yield* toAccessToken(token, verified.claims)
+          return yield* toAccessToken(token, verified.claims, true)
         })
     }
 
@@ -361,10 +361,17 @@ const isSignedJwt = (text: string): boolean => {
 
 const STANDARD = ["iss", "sub", "aud", "exp", "iat", "nbf", "jti", "scope", "scp", "client_id", "azp", "cid"]
 
-/** The seed's claims rule: `payload.data` when present, else the whole payload; never empty. */
+/**
+ * The seed's claims rule: `payload.data` when present, else the whole payload; never empty. The
+ * payload's registered claims (`STANDARD`) win over `data`'s for the client id, subject, scopes
+ * and expiry. A signed payload's registered claims are kept in the claims too (`signed`), as for
+ * any other JWT: `toAuthInfo` finds its verified `aud`, `requiredClaims` its `sub`. In
+ * `decryptionOnly` mode the claims are `data` alone, as the seed's.
+ */
 const toAccessToken = (
   token: Redacted.Redacted<string>,
-  payload: Readonly<Record<string, unknown>>
+  payload: Readonly<Record<string, unknown>>,
+  signed: boolean
 ): Effect.Effect<AccessToken.AccessToken, InvalidTokenError> => {
   let claims: Readonly<Record<string, unknown>> = payload
   if (Object.prototype.hasOwnProperty.call(payload, "data")) {
@@ -380,7 +387,7 @@ const toAccessToken = (
   const timeProblem = Jose.timeClaimsProblem(merged)
   if (timeProblem !== undefined) return Effect.fail(timeProblem)
   const base = AccessToken.fromClaims(token, merged)
-  return Effect.succeed(AccessToken.make({ ...base, claims }))
+  return Effect.succeed(signed ? base : AccessToken.make({ ...base, claims }))
 }
 
 const checkUnsigned = (
@@ -418,5 +425,5 @@ const checkUnsigned = (
       const aud = typeof p.aud === "string" ? [p.aud] : Array.isArray(p.aud) ? p.aud : []
       if (!aud.some((a) => typeof a === "string" && options.audience!.includes(a))) return yield* invalid("wrong audience")
     }
-    return yield* toAccessToken(token, p)
+    return yield* toAccessToken(token, p, false)
   })

@@ -123,8 +123,9 @@ export const defaultClockTolerance: Duration.Duration = Duration.seconds(30)
 
 /**
  * Builds a verifier (without the cache; the layers add it). Fails with `AuthConfigError` when
- * the options cannot work: no key or several, a key that does not parse, an algorithm outside the
- * key's family, no audience.
+ * the options cannot work: no key or several, a key that does not parse, an RSA key under 2048
+ * bits (`publicKey` or in `jwks`: `jose` verifies nothing with it), an algorithm outside the key's
+ * family, no audience. In a remote JWKS such an RSA key is skipped, with a warning.
  *
  * @since 0.1.0
  * @category constructors
@@ -352,4 +353,13 @@ const importPublicKey = (input: string | jose.JWK): Effect.Effect<KeyObject, Aut
       return createPublicKey({ key: input as JsonWebKey, format: "jwk" })
     },
     catch: () => configError("publicKey", "not a PEM public key, certificate or asymmetric JWK")
-  })
+  }).pipe(
+    // `jose` verifies nothing with an RSA key under 2048 bits: every token would be refused as
+    // `malformed`, so the key is refused now (as `ClientAssertion` refuses such a private key)
+    Effect.filterOrFail(
+      (key) =>
+        !((key.asymmetricKeyType === "rsa" || key.asymmetricKeyType === "rsa-pss") &&
+          (key.asymmetricKeyDetails?.modulusLength ?? 2048) < 2048),
+      () => configError("publicKey", "an RSA key needs at least 2048 bits")
+    )
+  )

@@ -12,7 +12,6 @@ import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 // by path, not the package index: the index loads both SDK lines, and this module needs neither
 import * as ToolContext from "@mcp-credentials/server/ToolContext"
 import * as Context from "effect/Context"
-import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
@@ -21,6 +20,7 @@ import type * as jose from "jose"
 import * as AccessToken from "./AccessToken.js"
 import { AuthConfigError, MissingTokenError } from "./AuthError.js"
 import * as AuthUser from "./AuthUser.js"
+import { expiryOf } from "./internal/jose.js"
 import { TokenVerifier } from "./TokenVerifier.js"
 
 /**
@@ -179,7 +179,8 @@ export const authenticate = (options: AuthenticateOptions = {}) => {
         unauthorized(undefined)
       )
     }
-    const token = Redacted.make(header.slice(7))
+    // RFC 6750 §2.1: `"Bearer" 1*SP b64token`, so the scheme may be followed by several spaces
+    const token = Redacted.make(header.slice(7).replace(/^ +/, ""))
     return Effect.flatMap(TokenVerifier, (verifier) => verifier.verify(token)).pipe(
       Effect.matchEffect({
         onFailure: (e) =>
@@ -249,7 +250,8 @@ const tokenOf = (info: ToolContext.AuthInfo): AccessToken.AccessToken => {
     clientId: info.clientId,
     subject: typeof sub === "string" ? sub : undefined,
     scopes: info.scopes,
-    expiresAt: info.expiresAt === undefined ? undefined : DateTime.unsafeMake(info.expiresAt * 1000),
+    // as `AccessToken.fromAuthInfo`: an expiry that is no date (`Infinity`) is none, never a throw
+    expiresAt: expiryOf(info.expiresAt),
     claims: typeof claims === "object" && claims !== null && !Array.isArray(claims) ? claims as Record<string, unknown> : {}
   })
 }

@@ -17,7 +17,7 @@ import * as Redacted from "effect/Redacted"
 import { createHash, timingSafeEqual } from "node:crypto"
 import * as AccessToken from "./AccessToken.js"
 import { AuthConfigError, InvalidTokenError, MissingTokenError } from "./AuthError.js"
-import { frozenCopy } from "./internal/freeze.js"
+import { freezeDateTime, frozenCopy } from "./internal/freeze.js"
 import * as TokenVerifier from "./TokenVerifier.js"
 
 /**
@@ -70,9 +70,13 @@ export const defaultExpiryHorizon: Duration.Duration = Duration.hours(24)
 export const make = (options: Options): Effect.Effect<TokenVerifier.Verifier, AuthConfigError> =>
   Effect.gen(function*() {
     if (options.tokens.length === 0) return yield* new AuthConfigError({ field: "tokens", reason: "no token configured" })
-    // each token's claims as a frozen copy: every request with the token shares them
+    // each token's claims and expiry as a frozen copy: every request with the token shares them
     const entries = options.tokens.map((entry) => ({
-      entry: entry.claims === undefined ? entry : { ...entry, claims: frozenCopy(entry.claims) },
+      entry: {
+        ...entry,
+        ...(entry.claims === undefined ? {} : { claims: frozenCopy(entry.claims) }),
+        ...(entry.expiresAt === undefined ? {} : { expiresAt: freezeDateTime(DateTime.unsafeMake(DateTime.toEpochMillis(entry.expiresAt))) })
+      },
       digest: digest(Redacted.value(entry.token))
     }))
     for (const [i, { digest: d, entry }] of entries.entries()) {

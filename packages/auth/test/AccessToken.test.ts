@@ -62,8 +62,8 @@ describe("AccessToken — FastMCP seed 002", () => {
     assert.notProperty(AccessToken.toAuthInfo(token({ expiresAt: undefined })), "expiresAt")
     const resource = new URL("https://mcp.example.com/mcp")
     const claims = { sub: "user-1", aud: "https://mcp.example.com/mcp" }
-    assert.strictEqual(AccessToken.toAuthInfo(token({ claims }), { resource }).resource, resource)
-    assert.strictEqual(AccessToken.toAuthInfo(token({ claims: { aud: ["other", "https://mcp.example.com/mcp/"] } }), { resource }).resource, resource)
+    assert.strictEqual(AccessToken.toAuthInfo(token({ claims }), { resource }).resource?.href, resource.href)
+    assert.strictEqual(AccessToken.toAuthInfo(token({ claims: { aud: ["other", "https://mcp.example.com/mcp/"] } }), { resource }).resource?.href, resource.href)
   })
 
   it("fix: toAuthInfo stamps the resource only on a token whose aud names it (the SDK's expectedResource check trusts it: a token for another service passed)", () => {
@@ -71,6 +71,23 @@ describe("AccessToken — FastMCP seed 002", () => {
     for (const aud of ["https://payments.example.com/api", ["https://payments.example.com/api"], undefined, 42]) {
       assert.notProperty(AccessToken.toAuthInfo(token({ claims: { sub: "u", ...(aud === undefined ? {} : { aud }) } }), { resource }), "resource", String(aud))
     }
+  })
+
+  it("fix: toAuthInfo's resource is a copy: changing one AuthInfo's changes neither the caller's URL nor the next AuthInfo's", () => {
+    const resource = new URL("https://mcp.example.com/mcp")
+    const t = token({ claims: { sub: "user-1", aud: "https://mcp.example.com/mcp" } })
+    const first = AccessToken.toAuthInfo(t, { resource })
+    assert.notStrictEqual(first.resource, resource)
+    first.resource!.host = "evil.example"
+    assert.strictEqual(resource.href, "https://mcp.example.com/mcp")
+    assert.strictEqual(AccessToken.toAuthInfo(t, { resource }).resource?.href, "https://mcp.example.com/mcp")
+  })
+
+  it("fix: fromAuthInfo with an expiresAt past the range of a date (1e20) gives no expiry instead of throwing", () => {
+    for (const expiresAt of [1e20, -1e20, Infinity, NaN]) {
+      assert.isUndefined(AccessToken.fromAuthInfo({ token: "x", clientId: "c", scopes: [], expiresAt }).expiresAt, String(expiresAt))
+    }
+    assert.strictEqual(DateTime.toEpochMillis(AccessToken.fromAuthInfo({ token: "x", clientId: "c", scopes: [], expiresAt: NOW }).expiresAt!), NOW * 1000)
   })
 
   it("fromAuthInfo inverts toAuthInfo", () => {

@@ -116,6 +116,22 @@ describe("ClientAuth.bearer", () => {
       assert.include(String(error), "invalid_token")
       assert.notInclude(String(error), "wrong-token-0123456789")
     }))
+
+  it.live("fix: a token a header cannot carry (CR, LF, NUL, a control or non-Latin-1 character) fails before any request, without quoting the token", () =>
+    Effect.promise(async () => {
+      for (const bad of ["sk-live-SECRET\nabc", "sk-live-SECRET\r\nX-Injected: 1", "sk-live-SECRET\u0000", "sk-live-SECRET\u0001", "sk-live-SECRET\u20ac"]) {
+        let sent = 0
+        const { fetch } = ClientAuth.bearer(Redacted.make(bad), { fetch: (url, init) => (sent++, globalThis.fetch(url, init)) })
+        const error = await fetch(mcp.url, { method: "POST" }).then(() => undefined, (e: unknown) => e as Error)
+        assert.instanceOf(error, Error, JSON.stringify(bad))
+        assert.include(error!.message, "cannot be sent in an HTTP header")
+        assert.notInclude(`${error!.message} ${error!.stack ?? ""}`, "sk-live-SECRET")
+        assert.strictEqual(sent, 0, "nothing was sent")
+      }
+      // a trailing newline (a token read from a file) is dropped, as Headers did: the real client still connects
+      const who = await call(mcp.url, ClientAuth.bearer(Redacted.make(`${BEARER}\n`)))
+      assert.strictEqual(who.subject, "svc-1")
+    }))
 })
 
 describe("ClientAuth.clientCredentials against oidc-provider", () => {

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { createPublicKey, type JsonWebKey, type KeyObject } from "node:crypto"
 import { join } from "node:path"
-import { AuthUser, JweVerifier, TokenVerifier } from "../src/index.js"
+import { AuthUser, JweVerifier, McpAuth, TokenVerifier } from "../src/index.js"
 import { assertInvalid, keyPair, NOW, refusal, sign } from "./helpers.js"
 
 const dir = mkdtempSync(join(tmpdir(), "mcp-auth-jwe-"))
@@ -233,6 +233,34 @@ describe("JweVerifier — default mode (signed JWT inside)", () => {
       assert.deepStrictEqual(result.scopes, ["tools:read"])
       assert.strictEqual(AuthUser.fromAccessToken(result).email, "u1@example.com")
     }))
+
+  it.effect("fix: a signed JWT with seed-style `data` keeps its verified registered claims: McpAuth stamps the resource, requiredClaims finds `sub`", () =>
+    Effect.gen(function*() {
+      yield* at(NOW)
+      const { verifier } = yield* JweVerifier.make(options)
+      const token = yield* nested({ sub: "u1", scope: "tools:read", data: { email: "u1@example.com", sub: "from-data" } }, {
+        alg: "RSA-OAEP-256",
+        enc: "A256GCM",
+        kid: "enc-2"
+      }, enc2.publicKey)
+      const result = yield* verifier.verify(Redacted.make(token))
+      // the data members, and the signed payload's registered claims (which win over data's)
+      assert.strictEqual(result.claims.email, "u1@example.com")
+      assert.strictEqual(result.claims.sub, "u1")
+      assert.strictEqual(result.claims.aud, AUD)
+      assert.strictEqual(result.claims.iss, "https://issuer")
+      assert.strictEqual(result.claims.exp, NOW + 3600)
+      assert.isUndefined(result.claims.data)
+      assert.strictEqual(AuthUser.fromAccessToken(result).email, "u1@example.com")
+      const authenticate = (requiredClaims: Array<string>) =>
+        McpAuth.authenticate({ resource: AUD, requiredClaims })(new Request(AUD, { method: "POST", headers: { authorization: `Bearer ${token}` } })).pipe(
+          Effect.provideService(TokenVerifier.TokenVerifier, verifier)
+        )
+      const info = yield* authenticate(["sub", "email"])
+      assert.notInstanceOf(info, Response)
+      assert.strictEqual((info as McpAuth.Authentication & { resource?: URL })?.resource?.href, AUD)
+      // decryptionOnly keeps the seed's rule: the claims are `data` alone (case 4 above)
+    }).pipe(Effect.provide(quiet)))
 
   it.effect("fix: several keys, chosen by kid (the seed used the first one only)", () =>
     Effect.gen(function*() {

@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { DateTime, Effect, Exit, Redacted, TestClock } from "effect"
+import { generateKeyPairSync } from "node:crypto"
 import { AccessToken, JwtVerifier } from "../src/index.js"
 import { assertInvalid, atNow, HS_SECRET, keyPair, NOW, refusal, secret, sign } from "./helpers.js"
 
@@ -203,6 +204,26 @@ describe("JwtVerifier — configuration errors", () => {
       yield* configError({ publicKey: { kty: "oct", k: "c2VjcmV0" }, audience: false })
       yield* configError({ jwks: { keys: [] }, audience: false })
       yield* configError({ jwksUri: "ftp://example.com/jwks", audience: false })
+    }))
+
+  it.effect("fix: an RSA public key under 2048 bits (PEM, JWK, RSA-PSS) is refused at startup naming publicKey, not a 401 malformed for every token", () =>
+    Effect.gen(function*() {
+      const weak = generateKeyPairSync("rsa", { modulusLength: 1024 })
+      const pem = weak.publicKey.export({ type: "spki", format: "pem" }) as string
+      const jwk = weak.publicKey.export({ format: "jwk" }) as JwtVerifier.KeyOptions["publicKey"] & object
+      const pss = generateKeyPairSync("rsa-pss", { modulusLength: 1024 }).publicKey.export({ type: "spki", format: "pem" }) as string
+      for (const publicKey of [pem, jwk, pss]) {
+        const e = yield* configError({ publicKey, audience: AUD })
+        assert.strictEqual(e.field, "publicKey")
+        assert.include(e.message, "2048 bits")
+        assert.notInclude(e.message, typeof publicKey === "string" ? publicKey.split("\n")[1]! : String(jwk.n))
+      }
+      // 2048 bits: accepted, and a token it signed verifies
+      const ok = generateKeyPairSync("rsa", { modulusLength: 2048 })
+      const token = yield* Effect.promise(() =>
+        sign({ sub: "u" }, ok.privateKey as unknown as Parameters<typeof sign>[1], { alg: "RS256", aud: AUD }))
+      const at = yield* atNow(verifyWith({ publicKey: ok.publicKey.export({ type: "spki", format: "pem" }) as string, audience: AUD }, token))
+      assert.strictEqual(at.subject, "u")
     }))
 
   it.effect("error messages name the field, never the secret", () =>

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Effect, Equal, Layer, Redacted, TestClock } from "effect"
+import { Context, DateTime, Effect, Equal, Hash, Layer, Redacted, TestClock } from "effect"
 import { AccessToken, AuthError, JwtVerifier, StaticTokenVerifier, TokenVerifier } from "../src/index.js"
 import { assertInvalid, HS_SECRET, NOW, refusal, sign } from "./helpers.js"
 
@@ -103,6 +103,46 @@ describe("TokenVerifier.cached", () => {
       assert.strictEqual(next.clientId, "ci")
       // it still behaves as a value (Equal/Hash cache on it)
       assert.isTrue(Equal.equals(next, first))
+    }))
+
+  it.effect("fix: a cached token's expiry (the DateTime itself) cannot be changed by one request for the next; DateTime functions still work on it", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(NOW * 1000)
+      const cached = yield* TokenVerifier.cached(yield* JwtVerifier.make(jwtOptions))
+      const token = Redacted.make(yield* jwtFor({ sub: "u" }, { exp: NOW + 600 }))
+      const first = yield* cached.verify(token)
+      const expiresAt = first.expiresAt!
+      assert.throws(() => ((expiresAt as { epochMillis: number }).epochMillis = 8.64e15))
+      assert.throws(() => ((DateTime.toPartsUtc(expiresAt) as { year: number }).year = 9999))
+      assert.throws(() => ((first.token as { toString: () => string }).toString = () => "changed"))
+      const next = yield* cached.verify(token)
+      assert.strictEqual(next, first, "a hit")
+      assert.strictEqual(DateTime.toEpochMillis(next.expiresAt!), (NOW + 600) * 1000)
+      // what reads or caches on a DateTime keeps working on the frozen one
+      const same = DateTime.unsafeMake((NOW + 600) * 1000)
+      assert.strictEqual(DateTime.formatIso(expiresAt), DateTime.formatIso(same))
+      assert.deepStrictEqual(DateTime.toParts(expiresAt), DateTime.toParts(same))
+      assert.strictEqual(DateTime.getPartUtc(expiresAt, "year"), DateTime.getPartUtc(same, "year"))
+      assert.isTrue(Equal.equals(expiresAt, same))
+      assert.strictEqual(Hash.hash(expiresAt), Hash.hash(same))
+      assert.strictEqual(DateTime.toEpochMillis(DateTime.add(expiresAt, { minutes: 1 })), (NOW + 660) * 1000)
+      assert.strictEqual(DateTime.toDate(expiresAt).getTime(), (NOW + 600) * 1000)
+      assert.strictEqual(DateTime.formatIsoZoned(DateTime.setZone(expiresAt, DateTime.zoneMakeOffset(3600_000))).slice(-6), "+01:00")
+      assert.isFalse(yield* AccessToken.isExpired(next))
+      assert.strictEqual(Redacted.value(next.token), Redacted.value(token))
+      assert.isTrue(Equal.equals(next, first))
+    }))
+
+  it.effect("fix: a static token's configured expiry is a frozen copy: shared by every request (cache or not), the caller's own is not frozen", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(NOW * 1000)
+      const configured = DateTime.unsafeMake((NOW + 3600) * 1000)
+      const verifier = yield* StaticTokenVerifier.make({ tokens: [{ token: Redacted.make("static-key-3"), expiresAt: configured }] })
+      const first = yield* verifier.verify(Redacted.make("static-key-3"))
+      assert.throws(() => ((first.expiresAt as { epochMillis: number }).epochMillis = 8.64e15))
+      const next = yield* verifier.verify(Redacted.make("static-key-3"))
+      assert.strictEqual(DateTime.toEpochMillis(next.expiresAt!), (NOW + 3600) * 1000)
+      assert.isFalse(Object.isFrozen(configured))
     }))
 
   it.effect("fix: a static token's configured claims are copied and frozen: a request cannot change them for the next", () =>

@@ -5,7 +5,8 @@
  * cases, RFC 6750/9728).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { Effect, Either, Layer, Redacted } from "effect"
+import * as ToolContext from "@mcp-credentials/server/ToolContext"
+import { Context, Effect, Either, Layer, Option, Redacted } from "effect"
 import * as jose from "jose"
 import { type Line, lines } from "../../server/test/lines.js"
 import { AccessToken, AuthUser, JwtVerifier, McpAuth, TokenVerifier } from "../src/index.js"
@@ -125,6 +126,19 @@ describe.each(lines)("McpAuth over HTTP, $name line", (line) => {
     }
     // over 16 KiB: Node's own header limit answers 431 before the verifier (which refuses it too)
     expect([401, 431]).toContain((await initialize(srv.url, { authorization: `Bearer ${"x".repeat(17 * 1024)}` })).status)
+  })
+
+  it("fix: several spaces between `Bearer` and the token are accepted (RFC 6750 `\"Bearer\" 1*SP b64token`)", async () => {
+    const token = await mint({ sub: "u-3" })
+    for (const header of [`Bearer  ${token}`, `bearer    ${token}`]) {
+      expect((await initialize(srv.url, { authorization: header })).status, header.slice(0, 12)).toBe(200)
+    }
+    // a scheme alone, or another scheme, is still refused without an error code
+    for (const header of ["Bearer   ", `Bearer\t${token}`]) {
+      const res = await initialize(srv.url, { authorization: header })
+      expect(res.status).toBe(401)
+      expect(res.headers.get("www-authenticate")).not.toContain("error=")
+    }
   })
 
   it("keep: lowercase 'bearer' is accepted; claims reach Effect tools (CurrentUser, CurrentAccessToken) and plain tools (getUser)", async () => {
@@ -385,6 +399,45 @@ describe("McpAuth.authenticate — requiredScopes", () => {
         thrown = e
       }
       expect((thrown as { _tag?: string; field?: string })?.field, bad).toBe("requiredScopes")
+    }
+  })
+})
+
+describe("McpAuth.authenticate — AuthInfo.resource", () => {
+  it("fix: every AuthInfo gets its own resource URL: a tool that changes one changes neither the next request's nor the check", async () => {
+    const resource = "https://mcp.example.com/mcp"
+    const authenticate = McpAuth.authenticate({ resource })
+    const run = (aud: string) =>
+      Effect.runPromise(
+        authenticate(new Request(resource, { method: "POST", headers: { authorization: "Bearer tok" } })).pipe(
+          Effect.provideService(TokenVerifier.TokenVerifier, TokenVerifier.make((token) => Effect.succeed(AccessToken.fromClaims(token, { sub: "u", aud }))))
+        )
+      ) as Promise<AccessToken.McpAuthInfo>
+    const first = await run(resource)
+    expect(first.resource?.href).toBe(resource)
+    first.resource!.host = "evil.example" // e.g. a tool changing its extra.authInfo
+    const second = await run(resource)
+    expect(second.resource?.href).toBe(resource)
+    expect(second.resource).not.toBe(first.resource)
+    // the audience check still compares against the configured resource
+    expect((await run("https://evil.example/mcp")).resource).toBeUndefined()
+  })
+})
+
+describe("McpAuth — identity in tools from any SDK AuthInfo", () => {
+  it("fix: an expiresAt that is no date (Infinity, NaN, past a date's range) is no expiry: toolServices and the accessors never throw", async () => {
+    for (const expiresAt of [Infinity, -Infinity, NaN, 1e20]) {
+      const tool = { authInfo: Option.some({ token: Redacted.make("t"), clientId: "c", scopes: ["read"], expiresAt, extra: { sub: "u", claims: { email: "a@b.c" } } }) }
+      const services = McpAuth.toolServices(tool as unknown as ToolContext.ToolContextShape)
+      expect(Context.get(services, AuthUser.CurrentUser).email).toBe("a@b.c")
+      const token = Context.get(services, AccessToken.CurrentAccessToken)
+      expect(token.expiresAt).toBeUndefined()
+      expect(token.subject).toBe("u")
+      const [user, current] = await Effect.runPromise(
+        Effect.all([McpAuth.currentUser, McpAuth.currentAccessToken]).pipe(Effect.provideService(ToolContext.ToolContext, tool as unknown as ToolContext.ToolContextShape))
+      )
+      expect(user.email).toBe("a@b.c")
+      expect(current.expiresAt).toBeUndefined()
     }
   })
 })

@@ -5,8 +5,9 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, Logger, Redacted, TestClock } from "effect"
+import { createSign, generateKeyPairSync } from "node:crypto"
 import { JwtVerifier, type TokenVerifier } from "../src/index.js"
-import { assertInvalid, jwksServer, keyPair, NOW, refusal, serveHttp, sign } from "./helpers.js"
+import { assertInvalid, b64, jwksServer, keyPair, NOW, refusal, serveHttp, sign } from "./helpers.js"
 
 const AUD = "https://mcp.example.com/mcp"
 const k1 = await keyPair("RS256", "k1")
@@ -174,6 +175,27 @@ describe("JwtVerifier — remote JWKS", () => {
       assert.strictEqual(local.field, "jwks")
     }))
 
+  it.scoped("fix: RSA keys under 2048 bits in a remote JWKS are skipped with a warning (jose verifies nothing with them); the other keys keep working", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(NOW * 1000)
+      const lines: Array<string> = []
+      const capture = Logger.replace(Logger.defaultLogger, Logger.make(({ message }) => void lines.push(String(message))))
+      const weak = generateKeyPairSync("rsa", { modulusLength: 1024 })
+      const weakJwk = { ...weak.publicKey.export({ format: "jwk" }), kid: "weak" }
+      const server = yield* jwksServer({ keys: [weakJwk as never, k1.publicJwk] })
+      const v = yield* remote(server.url)
+      assert.strictEqual((yield* verify(v, yield* tokenFor(k1, "k1")).pipe(Effect.provide(capture))).subject, "k1")
+      assert.isTrue(lines.some((l) => l.includes("skipped 1 RSA key(s) under 2048 bits")), lines.join("\n"))
+      // a token signed with the weak key (jose will not sign with it: node:crypto does) is refused, not a defect
+      const input = `${b64({ alg: "RS256", kid: "weak" })}.${b64({ sub: "w", aud: AUD, iat: NOW, exp: NOW + 600 })}`
+      const signed = `${input}.${createSign("RSA-SHA256").update(input).sign(weak.privateKey).toString("base64url")}`
+      assertInvalid(yield* refusal(verify(v, signed)), "unknown key id")
+      // a fixed JWKS with one is refused when built, naming the field
+      const local = yield* Effect.flip(JwtVerifier.make({ jwks: { keys: [k1.publicJwk, weakJwk as never] }, audience: AUD }))
+      assert.strictEqual(local.field, "jwks")
+      assert.include(local.message, "2048")
+    }))
+
   it.effect("a plain-http jwksUri to a non-loopback host logs a warning (keys could be replaced in transit); loopback is silent", () =>
     Effect.gen(function*() {
       const lines: Array<string> = []
@@ -231,6 +253,55 @@ describe("JwtVerifier — discover: true (the issuer's jwks_uri from its metadat
       assert.strictEqual(e._tag, "JwksFetchError")
       assert.strictEqual(e._tag === "JwksFetchError" ? e.reason : undefined, "discovery")
       assert.strictEqual(idp.hits.filter((h) => h === "/keys").length, 0)
+    }))
+
+  it.scoped("fix: metadata that is no JSON object (null, an array, a string) is JwksFetchError(discovery), not a defect, and backed off", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(NOW * 1000)
+      for (const body of ["null", "[]", "\"metadata\"", "42"]) {
+        const hits: Array<string> = []
+        const idp = yield* serveHttp((req, res) => {
+          hits.push(req.url ?? "")
+          res.writeHead(200, { "content-type": "application/json" }).end(body)
+        })
+        const v = yield* JwtVerifier.make({ discover: true, issuer: `${idp.url}/tenant`, audience: AUD })
+        const token = yield* Effect.promise(() => sign({ sub: "ada", iss: `${idp.url}/tenant` }, k1.privateKey, { alg: "RS256", kid: "k1", aud: AUD }))
+        for (let i = 0; i < 3; i++) {
+          const e = yield* refusal(verify(v, token))
+          assert.strictEqual(e._tag === "JwksFetchError" && e.reason, "discovery", body)
+        }
+        // one discovery (its two metadata locations), then nothing for 5 s
+        assert.strictEqual(hits.length, 2, body)
+        yield* TestClock.adjust("6 seconds")
+        yield* refusal(verify(v, token))
+        assert.strictEqual(hits.length, 4, body)
+      }
+    }))
+
+  it.scoped("fix: a discovered jwks_uri in plain http to a non-loopback host logs the warning a configured one does; loopback is silent", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(NOW * 1000)
+      const lines: Array<string> = []
+      const capture = Logger.replace(Logger.defaultLogger, Logger.make(({ message }) => void lines.push(String(message))))
+      const keys = yield* serveHttp((_req, res) => res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ keys: [k1.publicJwk] })))
+      let issuer = ""
+      const idp = yield* serveHttp((_req, res) =>
+        res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ issuer, jwks_uri: "http://keys.internal.example/jwks" })))
+      issuer = idp.url
+      // the name resolves to the loopback key server: real HTTP, a non-loopback name
+      const fetch = (url: string, init: RequestInit) => globalThis.fetch(url.replace("http://keys.internal.example", keys.url), init)
+      const v = yield* JwtVerifier.make({ discover: true, issuer, audience: AUD, jwksOptions: { fetch } }).pipe(Effect.provide(capture))
+      const token = yield* Effect.promise(() => sign({ sub: "ada", iss: issuer }, k1.privateKey, { alg: "RS256", kid: "k1", aud: AUD }))
+      assert.strictEqual((yield* verify(v, token).pipe(Effect.provide(capture))).subject, "ada")
+      assert.isTrue(lines.some((l) => l.includes("discovered jwks_uri is plain http")), lines.join("\n"))
+      assert.notInclude(lines.join("\n"), "keys.internal.example")
+      // the loopback one (the issuer's own server): silent
+      lines.length = 0
+      const local = yield* issuerServer([k1.publicJwk], "openid")
+      const v2 = yield* JwtVerifier.make({ discover: true, issuer: local.issuer, audience: AUD })
+      const token2 = yield* Effect.promise(() => sign({ sub: "ada", iss: local.issuer }, k1.privateKey, { alg: "RS256", kid: "k1", aud: AUD }))
+      assert.strictEqual((yield* verify(v2, token2).pipe(Effect.provide(capture))).subject, "ada")
+      assert.deepStrictEqual(lines, [])
     }))
 
   it.effect("discover needs one issuer string", () =>

@@ -3,6 +3,7 @@
  * shape, header, `crit`), the algorithm families, and the mapping of `jose` errors to the fixed
  * reasons of `InvalidTokenError` (a `jose` message is never passed on: some quote claim values).
  */
+import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import * as jose from "jose"
@@ -85,6 +86,16 @@ export const timeClaimsProblem = (claims: Readonly<Record<string, unknown>>): In
   }
   return undefined
 }
+
+/**
+ * An `AuthInfo.expiresAt` (epoch seconds) as a date, or `undefined` when it is none: not a finite
+ * number (the SDK's own bearer check can give `Infinity`) or past the range of a date (which
+ * `DateTime.unsafeMake` throws on).
+ */
+export const expiryOf = (expiresAt: unknown): DateTime.Utc | undefined =>
+  typeof expiresAt === "number" && Number.isFinite(expiresAt) && Math.abs(expiresAt) <= 8.64e12
+    ? DateTime.unsafeMake(expiresAt * 1000)
+    : undefined
 
 /**
  * A token issued after `now` (plus the tolerance, in seconds): `jose` checks `iat` only under

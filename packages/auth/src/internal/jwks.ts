@@ -36,17 +36,37 @@ interface Loaded {
   readonly get: jose.LocalJWKSet
   readonly count: number
   readonly fetchedAt: number
+  /** RSA keys under 2048 bits, left out of the set (`jose` verifies nothing with them). */
+  readonly weak: number
 }
 
-/** A key set with private or symmetric members (`d`, `k`) is refused whole: it was published by mistake. */
+/**
+ * An RSA JWK whose modulus is under 2048 bits: `jose` refuses to verify with it, so every token
+ * it signed would be refused as `malformed`.
+ */
+const isWeakRsaJwk = (jwk: object): boolean => {
+  const { kty, n } = jwk as { kty?: unknown; n?: unknown }
+  if (kty !== "RSA" || typeof n !== "string") return false
+  const bytes = Buffer.from(n, "base64url")
+  let i = 0
+  while (i < bytes.length && bytes[i] === 0) i++
+  const bits = i === bytes.length ? 0 : (bytes.length - i - 1) * 8 + (32 - Math.clz32(bytes[i]!))
+  return bits < 2048
+}
+
+/**
+ * A key set with private or symmetric members (`d`, `k`) is refused whole: it was published by
+ * mistake. RSA keys under 2048 bits are left out (and counted in `weak`).
+ */
 const load = (jwks: unknown): Loaded | undefined => {
   try {
     const keys = (jwks as { keys?: unknown }).keys
     if (!Array.isArray(keys) || keys.some((k) => typeof k !== "object" || k === null || "d" in k || "k" in k)) {
       return undefined
     }
-    const get = jose.createLocalJWKSet(jwks as jose.JSONWebKeySet)
-    return { get, count: (jwks as jose.JSONWebKeySet).keys.length, fetchedAt: 0 }
+    const usable = (keys as Array<object>).filter((k) => !isWeakRsaJwk(k))
+    const get = jose.createLocalJWKSet({ ...(jwks as jose.JSONWebKeySet), keys: usable as Array<jose.JWK> })
+    return { get, count: usable.length, fetchedAt: 0, weak: keys.length - usable.length }
   } catch {
     return undefined
   }
@@ -67,8 +87,11 @@ const resolveIn = (
 export const local = (jwks: jose.JSONWebKeySet): Effect.Effect<KeySet, AuthConfigError> =>
   Effect.suspend(() => {
     const loaded = load(jwks)
-    if (loaded === undefined || loaded.count === 0) {
+    if (loaded === undefined || loaded.count + loaded.weak === 0) {
       return Effect.fail(new AuthConfigError({ field: "jwks", reason: "not a public JSON Web Key Set with at least one key" }))
+    }
+    if (loaded.weak > 0) {
+      return Effect.fail(new AuthConfigError({ field: "jwks", reason: "holds an RSA key under 2048 bits, which cannot verify tokens" }))
     }
     return Effect.succeed({ resolve: (header) => resolveIn(loaded, header) })
   })
@@ -98,9 +121,12 @@ export const remote = (uri: string, options: RemoteOptions = {}): Effect.Effect<
       Effect.flatMap((res) => {
         if (res.status !== 200) return Effect.fail(new JwksFetchError({ reason: "http status", status: res.status }))
         const loaded = load(Http.parseJson(res.body))
-        return loaded === undefined
-          ? Effect.fail(new JwksFetchError({ reason: "invalid key set" }))
-          : Effect.map(Clock.currentTimeMillis, (now) => ({ ...loaded, fetchedAt: now }))
+        if (loaded === undefined) return Effect.fail(new JwksFetchError({ reason: "invalid key set" }))
+        // a weak key is skipped, not fatal: the issuer's other keys keep working
+        const said = loaded.weak === 0
+          ? Effect.void
+          : Effect.logWarning(`JWKS: skipped ${loaded.weak} RSA key(s) under 2048 bits, which cannot verify tokens`)
+        return Effect.zipRight(said, Effect.map(Clock.currentTimeMillis, (now) => ({ ...loaded, fetchedAt: now })))
       })
     )
 
@@ -217,8 +243,12 @@ export const discovered = (issuer: string, options: RemoteOptions = {}): Effect.
           error = new JwksFetchError({ reason: "http status", status: res.right.status })
           continue
         }
-        const doc = Http.parseJson(res.right.body) as { issuer?: unknown; jwks_uri?: unknown } | undefined
-        // metadata for another issuer, or without a usable jwks_uri, is not this issuer's
+        const parsed = Http.parseJson(res.right.body)
+        // metadata that is no JSON object (`null`, an array, a string), for another issuer, or
+        // without a usable jwks_uri, is not this issuer's
+        const doc = typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)
+          ? parsed as { issuer?: unknown; jwks_uri?: unknown }
+          : undefined
         if (doc === undefined || !sameIssuer(doc.issuer) || typeof doc.jwks_uri !== "string") {
           unusable = true
           continue
@@ -233,6 +263,12 @@ export const discovered = (issuer: string, options: RemoteOptions = {}): Effect.
         if (jwksUri.protocol !== "https:" && jwksUri.protocol !== "http:") {
           unusable = true
           continue
+        }
+        // as for a configured jwksUri: allowed (cluster-internal names), but said
+        if (Http.isPlainHttpOffHost(jwksUri)) {
+          yield* Effect.logWarning(
+            "JwtVerifier: the discovered jwks_uri is plain http to a non-loopback host; the signing keys can be replaced in transit: use https"
+          )
         }
         return yield* remote(jwksUri.href, options)
       }
