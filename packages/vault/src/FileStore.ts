@@ -39,6 +39,7 @@ import {
   toContext,
   ttlToExpiry
 } from "./internal/records.js"
+import { entryTtlMillis } from "./internal/ttl.js"
 import { Keyring } from "./Keyring.js"
 import { defaultResultTtl, makeEntry, PendingStore } from "./PendingStore.js"
 import { StoreError, type VaultError } from "./VaultError.js"
@@ -313,7 +314,7 @@ export const make = (
         }),
       complete: (id, result, completeOptions) =>
         modify((content, now) => {
-          const expiresAt = now + Duration.toMillis(completeOptions?.ttl ?? defaultResultTtl)
+          const expiresAt = now + entryTtlMillis(completeOptions?.ttl ?? defaultResultTtl)
           content.results[sha256(id)] = { expiresAt, sealed: sealResult(keyring, id, result, expiresAt) }
           return Effect.succeed([undefined, true] as const)
         }).pipe(Effect.zipLeft(PubSub.publish(wakeups, id))),

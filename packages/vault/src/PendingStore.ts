@@ -14,6 +14,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as PubSub from "effect/PubSub"
 import { awaitResult, randomId } from "./internal/records.js"
+import { entryTtlMillis } from "./internal/ttl.js"
 import type { VaultError } from "./VaultError.js"
 
 /**
@@ -144,7 +145,7 @@ export const makeMemoryWithSize: Effect.Effect<{
     complete: (id, result, options) =>
       Effect.flatMap(Clock.currentTimeMillis, (now) => {
         sweep(now)
-        results.set(id, { result, expiresAt: now + Duration.toMillis(options?.ttl ?? defaultResultTtl) })
+        results.set(id, { result, expiresAt: now + entryTtlMillis(options?.ttl ?? defaultResultTtl) })
         return PubSub.publish(wakeups, id)
       }),
     await: (id, timeout) =>
@@ -173,5 +174,5 @@ export const makeEntry = (input: PendingInput, now: number, ttl: Duration.Durati
   subject: input.subject,
   data: input.data ?? {},
   createdAt: DateTime.unsafeMake(now),
-  expiresAt: DateTime.unsafeMake(now + Math.max(1, Duration.toMillis(Duration.decode(ttl))))
+  expiresAt: DateTime.unsafeMake(now + entryTtlMillis(ttl))
 })

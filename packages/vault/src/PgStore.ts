@@ -13,6 +13,7 @@ import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as PubSub from "effect/PubSub"
@@ -40,6 +41,7 @@ import {
 } from "./internal/records.js"
 import { makeBatcher } from "./internal/batch.js"
 import * as Deadline from "./internal/deadline.js"
+import { entryTtlMillis } from "./internal/ttl.js"
 import { Keyring } from "./Keyring.js"
 import { defaultResultTtl, makeEntry, PendingStore } from "./PendingStore.js"
 import { StoreError, type VaultError } from "./VaultError.js"
@@ -157,6 +159,7 @@ export const make = (options: PgStoreOptions = {}) =>
       Effect.repeat(Effect.ignore(sweep), Schedule.spaced(options.sweepInterval ?? Duration.seconds(60)))
     )
 
+    const pollEvery = Duration.decode(options.pollInterval ?? Duration.seconds(1))
     // Completions: NOTIFY <channel>, sha256(id). Listen before returning, proven by a round trip.
     const channel = `mcv_done_${sha256(schema).slice(0, 16)}`
     const wakeups = yield* Effect.acquireRelease(PubSub.unbounded<string>(), PubSub.shutdown)
@@ -176,19 +179,42 @@ export const make = (options: PgStoreOptions = {}) =>
     // The LISTEN connection is supervised: when a heartbeat round trip does not come back (the
     // connection dropped, Postgres restarted), the listener is torn down (its connection closed)
     // and started again, so wake-ups recover after an outage instead of leaving only the poll.
-    const listenOnce = Effect.scoped(Effect.gen(function*() {
-      yield* Effect.forkScoped(
+    // Tearing down sends UNLISTEN on that connection (@effect/sql-pg), which never returns on a
+    // half-open one (a failover that left the socket open): the listener is then left behind,
+    // waiting in the background, and not started again on the same dead connection (the client
+    // shares one LISTEN connection while any listener holds it); waiters find completions by
+    // polling (`pollInterval`). Nothing here waits for it: closing the store never hangs on it.
+    let listening: Fiber.RuntimeFiber<void> | undefined
+    const listenOnce = Effect.gen(function*() {
+      listening = yield* Effect.forkDaemon(
         pg.listen(channel).pipe(Stream.runForEach((payload) => PubSub.publish(wakeups, payload)), Effect.ignore)
       )
-      yield* roundTrip("ready", "250 millis").pipe(Effect.retry({ times: 20, schedule: Schedule.spaced("100 millis") }))
-      yield* Effect.forever(
-        Effect.zipRight(
-          Effect.sleep(options.listenCheckInterval ?? Duration.seconds(5)),
-          roundTrip("check", "1 second").pipe(Effect.retry({ times: 1 }))
+      const current = listening
+      const checks = Effect.gen(function*() {
+        yield* roundTrip("ready", "250 millis").pipe(Effect.retry({ times: 20, schedule: Schedule.spaced("100 millis") }))
+        yield* Effect.forever(
+          Effect.zipRight(
+            Effect.sleep(options.listenCheckInterval ?? Duration.seconds(5)),
+            roundTrip("check", "1 second").pipe(Effect.retry({ times: 1 }))
+          )
         )
-      )
-    }))
-    yield* Effect.forkScoped(Effect.forever(Effect.zipRight(Effect.ignore(listenOnce), Effect.sleep("1 second"))))
+      })
+      yield* Effect.ignore(checks)
+      // the teardown, bounded: `true` when the listener ended (a new one may start)
+      yield* Fiber.interruptFork(current)
+      return yield* Effect.raceFirst(Effect.as(Fiber.await(current), true), Effect.as(Effect.sleep("2 seconds"), false))
+    })
+    const supervisor = yield* Effect.forkDaemon(
+      Effect.gen(function*() {
+        while (yield* listenOnce) yield* Effect.sleep("1 second")
+        yield* Effect.logWarning(
+          `PgStore: the LISTEN connection stopped answering and could not be closed (half-open); completions from other replicas are found by polling every ${Duration.format(pollEvery)}`
+        )
+      })
+    )
+    yield* Effect.addFinalizer(() =>
+      Effect.zipRight(Fiber.interruptFork(supervisor), listening === undefined ? Effect.void : Fiber.interruptFork(listening))
+    )
     yield* roundTrip("ready", "250 millis").pipe(Effect.retry(Schedule.recurs(40)))
 
     const now = Clock.currentTimeMillis
@@ -379,7 +405,7 @@ export const make = (options: PgStoreOptions = {}) =>
       take: (id) => takeOnce("take", "pending", id, (sealed) => openPending(keyring, id, sealed)),
       complete: (id, result, completeOptions) =>
         Effect.gen(function*() {
-          const expiresAt = (yield* now) + Math.max(1, Duration.toMillis(completeOptions?.ttl ?? defaultResultTtl))
+          const expiresAt = (yield* now) + entryTtlMillis(completeOptions?.ttl ?? defaultResultTtl)
           yield* q(
             "complete",
             `INSERT INTO ${t("results")} (id, expires_at, sealed) VALUES ($1, $2, $3)
@@ -394,7 +420,7 @@ export const make = (options: PgStoreOptions = {}) =>
           wakeups,
           take: takeResult(id),
           timeout,
-          pollInterval: options.pollInterval ?? Duration.seconds(1)
+          pollInterval: pollEvery
         })
     })
 

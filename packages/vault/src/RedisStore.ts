@@ -21,9 +21,11 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as PubSub from "effect/PubSub"
 import * as Redacted from "effect/Redacted"
+import * as Schedule from "effect/Schedule"
 import { Redis, type RedisOptions as IORedisOptions } from "ioredis"
 import { CredentialStore, type OpenCacheOptions, type StoredCredential, type StoreKey } from "./CredentialStore.js"
 import { makeBatcher } from "./internal/batch.js"
+import { entryTtlMillis } from "./internal/ttl.js"
 import {
   awaitResult,
   makeStored,
@@ -60,6 +62,11 @@ export interface RedisStoreOptions {
   readonly redis?: IORedisOptions | undefined
   /** Safety net for a missed pub/sub message: how often a waiter re-checks. Default 1 s. */
   readonly pollInterval?: Duration.DurationInput | undefined
+  /**
+   * How often the subscriber connection is checked with a PING (answered within the client's
+   * `commandTimeout`, else the connection is made again). Default 10 s.
+   */
+  readonly heartbeat?: Duration.DurationInput | undefined
   /**
    * The cache of opened records (see `OpenCacheOptions`): default on (60 s, 10,000 records);
    * `false` decrypts every read.
@@ -128,6 +135,22 @@ interface CredentialRecord {
 }
 
 /**
+ * A command that timed out may mean a half-open connection (a failover or a NAT leaves such
+ * sockets, and the kernel notices them after hours; ioredis reconnects only when the socket
+ * closes): the connection is dropped and made again (ioredis sends what was queued again, and
+ * the subscriber subscribes again). At most once a second per connection.
+ */
+const resetIfTimedOut = (client: Redis, e: unknown): void => {
+  if (!(e instanceof Error) || e.message !== "Command timed out" || client.status !== "ready") return
+  const now = Date.now()
+  const last = lastReset.get(client) ?? 0
+  if (now - last < 1000) return
+  lastReset.set(client, now)
+  client.disconnect(true)
+}
+const lastReset = new WeakMap<Redis, number>()
+
+/**
  * Builds both stores on two connections (commands and subscriber), closed with the scope.
  *
  * @since 0.1.0
@@ -179,8 +202,23 @@ export const make = (options: RedisStoreOptions = {}) =>
     subscriber.on("message", onMessage)
     yield* Effect.addFinalizer(() => Effect.sync(() => subscriber.off("message", onMessage)))
     yield* Effect.tryPromise({ try: () => subscriber.subscribe(channel), catch: fail("subscribe") })
+    // the subscriber sends no commands of its own: a heartbeat finds it half-open
+    const heartbeat = Duration.decode(options.heartbeat ?? Duration.seconds(10))
+    yield* Effect.forkScoped(
+      Effect.promise(() => subscriber.ping().then(() => undefined, (e) => resetIfTimedOut(subscriber, e))).pipe(
+        Effect.repeat(Schedule.spaced(heartbeat)),
+        Effect.delay(heartbeat)
+      )
+    )
 
-    const run = <A>(operation: string, f: () => Promise<A>) => Effect.tryPromise({ try: f, catch: fail(operation) })
+    const run = <A>(operation: string, f: () => Promise<A>) =>
+      Effect.tryPromise({
+        try: f,
+        catch: (e) => {
+          resetIfTimedOut(client, e)
+          return fail(operation)(e)
+        }
+      })
     const digest = makeNameDigest()
     const credKey = (key: StoreKey) => `${prefix}cred:${digest(key.subject)}:${digest(key.provider)}`
     const genKey = (key: StoreKey) => `${prefix}gen:${digest(key.subject)}:${digest(key.provider)}`
@@ -207,16 +245,16 @@ export const make = (options: RedisStoreOptions = {}) =>
       run: (keys: ReadonlyArray<string>) => run("get", () => client.mget(...keys))
     })
 
-    /** Every key matching `match` (SCAN, 200 at a time). */
+    /** Every key matching `match` (SCAN, 200 at a time; a key SCAN returns twice, as it may while the keyspace is rehashed, once). */
     const scanKeys = async (match: string): Promise<Array<string>> => {
-      const keys: Array<string> = []
+      const keys = new Set<string>()
       let cursor = "0"
       do {
         const [next, batch] = await client.scan(cursor, "MATCH", match, "COUNT", 200)
         cursor = next
-        keys.push(...batch)
+        for (const k of batch) keys.add(k)
       } while (cursor !== "0")
-      return keys
+      return Array.from(keys)
     }
     const scan = (match: string) =>
       run("list", async () => {
@@ -326,7 +364,7 @@ export const make = (options: RedisStoreOptions = {}) =>
       complete: (id, result, completeOptions) =>
         Effect.gen(function*() {
           const now = yield* Clock.currentTimeMillis
-          const px = Math.max(1, Duration.toMillis(completeOptions?.ttl ?? defaultResultTtl))
+          const px = entryTtlMillis(completeOptions?.ttl ?? defaultResultTtl)
           const sealed = sealResult(keyring, id, result, now + px)
           yield* run("complete", () => client.set(resultKey(id), sealed, "PX", px))
           yield* run("complete", () => client.publish(channel, sha256(id)))

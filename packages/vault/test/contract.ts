@@ -252,6 +252,30 @@ export const contract = (harness: Harness) => {
         }))
     })
 
+    it.live("fix: a TTL that is not whole milliseconds works (Redis and Postgres refused it); an infinite one is no expiry (memory and file died)", () => {
+      const inst = harness.fresh()
+      const key = { provider: "github", subject: uniq("ttl-frac") }
+      const forever = { provider: "github", subject: uniq("ttl-inf") }
+      return use(inst.layer(), (cs, ps) =>
+        Effect.gen(function*() {
+          const stored = yield* cs.set(key, staticCred("sk-frac"), { ttl: Duration.millis(60_000.5) })
+          assert.isTrue(Option.isSome(stored.expiresAt))
+          assert.isTrue(Option.isSome(yield* cs.get(key)))
+          const cas = yield* cs.compareAndSet(key, Option.some(stored.generation), staticCred("sk-frac-2"), { ttl: Duration.millis(30_000.25) })
+          assert.isTrue(Option.isSome(cas))
+          const endless = yield* cs.set(forever, staticCred("sk-inf"), { ttl: Duration.infinity })
+          assert.isTrue(Option.isNone(endless.expiresAt))
+          assert.strictEqual(apiKey(Option.getOrThrow(yield* cs.get(forever))), "sk-inf")
+          const entry = yield* ps.create({ provider: "github", subject: key.subject }, Duration.millis(60_000.5))
+          yield* ps.complete(entry.id, { status: "ok" }, { ttl: Duration.millis(5_000.5) })
+          assert.deepStrictEqual(yield* ps.await(entry.id, "2 seconds"), Option.some({ status: "ok" }))
+          const long = yield* ps.create({ provider: "github", subject: key.subject }, Duration.infinity)
+          assert.isTrue(Option.isSome(yield* ps.get(long.id)))
+          yield* ps.complete(long.id, { status: "kept" }, { ttl: Duration.infinity })
+          assert.deepStrictEqual(yield* ps.await(long.id, "2 seconds"), Option.some({ status: "kept" }))
+        }))
+    })
+
     it.live("delete removes, and is a no-op for an absent key", () => {
       const inst = harness.fresh()
       const key = { provider: "github", subject: uniq("del") }

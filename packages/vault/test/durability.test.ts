@@ -27,7 +27,7 @@
 import { PgClient } from "@effect/sql-pg"
 import { afterAll, assert, describe, it } from "@effect/vitest"
 import { ResolvedCredential } from "@mcp-credentials/core"
-import { Duration, Effect, Exit, Fiber, Layer, Option, Redacted } from "effect"
+import { Context, Duration, Effect, Exit, Fiber, Layer, Option, Redacted, Scope } from "effect"
 import { Redis } from "ioredis"
 import { spawn } from "node:child_process"
 import * as crypto from "node:crypto"
@@ -90,6 +90,8 @@ const startProxy = async (target: number, port = 0) => {
   const sockets = new Set<net.Socket>()
   const server = net.createServer((client) => {
     const upstream = net.connect(target, "127.0.0.1")
+    const connection = { dead: false }
+    live.add(connection)
     sockets.add(client)
     sockets.add(upstream)
     const end = () => {
@@ -102,12 +104,14 @@ const startProxy = async (target: number, port = 0) => {
     upstream.on("error", end).on("close", end)
     // frozen: the sockets stay open but nothing is forwarded (a black-holed network), held back
     // until thawed
-    const forward = (to: net.Socket) => (data: Buffer) => (frozen ? held.push([to, data]) : to.write(data))
+    const forward = (to: net.Socket) => (data: Buffer) =>
+      connection.dead ? undefined : frozen ? held.push([to, data]) : to.write(data)
     client.on("data", forward(upstream))
     upstream.on("data", forward(client))
   })
   let frozen = false
   const held: Array<[net.Socket, Buffer]> = []
+  const live = new Set<{ dead: boolean }>()
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject)
     server.listen(port, "127.0.0.1", () => resolve())
@@ -120,6 +124,11 @@ const startProxy = async (target: number, port = 0) => {
     thaw: () => {
       frozen = false
       for (const [to, data] of held.splice(0)) if (!to.destroyed) to.write(data)
+    },
+    /** The open connections go silent for good (half-open, as a failover leaves them); new ones are forwarded. */
+    sever: () => {
+      for (const c of live) c.dead = true
+      live.clear()
     },
     stop: () =>
       new Promise<void>((resolve) => {
@@ -245,6 +254,57 @@ const blackHoleCase = (target: number, layer: (port: number) => Layer.Layer<Stor
       })).pipe(Effect.ensuring(Effect.promise(() => proxy.stop())))
   })
 
+/**
+ * Half-open for good: the connections a failover leaves behind never answer again, new ones are
+ * served → each operation fails with a tagged StoreError within the bound, then the store
+ * serves again on new connections (it does not wait for the kernel to notice the dead ones), and
+ * closing it does not hang on them.
+ */
+const halfOpenCase = (
+  target: number,
+  layer: (port: number) => Layer.Layer<Stores, unknown>,
+  /** Another replica, straight to the service: a result it completes must wake a waiter here by notification. */
+  replica?: Layer.Layer<Stores, unknown>
+) =>
+  Effect.gen(function*() {
+    const proxy = yield* Effect.promise(() => startProxy(target))
+    const key = { provider: "jira", subject: uniq("severed") }
+    const closing = yield* Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const context = yield* Layer.buildWithScope(layer(proxy.port), scope)
+      const cs = Context.get(context, CredentialStore.CredentialStore)
+      yield* cs.set(key, pat("pat-before-failover"))
+      proxy.sever()
+      assert.strictEqual((yield* bounded(Effect.flip(cs.get(key))))._tag, "StoreError")
+      let served: Option.Option<unknown> = Option.none()
+      const started = Date.now()
+      while (Option.isNone(served) && Date.now() - started < 15_000) {
+        served = yield* Effect.option(bounded(cs.get(key)))
+        if (Option.isNone(served)) yield* Effect.sleep("500 millis")
+      }
+      assert.isTrue(Option.isSome(served), "serves again on new connections within 15 s")
+      assert.strictEqual(patOf(served.pipe(Option.getOrThrow) as Option.Option<CredentialStore.StoredCredential>), "pat-before-failover")
+      if (replica !== undefined) {
+        // the notification connection was left half-open too: made again (the waiters poll only
+        // every 30 s here)
+        const ps = Context.get(context, PendingStore.PendingStore)
+        const entry = yield* ps.create({ provider: "jira", subject: key.subject }, "1 minute")
+        const waiting = yield* Effect.fork(ps.await(entry.id, "20 seconds"))
+        yield* Effect.sleep("3 seconds")
+        const t0 = Date.now()
+        yield* withStore(replica, (_, other) => other.complete(entry.id, { status: "ok" }))
+        assert.deepStrictEqual(yield* Fiber.join(waiting), Option.some({ status: "ok" }))
+        assert.isBelow(Date.now() - t0, 5_000, "woken by the notification, not the 30 s poll")
+      }
+      const t0 = Date.now()
+      yield* Scope.close(scope, Exit.void).pipe(
+        Effect.timeoutFail({ duration: "15 seconds", onTimeout: () => new Error("closing the store hung on the dead connections") })
+      )
+      return Date.now() - t0
+    }).pipe(Effect.ensuring(Effect.promise(() => proxy.stop())))
+    assert.isBelow(closing, 15_000)
+  })
+
 // -- file -------------------------------------------------------------------------------------------
 
 describe("durability: file", () => {
@@ -306,12 +366,13 @@ describe("durability: file", () => {
 
 serviceSuite("durability: redis", redisReason, () => {
   const target = Number(new URL(redisUrl).port || 6379)
-  const redisLayer = (port: number, prefix: string) =>
+  const redisLayer = (port: number, prefix: string, heartbeat?: Duration.DurationInput) =>
     RedisStore.layer({
       url: Redacted.make(`redis://127.0.0.1:${port}`),
       prefix,
       redis: { commandTimeout: 2000 },
-      pollInterval: "30 seconds"
+      pollInterval: "30 seconds",
+      heartbeat
     }).pipe(Layer.provide(keyring))
 
   it.live("credentials survive a restart (connections closed, new store); no plaintext in Redis", () => {
@@ -333,6 +394,11 @@ serviceSuite("durability: redis", redisReason, () => {
   it.live("a connection that stops answering fails each operation after commandTimeout; then serves again", () => {
     const prefix = `${redisPrefix}${uniq("hole")}:`
     return blackHoleCase(target, (port) => redisLayer(port, prefix))
+  }, 60_000)
+
+  it.live("fix: connections left half-open for good (a failover): StoreError, then served again on new connections (it never recovered)", () => {
+    const prefix = `${redisPrefix}${uniq("severed")}:`
+    return halfOpenCase(target, (port) => redisLayer(port, prefix, "500 millis"), redisLayer(target, prefix))
   }, 60_000)
 })
 
@@ -364,6 +430,15 @@ serviceSuite("durability: postgres", pg.reason, () => {
   it.live("fix: a connection that stops answering fails each operation after queryTimeout (it hung for the kernel's TCP timeout)", () => {
     const schema = `${pgSchemaPrefix}_${++counter}`
     return blackHoleCase(5432, (port) =>
+      PgStore.layer({ schema, queryTimeout: "2 seconds" }).pipe(
+        Layer.provide(keyring),
+        Layer.provide(pgClient(pgUser, { port, connectTimeout: "2 seconds" }))
+      ))
+  }, 60_000)
+
+  it.live("fix: connections left half-open for good (a failover): StoreError, served again on new connections, and closing does not hang", () => {
+    const schema = `${pgSchemaPrefix}_${++counter}`
+    return halfOpenCase(5432, (port) =>
       PgStore.layer({ schema, queryTimeout: "2 seconds" }).pipe(
         Layer.provide(keyring),
         Layer.provide(pgClient(pgUser, { port, connectTimeout: "2 seconds" }))

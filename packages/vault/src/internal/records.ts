@@ -64,8 +64,7 @@ export const ownerFor = (asked: StoreKey | string | undefined, record: StoreKey)
 export const credentialId = (key: StoreKey): string => credentialIds(credentialAad(key))
 
 /** @internal */
-export const ttlToExpiry = (now: number, ttl: Duration.DurationInput | undefined): number | null =>
-  ttl === undefined ? null : now + Math.max(1, Duration.toMillis(Duration.decode(ttl)))
+export { ttlToExpiry } from "./ttl.js"
 
 const encodeCredential = Schema.encodeSync(ResolvedCredential.ResolvedCredential)
 
