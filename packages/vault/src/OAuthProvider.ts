@@ -516,7 +516,7 @@ export const toCredential = (
       tokenUri: provider.tokenEndpoint,
       ...(scopes !== undefined ? { scopes } : {}),
       ...(response.expiresIn !== undefined && response.expiresIn > 0
-        ? { expiresAt: DateTime.unsafeMake(now + response.expiresIn * 1000) }
+        ? { expiresAt: DateTime.unsafeMake(now + Math.min(response.expiresIn, maxExpiresIn) * 1000) }
         : {}),
       extra: previous?.extra ?? {}
     })
@@ -679,7 +679,11 @@ const providerRequest = (
       fetch: provider.fetch
     }).pipe(Effect.mapError((reason) => failRequest(`${endpoint} ${reason === "network" ? "is unreachable" : reason === "timeout" ? "timed out" : reason === "redirect" ? "redirected" : "answered too much"}`)))
     const json = parseObject(response.text)
-    if (response.status !== 200) {
+    // an error answered with 200 (GitHub answers every token error so: `{"error": "bad_refresh_token"}`)
+    // is the same refusal as one with 400
+    const errorIn200 = grant !== "revocation" && response.status === 200 && typeof json?.error === "string" &&
+      json.access_token === undefined
+    if (response.status !== 200 || errorIn200) {
       const code = json?.error
       const sub = json?.suberror
       const scrubber = Scrubber.make(sent)
@@ -696,6 +700,9 @@ const providerRequest = (
     }
     return { json, failRequest }
   })
+
+/** The longest `expires_in` taken (ten years, in seconds). */
+const maxExpiresIn = 10 * 366 * 24 * 3600
 
 const tokenRequest = (
   provider: OAuthProvider,
@@ -725,11 +732,19 @@ const tokenRequest = (
     if (expires_in !== undefined && (expiresIn === undefined || !Number.isFinite(expiresIn) || expiresIn < 0)) {
       return yield* failRequest("the token response has an invalid expires_in")
     }
+    // RFC 6749 §7.1: a client must not use a token whose type it does not understand (a DPoP-bound
+    // token sent as a bearer token fails, or worse); an absent type is taken as Bearer. A token
+    // exchange (and on-behalf-of) checks its own (`issued_token_type`, N_A for what is not an access token).
+    if (grant !== "token_exchange" && grant !== "on_behalf_of" && token_type !== undefined && (typeof token_type !== "string" || token_type.toLowerCase() !== "bearer")) {
+      return yield* failRequest("the token response's token_type is not Bearer")
+    }
     return {
       accessToken: Redacted.make(access_token),
       tokenType: typeof token_type === "string" ? token_type : "Bearer",
       refreshToken: typeof refresh_token === "string" ? Redacted.make(refresh_token) : undefined,
-      expiresIn,
+      // at most ten years: a larger one is no lifetime a token has, and past the range of a date
+      // (the answer is kept, not refused: it may carry a rotated refresh token)
+      expiresIn: expiresIn === undefined ? undefined : Math.min(expiresIn, maxExpiresIn),
       scopes: typeof scope === "string" ? scope.split(" ").filter((s) => s !== "") : undefined,
       idToken: typeof id_token === "string" ? Redacted.make(id_token) : undefined,
       ...(typeof issued_token_type === "string" ? { issuedTokenType: issued_token_type } : {})

@@ -112,6 +112,12 @@ export class TokenRefresh extends Context.Tag("@mcp-credentials/vault/TokenRefre
 >() {}
 
 /**
+ * The refusals that mean the refresh token is dead (the user must authorize again): RFC 6749's
+ * `invalid_grant`, and GitHub's `bad_refresh_token` (answered with HTTP 200).
+ */
+const deadGrant: ReadonlySet<string> = new Set(["invalid_grant", "bad_refresh_token"])
+
+/**
  * The name under which a replica's refresh lease sits in `OAuthCredential.extra` while it
  * refreshes. `TokenRefresh` removes it from every credential it returns.
  *
@@ -276,7 +282,7 @@ export const make = (
             continue // our lease was taken over: use what the other writer stored
           }
           const error = redeemed.left
-          if (error._tag === "OAuthTokenError" && error.error === "invalid_grant") {
+          if (error._tag === "OAuthTokenError" && deadGrant.has(error.error)) {
             // delete only the generation we redeemed: a newer one (another replica, a new
             // authorization) stays, and is what the next read returns
             if (yield* store.compareAndDelete(key, claimed.value.generation)) {
@@ -457,7 +463,7 @@ export const makeRefreshing = (
         const redeemed = yield* Effect.either(OAuthProvider.refresh(provider, { refreshToken: source.refreshToken! }))
         if (redeemed._tag === "Left") {
           const e = redeemed.left
-          if (e._tag === "OAuthTokenError" && e.error === "invalid_grant") {
+          if (e._tag === "OAuthTokenError" && deadGrant.has(e.error)) {
             forget(digest)
             return yield* invalid("the token endpoint rejected the refresh token (invalid_grant); authorize again and replace the credential.")
           }

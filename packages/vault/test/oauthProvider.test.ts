@@ -5,12 +5,12 @@
  */
 import { afterAll, assert, beforeAll, describe, it, vi } from "@effect/vitest"
 import { ResolvedCredential } from "@mcp-credentials/core"
-import { Config, ConfigProvider, Effect, Either, Option, Redacted, TestClock } from "effect"
+import { Config, ConfigProvider, DateTime, Effect, Either, Option, Redacted, TestClock } from "effect"
 import * as jose from "jose"
 import * as crypto from "node:crypto"
 import { readFileSync } from "node:fs"
 import * as http from "node:http"
-import { CredentialStore, OAuthAuthorization, OAuthProvider } from "../src/index.js"
+import { CredentialStore, OAuthAuthorization, OAuthProvider, TokenRefresh } from "../src/index.js"
 import { authorize, CLIENT, downstream, type Harness, PKJWT_CLIENT, REDIRECT_URI, startProvider, tokensFor } from "./oauthHarness.js"
 
 let h: Harness
@@ -499,5 +499,90 @@ describe("private_key_jwt (RFC 7523) against oidc-provider", () => {
       )
       const chosen = yield* OAuthProvider.make({ name: "k", tokenEndpoint: "https://idp.example/token", clientId: "c", ...both, clientAuthMethod: "private_key_jwt" })
       assert.strictEqual(chosen.clientAuthMethod, "private_key_jwt")
+    }))
+})
+
+describe("token responses a provider may give (a scripted token endpoint)", () => {
+  /** A token endpoint answering every request with `answer` (status 200 unless given). */
+  const scripted = (answer: Record<string, unknown>, status = 200) =>
+    Effect.gen(function*() {
+      const server = http.createServer((req, res) => {
+        req.resume()
+        req.on("end", () => {
+          res.writeHead(status, { "content-type": "application/json" })
+          res.end(JSON.stringify(answer))
+        })
+      })
+      yield* Effect.acquireRelease(
+        Effect.async<void>((resume) => void server.listen(0, "127.0.0.1", () => resume(Effect.void))),
+        () => Effect.sync(() => server.close())
+      )
+      return yield* OAuthProvider.make({
+        name: "scripted",
+        clientId: "c",
+        clientSecret: Redacted.make("scripted-secret-0123456789"),
+        authorizationEndpoint: "https://idp.example/authorize",
+        tokenEndpoint: `http://127.0.0.1:${(server.address() as { port: number }).port}/token`
+      })
+    })
+  const expired = (p: OAuthProvider.OAuthProvider) =>
+    new ResolvedCredential.OAuthCredential({
+      type: "oauth",
+      accessToken: Redacted.make("at-old-0123456789"),
+      refreshToken: Redacted.make("rt-old-0123456789"),
+      clientId: p.clientId,
+      tokenUri: p.tokenEndpoint,
+      extra: {}
+    })
+
+  it.scopedLive("fix: an error answered with HTTP 200 (GitHub's way) is an OAuthTokenError with its code; a dead refresh token there (bad_refresh_token) asks for re-authorization", () =>
+    Effect.gen(function*() {
+      const p = yield* scripted({ error: "bad_refresh_token", error_description: "The refresh token passed is incorrect or expired." })
+      const e = yield* Effect.flip(OAuthProvider.refresh(p, { refreshToken: Redacted.make("ghr-dead-0123456789") }))
+      assert.strictEqual(e._tag === "OAuthTokenError" && e.error, "bad_refresh_token")
+      const code = yield* Effect.flip(OAuthProvider.exchangeCode(p, {
+        code: Redacted.make("code-0123456789"),
+        redirectUri: "https://mcp.example/cb",
+        codeVerifier: Redacted.make("verifier-0123456789abcdefghijklmnopqrstuvwxyz0123")
+      }))
+      assert.strictEqual(code._tag, "OAuthTokenError")
+      const store = yield* CredentialStore.makeMemory
+      const refresher = yield* TokenRefresh.make({ providers: [p] }).pipe(Effect.provideService(CredentialStore.CredentialStore, store))
+      const key = { provider: p.name, subject: "alice" }
+      yield* store.set(key, new ResolvedCredential.OAuthCredential({ ...expired(p), expiresAt: DateTime.unsafeMake(Date.now() - 1000) }))
+      const dead = yield* Effect.flip(refresher.get(key))
+      assert.strictEqual(dead._tag === "ReauthorizationRequiredError" && dead.reason, "invalid_grant")
+      assert.isTrue(Option.isNone(yield* store.get(key)), "the dead record is removed, as for invalid_grant")
+    }))
+
+  it.scopedLive("fix: an expires_in past any token's lifetime (1e20) is kept as ten years, not a crash; the rotated refresh token is stored", () =>
+    Effect.gen(function*() {
+      const p = yield* scripted({ access_token: "at-new-0123456789", refresh_token: "rt-rotated-0123456789", token_type: "Bearer", expires_in: 1e20 })
+      const store = yield* CredentialStore.makeMemory
+      const refresher = yield* TokenRefresh.make({ providers: [p] }).pipe(Effect.provideService(CredentialStore.CredentialStore, store))
+      const key = { provider: p.name, subject: "bob" }
+      yield* store.set(key, new ResolvedCredential.OAuthCredential({ ...expired(p), expiresAt: DateTime.unsafeMake(Date.now() - 1000) }))
+      const got = Option.getOrThrow(yield* refresher.get(key)).credential
+      assert.strictEqual(got.type, "oauth")
+      if (got.type === "oauth") {
+        assert.strictEqual(Redacted.value(got.refreshToken!), "rt-rotated-0123456789")
+        const years = (DateTime.toEpochMillis(got.expiresAt!) - Date.now()) / (365.25 * 24 * 3600 * 1000)
+        assert.isTrue(years > 9.9 && years < 10.1, `${years}`)
+      }
+    }))
+
+  it.scopedLive("fix: a token whose token_type is not Bearer (DPoP, N_A) is refused, never stored as a bearer token; an absent type is Bearer", () =>
+    Effect.gen(function*() {
+      for (const tokenType of ["DPoP", "N_A", "mac"]) {
+        const p = yield* scripted({ access_token: "at-bound-0123456789", token_type: tokenType, expires_in: 60 })
+        const e = yield* Effect.flip(OAuthProvider.refresh(p, { refreshToken: Redacted.make("rt-0123456789") }))
+        assert.strictEqual(e._tag, "OAuthRequestError", tokenType)
+        assert.include(e.message, "token_type")
+      }
+      for (const answer of [{ access_token: "at-plain-0123456789" }, { access_token: "at-plain-0123456789", token_type: "bearer" }]) {
+        const p = yield* scripted(answer)
+        const ok = yield* OAuthProvider.refresh(p, { refreshToken: Redacted.make("rt-0123456789") })
+        assert.strictEqual(Redacted.value(ok.accessToken), "at-plain-0123456789")
+      }
     }))
 })
