@@ -75,11 +75,12 @@ export const make = (content: Uint8Array, options: Options = {}): Effect.Effect<
       "apiVersion: v1",
       "kind: Secret",
       "metadata:",
-      `  name: ${name}`,
-      `  namespace: ${namespace}`,
+      // quoted: a valid name such as `null`, `true`, `on` or `1e3` is not a string to a YAML parser
+      `  name: ${JSON.stringify(name)}`,
+      `  namespace: ${JSON.stringify(namespace)}`,
       "type: Opaque",
       "data:",
-      `  ${dataKey}: ${Buffer.from(content).toString("base64")}`,
+      `  ${JSON.stringify(dataKey)}: ${Buffer.from(content).toString("base64")}`,
       ""
     ].join("\n")
   })

@@ -1,13 +1,15 @@
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import * as jose from "jose"
-import { execFileSync } from "node:child_process"
+import { execFileSync, spawnSync } from "node:child_process"
 import {
   chmodSync,
   chownSync,
+  closeSync,
   existsSync,
   linkSync,
   lstatSync,
   mkdirSync,
+  openSync,
   readdirSync,
   readFileSync,
   readlinkSync,
@@ -19,7 +21,7 @@ import {
 } from "node:fs"
 import { join } from "node:path"
 import { parse as parseYaml } from "yaml"
-import { assertBuilt, isOneLine, run, runInProcess, tempDir } from "./helpers.js"
+import { assertBuilt, isOneLine, LAUNCHER, run, runInProcess, tempDir } from "./helpers.js"
 
 const readJson = (path: string) => JSON.parse(readFileSync(path, "utf8"))
 const mode = (path: string) => statSync(path).mode & 0o777
@@ -420,6 +422,37 @@ describe.concurrent("keys k8s", () => {
     const doc = parseYaml(r.stdout)
     assert.deepStrictEqual(doc.metadata, { name: "my-keys", namespace: "prod" })
     assert.deepStrictEqual(Object.keys(doc.data), ["key.json"])
+  })
+
+  it("fix: output that cannot be written (a full disk: /dev/full) exits 1 with a message, so `k8s > file && rm key` keeps the key", async () => {
+    const full = openSync("/dev/full", "w")
+    try {
+      const r = spawnSync(process.execPath, [LAUNCHER, "keys", "k8s"], { cwd: tmp.dir, stdio: ["ignore", full, "pipe"], encoding: "utf8" })
+      assert.strictEqual(r.status, 1)
+      assert.include(r.stderr, "cannot write the output to stdout (ENOSPC)")
+      // and where it can be written, 0 as before
+      const ok = spawnSync(process.execPath, [LAUNCHER, "keys", "k8s"], { cwd: tmp.dir, stdio: ["ignore", "pipe", "pipe"], encoding: "utf8" })
+      assert.strictEqual(ok.status, 0, ok.stderr)
+      assert.include(ok.stdout, "kind: Secret")
+    } finally {
+      closeSync(full)
+    }
+  })
+
+  it("fix: names a YAML parser reads as something else (null, true, on, 1e3, 123) stay strings", async () => {
+    const r = await runInProcess(
+      ["keys", "k8s", "--name", "123", "-n", "null", "--key-file", join(tmp.dir, ".keys", "mcp-private.json"), "--data-key", "1e3"]
+    )
+    assert.strictEqual(r.code, 0, r.stderr)
+    const doc = parseYaml(r.stdout)
+    assert.deepStrictEqual(doc.metadata, { name: "123", namespace: "null" })
+    assert.deepStrictEqual(Object.keys(doc.data), ["1e3"])
+    for (const key of ["true", "on", "yes"]) {
+      const k = await runInProcess(["keys", "k8s", "--key-file", join(tmp.dir, ".keys", "mcp-private.json"), "--data-key", key, "-n", "on"])
+      const d = parseYaml(k.stdout)
+      assert.deepStrictEqual(Object.keys(d.data), [key])
+      assert.strictEqual(d.metadata.namespace, "on")
+    }
   })
 
   it("fix: -s and --secret-name (the seed's names) are aliases of --name", async () => {
