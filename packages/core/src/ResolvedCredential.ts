@@ -37,7 +37,12 @@ export class StaticCredential extends Schema.Class<StaticCredential>("StaticCred
    */
   static fromFields(fields: Readonly<Record<string, string>>): StaticCredential {
     const out: Record<string, Redacted.Redacted<string>> = {}
-    for (const k of Object.keys(fields)) out[k] = Redacted.make(fields[k]!)
+    for (const k of Object.keys(fields)) {
+      // an own `__proto__` key (JSON.parse makes one) stays a field: assigned, it would set the
+      // object's prototype (the field lost, the fields object a `Redacted`)
+      if (k === "__proto__") Object.defineProperty(out, k, { value: Redacted.make(fields[k]!), enumerable: true, writable: true, configurable: true })
+      else out[k] = Redacted.make(fields[k]!)
+    }
     // what the constructor builds without validation, field by field (the backends call this on
     // every tool call; the constructor costs ~0.7 µs more)
     const self: { -readonly [K in keyof StaticCredential]: StaticCredential[K] } = Object.create(StaticCredential.prototype)

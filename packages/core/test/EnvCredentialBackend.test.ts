@@ -510,6 +510,12 @@ describe("EnvCredentialBackend — keys and numbers that would be lost", () => {
       assert.strictEqual(e._tag, "InvalidCredentialError")
       assert.include(e.message, "accountId")
       assert.include(e.message, "write it as a string")
+      // a number past the range of a double (JSON.parse makes it Infinity): refused, not "null"
+      for (const n of ["1e400", "-1e999"]) {
+        const big = yield* Effect.flip(resolve({ [`${P}FIELDS`]: `{"apiKey":${n}}` }, "static"))
+        assert.strictEqual(big._tag, "InvalidCredentialError", n)
+        assert.include(big.message, "apiKey")
+      }
       assert.deepStrictEqual(yield* fieldsOf({ [`${P}FIELDS`]: '{"accountId":"12345678901234567891","n":9007199254740991,"x":1.5}' }), {
         accountId: "12345678901234567891",
         n: "9007199254740991",

@@ -418,4 +418,10 @@ describe("HeaderCredentialBackend — keys and numbers that would be lost", () =
       assert.include(e.message, "accountId")
       assert.notInclude(e.message, "1234567890123456")
     }))
+
+  it.effect("fix: a number past the range of a double in X-MCP-Cred-Fields is refused, not turned into \"null\"", () =>
+    Effect.map(Effect.flip(resolve({ "X-MCP-Cred-Fields": '{"apiKey":1e400}' }, "static")), (e) => {
+      assert.strictEqual(e._tag, "InvalidCredentialHeaderError")
+      assert.include(e.message, "apiKey")
+    }))
 })

@@ -79,6 +79,13 @@ describe("ResolvedCredential — seed §1.11 (test_types.py)", () => {
     assert.notStrictEqual(a.fields, b.fields)
   })
   it("keep: extra is not shared between instances", () => assert.notStrictEqual(token().extra, token().extra))
+  it("fix: an own __proto__ key (JSON.parse makes one) stays a field, not the fields object's prototype", () => {
+    const c = StaticCredential.fromFields(JSON.parse('{"__proto__":"x-proto-value","apiKey":"k"}'))
+    assert.strictEqual(Object.getPrototypeOf(c.fields), Object.prototype)
+    assert.deepStrictEqual(Object.keys(c.fields), ["__proto__", "apiKey"])
+    assert.strictEqual(Redacted.value(Object.getOwnPropertyDescriptor(c.fields, "__proto__")!.value), "x-proto-value")
+    assert.include(JSON.stringify(c), '"apiKey":"<redacted>"')
+  })
   it("fromFields builds what the class constructor builds (without going through it)", () => {
     for (const fields of [{}, { apiKey: "sk-1" }, { apiKey: "sk-1", user: "bob", "x-y": "" }]) {
       const made = StaticCredential.fromFields(fields)

@@ -51,8 +51,9 @@ export const fieldsFromJson = (
         out[key] = value
         break
       case "number":
-        // JSON.parse has already rounded an integer past 2^53: its digits would be wrong
-        if (Number.isInteger(value) && !Number.isSafeInteger(value)) {
+        // JSON.parse has already rounded an integer past 2^53 (its digits would be wrong), and made
+        // a number past the range of a double Infinity (`JSON.stringify` spells it "null")
+        if (!Number.isFinite(value) || (Number.isInteger(value) && !Number.isSafeInteger(value))) {
           return Either.left(`field ${JSON.stringify(key)} is a number too large to keep exactly; write it as a string.`)
         }
         out[key] = JSON.stringify(value)
