@@ -500,6 +500,7 @@ const systemReason = (options: StoreOptions, cause: unknown): string | undefined
     if (c instanceof SyntaxError) return malformed(options, true)
     const message = c instanceof Error ? c.message : ""
     if (message === "unknown file format") return "not a credential store file"
+    if (message.startsWith("the store file is malformed")) return malformed(options, false)
     if (/^(WRONGPASS|NOAUTH)\b/.test(message)) return "authentication failed"
     if (message === "Connection is closed.") return "cannot connect to the server" // ioredis hides the cause
     if (/timeout|timed out/i.test(message)) return "connection timed out"

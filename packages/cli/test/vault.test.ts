@@ -199,6 +199,17 @@ describe.concurrent("vault on the file store", () => {
     const cases: ReadonlyArray<[string, string, string]> = [
       ["null-credentials", JSON.stringify({ format: "mcp-credentials/vault@1", credentials: null }), "the store file is malformed"],
       ["null-record", JSON.stringify({ format: "mcp-credentials/vault@1", credentials: { x: null } }), "the store file is malformed"],
+      // fix: these listed as "No credentials stored." (exit 0), or hid the record from list
+      ["string-credentials", JSON.stringify({ format: "mcp-credentials/vault@1", credentials: "x" }), "the store file is malformed"],
+      ["array-credentials", JSON.stringify({ format: "mcp-credentials/vault@1", credentials: [] }), "the store file is malformed"],
+      [
+        "bad-expiry",
+        JSON.stringify({
+          format: "mcp-credentials/vault@1",
+          credentials: { x: { provider: "github", subject: "alice", generation: 1, expiresAt: "x", sealed: "v1.a.b.c" } }
+        }),
+        "the store file is malformed"
+      ],
       ["not-json", `{"format":"mcp-credentials/vault@1","credentials":{"x":"${CANARY}{`, "the store file is not valid JSON"]
     ]
     const env = { MCP_CREDENTIALS_ENCRYPTION_KEY: KEY }

@@ -82,6 +82,32 @@ interface FileContent {
   results: Record<string, ExpiringRecord>
 }
 
+const isTable = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
+const isRecord = (u: unknown): u is Record<string, unknown> => isTable(u)
+const isExpiry = (u: unknown) => typeof u === "number" && Number.isFinite(u)
+
+/** What is wrong with the shape of a file's content (the table named), or `undefined`. */
+const malformed = (content: FileContent): string | undefined => {
+  for (const table of ["credentials", "generations", "pending", "results"] as const) {
+    if (!isTable(content[table])) return `"${table}" is not an object`
+  }
+  for (const r of Object.values(content.credentials) as Array<unknown>) {
+    if (
+      !isRecord(r) || typeof r.provider !== "string" || typeof r.subject !== "string" || typeof r.sealed !== "string" ||
+      !Number.isSafeInteger(r.generation) || (r.expiresAt !== null && !isExpiry(r.expiresAt))
+    ) return "a record of \"credentials\""
+  }
+  for (const g of Object.values(content.generations) as Array<unknown>) {
+    if (!Number.isSafeInteger(g)) return "a value of \"generations\""
+  }
+  for (const table of ["pending", "results"] as const) {
+    for (const r of Object.values(content[table]) as Array<unknown>) {
+      if (!isRecord(r) || typeof r.sealed !== "string" || !isExpiry(r.expiresAt)) return `a record of "${table}"`
+    }
+  }
+  return undefined
+}
+
 const empty = (): FileContent => ({
   format: "mcp-credentials/vault@1",
   credentials: {},
@@ -151,7 +177,12 @@ export const make = (
         }
         const parsed = JSON.parse(text) as FileContent
         if (parsed?.format !== "mcp-credentials/vault@1") throw new Error("unknown file format")
-        return { ...empty(), ...parsed }
+        const content = { ...empty(), ...parsed }
+        // a table or record of the wrong shape is a malformed file (a store error, the file left
+        // as it is), not an empty table or a record that is silently skipped
+        const problem = malformed(content)
+        if (problem !== undefined) throw new Error(`the store file is malformed (${problem})`)
+        return content
       },
       catch: fail("read")
     })

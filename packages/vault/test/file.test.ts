@@ -1,10 +1,11 @@
+import { ResolvedCredential } from "@mcp-credentials/core"
 import { Effect, Layer, Redacted } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, assert, describe, it } from "@effect/vitest"
 import { credentialId } from "../src/internal/records.js"
-import { FileStore, Keyring } from "../src/index.js"
+import { CredentialStore, FileStore, Keyring } from "../src/index.js"
 import type { StoreKey } from "../src/CredentialStore.js"
 import { contract, keyA } from "./contract.js"
 
@@ -65,5 +66,39 @@ describe("FileStore options", () => {
       assert.strictEqual(error._tag, "StoreError")
       assert.include(error.message, "namespace")
       assert.notInclude(error.message, "bad/ns")
+    }))
+})
+
+describe("FileStore: a store file of the wrong shape", () => {
+  it.live("fix: a table or record of the wrong shape is a StoreError on every operation, and the file is left as it was (it listed as empty)", () =>
+    Effect.gen(function*() {
+      const contents = [
+        { format: "mcp-credentials/vault@1", credentials: "x" },
+        { format: "mcp-credentials/vault@1", credentials: [] },
+        { format: "mcp-credentials/vault@1", pending: [1] },
+        { format: "mcp-credentials/vault@1", generations: { a: "1" } },
+        { format: "mcp-credentials/vault@1", credentials: { x: { provider: "github", subject: "alice", generation: 1, expiresAt: "x", sealed: "v1.a.b.c" } } }
+      ]
+      for (const [i, content] of contents.entries()) {
+        const namespace = `malformed-${i}`
+        const file = path.join(directory, `${namespace}.json`)
+        const text = JSON.stringify(content)
+        fs.writeFileSync(file, text)
+        const layer = FileStore.layer({ directory, namespace }).pipe(Layer.provide(Keyring.layer(Redacted.make(keyA))))
+        // refused when the store opens (it reads the file), or by each operation
+        const opened = yield* Effect.either(Effect.scoped(Effect.gen(function*() {
+          const cs = yield* CredentialStore.CredentialStore
+          const key = { provider: "github", subject: "alice" }
+          for (const failed of [yield* Effect.flip(cs.list("alice")), yield* Effect.flip(cs.get(key)), yield* Effect.flip(cs.set(key, ResolvedCredential.StaticCredential.fromFields({ apiKey: "sk-new" })))]) {
+            assert.strictEqual(failed._tag, "StoreError", text)
+            assert.include(String((failed as { cause?: unknown }).cause), "the store file is malformed", text)
+          }
+        }).pipe(Effect.provide(layer))))
+        if (opened._tag === "Left") {
+          assert.strictEqual(opened.left._tag, "StoreError", text)
+          assert.include(String((opened.left as { cause?: unknown }).cause), "the store file is malformed", text)
+        }
+        assert.strictEqual(fs.readFileSync(file, "utf8"), text, "the file is left as it was")
+      }
     }))
 })
