@@ -281,9 +281,12 @@ export const rotate = (options: {
     const alg: string = options.alg ?? (algorithmsFor(use).includes(current.alg as Algorithm)
       ? current.alg as Algorithm
       : defaultAlgorithm[use])
-    const size = options.size ?? (isRsa(alg) && current.kty === "RSA" && typeof current.n === "string"
+    // the current key's size when it is one `generate` makes; else (a legacy 1024-bit key, a
+    // malformed modulus) the default: `--size` was not given, so it is not what to blame
+    const inferred = isRsa(alg) && current.kty === "RSA" && typeof current.n === "string"
       ? Buffer.from(current.n, "base64url").length * 8
-      : undefined)
+      : undefined
+    const size = options.size ?? (inferred !== undefined && (rsaSizes as ReadonlyArray<number>).includes(inferred) ? inferred : undefined)
     const key = yield* generateKey({ use, alg, size: isRsa(alg) ? size : options.size })
     // the (slow) generation is done outside the lock; reading the set and writing it back happen
     // under it, so concurrent rotations each add their key instead of overwriting one another

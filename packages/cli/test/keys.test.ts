@@ -1,6 +1,7 @@
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import * as jose from "jose"
 import { execFileSync, spawnSync } from "node:child_process"
+import { generateKeyPairSync } from "node:crypto"
 import {
   chmodSync,
   chownSync,
@@ -263,6 +264,20 @@ describe.concurrent("keys rotate", () => {
     assert.strictEqual(new Set(kids).size, 7)
     assert.deepStrictEqual(readJson(join(dir, "mcp-signing-public.json")).keys.map((k: jose.JWK) => k.kid), kids)
     assert.isFalse(existsSync(join(dir, "mcp-signing-private.json.lock")), "the lock is removed")
+  })
+
+  it("fix: rotating a legacy key of a size generate no longer makes (RSA 1024) makes a default-size key, not an error about --size", async () => {
+    const dir = join(tmp.dir, "legacy")
+    mkdirSync(dir, { recursive: true })
+    const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 1024 })
+    const jwk = { ...privateKey.export({ format: "jwk" }), kid: "legacy-1", alg: "RSA-OAEP-256", use: "enc" }
+    writeFileSync(join(dir, "mcp-private.json"), JSON.stringify({ keys: [jwk] }), { mode: 0o600 })
+    const r = await runInProcess(["keys", "rotate", "--dir", dir])
+    assert.strictEqual(r.code, 0, r.stderr)
+    const keys = readJson(join(dir, "mcp-private.json")).keys
+    assert.strictEqual(keys.length, 2)
+    assert.strictEqual(Buffer.from(keys[0].n, "base64url").length * 8, 4096, "the default size")
+    assert.strictEqual(keys[1].kid, "legacy-1")
   })
 
   it("a lock left by a crashed rotation (older than 2 minutes) is taken over", async () => {
