@@ -336,14 +336,25 @@ export const clean = (
 ): Effect.Effect<ReadonlyArray<Removed>, FileError, FileSystem.FileSystem | Path.Path> =>
   Effect.gen(function*() {
     const removed: Array<Removed> = []
+    const fs = yield* FileSystem.FileSystem
+    const pathApi = yield* Path.Path
+    // what a write interrupted before its rename left (a crash, a kill): `.<file>.<12 hex>.tmp`,
+    // holding the same key material
+    const entries = yield* fs.readDirectory(directory).pipe(Effect.orElseSucceed((): ReadonlyArray<string> => []))
     for (const use of ["enc", "sig"] as const) {
       const { privatePath, publicPath } = yield* paths(directory, use)
       for (const path of [privatePath, publicPath]) {
-        if (!(yield* Files.exists(path))) continue
-        const what = yield* Files.overwriteAndRemove(path)
-        const entry: Removed = { path, how: what === "file" ? "overwritten" : what }
-        removed.push(entry)
-        if (options.onRemoved !== undefined) yield* options.onRemoved(entry)
+        const base = pathApi.basename(path)
+        const leftovers = entries
+          .filter((name) => name.startsWith(`.${base}.`) && /^\.[0-9a-f]{12}\.tmp$/.test(name.slice(base.length + 1)))
+          .map((name) => pathApi.join(pathApi.dirname(path), name))
+        const present = (yield* Files.exists(path)) ? [path] : []
+        for (const each of [...present, ...leftovers]) {
+          const what = yield* Files.overwriteAndRemove(each)
+          const entry: Removed = { path: each, how: what === "file" ? "overwritten" : what }
+          removed.push(entry)
+          if (options.onRemoved !== undefined) yield* options.onRemoved(entry)
+        }
       }
     }
     return removed

@@ -540,6 +540,24 @@ describe.concurrent("keys clean", () => {
     assert.strictEqual(again.stdout.trimEnd(), `No keys found in ${keys}`)
   })
 
+  it("fix: also removes what a key write interrupted before its rename left (.<file>.<hex>.tmp, the same key material)", async () => {
+    const keys = join(tmp.dir, "leftovers")
+    assert.strictEqual((await runInProcess(["keys", "generate", "--use", "sig", "--alg", "ES256", "--dir", keys])).code, 0)
+    const leftover = join(keys, ".mcp-signing-private.json.0123456789ab.tmp")
+    writeFileSync(leftover, readFileSync(join(keys, "mcp-signing-private.json")), { mode: 0o600 })
+    const orphan = join(keys, ".mcp-private.json.abcdef012345.tmp") // its key file is gone already
+    writeFileSync(orphan, "{}", { mode: 0o600 })
+    const unrelated = join(keys, ".mcp-private.json.not-a-temp.tmp")
+    writeFileSync(unrelated, "keep me")
+    const r = await runInProcess(["keys", "clean", "--dir", keys])
+    assert.strictEqual(r.code, 0, r.stderr)
+    for (const f of [leftover, orphan]) {
+      assert.isFalse(existsSync(f), f)
+      assert.include(r.stdout, f)
+    }
+    assert.isTrue(existsSync(unrelated))
+  })
+
   it("fix: a read-only key file of the user is made writable and overwritten; another user's is removed without being overwritten, with a warning", async () => {
     // root writes any file: the command runs as nobody when the tests run as root
     const keys = join(tmp.dir, "read-only")
