@@ -180,7 +180,9 @@ export const router = (options: Options): HttpRouter.HttpRouter<never, Credentia
       if (Option.isNone(session)) return yield* startLogin(pathAndQuery(request))
       if (session.value.subject !== found.value.subject) {
         yield* Effect.logWarning(`${provider.name} credential link opened by another user: refused`)
-        return yield* fail(403, wrongUserMessage(provider), provider)
+        const switchUser = PageSession.switchUserPath(basePath, pathAndQuery(request), session.value)
+        return yield* html(403, (nonce) =>
+          Html.wrongUserPage(nonce, `Error — ${provider.title} Credentials`, wrongUserMessage(provider), switchUser))
       }
       const csrf = String(session.value.data.csrf ?? "")
       return yield* html(200, (nonce) =>
@@ -328,6 +330,26 @@ export const router = (options: Options): HttpRouter.HttpRouter<never, Credentia
     )
   })
 
+  // the wrong-user page's link: the browser's session ends here (its CSRF token proves the link
+  // came from our page, so a page elsewhere cannot sign it out), and the identity provider is
+  // asked for a new sign-in (`prompt=login`: its own session would sign the same user in again);
+  // then back to `next`, one of our pages
+  const switchUser = Effect.gen(function*() {
+    const request = yield* HttpServerRequest.HttpServerRequest
+    const session = yield* sessionOf(request)
+    if (Option.isSome(session)) {
+      if (!PageSession.csrfMatches(session.value, query(request, "_csrf"))) {
+        return yield* fail(403, "The page has expired. Open the link again.")
+      }
+      const pending = yield* PendingStore
+      yield* pending.take(session.value.id)
+    }
+    const next = query(request, "next") ?? ""
+    const target = next.startsWith(`${basePath}/`) && !next.startsWith("//") ? next : `${basePath}/`
+    const login = yield* startLogin(target, { prompt: "login" })
+    return login.pipe(HttpServerResponse.unsafeSetCookie(cookies.session, "", cookieOptions(Duration.zero)))
+  })
+
   // store and IdP failures: a generic page, the detail in the log
   const guard = <E, R>(
     handler: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>,
@@ -343,7 +365,8 @@ export const router = (options: Options): HttpRouter.HttpRouter<never, Credentia
     )
 
   let r: HttpRouter.HttpRouter<never, CredentialStore | PendingStore | Elicitation> = HttpRouter.empty.pipe(
-    HttpRouter.get(`${basePath}/callback` as HttpRouter.PathInput, guard(callback))
+    HttpRouter.get(`${basePath}/callback` as HttpRouter.PathInput, guard(callback)),
+    HttpRouter.get(`${basePath}/switch-user` as HttpRouter.PathInput, guard(switchUser))
   )
   for (const provider of options.providers) {
     const p = CredentialsProvider.paths(provider, basePath)
@@ -368,7 +391,7 @@ const submitAction = (provider: CredentialsProvider.CredentialsProvider, t: stri
 
 const wrongUserMessage = (provider: CredentialsProvider.CredentialsProvider) =>
   `This ${provider.title} credential request was made for a different user than the one you signed in as. ` +
-  `Only the user who asked for it can complete it: sign in to the identity provider as that user and open the link again.`
+  `Only the user who asked for it can complete it. If that is you under another account, sign out below and sign in as that user.`
 
 const isHttpUrl = (s: string) => {
   try {

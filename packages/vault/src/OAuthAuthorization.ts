@@ -327,7 +327,9 @@ export const router = (options: RouterOptions): HttpRouter.HttpRouter<never, Cre
       if (Option.isNone(session)) return yield* startLogin(pathAndQuery(request))
       if (session.value.subject !== link.value.subject) {
         yield* Effect.logWarning(`${self.name} authorization link opened by another user: refused`)
-        return yield* fail(403, wrongUserMessage(self), self)
+        const switchUser = PageSession.switchUserPath(basePath, pathAndQuery(request), session.value)
+        return yield* html(403, (nonce) =>
+          Html.wrongUserPage(nonce, `Error — ${self.title} Authorization`, wrongUserMessage(self), switchUser))
       }
       const pending = yield* PendingStore
       const state = yield* OAuthProvider.makeState
@@ -400,6 +402,14 @@ export const router = (options: RouterOptions): HttpRouter.HttpRouter<never, Cre
           yield* end(self, pendingId, "provider_error")
           return yield* fail(400, "Invalid authorization response.", self)
         }
+        // the link this state was made for must still be waiting before the code is redeemed: a
+        // state of a link already used (reopened in another tab) or expired would otherwise mint a
+        // grant nobody keeps (read here, taken once the tokens are in hand)
+        const link = yield* pending.get(pendingId)
+        if (Option.isNone(link) || link.value.provider !== pendingProviderOf(self)) {
+          yield* Effect.logWarning(`${self.name} authorization callback for a used or expired link: the code is not redeemed`)
+          return yield* fail(400, "Invalid or expired authorization request.", self)
+        }
         const exchanged = yield* OAuthProvider.exchangeCode(self.provider, {
           code: Redacted.make(code),
           redirectUri: redirectUri(self, { baseUrl: options.baseUrl, basePath }),
@@ -412,13 +422,23 @@ export const router = (options: RouterOptions): HttpRouter.HttpRouter<never, Cre
           return yield* fail(502, `${self.title} did not accept the authorization. Nothing was stored; call the tool again to retry.`, self)
         }
         const taken = yield* pending.take(pendingId)
-        if (Option.isNone(taken)) return yield* fail(400, "Invalid or expired authorization request.", self)
+        if (Option.isNone(taken)) {
+          // the link was used or expired while the code was redeemed: nobody keeps these tokens
+          yield* revokeUnkept(self, exchanged.right, "its link was used or expired meanwhile")
+          return yield* fail(400, "Invalid or expired authorization request.", self)
+        }
         const credential = yield* OAuthProvider.toCredential(self.provider, exchanged.right)
         const store = yield* CredentialStore
         yield* store.set({ provider: self.name, subject: taken.value.subject }, credential, { ttl: self.ttl }).pipe(
-          // the code is redeemed and the tokens cannot be kept: the waiting call is told now (it
-          // fails with `failed`; calling the tool again starts a new authorization)
-          Effect.tapError(() => Effect.ignore(pending.complete(pendingId, { status: "error", reason: "failed" }, { ttl: self.timeout })))
+          // the code is redeemed and the tokens cannot be kept: they are revoked at the provider,
+          // and the waiting call is told now (it fails with `failed`; calling the tool again
+          // starts a new authorization)
+          Effect.tapError(() =>
+            Effect.zipRight(
+              revokeUnkept(self, exchanged.right, "the credential store failed"),
+              Effect.ignore(pending.complete(pendingId, { status: "error", reason: "failed" }, { ttl: self.timeout }))
+            )
+          )
         )
         yield* pending.complete(pendingId, { status: "stored" }, { ttl: self.timeout })
         yield* PageSession.notifySubmitted(taken.value)
@@ -527,7 +547,29 @@ const trimSlash = (s: string) => s.replace(/\/+$/, "")
 
 const wrongUserMessage = (self: OAuthAuthorization) =>
   `This ${self.title} authorization request was made for a different user than the one you signed in as. ` +
-  `Only the user who asked for it can complete it: sign in to the identity provider as that user and open the link again.`
+  `Only the user who asked for it can complete it. If that is you under another account, sign out below and sign in as that user.`
+
+/**
+ * Tokens a callback redeemed but cannot keep (its link is gone, the store failed) are sent back to
+ * the provider's revocation endpoint, best effort (the refresh token, which ends the grant, then
+ * the access token), as `TokenRefresh` does for a record deleted during a refresh. Failures are
+ * logged without any token.
+ */
+const revokeUnkept = (self: OAuthAuthorization, issued: OAuthProvider.TokenResponse, why: string): Effect.Effect<void> => {
+  if (self.provider.revocationEndpoint === undefined) {
+    return Effect.logWarning(
+      `${self.name} authorization: the tokens just issued cannot be kept (${why}), and the provider has no revocation endpoint: they stay valid there until they expire`
+    )
+  }
+  const send = (token: Redacted.Redacted<string>, hint: "access_token" | "refresh_token") =>
+    OAuthProvider.revoke(self.provider, { token, hint }).pipe(
+      Effect.catchAll((e) => Effect.logWarning(`${self.name} authorization: revoking a token that cannot be kept: ${e.message}`))
+    )
+  return Effect.zipRight(
+    issued.refreshToken !== undefined ? send(issued.refreshToken, "refresh_token") : Effect.void,
+    send(issued.accessToken, "access_token")
+  ).pipe(Effect.zipLeft(Effect.logInfo(`${self.name} authorization: the tokens just issued cannot be kept (${why}); they were sent back to the provider for revocation`)))
+}
 
 const reasons: ReadonlyArray<AuthorizationNotCompletedError["reason"]> = [
   "declined",

@@ -95,8 +95,9 @@ describe("FileStore: a store file of the wrong shape", () => {
           }
         }).pipe(Effect.provide(layer))))
         if (opened._tag === "Left") {
-          assert.strictEqual(opened.left._tag, "StoreError", text)
-          assert.include(String((opened.left as { cause?: unknown }).cause), "the store file is malformed", text)
+          const refused = opened.left as { readonly _tag?: string; readonly cause?: unknown }
+          assert.strictEqual(refused._tag, "StoreError", text)
+          assert.include(String(refused.cause), "the store file is malformed", text)
         }
         assert.strictEqual(fs.readFileSync(file, "utf8"), text, "the file is left as it was")
       }

@@ -12,6 +12,8 @@ import * as HttpRouter from "@effect/platform/HttpRouter"
 import { UrlElicitationRequiredError } from "@modelcontextprotocol/sdk/types.js"
 import { afterAll, afterEach, assert, beforeAll, describe, it, vi } from "@effect/vitest"
 import { Effect, Layer, Option, Redacted } from "effect"
+import { createServer } from "node:http"
+import type { AddressInfo } from "node:net"
 import { CredentialsPage, CredentialsProvider, CredentialStore, Elicitation, PendingStore, VaultError } from "../src/index.js"
 import {
   aliceFillsTheForm,
@@ -19,6 +21,8 @@ import {
   connectClient,
   connectLine,
   errorText,
+  formAction,
+  hidden,
   type Line,
   LINES,
   startIdp,
@@ -195,6 +199,45 @@ describe.each(LINES)("the page on the %s line: identity binding, one-time links,
       assert.strictEqual(forged.status, 403)
       // alice completes it
       const done = await alice.submit(form, { pat: ALICE_PAT })
+      assert.strictEqual(done.status, 200)
+      assert.strictEqual(textOf(await call), "Jira says you are Alice Jira")
+    } finally {
+      await c.close()
+    }
+  })
+
+  it("fix: the wrong-user page's link signs the browser out and asks the identity provider for a new sign-in; signed in as alice, the link shows her form", async () => {
+    const { c, call, url } = await pendingLink(line, s)
+    try {
+      const browser = new Browser()
+      const refused = await browser.open(url, "bob")
+      assert.strictEqual(refused.status, 403)
+      assert.include(errorText(refused.body), "sign out below and sign in as that user")
+      assert.include(refused.headers.get("content-security-policy") ?? "", "frame-ancestors 'none'")
+      const href = /id="switch-user" href="([^"]*)"/.exec(refused.body)?.[1]
+        ?.replace(/&#(\d+);/g, (_, n) => String.fromCharCode(Number(n))).replace(/&amp;/g, "&")
+      assert.isString(href)
+      // reopening the link alone cannot help: the page session is bob's
+      assert.strictEqual((await browser.request(url)).status, 403)
+      // the link without the session's CSRF token (a page elsewhere) signs nobody out
+      const forged = await browser.request(`${s.baseUrl}/credentials/switch-user?next=${encodeURIComponent(new URL(url).pathname)}`)
+      assert.strictEqual(forged.status, 403)
+      assert.strictEqual((await browser.request(url)).status, 403, "still bob's session")
+      // following it: the identity provider asks for a sign-in although bob is signed in there (prompt=login)
+      const atIdp = await browser.request(new URL(href!, url).toString())
+      assert.include(atIdp.body, 'name="prompt" value="login"')
+      assert.strictEqual(new URL([...browser.history].reverse().find((r: { readonly url: string }) => r.url.includes("/auth?"))?.url ?? "http://x/").searchParams.get("prompt"), "login")
+      let form = await browser.through(atIdp, "alice")
+      // the identity provider ends bob's session there before alice's begins (a form a browser submits by script)
+      if (form.body.includes("/session/end/confirm")) {
+        form = await browser.through(
+          await browser.request(formAction(form.body), { method: "POST", form: { xsrf: hidden(form.body, "xsrf"), logout: "yes" } }),
+          "alice"
+        )
+      }
+      assert.strictEqual(form.status, 200)
+      assert.include(form.body, 'name="pat"')
+      const done = await browser.submit(form, { pat: ALICE_PAT })
       assert.strictEqual(done.status, 200)
       assert.strictEqual(textOf(await call), "Jira says you are Alice Jira")
     } finally {
@@ -606,6 +649,79 @@ describe("the page on https: __Host- cookies", () => {
     } finally {
       await dispose()
       await idp.close()
+    }
+  })
+})
+
+describe("an identity provider that answers malformed documents", () => {
+  it("fix: a token answer that is no JSON object and endpoint URLs that are no URLs give the pages' error pages (with their headers), not a bare 500", async () => {
+    // a stub: a real OpenID provider cannot answer like this
+    let discovery: Record<string, string> = {}
+    let tokenBody = "null"
+    const idp = createServer((req, res) => {
+      if (req.url === "/.well-known/openid-configuration") {
+        res.writeHead(200, { "content-type": "application/json" })
+        return res.end(JSON.stringify(discovery))
+      }
+      if (req.url === "/token") {
+        res.writeHead(200, { "content-type": "application/json" })
+        return res.end(tokenBody)
+      }
+      res.writeHead(404).end()
+    })
+    await new Promise<void>((r) => idp.listen(0, "127.0.0.1", r))
+    const issuer = `http://127.0.0.1:${(idp.address() as AddressInfo).port}`
+    const good = { issuer, authorization_endpoint: `${issuer}/auth`, token_endpoint: `${issuer}/token`, jwks_uri: `${issuer}/jwks` }
+    const baseUrl = "http://127.0.0.1:9"
+    // a fresh router for each case: the OpenID client keeps a discovery document that worked
+    const serve = () => {
+      const router = CredentialsPage.router({
+        baseUrl,
+        providers: [CredentialsProvider.make({ name: "jira", variables: { pat: { label: "PAT", type: "password" } } })],
+        oidc: { issuer, clientId: "mcp-credentials-page", clientSecret: Redacted.make("page-client-secret-0123456789abcdef") }
+      })
+      const layer = Layer.mergeAll(CredentialStore.layerMemory, PendingStore.layerMemory, Elicitation.layer2025_11_25)
+      return HttpApp.toWebHandlerLayer(Effect.runSync(HttpRouter.toHttpApp(router)) as any, layer as any)
+    }
+    const withPageHeaders = (res: Response) => {
+      assert.include(res.headers.get("content-security-policy") ?? "", "frame-ancestors 'none'")
+      assert.strictEqual(res.headers.get("cache-control"), "no-store")
+    }
+    try {
+      // the token endpoint answers 200 with `null`, an array, a string: "could not be verified"
+      for (const body of ["null", "[]", "\"id_token\""]) {
+        discovery = good
+        tokenBody = body
+        const { dispose, handler } = serve()
+        try {
+          const start = await handler(new Request(`${baseUrl}/credentials/jira/connect`))
+          assert.strictEqual(start.status, 302)
+          const state = new URL(start.headers.get("location")!).searchParams.get("state")!
+          const login = start.headers.getSetCookie().find((c) => c.startsWith("mcpc_login="))!.split(";")[0]!
+          const res = await handler(new Request(`${baseUrl}/credentials/callback?state=${state}&code=a-code`, { headers: { cookie: login } }))
+          assert.strictEqual(res.status, 400, body)
+          assert.strictEqual(errorText(await res.text()), "The sign-in could not be verified. Open the link again.")
+          withPageHeaders(res)
+        } finally {
+          await dispose()
+        }
+      }
+      // discovery names an endpoint that is no http(s) URL: the sign-in cannot start (503 page)
+      for (const [field, value] of [["authorization_endpoint", "not a url"], ["token_endpoint", "javascript:alert(1)"], ["jwks_uri", "::"]] as const) {
+        discovery = { ...good, [field]: value }
+        const { dispose, handler } = serve()
+        try {
+          const res = await handler(new Request(`${baseUrl}/credentials/jira/connect`))
+          assert.strictEqual(res.status, 503, field)
+          assert.strictEqual(errorText(await res.text()), "The credential service is unavailable right now. Try again later.")
+          withPageHeaders(res)
+        } finally {
+          await dispose()
+        }
+      }
+    } finally {
+      idp.closeAllConnections()
+      await new Promise((r) => idp.close(r))
     }
   })
 })

@@ -15,8 +15,8 @@ import type { AddressInfo } from "node:net"
 // @ts-expect-error no types
 import Provider from "oidc-provider"
 import { afterAll, assert, beforeAll, describe, it, vi } from "vitest"
-import { CredentialsPage, CredentialStore, Elicitation, OAuthAuthorization, OAuthProvider, PendingStore } from "../src/index.js"
-import { Browser, hidden } from "./stack.js"
+import { CredentialsPage, CredentialStore, Elicitation, OAuthAuthorization, OAuthProvider, PendingStore, VaultError } from "../src/index.js"
+import { Browser, errorText, hidden } from "./stack.js"
 
 const PAGE = { id: "mcp-credentials-page", secret: "page-client-secret-0123456789abcdef" }
 const DOWN = { id: "downstream-app", secret: "downstream-app-secret-0123456789" }
@@ -27,13 +27,21 @@ describe("OAuthAuthorization connect page", () => {
   let idpServer: ReturnType<typeof createServer>
   let mem: Effect.Effect.Success<typeof PendingStore.makeMemoryWithSize>
   let creds: CredentialStore.CredentialStore["Type"]
+  /** The paths of the requests the provider received, and whether the store refuses writes. */
+  const seen: Array<{ path: string; status: number }> = []
+  let failWrites = false
 
   beforeAll(async () => {
     for (const m of ["info", "warn"] as const) vi.spyOn(console, m).mockImplementation(() => undefined)
     const httpCtx = await Effect.runPromise(Layer.buildWithScope(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" }), scope))
     baseUrl = `http://127.0.0.1:${(Context.get(httpCtx, HttpServer.HttpServer).address as { port: number }).port}`
     let provider: any
-    idpServer = createServer((req, res) => provider.callback()(req, res))
+    idpServer = createServer((req, res) => {
+      const entry = { path: new URL(req.url ?? "/", "http://idp").pathname, status: 0 }
+      seen.push(entry)
+      res.on("finish", () => (entry.status = res.statusCode))
+      provider.callback()(req, res)
+    })
     await new Promise<void>((r) => idpServer.listen(0, "127.0.0.1", r))
     const issuer = `http://127.0.0.1:${(idpServer.address() as AddressInfo).port}`
     const { privateKey } = await jose.generateKeyPair("RS256", { extractable: true })
@@ -47,7 +55,7 @@ describe("OAuthAuthorization connect page", () => {
       pkce: { required: () => true },
       findAccount: async (_c: unknown, id: string) => ({ accountId: id, claims: async () => ({ sub: id, preferred_username: id }) }),
       cookies: { keys: ["k-0123456789abcdef0123456789"] },
-      features: { devInteractions: { enabled: true } }
+      features: { devInteractions: { enabled: true }, revocation: { enabled: true } }
     })
     const down = await Effect.runPromise(
       OAuthProvider.make({ name: "downstream", issuer, clientId: DOWN.id, clientSecret: Redacted.make(DOWN.secret), scopes: ["openid", "api:read"] })
@@ -55,7 +63,12 @@ describe("OAuthAuthorization connect page", () => {
     const auth = OAuthAuthorization.make({ provider: down, title: "Downstream" })
     const oidc = { issuer, clientId: PAGE.id, clientSecret: Redacted.make(PAGE.secret) }
     mem = Effect.runSync(PendingStore.makeMemoryWithSize)
-    creds = Effect.runSync(CredentialStore.makeMemory)
+    const memory = Effect.runSync(CredentialStore.makeMemory)
+    creds = CredentialStore.CredentialStore.of({
+      ...memory,
+      set: (key, credential, options) =>
+        failWrites ? Effect.fail(new VaultError.StoreError({ backend: "memory", operation: "set", cause: "down" })) : memory.set(key, credential, options)
+    })
     const services = Layer.mergeAll(
       Layer.succeed(PendingStore.PendingStore, mem.store),
       Layer.succeed(CredentialStore.CredentialStore, creds),
@@ -108,5 +121,44 @@ describe("OAuthAuthorization connect page", () => {
     })
     assert.strictEqual(crossSite.status, 403)
     assert.strictEqual(await stored(), first)
+  })
+
+  it("fix: a callback for a used or expired link redeems no code; tokens that cannot be stored are revoked at the provider", async () => {
+    const connect = `${baseUrl}/credentials/oauth/downstream/connect`
+    const start = (id: string) => `${baseUrl}/credentials/oauth/downstream/start?t=${encodeURIComponent(id)}`
+    const since = (n: number, path: string) => seen.slice(n).filter((r) => r.path === path)
+    const carol = new Browser()
+    assert.strictEqual((await carol.open(connect, "carol")).status, 200) // signed in at the pages
+
+    // the link is used up (or expires) while she is at the provider's consent page
+    const link = await Effect.runPromise(mem.store.create({ provider: "oauth:downstream", subject: "carol", data: {} }, "5 minutes"))
+    const atProvider = await carol.request(start(link.id))
+    assert.include(atProvider.body, 'name="prompt" value="consent"', "paused at the provider")
+    assert.isTrue(Option.isSome(await Effect.runPromise(mem.store.take(link.id))))
+    let mark = seen.length
+    const late = await carol.through(atProvider, "carol")
+    assert.strictEqual(late.status, 400)
+    assert.strictEqual(errorText(late.body), "Invalid or expired authorization request.")
+    assert.include(late.headers.get("content-security-policy") ?? "", "frame-ancestors 'none'")
+    assert.deepStrictEqual(since(mark, "/token"), [], "the code of a used link is not redeemed")
+    assert.isUndefined(await Effect.runPromise(creds.get({ provider: "downstream", subject: "carol" })).then(Option.getOrUndefined))
+
+    // the code is redeemed but the store refuses the tokens: they are sent back to the provider
+    const link2 = await Effect.runPromise(mem.store.create({ provider: "oauth:downstream", subject: "carol", data: {} }, "5 minutes"))
+    const waiting = Effect.runPromise(mem.store.await(link2.id, "20 seconds"))
+    mark = seen.length
+    failWrites = true
+    let page: Awaited<ReturnType<Browser["request"]>>
+    try {
+      page = await carol.through(await carol.request(start(link2.id)), "carol")
+    } finally {
+      failWrites = false
+    }
+    assert.strictEqual(page.status, 503)
+    assert.strictEqual(since(mark, "/token").length, 1)
+    const revocations = since(mark, "/token/revocation")
+    assert.strictEqual(revocations.length, 1, "the access token (no refresh token is issued to this client) is revoked")
+    assert.deepStrictEqual(revocations.map((r) => r.status), [200])
+    assert.deepStrictEqual(Option.getOrUndefined(await waiting), { status: "error", reason: "failed" })
   })
 })

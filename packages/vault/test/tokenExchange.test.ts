@@ -528,3 +528,36 @@ describe("OAuthProvider.exchangeToken", () => {
       assert.notInclude(JSON.stringify(error), unknown)
     }))
 })
+
+describe("OAuthProvider's answers", () => {
+  it("fix: an answer without a Content-Length is read only up to the 256 KiB cap, then the stream is cancelled", async () => {
+    // a provider (or anything on the path to it) streaming a large chunked answer
+    const total = 64 * 1024 * 1024
+    const chunk = Buffer.alloc(64 * 1024, 0x61)
+    let written = 0
+    const stub = await listen((_req, res) => {
+      res.writeHead(200, { "content-type": "application/json" }) // chunked: no content-length
+      const pump = () => {
+        while (written < total && !res.destroyed) {
+          written += chunk.length
+          if (!res.write(chunk)) return void res.once("drain", pump)
+        }
+        res.end()
+      }
+      pump()
+    })
+    try {
+      const p = await Effect.runPromise(
+        OAuthProvider.make({ name: "stub", tokenEndpoint: `${stub.url}/token`, clientId: "c", clientSecret: Redacted.make("stub-secret-0123456789") })
+      )
+      const error = await Effect.runPromise(
+        Effect.flip(OAuthProvider.exchangeToken(p, { subjectToken: Redacted.make("subject-token-0123456789"), audience: ORDERS }))
+      )
+      assert.instanceOf(error, OAuthProviderError.OAuthRequestError)
+      assert.match(error.message, /answered too much$/)
+      assert.isBelow(written, 8 * 1024 * 1024, "the client stopped reading soon after the cap")
+    } finally {
+      await closeServer(stub.server)
+    }
+  })
+})

@@ -80,6 +80,18 @@ export const errorPage = (nonce: string, providerTitle: string | undefined, mess
     `<h1>Error</h1><p class="error" id="error">${escape(message)}</p>`
   )
 
+/**
+ * The refusal of a link made for another user, with a link that signs the browser out of the
+ * pages and in again (`PageSession.switchUserPath`). @internal
+ */
+export const wrongUserPage = (nonce: string, title: string, message: string, switchUser: string): string =>
+  page(
+    nonce,
+    title,
+    `<h1>Error</h1><p class="error" id="error">${escape(message)}</p>` +
+      `<p><a id="switch-user" href="${escape(switchUser)}">Sign out and sign in as another user</a></p>`
+  )
+
 /** @internal */
 export const successPage = (nonce: string, provider: CredentialsProvider): string =>
   page(

@@ -1,6 +1,7 @@
 /**
  * The one place the OAuth modules talk HTTP: `fetch` wrapped in Effect, with a timeout that aborts
- * the request (interruption aborts it too), no redirects followed, and a cap on the body size.
+ * the request (interruption aborts it too), no redirects followed, and a cap on the body size
+ * (read incrementally: the body stops being read once it passes the cap).
  * Nothing here logs: request bodies hold codes, verifiers and refresh tokens.
  */
 import * as Duration from "effect/Duration"
@@ -58,17 +59,37 @@ export const request = (options: {
         await response.body?.cancel().catch(() => undefined)
         throw new Failure("too large")
       }
-      let text: string
-      try {
-        text = await response.text()
-      } catch {
-        throw new Failure(timeout.aborted ? "timeout" : "network")
-      }
-      if (text.length > maxBytes) throw new Failure("too large")
+      // read as it arrives, and stop once it passes the cap: an answer without a Content-Length
+      // (chunked) is never buffered beyond it
+      const text = await readCapped(response, () => timeout.aborted)
       return { status: response.status, text }
     },
     catch: (e) => (e instanceof Failure ? e.reason : "network")
   })
+
+/** The body as text, at most `maxBytes` of it: the stream is cancelled as soon as it passes them. */
+const readCapped = async (response: Response, timedOut: () => boolean): Promise<string> => {
+  if (response.body === null) return ""
+  const reader = response.body.getReader()
+  const decoder = new TextDecoder()
+  let size = 0
+  let text = ""
+  for (;;) {
+    let chunk: ReadableStreamReadResult<Uint8Array>
+    try {
+      chunk = await reader.read()
+    } catch {
+      throw new Failure(timedOut() ? "timeout" : "network")
+    }
+    if (chunk.done) return text + decoder.decode()
+    size += chunk.value.byteLength
+    if (size > maxBytes) {
+      await reader.cancel().catch(() => undefined)
+      throw new Failure("too large")
+    }
+    text += decoder.decode(chunk.value, { stream: true })
+  }
+}
 
 /** Parses a JSON object, or `undefined` when the text is not one. @internal */
 export const parseObject = (text: string): Record<string, unknown> | undefined => {

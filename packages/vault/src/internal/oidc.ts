@@ -52,11 +52,22 @@ const fetchJson = (url: string, init: RequestInit, step: OidcError["step"]) =>
   Effect.tryPromise({
     try: async (signal) => {
       const res = await fetch(url, { ...init, signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]) })
-      const body = await res.json().catch(() => undefined) as Record<string, unknown> | undefined
+      const json = await res.json().catch(() => undefined) as unknown
+      // only a JSON object is an answer: `null`, an array or a string is treated as no body
+      const body = typeof json === "object" && json !== null && !Array.isArray(json) ? json as Record<string, unknown> : undefined
       return { status: res.status, body }
     },
     catch: () => new OidcError({ step, reason: "the identity provider could not be reached" })
   })
+
+const isHttpUrl = (s: string): boolean => {
+  try {
+    const url = new URL(s)
+    return url.protocol === "https:" || url.protocol === "http:"
+  } catch {
+    return false
+  }
+}
 
 /** @internal */
 export const makeClient = (config: OidcConfig) => {
@@ -68,11 +79,14 @@ export const makeClient = (config: OidcConfig) => {
       const p = Effect.runPromise(
         Effect.gen(function*() {
           const { body, status } = yield* fetchJson(`${issuer}/.well-known/openid-configuration`, {}, "discovery")
-          if (status !== 200 || body === undefined) return yield* new OidcError({ step: "discovery", reason: `status ${status}` })
+          if (status !== 200) return yield* new OidcError({ step: "discovery", reason: `status ${status}` })
+          if (body === undefined) return yield* new OidcError({ step: "discovery", reason: "the document is not a JSON object" })
           const iss = typeof body.issuer === "string" ? body.issuer.replace(/\/+$/, "") : ""
           if (iss !== issuer) return yield* new OidcError({ step: "discovery", reason: "the document's issuer does not match" })
           for (const f of ["authorization_endpoint", "token_endpoint", "jwks_uri"] as const) {
             if (typeof body[f] !== "string") return yield* new OidcError({ step: "discovery", reason: `${f} is missing` })
+            // checked here, so that building the sign-in URL or a request never throws later
+            if (!isHttpUrl(body[f])) return yield* new OidcError({ step: "discovery", reason: `${f} is not an http(s) URL` })
           }
           const doc = body as unknown as Discovery
           return { doc, jwks: jose.createRemoteJWKSet(new URL(doc.jwks_uri)) }
@@ -91,7 +105,13 @@ export const makeClient = (config: OidcConfig) => {
   })
 
   /** The URL to send the browser to. */
-  const authorizationUrl = (params: { readonly state: string; readonly nonce: string; readonly verifier: string }) =>
+  const authorizationUrl = (params: {
+    readonly state: string
+    readonly nonce: string
+    readonly verifier: string
+    /** `login`: the identity provider asks the user to sign in again, whatever session it holds. */
+    readonly prompt?: "login" | undefined
+  }) =>
     Effect.map(discover, ({ doc }) => {
       const url = new URL(doc.authorization_endpoint)
       url.searchParams.set("response_type", "code")
@@ -102,6 +122,7 @@ export const makeClient = (config: OidcConfig) => {
       url.searchParams.set("nonce", params.nonce)
       url.searchParams.set("code_challenge", s256(params.verifier))
       url.searchParams.set("code_challenge_method", "S256")
+      if (params.prompt !== undefined) url.searchParams.set("prompt", params.prompt)
       return url.toString()
     })
 
@@ -122,11 +143,12 @@ export const makeClient = (config: OidcConfig) => {
           code_verifier: params.verifier
         })
       }, "token")
-      if (status !== 200 || body === undefined) {
+      if (status !== 200) {
         const error = typeof body?.error === "string" ? body.error.replace(/[^a-z_]/gi, "").slice(0, 40) : `status ${status}`
         return yield* new OidcError({ step: "token", reason: error })
       }
-      const idToken = body.id_token
+      // a 200 whose body is no JSON object has no id_token either
+      const idToken = body?.id_token
       if (typeof idToken !== "string") return yield* new OidcError({ step: "token", reason: "no id_token in the response" })
       const { payload } = yield* Effect.tryPromise({
         // the id_token's `iss` must equal the discovery document's `issuer` exactly (OIDC Core

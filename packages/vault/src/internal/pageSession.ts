@@ -89,8 +89,11 @@ export const make = (options: {
       return Option.filter(yield* pending.get(id), (e) => e.provider === sessionProvider)
     })
 
-  /** Sends the browser to the identity provider; `next` is where to come back (our own path). */
-  const startLogin = (next: string) =>
+  /**
+   * Sends the browser to the identity provider; `next` is where to come back (our own path).
+   * `prompt: "login"` asks the identity provider for a new sign-in even if it has a session.
+   */
+  const startLogin = (next: string, params: { readonly prompt?: "login" | undefined } = {}) =>
     Effect.gen(function*() {
       const pending = yield* PendingStore
       const state = Oidc.randomToken()
@@ -98,7 +101,7 @@ export const make = (options: {
       const verifier = Oidc.randomToken()
       const binding = Oidc.randomToken()
       // the identity provider first: a request that cannot be sent there leaves nothing behind
-      const url = yield* options.oidc.authorizationUrl({ state, nonce, verifier })
+      const url = yield* options.oidc.authorizationUrl({ state, nonce, verifier, prompt: params.prompt })
       yield* pending.create({
         id: state,
         provider: loginProvider,
@@ -121,6 +124,16 @@ export const make = (options: {
 
   return { sessionOf, startLogin } as const
 }
+
+/**
+ * The link of a wrong-user page that signs the browser out of the pages and asks the identity
+ * provider for a new sign-in (`prompt=login`), then returns to `next` (served by
+ * `CredentialsPage.router` at `<basePath>/switch-user`). It carries the session's CSRF token, so
+ * a page elsewhere cannot sign the browser out; the session ends when it is used.
+ * @internal
+ */
+export const switchUserPath = (basePath: string, next: string, session: PendingEntry): string =>
+  `${basePath}/switch-user?next=${encodeURIComponent(next)}&_csrf=${encodeURIComponent(String(session.data.csrf ?? ""))}`
 
 /** The sign-in's redirect URI: `<baseUrl><basePath>/callback` (`basePath` without a trailing slash). @internal */
 export const callbackUri = (baseUrl: string, basePath: string): string => `${baseUrl.replace(/\/+$/, "")}${basePath}/callback`
