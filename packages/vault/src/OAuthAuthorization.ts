@@ -41,6 +41,7 @@ import * as ElicitationFlow from "./internal/elicitationFlow.js"
 import * as Html from "./internal/html.js"
 import * as Oidc from "./internal/oidc.js"
 import * as PageSession from "./internal/pageSession.js"
+import { revokeTokens } from "./internal/revokeTokens.js"
 import * as OAuthProvider from "./OAuthProvider.js"
 import {
   AuthorizationConfigError,
@@ -176,19 +177,10 @@ export const disconnect = (
       Effect.catchTag("DecryptionError", (e) =>
         Effect.as(Effect.logWarning(`${self.name} disconnect: the stored record cannot be opened (${e.message}); deleting it`), Option.none()))
     )
-    let revoked = false
     const credential = Option.isSome(stored) ? stored.value.credential : undefined
-    if (credential?.type === "oauth" && self.provider.revocationEndpoint !== undefined) {
-      const send = (token: Redacted.Redacted<string>, hint: "access_token" | "refresh_token") =>
-        OAuthProvider.revoke(self.provider, { token, hint }).pipe(
-          Effect.as(true),
-          Effect.catchAll((e) => Effect.as(Effect.logWarning(`${self.name} disconnect: ${e.message}`), false))
-        )
-      revoked = credential.refreshToken !== undefined
-        ? yield* send(credential.refreshToken, "refresh_token")
-        : yield* send(credential.accessToken, "access_token")
-      if (credential.refreshToken !== undefined) yield* send(credential.accessToken, "access_token")
-    }
+    const revoked = credential?.type === "oauth" && self.provider.revocationEndpoint !== undefined
+      ? yield* revokeTokens(self.provider, credential, `${self.name} disconnect`)
+      : false
     const removed = yield* store.delete(key)
     if (removed) yield* Effect.logInfo(`${self.name} disconnected${revoked ? " (revoked at the provider)" : ""}`)
     return { removed, revoked }
@@ -555,21 +547,11 @@ const wrongUserMessage = (self: OAuthAuthorization) =>
  * the access token), as `TokenRefresh` does for a record deleted during a refresh. Failures are
  * logged without any token.
  */
-const revokeUnkept = (self: OAuthAuthorization, issued: OAuthProvider.TokenResponse, why: string): Effect.Effect<void> => {
-  if (self.provider.revocationEndpoint === undefined) {
-    return Effect.logWarning(
-      `${self.name} authorization: the tokens just issued cannot be kept (${why}), and the provider has no revocation endpoint: they stay valid there until they expire`
-    )
-  }
-  const send = (token: Redacted.Redacted<string>, hint: "access_token" | "refresh_token") =>
-    OAuthProvider.revoke(self.provider, { token, hint }).pipe(
-      Effect.catchAll((e) => Effect.logWarning(`${self.name} authorization: revoking a token that cannot be kept: ${e.message}`))
-    )
-  return Effect.zipRight(
-    issued.refreshToken !== undefined ? send(issued.refreshToken, "refresh_token") : Effect.void,
-    send(issued.accessToken, "access_token")
-  ).pipe(Effect.zipLeft(Effect.logInfo(`${self.name} authorization: the tokens just issued cannot be kept (${why}); they were sent back to the provider for revocation`)))
-}
+const revokeUnkept = (self: OAuthAuthorization, issued: OAuthProvider.TokenResponse, why: string): Effect.Effect<void> =>
+  Effect.zipRight(
+    Effect.logInfo(`${self.name} authorization: the tokens just issued cannot be kept (${why}); they are revoked`),
+    Effect.asVoid(revokeTokens(self.provider, issued, `${self.name} authorization (tokens that cannot be kept)`))
+  )
 
 const reasons: ReadonlyArray<AuthorizationNotCompletedError["reason"]> = [
   "declined",

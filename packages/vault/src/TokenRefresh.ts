@@ -37,6 +37,7 @@ import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import { CredentialStore, type StoredCredential, type StoreKey } from "./CredentialStore.js"
 import * as SingleFlight from "./internal/oauthSingleFlight.js"
+import { revokeTokens } from "./internal/revokeTokens.js"
 import { credentialId, randomId, sha256 } from "./internal/records.js"
 import * as OAuthProvider from "./OAuthProvider.js"
 import {
@@ -158,21 +159,11 @@ export const make = (
      * and a provider that does not revoke the whole grant with the old refresh token would keep it
      * alive. Revoked, best effort (a failure is logged).
      */
-    const revokeOrphaned = (provider: OAuthProvider.OAuthProvider, issued: ResolvedCredential.OAuthCredential) => {
-      if (provider.revocationEndpoint === undefined) {
-        return Effect.logWarning(
-          `${provider.name} refresh: the record was deleted while its token was being refreshed, and the provider has no revocation endpoint: the tokens it just issued are dropped but stay valid there until they expire`
-        )
-      }
-      const send = (token: Redacted.Redacted<string>, hint: "access_token" | "refresh_token") =>
-        OAuthProvider.revoke(provider, { token, hint }).pipe(
-          Effect.catchAll((e) => Effect.logWarning(`${provider.name} refresh: revoking a token issued for a deleted record: ${e.message}`))
-        )
-      return Effect.zipRight(
-        issued.refreshToken !== undefined ? send(issued.refreshToken, "refresh_token") : Effect.void,
-        send(issued.accessToken, "access_token")
-      ).pipe(Effect.zipLeft(Effect.logInfo(`${provider.name} refresh: the record was deleted meanwhile; the tokens just issued were revoked`)))
-    }
+    const revokeOrphaned = (provider: OAuthProvider.OAuthProvider, issued: ResolvedCredential.OAuthCredential) =>
+      Effect.zipRight(
+        Effect.logInfo(`${provider.name} refresh: the record was deleted meanwhile; the tokens just issued are revoked`),
+        revokeTokens(provider, issued, `${provider.name} refresh (tokens issued for a deleted record)`)
+      )
     /** After a swap that found no record of ours: revoke what was issued if the record is gone. */
     const revokeIfGone = (key: StoreKey, provider: OAuthProvider.OAuthProvider, issued: ResolvedCredential.OAuthCredential) =>
       Effect.flatMap(Effect.either(store.get(key)), (now) =>
