@@ -461,8 +461,7 @@ export const getField: (field: string, name?: string) => string = Accessors.getF
  * Node's async context, and a callback runs in the context of the code that calls it — for a
  * shared `EventEmitter`, a pool or a queue, possibly another client's call, whose credential it
  * would read. Bind such callbacks (`emitter.once("ready", McpCredentials.bind(() => …))`), or read
- * the credential at the start of the tool. (What a call sends is also scrubbed of the secrets of
- * every other call in flight, as a safety net.) Effect tools need nothing: a fiber carries its call.
+ * the credential at the start of the tool. Effect tools need nothing: a fiber carries its call.
  *
  * @since 0.1.0
  * @category accessors

@@ -22,7 +22,6 @@ import {
 } from "../ToolContext.js"
 import * as ToolError from "../ToolError.js"
 import * as CallContext from "./callContext.js"
-import * as LiveSecrets from "./liveSecrets.js"
 import { isPromiseLike, toToolResult } from "./runner.js"
 
 /** A tool result as MCP defines it (only the parts this pipeline touches). */
@@ -117,7 +116,7 @@ export const logUnexpected = (
     Effect.annotateLogs({
       tool: toolName,
       correlationId,
-      detail: LiveSecrets.scrubOthers(scrubber.scrubString(Cause.pretty(cause)).value, scrubber).value
+      detail: scrubber.scrubString(Cause.pretty(cause)).value
     })
   )
 
@@ -191,24 +190,7 @@ const scrubResult = (toolName: string, scrubber: Scrubber.Scrubber, result: Tool
       )
     )
   }
-  return scrubOthers(toolName, scrubber, value, run)
-}
-
-/**
- * `value`, sent by a call of `toolName`, scrubbed of the secrets of the other calls in flight
- * (`LiveSecrets`); logged as what it most likely is.
- */
-const scrubOthers = <A>(toolName: string, scrubber: Scrubber.Scrubber, value: A, run: Run): A => {
-  const others = LiveSecrets.scrubOthers(value, scrubber)
-  if (others.count > 0) {
-    void run(
-      Effect.logWarning(
-        `Scrubbed ${others.count} occurrence(s) of another call's secrets from what tool ${toolName} sent: ` +
-          `its code read a credential in a callback another call fired (read credentials at the start of the tool, or wrap the callback with McpCredentials.bind)`
-      ).pipe(Effect.annotateLogs({ tool: toolName, occurrences: others.count }))
-    )
-  }
-  return others.value
+  return value
 }
 
 /** A failure of the call itself (not a tool result): a generic message, logged with its detail. */
@@ -252,19 +234,15 @@ export const callTool = async (
       result = await invoke(scope, scrubber)
     } catch (e) {
       if (e instanceof JsonRpcFailure) {
-        throw new JsonRpcFailure(
-          e.code,
-          scrubOthers(input.toolName, scrubber, scrubber.scrubString(e.message).value, run),
-          scrubOthers(input.toolName, scrubber, scrubber.scrub(e.data).value, run)
-        )
+        throw new JsonRpcFailure(e.code, scrubber.scrubString(e.message).value, scrubber.scrub(e.data).value)
       }
       if (input.isProtocolError?.(e) === true) {
         // passed on as the bare SDK would send it, scrubbed
         const sdk = e as { readonly code: number; readonly message: string; readonly data?: unknown }
         throw new JsonRpcFailure(
           sdk.code,
-          scrubOthers(input.toolName, scrubber, scrubber.scrubString(withoutSdkPrefix(sdk.message)).value, run),
-          sdk.data === undefined ? undefined : scrubOthers(input.toolName, scrubber, scrubber.scrub(sdk.data).value, run)
+          scrubber.scrubString(withoutSdkPrefix(sdk.message)).value,
+          sdk.data === undefined ? undefined : scrubber.scrub(sdk.data).value
         )
       }
       return unexpected(input, Cause.die(e), scrubber, run)
@@ -272,28 +250,18 @@ export const callTool = async (
     return scrubResult(input.toolName, scrubber, result, run)
   }
 
-  if (input.requirements.length === 0) {
-    const scrubber = Scrubber.make(input.extraSecrets)
-    const leave = LiveSecrets.enter(scrubber)
-    try {
-      return await invokeScrubbed(scrubber)
-    } finally {
-      leave()
-    }
-  }
+  if (input.requirements.length === 0) return invokeScrubbed(Scrubber.make(input.extraSecrets))
 
   const credentials = resolveSync(input) ?? await resolveWithEffect(input, run, signal)
   if (!isCredentials(credentials)) return credentials
   // closed when the call ends, and as soon as the client cancels it
   const scope = new CurrentCredential.CredentialScope(credentials, signal)
-  const scrubber = Scrubber.make(secretsOf(credentials.values(), input.extraSecrets))
-  const leave = LiveSecrets.enter(scrubber)
   try {
+    const scrubber = Scrubber.make(secretsOf(credentials.values(), input.extraSecrets))
     return await (input.narrow === true
       ? invokeScrubbed(scrubber, scope)
       : CurrentCredential.unsafeRunInScope(scope, () => invokeScrubbed(scrubber, scope)))
   } finally {
-    leave()
     scope.close()
   }
 }
@@ -346,22 +314,37 @@ const resolveWithEffect = async (
 
 /**
  * A resolution failure's message, as safe to send and log as a result: the built-in backends
- * never quote a value, but a backend of the application might. Scrubbed of the bearer token, of
- * the raw `X-MCP-Cred-*` header values of the request, and of the other calls' secrets.
+ * never quote a value, but a backend of the application might. Scrubbed of the bearer token and
+ * of the `X-MCP-Cred-*` header values of the request: each raw value, and the values inside a
+ * JSON one (`X-MCP-Cred-Fields`).
  */
 const safeFailureMessage = (input: CallInput, message: string): string => {
   const secrets = [...input.extraSecrets]
+  const add = (v: string) => {
+    secrets.push(v)
+    const t = v.trim()
+    if (!t.startsWith("{") && !t.startsWith("[")) return
+    try {
+      const parsed: unknown = JSON.parse(t)
+      if (typeof parsed !== "object" || parsed === null) return
+      for (const x of Object.values(parsed)) {
+        if (typeof x === "string") secrets.push(x)
+        else if (typeof x === "number" || typeof x === "boolean") secrets.push(String(x))
+      }
+    } catch {
+      // not JSON: the raw value is enough
+    }
+  }
   const headers = input.context.headers
   if (headers !== undefined) {
     for (const name in headers) {
       if (name.length < 11 || name.slice(0, 11).toLowerCase() !== "x-mcp-cred-") continue
       const v = headers[name]
-      if (typeof v === "string") secrets.push(v)
-      else if (v !== undefined) secrets.push(...v)
+      if (typeof v === "string") add(v)
+      else if (v !== undefined) for (const each of v) add(each)
     }
   }
-  const own = Scrubber.make(secrets)
-  return LiveSecrets.scrubOthers(own.scrubString(message).value, own).value
+  return Scrubber.make(secrets).scrubString(message).value
 }
 
 /** The plain value of a token, for the scrubber. */
@@ -492,13 +475,39 @@ export interface Outgoing {
 
 export const makeOutgoing = (): Outgoing => {
   const inFlight = new Map<unknown, CallFrame>()
+  // the scrubbers of this server's calls that ended lately, with when: for a message no call is
+  // found for. Only this server's own calls (a server serves one session, or one request), so a
+  // client never sees what another client's secrets do to its messages (that would tell it
+  // which of its guesses is another user's value)
+  const recent = new Map<Scrubber.Scrubber, number>()
   const scrubWith = <A>(frame: CallFrame | undefined, message: A): A =>
     frame?.scrubber === undefined || frame.scrubber.isEmpty ? message : frame.scrubber.scrub(message).value
+  const scrubKnown = <A>(message: A): A => {
+    let out = message
+    const used = new Set<Scrubber.Scrubber>()
+    for (const frame of inFlight.values()) {
+      const s = frame.scrubber
+      if (s === undefined || s.isEmpty || used.has(s)) continue
+      used.add(s)
+      out = s.scrub(out).value
+    }
+    const oldest = Date.now() - recentMillis
+    for (const [s, at] of recent) {
+      if (at < oldest) recent.delete(s)
+      else if (!used.has(s)) out = s.scrub(out).value
+    }
+    return out
+  }
   return {
     track: (id, frame) => {
       inFlight.set(id, frame)
       return () => {
         if (inFlight.get(id) === frame) inFlight.delete(id)
+        const s = frame.scrubber
+        if (s === undefined || s.isEmpty) return
+        recent.delete(s)
+        recent.set(s, Date.now())
+        if (recent.size > recentMax) recent.delete(recent.keys().next().value!)
       }
     },
     scrub: (message, relatedRequestId) => {
@@ -506,14 +515,17 @@ export const makeOutgoing = (): Outgoing => {
       const call = CallContext.current()
       const running = call === undefined ? undefined : frameOfCall(call)
       // no call known (a tool's timer after its call returned, with no call running now): the
-      // secrets of every call in flight and of the calls that ended lately
-      if (related === undefined && running === undefined) return LiveSecrets.scrubAnyKnown(message).value
+      // secrets of this server's calls in flight and of those that ended lately
+      if (related === undefined && running === undefined) return scrubKnown(message)
       const once = scrubWith(related, message)
-      const twice = running === related ? once : scrubWith(running, once)
-      return LiveSecrets.scrubOthers(twice, related?.scrubber, running?.scrubber).value
+      return running === related ? once : scrubWith(running, once)
     }
   }
 }
+
+/** How many ended calls' scrubbers a server keeps for late messages, and for how long. */
+const recentMax = 64
+const recentMillis = 10 * 60_000
 
 /**
  * Runs `f` inside the call's storages (credential scope, call context) when the interception did
