@@ -701,6 +701,9 @@ const providerRequest = (
     return { json, failRequest }
   })
 
+/** Token types that cannot be sent as `Authorization: Bearer` (lowercase). */
+const unusableTokenTypes: ReadonlySet<string> = new Set(["dpop", "pop", "mac", "n_a"])
+
 /** The longest `expires_in` taken (ten years, in seconds). */
 const maxExpiresIn = 10 * 366 * 24 * 3600
 
@@ -732,11 +735,12 @@ const tokenRequest = (
     if (expires_in !== undefined && (expiresIn === undefined || !Number.isFinite(expiresIn) || expiresIn < 0)) {
       return yield* failRequest("the token response has an invalid expires_in")
     }
-    // RFC 6749 §7.1: a client must not use a token whose type it does not understand (a DPoP-bound
-    // token sent as a bearer token fails, or worse); an absent type is taken as Bearer. A token
-    // exchange (and on-behalf-of) checks its own (`issued_token_type`, N_A for what is not an access token).
-    if (grant !== "token_exchange" && grant !== "on_behalf_of" && token_type !== undefined && (typeof token_type !== "string" || token_type.toLowerCase() !== "bearer")) {
-      return yield* failRequest("the token response's token_type is not Bearer")
+    // RFC 6749 §7.1: a token bound to a key or not meant for requests (`DPoP`, `PoP`, `mac`, `N_A`)
+    // cannot be sent as a bearer token, which is how tools use it; other types are (Slack answers
+    // `bot` or `user` for bearer tokens), and an absent one is Bearer. A token exchange (and
+    // on-behalf-of) checks its own (`issued_token_type`, N_A for what is not an access token).
+    if (grant !== "token_exchange" && grant !== "on_behalf_of" && typeof token_type === "string" && unusableTokenTypes.has(token_type.toLowerCase())) {
+      return yield* failRequest("the token response's token_type is not a bearer token")
     }
     return {
       accessToken: Redacted.make(access_token),

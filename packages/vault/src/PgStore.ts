@@ -180,10 +180,10 @@ export const make = (options: PgStoreOptions = {}) =>
     // connection dropped, Postgres restarted), the listener is torn down (its connection closed)
     // and started again, so wake-ups recover after an outage instead of leaving only the poll.
     // Tearing down sends UNLISTEN on that connection (@effect/sql-pg), which never returns on a
-    // half-open one (a failover that left the socket open): the listener is then left behind,
-    // waiting in the background, and not started again on the same dead connection (the client
-    // shares one LISTEN connection while any listener holds it); waiters find completions by
-    // polling (`pollInterval`). Nothing here waits for it: closing the store never hangs on it.
+    // half-open one (a failover that left the socket open, a long freeze): the listener is then
+    // left to end in the background, and the next one starts only when it has (the client shares
+    // one LISTEN connection while any listener holds it); meanwhile waiters find completions by
+    // polling (`pollInterval`). Closing the store never waits for it.
     let listening: Fiber.RuntimeFiber<void> | undefined
     const listenOnce = Effect.gen(function*() {
       listening = yield* Effect.forkDaemon(
@@ -206,10 +206,17 @@ export const make = (options: PgStoreOptions = {}) =>
     })
     const supervisor = yield* Effect.forkDaemon(
       Effect.gen(function*() {
-        while (yield* listenOnce) yield* Effect.sleep("1 second")
-        yield* Effect.logWarning(
-          `PgStore: the LISTEN connection stopped answering and could not be closed (half-open); completions from other replicas are found by polling every ${Duration.format(pollEvery)}`
-        )
+        for (;;) {
+          if (!(yield* listenOnce)) {
+            // the old connection's teardown hangs: a new listener would share that connection,
+            // so the next one starts when the teardown ends (the network heals), or never
+            yield* Effect.logWarning(
+              `PgStore: the LISTEN connection stopped answering and cannot be closed yet; completions from other replicas are found by polling every ${Duration.format(pollEvery)} until it is replaced`
+            )
+            if (listening !== undefined) yield* Fiber.await(listening)
+          }
+          yield* Effect.sleep("1 second")
+        }
       })
     )
     yield* Effect.addFinalizer(() =>

@@ -170,6 +170,9 @@ export const make = (options: RedisStoreOptions = {}) =>
               connectTimeout: 3000,
               commandTimeout: 5000,
               maxRetriesPerRequest: 3,
+              // a command whose caller was told it failed (a timeout, a dropped connection) is not
+              // sent again after a reconnect: it would apply a write reported as failed, later
+              autoResendUnfulfilledCommands: false,
               ...options.redis,
               connectionName: name
             }

@@ -436,6 +436,33 @@ serviceSuite("durability: postgres", pg.reason, () => {
       ))
   }, 60_000)
 
+  it.live("fix: after a network freeze longer than the LISTEN teardown's bound, completions wake waiters by NOTIFY again once it heals", () => {
+    const schema = `${pgSchemaPrefix}_${++counter}`
+    const layer = (port: number) =>
+      PgStore.layer({ schema, pollInterval: "30 seconds", listenCheckInterval: "300 millis", queryTimeout: "2 seconds" }).pipe(
+        Layer.provide(keyring),
+        Layer.provide(pgClient(pgUser, { port, connectTimeout: "2 seconds" }))
+      )
+    return Effect.gen(function*() {
+      const proxy = yield* Effect.promise(() => startProxy(5432))
+      yield* withStore(layer(proxy.port), (_, ps) =>
+        withStore(layer(5432), (__, other) =>
+          Effect.gen(function*() {
+            proxy.freeze()
+            yield* Effect.sleep("10 seconds") // the check fails (~4 s), and the teardown hangs past its 2 s
+            proxy.thaw()
+            yield* Effect.sleep("3 seconds") // the old listener ends, a new one starts
+            const entry = yield* ps.create({ provider: "jira", subject: uniq("freeze") }, "1 minute")
+            const waiting = yield* Effect.fork(ps.await(entry.id, "20 seconds"))
+            yield* Effect.sleep("1 second")
+            const t0 = Date.now()
+            yield* other.complete(entry.id, { status: "ok" })
+            assert.deepStrictEqual(yield* Fiber.join(waiting), Option.some({ status: "ok" }))
+            assert.isBelow(Date.now() - t0, 5_000, "woken by NOTIFY, not the 30 s poll")
+          }))).pipe(Effect.ensuring(Effect.promise(() => proxy.stop())))
+    })
+  }, 60_000)
+
   it.live("fix: connections left half-open for good (a failover): StoreError, served again on new connections, and closing does not hang", () => {
     const schema = `${pgSchemaPrefix}_${++counter}`
     return halfOpenCase(5432, (port) =>

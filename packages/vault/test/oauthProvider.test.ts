@@ -571,15 +571,22 @@ describe("token responses a provider may give (a scripted token endpoint)", () =
       }
     }))
 
-  it.scopedLive("fix: a token whose token_type is not Bearer (DPoP, N_A) is refused, never stored as a bearer token; an absent type is Bearer", () =>
+  it.scopedLive("fix: a token bound to a key or not for requests (DPoP, PoP, mac, N_A) is refused, never stored as a bearer token; Bearer, an absent type and Slack's bot/user are kept", () =>
     Effect.gen(function*() {
-      for (const tokenType of ["DPoP", "N_A", "mac"]) {
+      for (const tokenType of ["DPoP", "N_A", "mac", "PoP"]) {
         const p = yield* scripted({ access_token: "at-bound-0123456789", token_type: tokenType, expires_in: 60 })
         const e = yield* Effect.flip(OAuthProvider.refresh(p, { refreshToken: Redacted.make("rt-0123456789") }))
         assert.strictEqual(e._tag, "OAuthRequestError", tokenType)
         assert.include(e.message, "token_type")
       }
-      for (const answer of [{ access_token: "at-plain-0123456789" }, { access_token: "at-plain-0123456789", token_type: "bearer" }]) {
+      for (
+        const answer of [
+          { access_token: "at-plain-0123456789" },
+          { access_token: "at-plain-0123456789", token_type: "bearer" },
+          { access_token: "at-plain-0123456789", token_type: "bot" },
+          { access_token: "at-plain-0123456789", token_type: "user" }
+        ]
+      ) {
         const p = yield* scripted(answer)
         const ok = yield* OAuthProvider.refresh(p, { refreshToken: Redacted.make("rt-0123456789") })
         assert.strictEqual(Redacted.value(ok.accessToken), "at-plain-0123456789")
