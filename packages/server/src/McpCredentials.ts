@@ -526,5 +526,6 @@ const makeToolContext = (
         ? server.server.notification(notification as any)
         : extra.sendNotification(notification as any),
     log: (level, data) => extra.sendNotification({ method: "notifications/message", params: { level, data, logger: toolName } }),
-    elicit: (elicitParams) => extra.sendRequest({ method: "elicitation/create", params: elicitParams as any }, ElicitResultSchema)
+    elicit: (elicitParams, options) =>
+      extra.sendRequest({ method: "elicitation/create", params: elicitParams as any }, ElicitResultSchema, options)
   })

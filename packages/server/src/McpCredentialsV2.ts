@@ -607,6 +607,6 @@ const makeToolContext = (
     log: (level, data) => ctx.mcpReq.log(level, data, toolName),
     // a server→client request: on 2026-07-28 calls the SDK refuses it (the tool returns an
     // input-required result instead), which fails with ElicitationError
-    elicit: (elicitParams) => ctx.mcpReq.elicitInput(elicitParams as any) as Promise<ToolContext.ElicitResult>,
+    elicit: (elicitParams, options) => ctx.mcpReq.elicitInput(elicitParams as any, options) as Promise<ToolContext.ElicitResult>,
     round
   })

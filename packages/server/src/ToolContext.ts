@@ -4,6 +4,7 @@
  * @since 0.1.0
  */
 import * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Option from "effect/Option"
 import type * as Redacted from "effect/Redacted"
@@ -54,9 +55,13 @@ export interface ToolContextShape {
   readonly log: (level: LogLevel, data: unknown) => Effect.Effect<void>
   /**
    * Sends an `elicitation/create` request to the client on this call's stream and returns its
-   * answer (form mode, or URL mode with `mode: "url"`).
+   * answer (form mode, or URL mode with `mode: "url"`). It waits up to `timeout` (default the
+   * SDK's 60 s) for the answer; interrupting the effect cancels the request.
    */
-  readonly elicit: (params: Readonly<Record<string, unknown>>) => Effect.Effect<ElicitResult, ElicitationError>
+  readonly elicit: (
+    params: Readonly<Record<string, unknown>>,
+    options?: { readonly timeout?: Duration.DurationInput | undefined }
+  ) => Effect.Effect<ElicitResult, ElicitationError>
   /**
    * The capabilities the client declared at `initialize` (e.g. `{ elicitation: { url: {} } }`);
    * `undefined` when unknown (stateless mode, or an SDK line without `initialize`).

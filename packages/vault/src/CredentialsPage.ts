@@ -239,7 +239,9 @@ export const router = (options: Options): HttpRouter.HttpRouter<never, Credentia
       }
       const credential = ResolvedCredential.StaticCredential.fromFields(values)
       if (Option.isSome(provider.validate)) {
-        const checked = yield* provider.validate.value(credential.fields).pipe(
+        // suspended: a `validate` that throws before it returns its effect is a defect like any other
+        const check = provider.validate.value
+        const checked = yield* Effect.suspend(() => check(credential.fields)).pipe(
           Effect.map(() => undefined),
           Effect.catchAll((e) => Effect.succeed(e.message)),
           Effect.catchAllDefect(() => Effect.succeed("The credentials could not be checked. Try again."))

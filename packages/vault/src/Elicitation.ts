@@ -267,7 +267,9 @@ export const make2025_11_25: Effect.Effect<Elicitation["Type"]> = Effect.sync(()
           })
         }
         if (Option.isNone(tool)) return Effect.succeed<ElicitationOutcome>({ _tag: "Failed", reason: "no client channel" })
-        return tool.value.elicit(params).pipe(
+        // the client may keep its dialog open as long as the link lives (the SDK's default is 60 s)
+        return Effect.flatMap(Clock.currentTimeMillis, (now) =>
+          tool.value.elicit(params, { timeout: Duration.millis(Math.max(1, request.expiresAt.epochMillis - now)) })).pipe(
           Effect.map((result): ElicitationOutcome =>
             result.action === "accept"
               ? { _tag: "Accepted" }

@@ -4,6 +4,7 @@
  * the tool sends to the client is scrubbed of the call's secrets, as its result is. SDK-neutral.
  */
 import { CurrentCredential } from "@mcp-credentials/core"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
@@ -44,7 +45,10 @@ export interface Channel {
   /** Sends a log message of the call (`notifications/message`, logger = the tool's name). */
   readonly log: (level: ToolContext.LogLevel, data: unknown) => Promise<unknown>
   /** Sends an `elicitation/create` request to the client. */
-  readonly elicit: (params: unknown) => Promise<ToolContext.ElicitResult>
+  readonly elicit: (
+    params: unknown,
+    options: { readonly signal: AbortSignal; readonly timeout?: number }
+  ) => Promise<ToolContext.ElicitResult>
   /** The call's scrubber (its frame's), when the call has resolved its credentials. */
   readonly scrubber?: Scrubber.Scrubber | undefined
   /** 2026-07-28: what the call knows of its round. */
@@ -110,9 +114,13 @@ export const make = (channel: Channel): ToolContext.ToolContextShape => {
       })
     },
     log: (level, data) => Effect.promise(() => channel.log(level, clean(data)).then(() => undefined, () => undefined)),
-    elicit: (params) =>
+    elicit: (params, options) =>
       Effect.tryPromise({
-        try: () => channel.elicit(clean(params)),
+        try: (signal) =>
+          channel.elicit(clean(params), {
+            signal,
+            ...(options?.timeout !== undefined ? { timeout: Duration.toMillis(Duration.decode(options.timeout)) } : {})
+          }),
         catch: (e) => new ToolContext.ElicitationError(e instanceof Error ? e.message : "Elicitation failed")
       })
   }

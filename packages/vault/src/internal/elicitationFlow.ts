@@ -157,9 +157,11 @@ export const make = <E>(
           yield* Effect.logInfo(`${spec.name} elicitation ${outcome._tag.toLowerCase()}`).pipe(Effect.annotateLogs({ elicitationId }))
           return yield* Effect.fail(spec.notDone(reasonOf(outcome)))
         }
+        // the link's own end, not a full timeout from now (the client may have taken a while to answer)
+        const left = entry.expiresAt.epochMillis - (yield* Clock.currentTimeMillis)
         const result = yield* awaitEntry(
           entry.id,
-          spec.timeout,
+          Duration.millis(Math.max(0, left)),
           Effect.logWarning(`${spec.name} ${spec.logs.timedOut}`).pipe(Effect.annotateLogs({ elicitationId }))
         )
         yield* elicitation.completed(elicitRequest)
