@@ -78,8 +78,25 @@ export const resolveAll = (
       )
     }
     if (reqs.length === 1) return Effect.map(resolveOne(reqs[0]!), (entry) => new Map([entry]))
-    return Effect.map(Effect.forEach(reqs, resolveOne, { concurrency: "unbounded" }), (entries) => new Map(entries))
+    // a backend that asks the user for input (2026-07-28's input-required) does not cut its
+    // siblings short: one of them may be waiting for a form the user is filling in (a resumed
+    // elicitation), which an interruption would give up; the call ends with the first request
+    // for input once the others have finished. Any other failure ends the call at once.
+    let asked: CredentialError | undefined
+    const deferAsk = (req: Requirement) =>
+      Effect.catchIf(resolveOne(req), isInputRequest, (e) => {
+        asked ??= e
+        return Effect.succeed(undefined)
+      })
+    return Effect.flatMap(Effect.forEach(reqs, deferAsk, { concurrency: "unbounded" }), (entries) =>
+      asked !== undefined
+        ? Effect.fail(asked)
+        : Effect.succeed(new Map(entries as ReadonlyArray<readonly [string, ResolvedCredential]>)))
   })
+
+/** A failure that asks the client for input (`@mcp-credentials/server`'s `InputRequiredTypeId`). */
+const inputRequestTypeId = Symbol.for("@mcp-credentials/server/InputRequired")
+const isInputRequest = (e: CredentialError): boolean => typeof e === "object" && e !== null && inputRequestTypeId in e
 
 /**
  * Resolves every requirement without a fiber when each backend can (`unsafeResolve`), with the

@@ -7,11 +7,11 @@ import * as HttpServer from "@effect/platform/HttpServer"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { assert, describe, it } from "@effect/vitest"
 import { McpAuth, StaticTokenVerifier } from "@mcp-credentials/auth"
-import { CredentialMiddleware } from "@mcp-credentials/core"
+import { CredentialMiddleware, ResolvedCredential } from "@mcp-credentials/core"
 import { McpCredentialsV2, McpHttpServerV2 } from "@mcp-credentials/server"
 import * as ToolContext from "@mcp-credentials/server/ToolContext"
 import { McpServer as McpServerV2 } from "@modelcontextprotocol/server"
-import { Context, Duration, Effect, Exit, Layer, Option, Redacted, Scope } from "effect"
+import { Cause, Context, Duration, Effect, Exit, Fiber, Layer, Option, Redacted, Scope } from "effect"
 import { createServer } from "node:http"
 import { vi } from "vitest"
 import { CredentialsPage, CredentialsProvider, CredentialStore, Elicitation, Keyring, PendingStore } from "../src/index.js"
@@ -37,14 +37,15 @@ const toolContext = (over: Partial<ToolContext.ToolContextShape> & { sub?: strin
   ...over
 })
 
-/** One provider's backend over memory stores and the given elicitation (blocking mode). */
+/** The providers' backends over memory stores and the given elicitation (blocking mode). */
 const buildApp = (
-  p: CredentialsProvider.CredentialsProvider,
+  providers: ReadonlyArray<CredentialsProvider.CredentialsProvider>,
   elicitation: Layer.Layer<Elicitation.Elicitation, never, Keyring.Keyring | PendingStore.PendingStore>
 ) => {
   const base = Layer.mergeAll(CredentialStore.layerMemory, PendingStore.layerMemory, Keyring.layer(Redacted.make(Keyring.generateSpec("t"))))
   const shared = elicitation.pipe(Layer.provideMerge(base))
-  return CredentialsProvider.layer(p, { baseUrl: "https://mcp.example", mode: "blocking" }).pipe(Layer.provideMerge(shared))
+  const backends = providers.map((p) => CredentialsProvider.layer(p, { baseUrl: "https://mcp.example", mode: "blocking" }))
+  return Layer.mergeAll(backends[0]!, ...backends.slice(1)).pipe(Layer.provideMerge(shared))
 }
 
 const resolve = (names: ReadonlyArray<string>, tc: ToolContext.ToolContextShape) =>
@@ -53,10 +54,78 @@ const resolve = (names: ReadonlyArray<string>, tc: ToolContext.ToolContextShape)
   )
 
 
+describe("2026-07-28: a tool that declares two providers", () => {
+  /** What the page does when the user submits a provider's form: store, then complete the link. */
+  const submit = (name: string, pendingId: string) =>
+    Effect.gen(function*() {
+      const store = yield* CredentialStore.CredentialStore
+      const pending = yield* PendingStore.PendingStore
+      yield* store.set({ provider: name, subject: "alice" }, ResolvedCredential.StaticCredential.fromFields({ pat: `pat-${name}-0123456789` }))
+      const taken = yield* pending.take(pendingId)
+      assert.isTrue(Option.isSome(taken), `${name}'s link is still usable`)
+      yield* pending.complete(pendingId, { status: "stored" })
+    })
+  const inputRequest = (exit: Exit.Exit<unknown, unknown>) => {
+    assert.isTrue(Exit.isFailure(exit))
+    const e = Option.getOrThrow(Cause.failureOption((exit as Exit.Failure<unknown, unknown>).cause)) as Elicitation.InputRequiredError
+    assert.strictEqual(e._tag, "InputRequiredError")
+    return e
+  }
+
+  it.live("fix: the retry that resumes one provider's form waits for it while the other asks; the call completes (it never did: each round used the other's link up)", () =>
+    Effect.gen(function*() {
+      const ctx = yield* Layer.build(buildApp([provider("jira"), provider("conf")], Elicitation.layer))
+      const run = <A, E>(e: Effect.Effect<A, E, any>) => Effect.exit(Effect.provide(e, ctx)) as Effect.Effect<Exit.Exit<A, E>>
+      const modern = { sub: "alice", protocolVersion: "2026-07-28" }
+      const first = inputRequest(yield* run(resolve(["jira", "conf"], toolContext(modern))))
+      const firstName = first.key.includes("jira") ? "jira" : "conf"
+      const other = firstName === "jira" ? "conf" : "jira"
+      // the retry resumes the first provider's link (the user has the page open) while the other asks
+      const retry = yield* Effect.fork(run(resolve(["jira", "conf"], toolContext({
+        ...modern,
+        requestState: first.requestState,
+        inputResponses: { [first.key]: { action: "accept" } }
+      }))))
+      yield* Effect.sleep("300 millis")
+      yield* Effect.provide(submit(firstName, new URL(first.url).searchParams.get("t")!), ctx)
+      const second = inputRequest(yield* Fiber.join(retry))
+      assert.include(second.key, other, "then the other provider is asked for")
+      // the third round resumes the other; the user submits it; both credentials resolve
+      const third = yield* Effect.fork(run(resolve(["jira", "conf"], toolContext({
+        ...modern,
+        requestState: second.requestState,
+        inputResponses: { [second.key]: { action: "accept" } }
+      }))))
+      yield* Effect.sleep("300 millis")
+      yield* Effect.provide(submit(other, new URL(second.url).searchParams.get("t")!), ctx)
+      const done = yield* Fiber.join(third)
+      assert.isTrue(Exit.isSuccess(done), String(done))
+      if (Exit.isSuccess(done)) assert.deepStrictEqual([...done.value.keys()].sort(), ["conf", "jira"])
+    }).pipe(Effect.scoped))
+
+  it.live("fix: a retry's wait cut short by the client (its request timeout) leaves the link usable; what the page stores serves the next call", () =>
+    Effect.gen(function*() {
+      const ctx = yield* Layer.build(buildApp([provider("jira")], Elicitation.layer))
+      const run = <A, E>(e: Effect.Effect<A, E, any>) => Effect.exit(Effect.provide(e, ctx)) as Effect.Effect<Exit.Exit<A, E>>
+      const modern = { sub: "alice", protocolVersion: "2026-07-28" }
+      const first = inputRequest(yield* run(resolve(["jira"], toolContext(modern))))
+      const retry = yield* Effect.fork(run(resolve(["jira"], toolContext({
+        ...modern,
+        requestState: first.requestState,
+        inputResponses: { [first.key]: { action: "accept" } }
+      }))))
+      yield* Effect.sleep("300 millis")
+      yield* Fiber.interrupt(retry) // the client gave up waiting
+      yield* Effect.provide(submit("jira", new URL(first.url).searchParams.get("t")!), ctx)
+      const next = yield* run(resolve(["jira"], toolContext(modern)))
+      assert.isTrue(Exit.isSuccess(next), String(next))
+    }).pipe(Effect.scoped))
+})
+
 describe("blocking URL elicitation: bounded by the link's lifetime", () => {
   it.live("fix: the wait for the form ends when the link does, not a full timeout after the client answered", () =>
     Effect.gen(function*() {
-      const ctx = yield* Layer.build(buildApp(provider("jira", "1 second"), Elicitation.layer2025_11_25))
+      const ctx = yield* Layer.build(buildApp([provider("jira", "1 second")], Elicitation.layer2025_11_25))
       const tc = toolContext({ sub: "alice", elicit: () => Effect.as(Effect.sleep("2 seconds"), { action: "accept" as const }) })
       const started = Date.now()
       const exit = yield* Effect.exit(Effect.provide(resolve(["jira"], tc), ctx))
@@ -68,7 +137,7 @@ describe("blocking URL elicitation: bounded by the link's lifetime", () => {
 
   it.live("fix: the client is given the link's lifetime to answer elicitation/create (the SDK's own default is 60 s)", () =>
     Effect.gen(function*() {
-      const ctx = yield* Layer.build(buildApp(provider("jira", "5 minutes"), Elicitation.layer2025_11_25))
+      const ctx = yield* Layer.build(buildApp([provider("jira", "5 minutes")], Elicitation.layer2025_11_25))
       const seen: Array<Duration.DurationInput | undefined> = []
       const tc = toolContext({
         sub: "alice",

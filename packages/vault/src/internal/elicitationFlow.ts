@@ -102,13 +102,23 @@ export const make = <E>(
           }
         }
       })
-    const awaitEntry = (pendingId: string, within: Duration.Duration, onTimeout: Effect.Effect<void>) =>
+    const awaitEntry = (
+      pendingId: string,
+      within: Duration.Duration,
+      onTimeout: Effect.Effect<void>,
+      /**
+       * An interruption leaves the link usable (a retry's wait: the client's own request timeout
+       * ends it while the user may still be filling the page in; what the page stores is then
+       * found by the next call).
+       */
+      keepOnInterrupt = false
+    ) =>
       Effect.gen(function*() {
         const discard = pending.take(pendingId).pipe(Effect.ignore)
         const result = yield* Effect.raceFirst(
           pending.await(pendingId, within).pipe(Effect.catchAll(spec.unavailable("await"))),
           storedMeanwhile(discard)
-        ).pipe(Effect.onInterrupt(() => discard))
+        ).pipe(Effect.onInterrupt(() => keepOnInterrupt ? Effect.void : discard))
         if (Option.isNone(result)) {
           yield* discard
           yield* onTimeout
@@ -125,7 +135,7 @@ export const make = <E>(
         return yield* Effect.fail(spec.notDone(reasonOf(outcome)))
       }
       const now = yield* Clock.currentTimeMillis
-      const result = yield* awaitEntry(pendingId, Duration.millis(Math.max(0, expiresAt.epochMillis - now)), Effect.void)
+      const result = yield* awaitEntry(pendingId, Duration.millis(Math.max(0, expiresAt.epochMillis - now)), Effect.void, true)
       return yield* spec.finish(subject, result)
     }
 
