@@ -487,6 +487,8 @@ describe.each(lines)("$name line over Streamable HTTP", (line) => {
             current: ToolContext.current()?.requestDigest ?? "none"
           })))
       }
+      creds.registerTool("ctx_pair", { description: "d", inputSchema: { q: z.string(), r: z.object({ x: z.number(), y: z.number() }) } }, () =>
+        Effect.map(ToolContext.ToolContext, (ctx) => ({ digest: ctx.requestDigest ?? "none" })))
       return server
     }, HeaderCredentialBackend.layer())
     const client = await line.connect(http.url, fieldsHeader("sk-ctx-0012"))
@@ -497,6 +499,13 @@ describe.each(lines)("$name line over Streamable HTTP", (line) => {
       expect(r.current, name).toBe(expected)
       if (line.name === "v2") expect(r.version, name).toBe("2026-07-28")
     }
+    // fix: the same arguments in another key order are the same request
+    const digests = []
+    for (const args of [{ q: "a", r: { y: 1, x: 2 } }, { r: { x: 2, y: 1 }, q: "a" }]) {
+      digests.push(((await client.callTool({ name: "ctx_pair", arguments: args })).structuredContent as Record<string, string>).digest)
+    }
+    expect(digests[0]).toBe(digests[1])
+    expect(digests[0]).toBe(createHash("sha256").update(JSON.stringify(["tools/call", "ctx_pair", { q: "a", r: { x: 2, y: 1 } }])).digest("base64url"))
     await client.close()
     await http.close()
   })

@@ -384,9 +384,18 @@ export const userOf = (
   return { subject: typeof sub === "string" ? sub : authInfo.clientId }
 }
 
-/** `ToolContext.requestDigest`: SHA-256 (base64url) of the method, tool and arguments; the same on both SDK lines. */
+/**
+ * `ToolContext.requestDigest`: SHA-256 (base64url) of the method, tool and arguments, object keys
+ * in sorted order (a client that sends the same arguments again in another order makes the same
+ * request); the same on both SDK lines.
+ */
 export const requestDigest = (toolName: string, args: unknown): string =>
-  createHash("sha256").update(JSON.stringify(["tools/call", toolName, args ?? null]), "utf8").digest("base64url")
+  createHash("sha256").update(JSON.stringify(["tools/call", toolName, args ?? null], sortedKeys), "utf8").digest("base64url")
+
+const sortedKeys = (_key: string, value: unknown): unknown =>
+  value !== null && typeof value === "object" && !Array.isArray(value)
+    ? Object.fromEntries(Object.keys(value).sort().map((k) => [k, (value as Record<string, unknown>)[k]]))
+    : value
 
 /**
  * What the interception knows of a call, attached to the SDK's context object it passes on (an
