@@ -211,6 +211,10 @@ export const check = (self: CredentialsProvider): Effect.Effect<CredentialsProvi
     }
   }
   if (Duration.toMillis(self.timeout) < 1000) return new ProviderConfigError({ field: "timeout", reason: "must be at least 1 second" })
+  // a credential stored for less than the link lives would expire before the waiting call reads it
+  if (Duration.toMillis(self.ttl) < Duration.toMillis(self.timeout)) {
+    return new ProviderConfigError({ field: "ttl", reason: "must be at least the timeout (the link's lifetime)" })
+  }
   return Effect.succeed(self)
 }
 

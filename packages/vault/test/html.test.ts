@@ -44,7 +44,10 @@ describe("credential page HTML", () => {
       [CredentialsProvider.make({ name: "Bad Name", variables: { pat: {} } }), "name"],
       [CredentialsProvider.make({ name: "x", variables: {} }), "variables"],
       [CredentialsProvider.make({ name: "x", variables: { [payload]: {} } }), `variables.${payload}`],
-      [CredentialsProvider.make({ name: "x", variables: { pat: {} }, timeout: "10 millis" }), "timeout"]
+      [CredentialsProvider.make({ name: "x", variables: { pat: {} }, timeout: "10 millis" }), "timeout"],
+      // fix: a credential that expires before the call that asked for it can read it
+      [CredentialsProvider.make({ name: "x", variables: { pat: {} }, ttl: 0 }), "ttl"],
+      [CredentialsProvider.make({ name: "x", variables: { pat: {} }, ttl: "1 minute", timeout: "5 minutes" }), "ttl"]
     ] as const) {
       let thrown: unknown
       try {
