@@ -56,7 +56,8 @@ export interface ToolContextShape {
   /**
    * Sends an `elicitation/create` request to the client on this call's stream and returns its
    * answer (form mode, or URL mode with `mode: "url"`). It waits up to `timeout` (default the
-   * SDK's 60 s) for the answer; interrupting the effect cancels the request.
+   * SDK's 60 s; at most ~24.8 days, which `Duration.infinity` means) for the answer;
+   * interrupting the effect cancels the request.
    */
   readonly elicit: (
     params: Readonly<Record<string, unknown>>,

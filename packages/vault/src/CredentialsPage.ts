@@ -324,7 +324,7 @@ export const router = (options: Options): HttpRouter.HttpRouter<never, Credentia
       subject: claims.right.sub,
       data: { csrf: Oidc.randomToken(), label: typeof name === "string" ? name : claims.right.sub }
     }, sessionTtl)
-    return redirect(ownPath(basePath, String(tx.value.data.next ?? ""))).pipe(
+    return redirect(PageSession.ownPath(basePath, String(tx.value.data.next ?? ""))).pipe(
       HttpServerResponse.unsafeSetCookie(cookies.session, session.id, cookieOptions(sessionTtl)),
       HttpServerResponse.unsafeSetCookie(cookies.login, "", cookieOptions(Duration.zero))
     )
@@ -344,7 +344,7 @@ export const router = (options: Options): HttpRouter.HttpRouter<never, Credentia
       const pending = yield* PendingStore
       yield* pending.take(session.value.id)
     }
-    const login = yield* startLogin(ownPath(basePath, query(request, "next") ?? ""), { prompt: "login" })
+    const login = yield* startLogin(PageSession.ownPath(basePath, query(request, "next") ?? ""), { prompt: "login" })
     return login.pipe(HttpServerResponse.unsafeSetCookie(cookies.session, "", cookieOptions(Duration.zero)))
   })
 
@@ -386,13 +386,6 @@ const basePathOf = (options: { readonly basePath?: string | undefined }) =>
 
 const submitAction = (provider: CredentialsProvider.CredentialsProvider, t: string, basePath?: string) =>
   `${CredentialsProvider.paths(provider, basePath).submit}?t=${encodeURIComponent(t)}`
-
-/**
- * `next` when it is one of our own paths — under the base path, and nothing a browser reads as
- * another host (`//host`, `/\\host`: a backslash is a slash to it) — else the base path.
- */
-const ownPath = (basePath: string, next: string): string =>
-  next.startsWith(`${basePath}/`) && !next.startsWith("//") && !next.includes("\\") ? next : `${basePath}/`
 
 const wrongUserMessage = (provider: CredentialsProvider.CredentialsProvider) =>
   `This ${provider.title} credential request was made for a different user than the one you signed in as. ` +

@@ -211,10 +211,8 @@ export const check = (self: CredentialsProvider): Effect.Effect<CredentialsProvi
     }
   }
   if (Duration.toMillis(self.timeout) < 1000) return new ProviderConfigError({ field: "timeout", reason: "must be at least 1 second" })
-  // a credential stored for less than the link lives would expire before the waiting call reads it
-  if (Duration.toMillis(self.ttl) < Duration.toMillis(self.timeout)) {
-    return new ProviderConfigError({ field: "ttl", reason: "must be at least the timeout (the link's lifetime)" })
-  }
+  // a stored credential must live long enough for the call that asked (or its retry) to read it
+  if (Duration.toMillis(self.ttl) < 10_000) return new ProviderConfigError({ field: "ttl", reason: "must be at least 10 seconds" })
   return Effect.succeed(self)
 }
 

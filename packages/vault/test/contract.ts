@@ -376,6 +376,17 @@ export const contract = (harness: Harness) => {
         }))
     })
 
+    it.live("fix: a result already there is returned whatever the timeout (0 included): the limit is on the waiting, not on the read", () => {
+      const inst = harness.fresh()
+      return use(inst.layer(), (_, ps) =>
+        Effect.gen(function*() {
+          const entry = yield* ps.create({ provider: "jira", subject: uniq("p") }, "1 minute")
+          yield* ps.complete(entry.id, { status: "ready" })
+          assert.deepStrictEqual(yield* ps.await(entry.id, "0 millis"), Option.some({ status: "ready" }))
+          assert.isTrue(Option.isNone(yield* ps.await(entry.id, "0 millis")), "consumed once")
+        }))
+    })
+
     if (harness.crossInstance) {
       it.live("cross-instance: complete on one instance wakes await on another", () => {
         const inst = harness.fresh()

@@ -45,9 +45,9 @@ describe("credential page HTML", () => {
       [CredentialsProvider.make({ name: "x", variables: {} }), "variables"],
       [CredentialsProvider.make({ name: "x", variables: { [payload]: {} } }), `variables.${payload}`],
       [CredentialsProvider.make({ name: "x", variables: { pat: {} }, timeout: "10 millis" }), "timeout"],
-      // fix: a credential that expires before the call that asked for it can read it
+      // fix: a credential that expires before the call that asked for it (or its retry) can read it
       [CredentialsProvider.make({ name: "x", variables: { pat: {} }, ttl: 0 }), "ttl"],
-      [CredentialsProvider.make({ name: "x", variables: { pat: {} }, ttl: "1 minute", timeout: "5 minutes" }), "ttl"]
+      [CredentialsProvider.make({ name: "x", variables: { pat: {} }, ttl: "5 seconds" }), "ttl"]
     ] as const) {
       let thrown: unknown
       try {
@@ -59,6 +59,8 @@ describe("credential page HTML", () => {
       assert.strictEqual((thrown as { field?: string }).field, field)
     }
     CredentialsPage.router({ ...options, providers: [CredentialsProvider.make({ name: "jira", variables: { pat: {} } })] })
+    // a short-lived credential, shorter than the link lives, is fine
+    CredentialsPage.router({ ...options, providers: [CredentialsProvider.make({ name: "jira", variables: { pat: {} }, ttl: "2 minutes" })] })
   })
 
   it("fix: variable names are any field name (base-url, api.key), as the seed allows; __proto__ is refused", () => {
@@ -102,5 +104,28 @@ describe("credential page HTML", () => {
     assert.strictEqual(h["content-security-policy"], "default-src 'none'; style-src 'nonce-abc'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
     assert.strictEqual(h["referrer-policy"], "no-referrer")
     assert.strictEqual(h["cache-control"], "no-store")
+  })
+})
+
+describe("the pages' own-path check (where a sign-in returns to)", () => {
+  it("fix: only a path under the base path on our own origin; never one a browser reads as another host", async () => {
+    const { ownPath } = await import("../src/internal/pageSession.js")
+    for (const base of ["/credentials", ""]) {
+      assert.strictEqual(ownPath(base, `${base}/jira/start?t=abc`), `${base}/jira/start?t=abc`)
+      for (
+        const bad of [
+          "//evil.example/x",
+          "/\\evil.example/x",
+          `${base}/\\evil.example`,
+          "/\t/evil.example/x",
+          `${base}/\n/evil.example`,
+          "https://evil.example/credentials/x",
+          ...(base === "" ? [] : [`${base}/../../x`, "/other/path"]),
+          ""
+        ]
+      ) {
+        assert.strictEqual(ownPath(base, bad), `${base}/`, JSON.stringify(bad))
+      }
+    }
   })
 })

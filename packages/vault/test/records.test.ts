@@ -1,8 +1,9 @@
 import { ResolvedCredential } from "@mcp-credentials/core"
 import { assert, describe, it } from "@effect/vitest"
-import { DateTime, Effect, Either, Option, Redacted, Schema } from "effect"
+import { DateTime, Effect, Either, Option, PubSub, Redacted, Schema } from "effect"
 import { Keyring } from "../src/index.js"
 import {
+  awaitResult,
   credentialAad,
   decodeCredentialRecordFast,
   decodeCredentialRecordSchema,
@@ -115,5 +116,28 @@ describe("records", () => {
         assert.strictEqual(e.keyId, "main")
         assert.strictEqual(e.reason, "the decrypted record is not valid")
       }
+    }))
+})
+
+describe("awaitResult", () => {
+  it.live("fix: a take slower than the timeout still returns what it took (the limit is on the waits; a result taken was lost)", () =>
+    Effect.gen(function*() {
+      const wakeups = yield* PubSub.unbounded<string>()
+      let takes = 0
+      const slowTake = Effect.as(Effect.sleep("60 millis"), Option.some({ status: "ready" })).pipe(Effect.tap(() => Effect.sync(() => takes++)))
+      const got = yield* awaitResult({ id: "x", wakeups, take: slowTake, timeout: "10 millis", pollInterval: "5 millis" })
+      assert.deepStrictEqual(got, Option.some({ status: "ready" }))
+      assert.strictEqual(takes, 1)
+      // nothing there: None once the time is up, after at least one take
+      let empty = 0
+      const none = yield* awaitResult({
+        id: "y",
+        wakeups,
+        take: Effect.sync(() => (empty++, Option.none())),
+        timeout: "30 millis",
+        pollInterval: "5 millis"
+      })
+      assert.isTrue(Option.isNone(none))
+      assert.isAtLeast(empty, 2)
     }))
 })

@@ -119,9 +119,19 @@ export const make = (channel: Channel): ToolContext.ToolContextShape => {
         try: (signal) =>
           channel.elicit(clean(params), {
             signal,
-            ...(options?.timeout !== undefined ? { timeout: Duration.toMillis(Duration.decode(options.timeout)) } : {})
+            ...timeoutOf(options?.timeout)
           }),
         catch: (e) => new ToolContext.ElicitationError(e instanceof Error ? e.message : "Elicitation failed")
       })
   }
+}
+
+/**
+ * A request timeout the SDK can take: in whole milliseconds, at most what a Node timer holds
+ * (2^31 − 1 ms, ~24.8 days: a larger one, `Duration.infinity` included, fired at once).
+ */
+const timeoutOf = (timeout: Duration.DurationInput | undefined): { readonly timeout?: number } => {
+  if (timeout === undefined) return {}
+  const ms = Duration.toMillis(Duration.decode(timeout))
+  return { timeout: Number.isNaN(ms) ? 2_147_483_647 : Math.min(Math.max(1, Math.ceil(ms)), 2_147_483_647) }
 }

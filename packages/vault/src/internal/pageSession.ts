@@ -184,3 +184,21 @@ export const notifySubmitted = (entry: PendingEntry): Effect.Effect<void, never,
   Deadline.within(Effect.flatMap(Elicitation, (e) => e.submitted(entry)), submittedTimeout, () => "timeout" as const).pipe(
     Effect.catchAll(() => Effect.logWarning("The session could not be told in time that the form was submitted"))
   )
+
+/**
+ * `next` when it is one of our own paths — under the base path, and nothing a browser reads as
+ * another host: no backslash (a slash to it), no control character (it drops tabs and line
+ * breaks: `/\t/host`), and resolved it stays on our origin — else the base path.
+ * @internal
+ */
+export const ownPath = (basePath: string, next: string): string => {
+  const fallback = `${basePath}/`
+  if (!next.startsWith(fallback) || next.startsWith("//") || /[\\\x00-\x20\x7f]/.test(next)) return fallback
+  try {
+    const origin = "http://own.invalid"
+    const resolved = new URL(next, origin)
+    return resolved.origin === origin && resolved.pathname.startsWith(fallback) ? next : fallback
+  } catch {
+    return fallback
+  }
+}

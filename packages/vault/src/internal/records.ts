@@ -1,4 +1,5 @@
 import { ResolvedCredential } from "@mcp-credentials/core"
+import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
@@ -400,18 +401,25 @@ export const awaitResult = <E>(options: {
     Effect.gen(function*() {
       const sub = yield* PubSub.subscribe(options.wakeups)
       const next = Queue.take(sub).pipe(Effect.repeat({ until: (id) => id === options.id }))
-      const loop: Effect.Effect<PendingResult, E> = Effect.flatMap(
-        options.take,
-        Option.match({
-          onSome: Effect.succeed,
-          onNone: () =>
-            Effect.zipRight(
-              Effect.raceFirst(Effect.asVoid(next), Effect.sleep(options.pollInterval)),
-              Effect.suspend(() => loop)
-            )
-        })
+      const deadline = (yield* Clock.currentTimeMillis) + Duration.toMillis(Duration.decode(options.timeout))
+      const poll = Duration.toMillis(Duration.decode(options.pollInterval))
+      // the time limit applies to the waits between takes, never to a take: a result already
+      // there is found however slow the read (a file store under load), and a take is never cut
+      // off after it consumed the result (which would then be lost)
+      const loop: Effect.Effect<Option.Option<PendingResult>, E> = Effect.flatMap(
+        Effect.uninterruptible(options.take),
+        (found) =>
+          Option.isSome(found)
+            ? Effect.succeed(found)
+            : Effect.flatMap(Clock.currentTimeMillis, (now) =>
+              now >= deadline
+                ? Effect.succeedNone
+                : Effect.zipRight(
+                  Effect.raceFirst(Effect.asVoid(next), Effect.sleep(Duration.millis(Math.min(poll, deadline - now)))),
+                  Effect.suspend(() => loop)
+                ))
       )
-      return yield* Effect.timeoutOption(loop, options.timeout)
+      return yield* loop
     })
   )
 
