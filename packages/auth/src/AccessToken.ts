@@ -240,14 +240,15 @@ const audienceNames = (aud: unknown, resource: string): boolean => {
 }
 
 /**
- * The inverse of `toAuthInfo`, for code that receives the SDK's `extra.authInfo`. Accepts any
- * `AuthInfo` (a missing `extra.claims` gives `{}`).
+ * The inverse of `toAuthInfo`, for code that receives the SDK's `extra.authInfo` (its token a
+ * string) or a `ToolContext.AuthInfo` (its token `Redacted`). Accepts any `AuthInfo` (a missing
+ * `extra.claims` gives `{}`; an expiry that is no date, `Infinity`, gives none, never a throw).
  *
  * @since 0.1.0
  * @category conversions
  */
 export const fromAuthInfo = (info: {
-  readonly token: string
+  readonly token: string | Redacted.Redacted<string>
   readonly clientId: string
   readonly scopes: ReadonlyArray<string>
   readonly expiresAt?: number | undefined
@@ -256,7 +257,7 @@ export const fromAuthInfo = (info: {
   const claims = info.extra?.claims
   const sub = info.extra?.sub
   return make({
-    token: Redacted.make(info.token),
+    token: typeof info.token === "string" ? Redacted.make(info.token) : info.token,
     clientId: info.clientId,
     subject: typeof sub === "string" ? sub : undefined,
     scopes: info.scopes,

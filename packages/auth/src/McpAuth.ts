@@ -20,7 +20,6 @@ import type * as jose from "jose"
 import * as AccessToken from "./AccessToken.js"
 import { AuthConfigError, MissingTokenError } from "./AuthError.js"
 import * as AuthUser from "./AuthUser.js"
-import { expiryOf } from "./internal/jose.js"
 import { TokenVerifier } from "./TokenVerifier.js"
 
 /**
@@ -242,20 +241,6 @@ export const insufficientScope = (options: { readonly resourceMetadataUrl?: stri
 // identity in tools
 // -----------------------------------------------------------------------------
 
-const tokenOf = (info: ToolContext.AuthInfo): AccessToken.AccessToken => {
-  const claims = info.extra?.claims
-  const sub = info.extra?.sub
-  return AccessToken.make({
-    token: info.token,
-    clientId: info.clientId,
-    subject: typeof sub === "string" ? sub : undefined,
-    scopes: info.scopes,
-    // as `AccessToken.fromAuthInfo`: an expiry that is no date (`Infinity`) is none, never a throw
-    expiresAt: expiryOf(info.expiresAt),
-    claims: typeof claims === "object" && claims !== null && !Array.isArray(claims) ? claims as Record<string, unknown> : {}
-  })
-}
-
 /**
  * The caller's token in an Effect tool (fails with `MissingTokenError` for an anonymous call).
  *
@@ -266,7 +251,7 @@ export const currentAccessToken: Effect.Effect<AccessToken.AccessToken, MissingT
   Effect.flatMap(ToolContext.ToolContext, (ctx) =>
     Option.match(ctx.authInfo, {
       onNone: () => new MissingTokenError(),
-      onSome: (info) => Effect.succeed(tokenOf(info))
+      onSome: (info) => Effect.succeed(AccessToken.fromAuthInfo(info))
     }))
 
 /**
@@ -277,7 +262,7 @@ export const currentAccessToken: Effect.Effect<AccessToken.AccessToken, MissingT
  */
 export const currentUser: Effect.Effect<AuthUser.AuthUser, never, ToolContext.ToolContext> = Effect.map(
   ToolContext.ToolContext,
-  (ctx) => Option.match(ctx.authInfo, { onNone: () => AuthUser.empty, onSome: (info) => AuthUser.make(tokenOf(info).claims) })
+  (ctx) => Option.match(ctx.authInfo, { onNone: () => AuthUser.empty, onSome: (info) => AuthUser.make(AccessToken.fromAuthInfo(info).claims) })
 )
 
 /**
@@ -294,7 +279,7 @@ export const toolServices = (
   Option.match(tool.authInfo, {
     onNone: () => Context.make(AuthUser.CurrentUser, AuthUser.empty) as Context.Context<any>,
     onSome: (info) => {
-      const token = tokenOf(info)
+      const token = AccessToken.fromAuthInfo(info)
       return Context.make(AuthUser.CurrentUser, AuthUser.make(token.claims)).pipe(
         Context.add(AccessToken.CurrentAccessToken, token)
       )
@@ -310,7 +295,7 @@ export const toolServices = (
  */
 export const getUser = (): AuthUser.AuthUser => {
   const info = ToolContext.current()?.authInfo
-  return info === undefined || Option.isNone(info) ? AuthUser.empty : AuthUser.make(tokenOf(info.value).claims)
+  return info === undefined || Option.isNone(info) ? AuthUser.empty : AuthUser.make(AccessToken.fromAuthInfo(info.value).claims)
 }
 
 /**
@@ -321,7 +306,7 @@ export const getUser = (): AuthUser.AuthUser => {
  */
 export const getAccessToken = (): AccessToken.AccessToken | undefined => {
   const info = ToolContext.current()?.authInfo
-  return info === undefined || Option.isNone(info) ? undefined : tokenOf(info.value)
+  return info === undefined || Option.isNone(info) ? undefined : AccessToken.fromAuthInfo(info.value)
 }
 
 // -----------------------------------------------------------------------------
