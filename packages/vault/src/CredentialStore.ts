@@ -13,7 +13,8 @@ import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import { credentialId, makeStored, ttlToExpiry } from "./internal/records.js"
+import { credentialId, makeStored } from "./internal/records.js"
+import { ttlToExpiry } from "./internal/ttl.js"
 import type { VaultError } from "./VaultError.js"
 
 /**

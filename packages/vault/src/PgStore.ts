@@ -36,12 +36,11 @@ import {
   sealPending,
   sealResult,
   sha256,
-  toContext,
-  ttlToExpiry
+  toContext
 } from "./internal/records.js"
 import { makeBatcher } from "./internal/batch.js"
 import * as Deadline from "./internal/deadline.js"
-import { entryTtlMillis } from "./internal/ttl.js"
+import { entryTtlMillis, ttlToExpiry } from "./internal/ttl.js"
 import { Keyring } from "./Keyring.js"
 import { defaultResultTtl, makeEntry, PendingStore } from "./PendingStore.js"
 import { StoreError, type VaultError } from "./VaultError.js"

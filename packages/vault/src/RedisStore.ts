@@ -25,7 +25,7 @@ import * as Schedule from "effect/Schedule"
 import { Redis, type RedisOptions as IORedisOptions } from "ioredis"
 import { CredentialStore, type OpenCacheOptions, type StoredCredential, type StoreKey } from "./CredentialStore.js"
 import { makeBatcher } from "./internal/batch.js"
-import { entryTtlMillis } from "./internal/ttl.js"
+import { entryTtlMillis, ttlToExpiry } from "./internal/ttl.js"
 import {
   awaitResult,
   makeStored,
@@ -40,8 +40,7 @@ import {
   sealPending,
   sealResult,
   sha256,
-  toContext,
-  ttlToExpiry
+  toContext
 } from "./internal/records.js"
 import { Keyring } from "./Keyring.js"
 import { defaultResultTtl, makeEntry, PendingStore } from "./PendingStore.js"

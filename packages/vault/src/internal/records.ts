@@ -64,8 +64,6 @@ export const ownerFor = (asked: StoreKey | string | undefined, record: StoreKey)
 /** @internal */
 export const credentialId = (key: StoreKey): string => credentialIds(credentialAad(key))
 
-/** @internal */
-export { ttlToExpiry } from "./ttl.js"
 
 const encodeCredential = Schema.encodeSync(ResolvedCredential.ResolvedCredential)
 
