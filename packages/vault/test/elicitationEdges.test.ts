@@ -65,6 +65,12 @@ describe("2026-07-28: a tool that declares two providers", () => {
       assert.isTrue(Option.isSome(taken), `${name}'s link is still usable`)
       yield* pending.complete(pendingId, { status: "stored" })
     })
+  const modern = { sub: "alice", protocolVersion: "2026-07-28" }
+  /** The client's retry of a call that ended with `asked`: its state, and the user's acceptance. */
+  const retrying = (asked: Elicitation.InputRequiredError) =>
+    toolContext({ ...modern, requestState: asked.requestState, inputResponses: { [asked.key]: { action: "accept" } } })
+  /** The one-time link's id in the URL the user was given. */
+  const linkOf = (asked: Elicitation.InputRequiredError) => new URL(asked.url).searchParams.get("t")!
   const inputRequest = (exit: Exit.Exit<unknown, unknown>) => {
     assert.isTrue(Exit.isFailure(exit))
     const e = Option.getOrThrow(Cause.failureOption((exit as Exit.Failure<unknown, unknown>).cause)) as Elicitation.InputRequiredError
@@ -76,28 +82,19 @@ describe("2026-07-28: a tool that declares two providers", () => {
     Effect.gen(function*() {
       const ctx = yield* Layer.build(buildApp([provider("jira"), provider("conf")], Elicitation.layer))
       const run = <A, E>(e: Effect.Effect<A, E, any>) => Effect.exit(Effect.provide(e, ctx)) as Effect.Effect<Exit.Exit<A, E>>
-      const modern = { sub: "alice", protocolVersion: "2026-07-28" }
       const first = inputRequest(yield* run(resolve(["jira", "conf"], toolContext(modern))))
       const firstName = first.key.includes("jira") ? "jira" : "conf"
       const other = firstName === "jira" ? "conf" : "jira"
       // the retry resumes the first provider's link (the user has the page open) while the other asks
-      const retry = yield* Effect.fork(run(resolve(["jira", "conf"], toolContext({
-        ...modern,
-        requestState: first.requestState,
-        inputResponses: { [first.key]: { action: "accept" } }
-      }))))
+      const retry = yield* Effect.fork(run(resolve(["jira", "conf"], retrying(first))))
       yield* Effect.sleep("300 millis")
-      yield* Effect.provide(submit(firstName, new URL(first.url).searchParams.get("t")!), ctx)
+      yield* Effect.provide(submit(firstName, linkOf(first)), ctx)
       const second = inputRequest(yield* Fiber.join(retry))
       assert.include(second.key, other, "then the other provider is asked for")
       // the third round resumes the other; the user submits it; both credentials resolve
-      const third = yield* Effect.fork(run(resolve(["jira", "conf"], toolContext({
-        ...modern,
-        requestState: second.requestState,
-        inputResponses: { [second.key]: { action: "accept" } }
-      }))))
+      const third = yield* Effect.fork(run(resolve(["jira", "conf"], retrying(second))))
       yield* Effect.sleep("300 millis")
-      yield* Effect.provide(submit(other, new URL(second.url).searchParams.get("t")!), ctx)
+      yield* Effect.provide(submit(other, linkOf(second)), ctx)
       const done = yield* Fiber.join(third)
       assert.isTrue(Exit.isSuccess(done), String(done))
       if (Exit.isSuccess(done)) assert.deepStrictEqual([...done.value.keys()].sort(), ["conf", "jira"])
@@ -107,16 +104,11 @@ describe("2026-07-28: a tool that declares two providers", () => {
     Effect.gen(function*() {
       const ctx = yield* Layer.build(buildApp([provider("jira")], Elicitation.layer))
       const run = <A, E>(e: Effect.Effect<A, E, any>) => Effect.exit(Effect.provide(e, ctx)) as Effect.Effect<Exit.Exit<A, E>>
-      const modern = { sub: "alice", protocolVersion: "2026-07-28" }
       const first = inputRequest(yield* run(resolve(["jira"], toolContext(modern))))
-      const retry = yield* Effect.fork(run(resolve(["jira"], toolContext({
-        ...modern,
-        requestState: first.requestState,
-        inputResponses: { [first.key]: { action: "accept" } }
-      }))))
+      const retry = yield* Effect.fork(run(resolve(["jira"], retrying(first))))
       yield* Effect.sleep("300 millis")
       yield* Fiber.interrupt(retry) // the client gave up waiting
-      yield* Effect.provide(submit("jira", new URL(first.url).searchParams.get("t")!), ctx)
+      yield* Effect.provide(submit("jira", linkOf(first)), ctx)
       const next = yield* run(resolve(["jira"], toolContext(modern)))
       assert.isTrue(Exit.isSuccess(next), String(next))
     }).pipe(Effect.scoped))
