@@ -37,6 +37,7 @@ import { CredentialStore } from "./CredentialStore.js"
 import * as CredentialsProvider from "./CredentialsProvider.js"
 import { Elicitation } from "./Elicitation.js"
 import * as Html from "./internal/html.js"
+import { isHttpUrl } from "./internal/oauthHttp.js"
 import * as Oidc from "./internal/oidc.js"
 import * as PageSession from "./internal/pageSession.js"
 import { type PendingEntry, PendingStore } from "./PendingStore.js"
@@ -391,11 +392,3 @@ const wrongUserMessage = (provider: CredentialsProvider.CredentialsProvider) =>
   `This ${provider.title} credential request was made for a different user than the one you signed in as. ` +
   `Only the user who asked for it can complete it. If that is you under another account, sign out below and sign in as that user.`
 
-const isHttpUrl = (s: string) => {
-  try {
-    const u = new URL(s)
-    return u.protocol === "https:" || u.protocol === "http:"
-  } catch {
-    return false
-  }
-}

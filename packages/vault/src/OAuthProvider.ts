@@ -19,7 +19,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import * as crypto from "node:crypto"
-import { type Fetch, parseObject, request } from "./internal/oauthHttp.js"
+import { type Fetch, isHttpUrl, parseObject, request } from "./internal/oauthHttp.js"
 import {
   type Grant,
   OAuthConfigError,
@@ -551,15 +551,6 @@ const clientAssertion = async (provider: OAuthProvider): Promise<string> => {
     kid: provider.privateKeyId,
     thumbprints: signer.thumbprints
   })
-}
-
-const isHttpUrl = (s: string) => {
-  try {
-    const u = new URL(s)
-    return u.protocol === "https:" || u.protocol === "http:"
-  } catch {
-    return false
-  }
 }
 
 const discover = (name: string, issuer: string, timeout: Duration.Duration, fetchImpl: Fetch | undefined) =>

@@ -91,6 +91,16 @@ const readCapped = async (response: Response, timedOut: () => boolean): Promise<
   }
 }
 
+/** Whether `s` is an absolute http(s) URL. @internal */
+export const isHttpUrl = (s: string): boolean => {
+  try {
+    const u = new URL(s)
+    return u.protocol === "https:" || u.protocol === "http:"
+  } catch {
+    return false
+  }
+}
+
 /** Parses a JSON object, or `undefined` when the text is not one. @internal */
 export const parseObject = (text: string): Record<string, unknown> | undefined => {
   try {

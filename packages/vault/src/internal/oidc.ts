@@ -8,6 +8,7 @@ import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import * as jose from "jose"
 import * as crypto from "node:crypto"
+import { isHttpUrl, parseObject } from "./oauthHttp.js"
 
 /** @internal */
 export interface OidcConfig {
@@ -52,22 +53,12 @@ const fetchJson = (url: string, init: RequestInit, step: OidcError["step"]) =>
   Effect.tryPromise({
     try: async (signal) => {
       const res = await fetch(url, { ...init, signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]) })
-      const json = await res.json().catch(() => undefined) as unknown
       // only a JSON object is an answer: `null`, an array or a string is treated as no body
-      const body = typeof json === "object" && json !== null && !Array.isArray(json) ? json as Record<string, unknown> : undefined
+      const body = parseObject(await res.text().catch(() => ""))
       return { status: res.status, body }
     },
     catch: () => new OidcError({ step, reason: "the identity provider could not be reached" })
   })
-
-const isHttpUrl = (s: string): boolean => {
-  try {
-    const url = new URL(s)
-    return url.protocol === "https:" || url.protocol === "http:"
-  } catch {
-    return false
-  }
-}
 
 /** @internal */
 export const makeClient = (config: OidcConfig) => {
