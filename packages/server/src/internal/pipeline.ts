@@ -2,7 +2,7 @@
  * The SDK-neutral tool-call pipeline: resolve the declared credentials, run the tool with them in
  * scope, scrub every secret from what comes back, and map failures to safe results.
  */
-import { CredentialError, CredentialMiddleware, CurrentCredential, ResolvedCredential } from "@mcp-credentials/core"
+import { CredentialError, CredentialMiddleware, CurrentCredential, HeaderCredentialBackend, ResolvedCredential } from "@mcp-credentials/core"
 import * as Cause from "effect/Cause"
 import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -338,7 +338,7 @@ const safeFailureMessage = (input: CallInput, message: string): string => {
   const headers = input.context.headers
   if (headers !== undefined) {
     for (const name in headers) {
-      if (name.length < 11 || name.slice(0, 11).toLowerCase() !== "x-mcp-cred-") continue
+      if (!HeaderCredentialBackend.isCredentialHeader(name)) continue
       const v = headers[name]
       if (typeof v === "string") add(v)
       else if (v !== undefined) for (const each of v) add(each)
