@@ -199,25 +199,18 @@ export const make = (options: PgStoreOptions = {}) =>
         )
       })
       yield* Effect.ignore(checks)
-      // the teardown, bounded: `true` when the listener ended (a new one may start)
+      // the teardown; the next listener starts only once it has ended (it would share the
+      // connection), which on a half-open one is when the network heals, or never
       yield* Fiber.interruptFork(current)
-      return yield* Effect.raceFirst(Effect.as(Fiber.await(current), true), Effect.as(Effect.sleep("2 seconds"), false))
+      const ended = yield* Effect.option(Effect.timeout(Fiber.await(current), "2 seconds"))
+      if (Option.isNone(ended)) {
+        yield* Effect.logWarning(
+          `PgStore: the LISTEN connection stopped answering and cannot be closed yet; completions from other replicas are found by polling every ${Duration.format(pollEvery)} until it is replaced`
+        )
+        yield* Fiber.await(current)
+      }
     })
-    const supervisor = yield* Effect.forkDaemon(
-      Effect.gen(function*() {
-        for (;;) {
-          if (!(yield* listenOnce)) {
-            // the old connection's teardown hangs: a new listener would share that connection,
-            // so the next one starts when the teardown ends (the network heals), or never
-            yield* Effect.logWarning(
-              `PgStore: the LISTEN connection stopped answering and cannot be closed yet; completions from other replicas are found by polling every ${Duration.format(pollEvery)} until it is replaced`
-            )
-            if (listening !== undefined) yield* Fiber.await(listening)
-          }
-          yield* Effect.sleep("1 second")
-        }
-      })
-    )
+    const supervisor = yield* Effect.forkDaemon(Effect.forever(Effect.zipRight(listenOnce, Effect.sleep("1 second"))))
     yield* Effect.addFinalizer(() =>
       Effect.zipRight(Fiber.interruptFork(supervisor), listening === undefined ? Effect.void : Fiber.interruptFork(listening))
     )
